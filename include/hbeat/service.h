@@ -1,0 +1,221 @@
+/**
+ * @file service.h
+ * @brief The heartbeat service: Jobmon's HeartbeatService in C.
+ *
+ * A service reports one workflow run's status to a server every
+ * `interval` seconds, telling it to expect the next beat within
+ * `next_report_increment = interval * report_by_buffer` seconds, and adopts
+ * whatever status the server answers with (pause, cold or hot resume,
+ * error). It runs beats on demand (tick, tick_async) or in a loop, in the
+ * caller's thread (run) or in a thread of its own (start/stop).
+ *
+ * Every function is thread-safe unless its comment says otherwise.
+ */
+#ifndef HBEAT_SERVICE_H
+#define HBEAT_SERVICE_H
+
+#include <stdint.h>
+
+#include "hbeat/clock.h"
+#include "hbeat/common.h"
+#include "hbeat/errors.h"
+#include "hbeat/gateway.h"
+#include "hbeat/status.h"
+#include "hbeat/stop_event.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A heartbeat service. Opaque. */
+typedef struct hbeat_service hbeat_service;
+
+/**
+ * @brief Told when the server changes the run's status, once per change,
+ *        on the thread that completed the beat.
+ *
+ * The strings are valid for the duration of the call only. The callback must
+ * not free the service.
+ */
+typedef void (*hbeat_status_change_fn)(void *arg, const char *old_status, const char *new_status);
+
+/** Current version of hbeat_service_options. */
+#define HBEAT_SERVICE_OPTIONS_VERSION 1
+
+/** Options for hbeat_service_new(); start from HBEAT_SERVICE_OPTIONS_INIT. */
+typedef struct hbeat_service_options {
+    /** Must be HBEAT_SERVICE_OPTIONS_VERSION. */
+    unsigned int version;
+    /** The workflow run to keep alive; must be positive. */
+    int64_t workflow_run_id;
+    /** Seconds between beats: finite and > 0. Default 30 (Jobmon's). */
+    double interval;
+    /** Multiplier for the report window: finite and >= 1. Default 3.1. */
+    double report_by_buffer;
+    /** Status reported until told otherwise; NULL means "R". Copied. */
+    const char *initial_status;
+    /** The loop ends after this many failures in a row; 0: never. Default 5. */
+    unsigned int max_consecutive_failures;
+    /** Clock for all scheduling; NULL: the system's. Borrowed. */
+    hbeat_clock *clock;
+    /** Optional: called on every status change the server makes. */
+    hbeat_status_change_fn on_status_change;
+    /** Passed to on_status_change. */
+    void *on_status_change_arg;
+} hbeat_service_options;
+
+/** Initializer: Jobmon's defaults. Set workflow_run_id before use. */
+#define HBEAT_SERVICE_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        HBEAT_SERVICE_OPTIONS_VERSION, 0, 30.0, 3.1, NULL, 5u, NULL, NULL, NULL                    \
+    }
+
+/**
+ * @brief What a beat brought back (Jobmon's StateUpdate).
+ *
+ * When the server's status differs from the one the service reported,
+ * `changed` is 1, `status` holds the new status and `previous_status` the
+ * old one; otherwise `changed` is 0 and both strings are empty.
+ */
+typedef struct hbeat_update {
+    /** 1 when the server changed the status, else 0. */
+    int changed;
+    /** The new status, or "" when unchanged. */
+    char status[HBEAT_STATUS_MAX + 1];
+    /** The status before the change, or "" when unchanged. */
+    char previous_status[HBEAT_STATUS_MAX + 1];
+} hbeat_update;
+
+/**
+ * @brief Completion of hbeat_service_tick_async().
+ *
+ * Called exactly once per accepted call, never inside tick_async itself, on
+ * a thread of the service's or the gateway's. @p update is valid when @p rc is
+ * 0, @p err when it is not; both only for the duration of the call. The
+ * callback must not free the service.
+ */
+typedef void (*hbeat_tick_fn)(void *arg, int rc, const hbeat_update *update,
+                              const hbeat_error *err);
+
+/**
+ * @brief Make a service that beats through @p gw.
+ *
+ * The last heartbeat time starts at creation, so a new service is not due.
+ * @param out  on success the service, owned by the caller (hbeat_service_free()).
+ * @param gw   borrowed: it must outlive the service. One gateway may serve
+ *             many services.
+ * @param opts required; copied (initial_status included).
+ * @return 0, HBEAT_EINVAL with a message naming the bad option,
+ *         HBEAT_EVERSION, HBEAT_ENOMEM or HBEAT_ESYSTEM.
+ */
+HBEAT_API int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw,
+                                const hbeat_service_options *opts, hbeat_error *err);
+
+/**
+ * @brief Stop the service's own loop if it runs, wait for any tick_async in
+ *        flight to deliver its callback, and free the service.
+ *
+ * NULL is a no-op. Must not be called from the service's callbacks, nor while
+ * hbeat_service_run() runs on another thread (set its stop event first).
+ */
+HBEAT_API void hbeat_service_free(hbeat_service *svc);
+
+/** @brief The workflow run id, or 0 for NULL. */
+HBEAT_API int64_t hbeat_service_workflow_run_id(const hbeat_service *svc);
+
+/** @brief Seconds between beats, or NaN for NULL. */
+HBEAT_API double hbeat_service_interval(const hbeat_service *svc);
+
+/** @brief The report_by_buffer multiplier, or NaN for NULL. */
+HBEAT_API double hbeat_service_report_by_buffer(const hbeat_service *svc);
+
+/** @brief interval * report_by_buffer: the window sent with each beat; NaN for NULL. */
+HBEAT_API double hbeat_service_next_report_increment(const hbeat_service *svc);
+
+/**
+ * @brief Copy the status the next beat will report into @p out.
+ * @return 0 or HBEAT_EINVAL for NULL arguments.
+ */
+HBEAT_API int hbeat_service_status(hbeat_service *svc, char out[HBEAT_STATUS_MAX + 1]);
+
+/**
+ * @brief Change the status the next beat reports. Safe from any thread.
+ * @return 0 or HBEAT_EINVAL for NULL or an invalid token (nothing changes).
+ */
+HBEAT_API int hbeat_service_set_status(hbeat_service *svc, const char *status, hbeat_error *err);
+
+/**
+ * @brief Time of the last successful beat (or of creation, or of the last
+ *        reset_timer) on the service's clock, in nanoseconds; 0 for NULL.
+ */
+HBEAT_API int64_t hbeat_service_last_heartbeat_ns(hbeat_service *svc);
+
+/** @brief Seconds since the last heartbeat; NaN for NULL. */
+HBEAT_API double hbeat_service_time_since_last_heartbeat(hbeat_service *svc);
+
+/** @brief 1 when at least `interval` has passed since the last beat, else 0. */
+HBEAT_API int hbeat_service_is_heartbeat_due(hbeat_service *svc);
+
+/** @brief Restart the interval from now, as after a beat sent elsewhere. */
+HBEAT_API void hbeat_service_reset_timer(hbeat_service *svc);
+
+/** @brief Failures in a row counted by the loop; 0 for NULL. */
+HBEAT_API unsigned int hbeat_service_consecutive_failures(hbeat_service *svc);
+
+/**
+ * @brief Send one heartbeat now and wait for the answer (Jobmon's tick_sync).
+ *
+ * On success records the time and, when the server's status differs,
+ * adopts it, reports it to the status-change callback and returns it in
+ * @p out. On failure nothing changes. Does not touch the loop's failure
+ * count. When another tick is in flight this waits for it first.
+ * @param out  optional; filled on success.
+ */
+HBEAT_API int hbeat_service_tick(hbeat_service *svc, hbeat_update *out, hbeat_error *err);
+
+/**
+ * @brief Start one heartbeat and return at once; @p done gets the result.
+ *
+ * Uses the gateway's asynchronous path when it has one, else a worker
+ * thread of the service's. If this returns an error, @p done is never called.
+ * @return 0, HBEAT_EINVAL, HBEAT_EBUSY when a tick is already in flight, or
+ *         the gateway's error for a call it refused at once.
+ */
+HBEAT_API int hbeat_service_tick_async(hbeat_service *svc, hbeat_tick_fn done, void *arg,
+                                       hbeat_error *err);
+
+/**
+ * @brief Run the heartbeat loop in the calling thread until @p stop is set.
+ *
+ * Beats whenever one is due and waits (a timed wait, not a poll) until the
+ * next is. After a failure it retries after max(0.1 s, interval / 2), as
+ * Jobmon's loop does. Returns within a millisecond of @p stop being set.
+ * @return 0 when stopped; HBEAT_EFATAL after max_consecutive_failures
+ *         failures in a row, with the last transport error in @p err;
+ *         HBEAT_ESTATE when the service's loop already runs.
+ */
+HBEAT_API int hbeat_service_run(hbeat_service *svc, hbeat_stop_event *stop, hbeat_error *err);
+
+/**
+ * @brief Run the loop on a thread the service owns.
+ * @return 0, HBEAT_ESTATE when a loop already runs, HBEAT_ESYSTEM.
+ */
+HBEAT_API int hbeat_service_start(hbeat_service *svc, hbeat_error *err);
+
+/**
+ * @brief Stop the service's own thread and return the loop's result.
+ *
+ * Also returns the result when the loop had already ended by itself
+ * (HBEAT_EFATAL). @return the loop's result, or HBEAT_ESTATE when no thread
+ * was started.
+ */
+HBEAT_API int hbeat_service_stop(hbeat_service *svc, hbeat_error *err);
+
+/** @brief 1 while a loop (run or start) is running, else 0. */
+HBEAT_API int hbeat_service_is_running(hbeat_service *svc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HBEAT_SERVICE_H */

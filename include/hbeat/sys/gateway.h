@@ -1,0 +1,141 @@
+/**
+ * @file sys/gateway.h
+ * @brief For gateway writers: the versioned method table behind a
+ *        hbeat_gateway handle.
+ *
+ * A gateway is a `static const hbeat_gateway_vtable` filled with designated
+ * initializers plus a `void *self` of the implementation's own. Members are
+ * only ever appended; the core calls a member only when the table's version
+ * has it and the pointer is not NULL. Every method takes `self` first and
+ * reports failure as a negative hbeat_code with detail in @p err (which may
+ * be NULL).
+ *
+ * Threads: unless the table sets HBEAT_GATEWAY_THREAD_SAFE, the core never
+ * runs two methods of one gateway at once and never uses log_heartbeat_async
+ * (it runs the blocking call on a worker thread instead).
+ */
+#ifndef HBEAT_SYS_GATEWAY_H
+#define HBEAT_SYS_GATEWAY_H
+
+#include <stdint.h>
+
+#include "hbeat/common.h"
+#include "hbeat/errors.h"
+#include "hbeat/gateway.h"
+#include "hbeat/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Version 1: everything up to and including set_status. */
+#define HBEAT_GATEWAY_VTABLE_VERSION 1
+
+/** Flag: every method may be called from several threads at once. */
+#define HBEAT_GATEWAY_THREAD_SAFE 0x1u
+
+/** One heartbeat, as the core hands it to a gateway. Borrowed for the call. */
+typedef struct hbeat_heartbeat_request {
+    /** The workflow run being kept alive. */
+    int64_t workflow_run_id;
+    /** The status the service reports; a valid token. */
+    const char *status;
+    /** Seconds within which the server should expect the next beat. */
+    double next_report_increment;
+    /** Per-service sequence number, increasing by one per beat sent. */
+    uint64_t sequence;
+} hbeat_heartbeat_request;
+
+/** A gateway's answer to a heartbeat or status update. */
+typedef struct hbeat_heartbeat_reply {
+    /** The status the server now holds; the gateway must set a valid token. */
+    char status[HBEAT_STATUS_MAX + 1];
+} hbeat_heartbeat_reply;
+
+/**
+ * @brief Completion of an asynchronous heartbeat.
+ *
+ * Called exactly once per accepted call, never from inside the
+ * log_heartbeat_async call that started it. @p reply is valid when @p rc is
+ * 0 and @p err when it is not; both only for the duration of the callback.
+ */
+typedef void (*hbeat_gateway_done_fn)(void *arg, int rc, const hbeat_heartbeat_reply *reply,
+                                      const hbeat_error *err);
+
+/** Receives one run from list_runs; return non-zero to stop the listing. */
+typedef int (*hbeat_run_sink_fn)(void *ctx, const hbeat_run_info *run);
+
+/** The method table of a gateway implementation. */
+typedef struct hbeat_gateway_vtable {
+    /** HBEAT_GATEWAY_VTABLE_VERSION the table was written against. */
+    unsigned int version;
+    /** Short transport name for messages ("rest", "nng"); static storage. */
+    const char *name;
+    /** HBEAT_GATEWAY_* flags. */
+    unsigned int flags;
+
+    /** Required. Release @p self; no call is in flight (close ran first). */
+    void (*destroy)(void *self);
+
+    /**
+     * Required. Send one heartbeat and wait for the reply. May block up to
+     * the gateway's request timeout; must fill @p reply on success.
+     */
+    int (*log_heartbeat)(void *self, const hbeat_heartbeat_request *req,
+                         hbeat_heartbeat_reply *reply, hbeat_error *err);
+
+    /**
+     * Optional. Start a heartbeat and return at once. On 0, @p done is
+     * called exactly once later, on a thread of the gateway's; on error it is
+     * never called. @p req is only borrowed for the duration of this call.
+     */
+    int (*log_heartbeat_async)(void *self, const hbeat_heartbeat_request *req,
+                               hbeat_gateway_done_fn done, void *arg, hbeat_error *err);
+
+    /**
+     * Optional. Stop all I/O: calls in flight complete with HBEAT_ECANCELED
+     * before close returns. Called once, before destroy.
+     */
+    void (*close)(void *self);
+
+    /** Optional. Jobmon's PUT update_status. */
+    int (*update_status)(void *self, int64_t workflow_run_id, const char *status,
+                         hbeat_heartbeat_reply *reply, hbeat_error *err);
+
+    /** Optional (admin). Create a run; fill @p out. */
+    int (*create_run)(void *self, int64_t workflow_id, const char *status, hbeat_run_info *out,
+                      hbeat_error *err);
+
+    /** Optional (admin). Read a run; HBEAT_ENOTFOUND when unknown. */
+    int (*get_run)(void *self, int64_t workflow_run_id, hbeat_run_info *out, hbeat_error *err);
+
+    /** Optional (admin). Pass each run (in @p status, or all if NULL) to @p sink. */
+    int (*list_runs)(void *self, const char *status, hbeat_run_sink_fn sink, void *ctx,
+                     hbeat_error *err);
+
+    /** Optional (admin). Set a run's status, through the state machine unless @p force. */
+    int (*set_status)(void *self, int64_t workflow_run_id, const char *status, int force,
+                      hbeat_run_info *out, hbeat_error *err);
+} hbeat_gateway_vtable;
+
+/**
+ * @brief Wrap an implementation in a gateway handle.
+ *
+ * Checks the table's version and that the required methods are there.
+ * On success the handle owns @p self (hbeat_gateway_free() calls close then
+ * destroy); on failure nothing is taken and the caller still owns @p self.
+ * @p vtable must outlive the handle (make it `static const`).
+ * @return 0, HBEAT_EINVAL (NULL argument or missing required method) or
+ *         HBEAT_EVERSION (version 0 or newer than this library knows).
+ */
+HBEAT_API int hbeat_gateway_new(hbeat_gateway **out, const hbeat_gateway_vtable *vtable, void *self,
+                                hbeat_error *err);
+
+/** @brief The implementation's `self` behind a handle (for tests and wrappers). */
+HBEAT_API void *hbeat_gateway_self(const hbeat_gateway *gw);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HBEAT_SYS_GATEWAY_H */
