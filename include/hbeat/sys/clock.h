@@ -34,11 +34,15 @@ typedef struct hbeat_clock_vtable {
     /** Required. Monotonic time in nanoseconds; thread-safe. */
     int64_t (*now_ns)(void *self);
     /**
-     * Optional, with unwatch. Call @p wake(@p arg) after every change of
-     * time, without holding any lock the clock's other methods take.
+     * Optional, with unwatch. Register a one-shot wake-up: at the next change
+     * of time the clock forgets the registration and calls @p wake(@p arg).
+     * Wakes run under the clock's own lock, so they must not call the clock.
      */
     int (*watch)(void *self, hbeat_clock_wake_fn wake, void *arg);
-    /** Optional, with watch. After it returns, @p wake is no longer called. */
+    /**
+     * Optional, with watch. Drop a registration if it is still there; after
+     * it returns, @p wake is not running and will not be called for it.
+     */
     void (*unwatch)(void *self, hbeat_clock_wake_fn wake, void *arg);
     /** Optional. Release @p self. */
     void (*destroy)(void *self);

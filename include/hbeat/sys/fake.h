@@ -41,7 +41,11 @@ HBEAT_API int hbeat_fake_clock_new(hbeat_clock **out, int64_t start_ns, hbeat_er
 HBEAT_API int hbeat_fake_clock_advance(hbeat_clock *clock, int64_t ns);
 
 /**
- * @brief How many waiters (loops, pending waits) are blocked on the clock now.
+ * @brief How many waiters (loops) have gone to sleep on the clock since it
+ *        last moved.
+ *
+ * Advancing the clock wakes every waiter and sets the count to 0; a loop that
+ * goes back to sleep counts again once it has looked at the new time.
  * @return the count, or HBEAT_EINVAL for a clock that is not fake.
  */
 HBEAT_API int hbeat_fake_clock_waiters(hbeat_clock *clock);

@@ -1,0 +1,24 @@
+/* The stop event's insides, shared with the wait primitive. */
+#ifndef HBEAT_CORE_STOP_EVENT_INTERNAL_H
+#define HBEAT_CORE_STOP_EVENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "hbeat/stop_event.h"
+
+struct hbeat_stop_event {
+    pthread_mutex_t mu;
+    /* Signalled on set, and by a watched clock whenever its time moves. */
+    pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+    int set;
+};
+
+/* Initialise a condition variable that times out on CLOCK_MONOTONIC. */
+int hbeat__cond_init_monotonic(pthread_cond_t *cond);
+
+/* Absolute CLOCK_MONOTONIC time `ns` as a timespec. */
+struct timespec hbeat__timespec_from_ns(int64_t ns);
+
+#endif
