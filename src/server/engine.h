@@ -40,6 +40,11 @@ typedef struct hbd_engine_options {
     /* Seconds after start before the first reap; < 0: one full deadline
        (the longest increment any stored run has). */
     double reap_grace;
+    /* Appended after the first release of this header; zero/NULL keeps the
+       default. */
+    /* Wall clock in Unix seconds; NULL: the system's. For tests. */
+    double (*clock)(void *arg);
+    void *clock_arg;
 } hbd_engine_options;
 
 int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_error *err);
@@ -65,5 +70,60 @@ int hbd_engine_list_runs(hbd_engine *engine, const char *status, int64_t after_i
 /* Operator status change: through the state machine unless `force`. */
 int hbd_engine_set_status(hbd_engine *engine, int64_t run_id, const char *status, int force,
                           hbd_run *out, hbeat_error *err);
+
+/*
+ * Asynchronous use, for front ends that must not hold a thread per request
+ * (nng aio). Each *_begin call validates, applies the change in memory and
+ * fills *out at once, exactly as its blocking twin would; *ticket names the
+ * commit that makes it (and everything *out reports) durable. The reply may
+ * be sent only after hbd_engine_when_durable() reports 0 for the ticket.
+ * The blocking calls above are *_begin followed by a wait.
+ */
+typedef void (*hbd_durable_fn)(void *arg, int rc);
+/* Caller-owned storage for one pending notification; opaque. */
+typedef struct hbd_durable {
+    struct hbd_durable *next;
+    uint64_t ticket;
+    hbd_durable_fn fn;
+    void *arg;
+} hbd_durable;
+
+int hbd_engine_heartbeat_begin(hbd_engine *engine, int64_t run_id, const char *status,
+                               double next_report_increment, hbd_run *out, uint64_t *ticket,
+                               hbeat_error *err);
+int hbd_engine_update_status_begin(hbd_engine *engine, int64_t run_id, const char *status,
+                                   hbd_run *out, uint64_t *ticket, hbeat_error *err);
+int hbd_engine_create_run_begin(hbd_engine *engine, int64_t workflow_id, const char *status,
+                                hbd_run *out, uint64_t *ticket, hbeat_error *err);
+int hbd_engine_get_run_begin(hbd_engine *engine, int64_t run_id, hbd_run *out, uint64_t *ticket,
+                             hbeat_error *err);
+int hbd_engine_list_runs_begin(hbd_engine *engine, const char *status, int64_t after_id,
+                               uint32_t limit, hbd_run **out, size_t *count, int64_t *next_after_id,
+                               uint64_t *ticket, hbeat_error *err);
+int hbd_engine_set_status_begin(hbd_engine *engine, int64_t run_id, const char *status, int force,
+                                hbd_run *out, uint64_t *ticket, hbeat_error *err);
+/* Calls fn(arg, rc) once `ticket` is durable (rc 0) or never can be
+   (rc HBEAT_ESYSTEM, err detail lost: the store failed). Called at once in
+   this thread when already known, else later from the store's writer
+   thread, which fn must not block for long. `w` must stay valid until fn
+   runs. */
+void hbd_engine_when_durable(hbd_engine *engine, uint64_t ticket, hbd_durable *w, hbd_durable_fn fn,
+                             void *arg);
+
+/* One reaper pass now (the reaper thread calls this every reap_interval):
+   moves every run whose deadline has passed to its reaper target and waits
+   until that is durable. Does nothing while the start-up grace lasts.
+   *reaped (may be NULL) gets the number of runs moved. Returns 0 or an
+   error from the store. With reap_interval <= 0 no thread is started and
+   only this reaps (tests). */
+int hbd_engine_reap(hbd_engine *engine, size_t *reaped, hbeat_error *err);
+/* 1 once the store has failed; every later change is refused. main()
+   exits with a runtime failure. */
+int hbd_engine_failed(hbd_engine *engine);
+/* Number of runs held. */
+size_t hbd_engine_run_count(hbd_engine *engine);
+/* Default and largest page for list_runs. */
+#define HBD_LIST_DEFAULT 100
+#define HBD_LIST_MAX     1000
 
 #endif /* HBD_ENGINE_H */

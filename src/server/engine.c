@@ -1,0 +1,463 @@
+/*
+ * The engine: runs in memory (runs.h) under one lock, changes made durable
+ * by the committer (group commit), the reaper on a thread of its own.
+ *
+ * Every call works the same way: validate the input without the lock; under
+ * the lock look the run up, compute the new record, queue it with the
+ * committer and only then store it in memory (so a refused queue changes
+ * nothing); return the ticket of the commit that makes what the caller will
+ * report durable. Reads take the ticket of the run's last change, so no
+ * caller ever reports a state that a crash could still take back.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/committer.h"
+#include "server/engine_internal.h"
+#include "server/log.h"
+#include "server/reaper.h"
+#include "server/state_machine.h"
+#include "server/store.h"
+
+static double system_clock(void *arg)
+{
+    (void)arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void to_run(const hbd_rec *rec, hbd_run *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof *out);
+    out->id = rec->id;
+    out->workflow_id = rec->workflow_id;
+    strcpy(out->status, hbd_status_token(rec->status));
+    out->deadline = rec->deadline;
+    out->last_heartbeat = rec->last_heartbeat;
+    out->beats = rec->beats;
+}
+
+/* A status from the network: one of the 13 codes, or EINVAL. */
+static int parse_status(const char *status, int *idx, hbeat_error *err)
+{
+    *idx = hbd_status_index(status);
+    if (*idx >= 0)
+        return 0;
+    if (status == NULL || status[0] == '\0')
+        return hbeat_error_set(err, HBEAT_EINVAL, "status is missing; expected one of %s",
+                               hbd_status_list());
+    return hbeat_error_set(err, HBEAT_EINVAL, "invalid status '%.16s'%s; expected one of %s",
+                           status, strlen(status) > 16 ? "..." : "", hbd_status_list());
+}
+
+static int check_run_id(int64_t run_id, hbeat_error *err)
+{
+    if (run_id <= 0)
+        return hbeat_error_set(err, HBEAT_EINVAL, "workflow_run_id must be > 0 (got %lld)",
+                               (long long)run_id);
+    return 0;
+}
+
+static int not_found(int64_t run_id, hbeat_error *err)
+{
+    return hbeat_error_set(err, HBEAT_ENOTFOUND, "no workflow run %lld", (long long)run_id);
+}
+
+/* Queues `next` and stores it as the run's record; called with mu held. */
+static int commit_locked(hbd_engine *e, hbd_rec *rec, hbd_rec next, uint64_t *ticket,
+                         hbeat_error *err)
+{
+    int rc = hbd_committer_add(e->committer, &next, ticket, err);
+    if (rc != 0)
+        return rc;
+    next.ticket = *ticket;
+    *rec = next;
+    return 0;
+}
+
+static int lock_open(hbd_engine *e, hbeat_error *err)
+{
+    pthread_mutex_lock(&e->mu);
+    if (e->closing) {
+        pthread_mutex_unlock(&e->mu);
+        return hbeat_error_set(err, HBEAT_ECANCELED, "hbeatd is shutting down");
+    }
+    return 0;
+}
+
+int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status, double inc,
+                               hbd_run *out, uint64_t *ticket, hbeat_error *err)
+{
+    int to, rc;
+    *ticket = 0;
+    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0)
+        return rc;
+    if (!isfinite(inc) || inc < 0 || inc > HBD_MAX_INCREMENT)
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "next_report_increment must be a number of seconds in [0, %.0f] "
+                               "(got %g)",
+                               HBD_MAX_INCREMENT, inc);
+    if ((rc = lock_open(e, err)) != 0)
+        return rc;
+    hbd_rec *rec = hbd_runs_find(&e->runs, run_id);
+    if (rec == NULL) {
+        pthread_mutex_unlock(&e->mu);
+        return not_found(run_id, err);
+    }
+    int from = rec->status;
+    hbd_transition tr = hbd_transition_check(from, to);
+    if (tr == HBD_TR_INVALID) {
+        *ticket = rec->ticket;
+        to_run(rec, out);
+        pthread_mutex_unlock(&e->mu);
+        hbd_info("run %lld: heartbeat with invalid transition %s -> %s ignored", (long long)run_id,
+                 hbd_status_token(from), hbd_status_token(to));
+        return 0;
+    }
+    hbd_rec next = *rec;
+    double now = e->clock(e->clock_arg);
+    next.status = (uint8_t)to;
+    next.deadline = now + inc;
+    next.last_heartbeat = now;
+    next.beats++;
+    rc = commit_locked(e, rec, next, ticket, err);
+    if (rc == 0)
+        to_run(rec, out);
+    pthread_mutex_unlock(&e->mu);
+    if (rc == 0 && tr == HBD_TR_VALID && from != to)
+        hbd_debug("run %lld: %s -> %s (heartbeat)", (long long)run_id, hbd_status_token(from),
+                  hbd_status_token(to));
+    return rc;
+}
+
+int hbd_engine_update_status_begin(hbd_engine *e, int64_t run_id, const char *status, hbd_run *out,
+                                   uint64_t *ticket, hbeat_error *err)
+{
+    int to, rc;
+    *ticket = 0;
+    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0)
+        return rc;
+    if ((rc = lock_open(e, err)) != 0)
+        return rc;
+    hbd_rec *rec = hbd_runs_find(&e->runs, run_id);
+    if (rec == NULL) {
+        pthread_mutex_unlock(&e->mu);
+        return not_found(run_id, err);
+    }
+    int from = rec->status;
+    hbd_transition tr = hbd_transition_check(from, to);
+    if (tr == HBD_TR_VALID) {
+        hbd_rec next = *rec;
+        next.status = (uint8_t)to;
+        rc = commit_locked(e, rec, next, ticket, err);
+    } else {
+        *ticket = rec->ticket;
+    }
+    if (rc == 0)
+        to_run(rec, out);
+    pthread_mutex_unlock(&e->mu);
+    if (tr == HBD_TR_INVALID)
+        hbd_info("run %lld: update_status with invalid transition %s -> %s ignored",
+                 (long long)run_id, hbd_status_token(from), hbd_status_token(to));
+    return rc;
+}
+
+int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *status,
+                                hbd_run *out, uint64_t *ticket, hbeat_error *err)
+{
+    int st = HBD_ST_G, rc;
+    *ticket = 0;
+    if (workflow_id <= 0)
+        return hbeat_error_set(err, HBEAT_EINVAL, "workflow_id must be > 0 (got %lld)",
+                               (long long)workflow_id);
+    if (status != NULL && status[0] != '\0' && (rc = parse_status(status, &st, err)) != 0)
+        return rc;
+    if ((rc = lock_open(e, err)) != 0)
+        return rc;
+    hbd_rec next;
+    memset(&next, 0, sizeof next);
+    next.id = e->runs.count > 0 ? e->runs.recs[e->runs.count - 1].id + 1 : 1;
+    next.workflow_id = workflow_id;
+    next.status = (uint8_t)st;
+    rc = hbd_committer_add(e->committer, &next, ticket, err);
+    if (rc == 0) {
+        next.ticket = *ticket;
+        hbd_rec *rec = hbd_runs_add(&e->runs, &next);
+        if (rec == NULL) {
+            /* The queued row is harmless: it is re-created with the same
+               id next time, and memory and store agree after a restart. */
+            rc = hbeat_error_set(err, HBEAT_ENOMEM, "out of memory adding a run");
+        } else {
+            to_run(rec, out);
+        }
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (rc == 0)
+        hbd_info("created run %lld of workflow %lld in %s", (long long)next.id,
+                 (long long)workflow_id, hbd_status_token(st));
+    return rc;
+}
+
+int hbd_engine_get_run_begin(hbd_engine *e, int64_t run_id, hbd_run *out, uint64_t *ticket,
+                             hbeat_error *err)
+{
+    int rc;
+    *ticket = 0;
+    if ((rc = check_run_id(run_id, err)) != 0 || (rc = lock_open(e, err)) != 0)
+        return rc;
+    hbd_rec *rec = hbd_runs_find(&e->runs, run_id);
+    if (rec != NULL) {
+        *ticket = rec->ticket;
+        to_run(rec, out);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return rec != NULL ? 0 : not_found(run_id, err);
+}
+
+int hbd_engine_list_runs_begin(hbd_engine *e, const char *status, int64_t after_id, uint32_t limit,
+                               hbd_run **out, size_t *count, int64_t *next_after_id,
+                               uint64_t *ticket, hbeat_error *err)
+{
+    int want = -1, rc;
+    *out = NULL;
+    *count = 0;
+    *next_after_id = 0;
+    *ticket = 0;
+    if (status != NULL && status[0] != '\0' && (rc = parse_status(status, &want, err)) != 0)
+        return rc;
+    if (after_id < 0)
+        return hbeat_error_set(err, HBEAT_EINVAL, "after_id must be >= 0 (got %lld)",
+                               (long long)after_id);
+    if (limit == 0)
+        limit = HBD_LIST_DEFAULT;
+    if (limit > HBD_LIST_MAX)
+        limit = HBD_LIST_MAX;
+    hbd_run *runs = malloc(limit * sizeof *runs);
+    if (runs == NULL)
+        return hbeat_error_set(err, HBEAT_ENOMEM, "out of memory listing runs");
+    if ((rc = lock_open(e, err)) != 0) {
+        free(runs);
+        return rc;
+    }
+    size_t n = 0;
+    for (size_t i = hbd_runs_after(&e->runs, after_id); i < e->runs.count; i++) {
+        const hbd_rec *rec = &e->runs.recs[i];
+        if (want >= 0 && rec->status != want)
+            continue;
+        if (n == limit) {
+            /* One more match exists: the page is not the last. */
+            *next_after_id = runs[n - 1].id;
+            break;
+        }
+        to_run(rec, &runs[n++]);
+        if (rec->ticket > *ticket)
+            *ticket = rec->ticket;
+    }
+    pthread_mutex_unlock(&e->mu);
+    *out = runs;
+    *count = n;
+    return 0;
+}
+
+int hbd_engine_set_status_begin(hbd_engine *e, int64_t run_id, const char *status, int force,
+                                hbd_run *out, uint64_t *ticket, hbeat_error *err)
+{
+    int to, rc;
+    *ticket = 0;
+    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0)
+        return rc;
+    if ((rc = lock_open(e, err)) != 0)
+        return rc;
+    hbd_rec *rec = hbd_runs_find(&e->runs, run_id);
+    if (rec == NULL) {
+        pthread_mutex_unlock(&e->mu);
+        return not_found(run_id, err);
+    }
+    int from = rec->status;
+    hbd_transition tr = force ? HBD_TR_VALID : hbd_transition_check(from, to);
+    if (tr == HBD_TR_INVALID) {
+        pthread_mutex_unlock(&e->mu);
+        /* An operator asked for it explicitly: say no rather than ignore. */
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "run %lld: %s -> %s is not a valid transition (force overrides)",
+                               (long long)run_id, hbd_status_token(from), hbd_status_token(to));
+    }
+    if (tr == HBD_TR_VALID && from != to) {
+        hbd_rec next = *rec;
+        next.status = (uint8_t)to;
+        rc = commit_locked(e, rec, next, ticket, err);
+    } else {
+        *ticket = rec->ticket;
+    }
+    if (rc == 0)
+        to_run(rec, out);
+    pthread_mutex_unlock(&e->mu);
+    if (rc == 0 && from != to)
+        hbd_info("run %lld: %s -> %s (set by operator%s)", (long long)run_id,
+                 hbd_status_token(from), hbd_status_token(to), force ? ", forced" : "");
+    return rc;
+}
+
+void hbd_engine_when_durable(hbd_engine *e, uint64_t ticket, hbd_durable *w, hbd_durable_fn fn,
+                             void *arg)
+{
+    hbd_committer_notify(e->committer, ticket, w, fn, arg);
+}
+
+/* The blocking calls: *_begin, then wait for the ticket. */
+
+static int finish(hbd_engine *e, int rc, uint64_t ticket, hbeat_error *err)
+{
+    if (rc != 0)
+        return rc;
+    return hbd_committer_wait(e->committer, ticket, err);
+}
+
+int hbd_engine_heartbeat(hbd_engine *e, int64_t run_id, const char *status, double inc,
+                         hbd_run *out, hbeat_error *err)
+{
+    uint64_t t;
+    int rc = hbd_engine_heartbeat_begin(e, run_id, status, inc, out, &t, err);
+    return finish(e, rc, t, err);
+}
+
+int hbd_engine_update_status(hbd_engine *e, int64_t run_id, const char *status, hbd_run *out,
+                             hbeat_error *err)
+{
+    uint64_t t;
+    int rc = hbd_engine_update_status_begin(e, run_id, status, out, &t, err);
+    return finish(e, rc, t, err);
+}
+
+int hbd_engine_create_run(hbd_engine *e, int64_t workflow_id, const char *status, hbd_run *out,
+                          hbeat_error *err)
+{
+    uint64_t t;
+    int rc = hbd_engine_create_run_begin(e, workflow_id, status, out, &t, err);
+    return finish(e, rc, t, err);
+}
+
+int hbd_engine_get_run(hbd_engine *e, int64_t run_id, hbd_run *out, hbeat_error *err)
+{
+    uint64_t t;
+    int rc = hbd_engine_get_run_begin(e, run_id, out, &t, err);
+    return finish(e, rc, t, err);
+}
+
+int hbd_engine_list_runs(hbd_engine *e, const char *status, int64_t after_id, uint32_t limit,
+                         hbd_run **out, size_t *count, int64_t *next_after_id, hbeat_error *err)
+{
+    uint64_t t;
+    int rc =
+        hbd_engine_list_runs_begin(e, status, after_id, limit, out, count, next_after_id, &t, err);
+    rc = finish(e, rc, t, err);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
+int hbd_engine_set_status(hbd_engine *e, int64_t run_id, const char *status, int force,
+                          hbd_run *out, hbeat_error *err)
+{
+    uint64_t t;
+    int rc = hbd_engine_set_status_begin(e, run_id, status, force, out, &t, err);
+    return finish(e, rc, t, err);
+}
+
+int hbd_engine_failed(hbd_engine *e)
+{
+    return hbd_committer_failed(e->committer);
+}
+
+size_t hbd_engine_run_count(hbd_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    size_t n = e->runs.count;
+    pthread_mutex_unlock(&e->mu);
+    return n;
+}
+
+/* Lifecycle. */
+
+static int load_one(void *arg, const hbd_rec *rec)
+{
+    hbd_engine *e = arg;
+    return hbd_runs_add(&e->runs, rec) != NULL ? 0 : HBEAT_ENOMEM;
+}
+
+/* One full deadline: the longest increment among runs the reaper could
+   take, i.e. how long a live client may take to beat again. */
+static double default_grace(const hbd_engine *e)
+{
+    double grace = 0;
+    for (size_t i = 0; i < e->runs.count; i++) {
+        const hbd_rec *r = &e->runs.recs[i];
+        if (hbd_reap_target(r->status) < 0 || r->deadline <= 0 || r->last_heartbeat <= 0)
+            continue;
+        if (r->deadline - r->last_heartbeat > grace)
+            grace = r->deadline - r->last_heartbeat;
+    }
+    return grace;
+}
+
+int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_error *err)
+{
+    *out = NULL;
+    hbd_engine *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return hbeat_error_set(err, HBEAT_ENOMEM, "engine: out of memory");
+    pthread_mutex_init(&e->mu, NULL);
+    hbd_runs_init(&e->runs);
+    e->clock = opts->clock != NULL ? opts->clock : system_clock;
+    e->clock_arg = opts->clock_arg;
+    const char *path = opts->db_path != NULL ? opts->db_path : ":memory:";
+
+    int rc = hbd_store_open(&e->store, path, err);
+    if (rc == 0) {
+        rc = hbd_store_load(e->store, load_one, e, err);
+        if (rc == HBEAT_ENOMEM)
+            hbeat_error_set(err, rc, "engine: out of memory loading runs");
+    }
+    if (rc == 0)
+        rc = hbd_committer_start(&e->committer, e->store, err);
+    if (rc == 0) {
+        e->started = e->clock(e->clock_arg);
+        e->grace = opts->reap_grace >= 0 ? opts->reap_grace : default_grace(e);
+        hbd_info("store %s: schema v%d, %zu runs; reaping starts after %.3g s", path,
+                 hbd_store_schema_version(e->store), e->runs.count, e->grace);
+        if (opts->reap_interval > 0)
+            rc = hbd_reaper_start(&e->reaper, e, opts->reap_interval, err);
+    }
+    if (rc != 0) {
+        hbd_engine_close(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+void hbd_engine_close(hbd_engine *e)
+{
+    if (e == NULL)
+        return;
+    hbd_reaper_stop(e->reaper);
+    pthread_mutex_lock(&e->mu);
+    e->closing = 1;
+    pthread_mutex_unlock(&e->mu);
+    hbd_committer_stop(e->committer);
+    hbd_store_close(e->store);
+    hbd_runs_free(&e->runs);
+    pthread_mutex_destroy(&e->mu);
+    free(e);
+}

@@ -1,0 +1,27 @@
+/* The engine's state, shared by engine.c and reaper.c only. */
+#ifndef HBD_ENGINE_INTERNAL_H
+#define HBD_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "server/engine.h"
+#include "server/runs.h"
+
+struct hbd_committer;
+struct hbd_reaper;
+struct hbd_store;
+
+struct hbd_engine {
+    pthread_mutex_t mu; /* guards runs and closing */
+    hbd_runs runs;
+    int closing;
+    struct hbd_store *store;
+    struct hbd_committer *committer;
+    struct hbd_reaper *reaper;
+    double (*clock)(void *arg);
+    void *clock_arg;
+    double started; /* engine clock at open */
+    double grace;   /* seconds after `started` before the first reap */
+};
+
+#endif /* HBD_ENGINE_INTERNAL_H */

@@ -1,0 +1,245 @@
+/*
+ * The wire codec. Replies are built on the stack (protobuf-c messages point
+ * at our strings) and packed once into the buffer the caller reserves.
+ */
+#include "server/nng_codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hbeat/v1/hbeat.pb-c.h"
+#include "server/log.h"
+
+static Hbeat__V1__ErrorCode wire_code(int code)
+{
+    switch (code) {
+    case HBEAT_EINVAL:
+        return HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT;
+    case HBEAT_ENOTFOUND:
+        return HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND;
+    case HBEAT_EAUTH:
+        return HBEAT__V1__ERROR_CODE__ERROR_CODE_UNAUTHENTICATED;
+    case HBEAT_EFORBIDDEN:
+        return HBEAT__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED;
+    case HBEAT_ETOOBIG:
+        return HBEAT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE;
+    case HBEAT_ENOTSUP:
+        return HBEAT__V1__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED;
+    case HBEAT_ECANCELED:
+    case HBEAT_EBUSY:
+        return HBEAT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE;
+    default:
+        return HBEAT__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+    }
+}
+
+static int pack(const Hbeat__V1__Reply *reply, hbd_codec_reserve_fn reserve, void *arg)
+{
+    size_t len = hbeat__v1__reply__get_packed_size(reply);
+    uint8_t *buf = reserve(arg, len);
+    if (buf == NULL)
+        return HBEAT_ENOMEM;
+    hbeat__v1__reply__pack(reply, buf);
+    return 0;
+}
+
+int hbd_codec_error(int code, const char *message, hbd_codec_reserve_fn reserve, void *arg)
+{
+    Hbeat__V1__Error error = HBEAT__V1__ERROR__INIT;
+    Hbeat__V1__Reply reply = HBEAT__V1__REPLY__INIT;
+    error.code = wire_code(code);
+    error.message = (char *)message;
+    reply.result_case = HBEAT__V1__REPLY__RESULT_ERROR;
+    reply.error = &error;
+    return pack(&reply, reserve, arg);
+}
+
+static const char *call_name(Hbeat__V1__Request__CallCase c)
+{
+    switch (c) {
+    case HBEAT__V1__REQUEST__CALL_HEARTBEAT:
+        return "heartbeat";
+    case HBEAT__V1__REQUEST__CALL_UPDATE_STATUS:
+        return "update_status";
+    case HBEAT__V1__REQUEST__CALL_CREATE_RUN:
+        return "create_run";
+    case HBEAT__V1__REQUEST__CALL_GET_RUN:
+        return "get_run";
+    case HBEAT__V1__REQUEST__CALL_LIST_RUNS:
+        return "list_runs";
+    case HBEAT__V1__REQUEST__CALL_SET_STATUS:
+        return "set_status";
+    default:
+        return "?";
+    }
+}
+
+/* Every RunInfo points into the hbd_run it came from. */
+static void run_info(Hbeat__V1__RunInfo *info, hbd_run *run)
+{
+    hbeat__v1__run_info__init(info);
+    info->workflow_run_id = run->id;
+    info->workflow_id = run->workflow_id;
+    info->status = run->status;
+    info->deadline = run->deadline;
+    info->last_heartbeat = run->last_heartbeat;
+    info->beats = run->beats;
+}
+
+/* Runs the decoded call; fills `reply` (whose parts live in `parts`). */
+typedef struct parts {
+    hbd_run run;
+    Hbeat__V1__RunInfo info;
+    Hbeat__V1__HeartbeatReply heartbeat;
+    Hbeat__V1__UpdateStatusReply update_status;
+    Hbeat__V1__CreateRunReply create_run;
+    Hbeat__V1__GetRunReply get_run;
+    Hbeat__V1__SetStatusReply set_status;
+    Hbeat__V1__ListRunsReply list_runs;
+    hbd_run *runs;
+    Hbeat__V1__RunInfo *infos;
+    Hbeat__V1__RunInfo **info_ptrs;
+} parts;
+
+static int dispatch(hbd_engine *e, const Hbeat__V1__Request *req, Hbeat__V1__Reply *reply, parts *p,
+                    uint64_t *ticket, hbeat_error *err)
+{
+    int rc;
+    switch (req->call_case) {
+    case HBEAT__V1__REQUEST__CALL_HEARTBEAT: {
+        const Hbeat__V1__HeartbeatRequest *r = req->heartbeat;
+        rc = hbd_engine_heartbeat_begin(e, r->workflow_run_id, r->status, r->next_report_increment,
+                                        &p->run, ticket, err);
+        if (rc != 0)
+            return rc;
+        hbeat__v1__heartbeat_reply__init(&p->heartbeat);
+        p->heartbeat.status = p->run.status;
+        p->heartbeat.sequence = r->sequence;
+        p->heartbeat.deadline = p->run.deadline;
+        reply->result_case = HBEAT__V1__REPLY__RESULT_HEARTBEAT;
+        reply->heartbeat = &p->heartbeat;
+        return 0;
+    }
+    case HBEAT__V1__REQUEST__CALL_UPDATE_STATUS: {
+        const Hbeat__V1__UpdateStatusRequest *r = req->update_status;
+        rc = hbd_engine_update_status_begin(e, r->workflow_run_id, r->status, &p->run, ticket, err);
+        if (rc != 0)
+            return rc;
+        hbeat__v1__update_status_reply__init(&p->update_status);
+        p->update_status.status = p->run.status;
+        reply->result_case = HBEAT__V1__REPLY__RESULT_UPDATE_STATUS;
+        reply->update_status = &p->update_status;
+        return 0;
+    }
+    case HBEAT__V1__REQUEST__CALL_CREATE_RUN: {
+        const Hbeat__V1__CreateRunRequest *r = req->create_run;
+        rc = hbd_engine_create_run_begin(e, r->workflow_id, r->status, &p->run, ticket, err);
+        if (rc != 0)
+            return rc;
+        run_info(&p->info, &p->run);
+        hbeat__v1__create_run_reply__init(&p->create_run);
+        p->create_run.run = &p->info;
+        reply->result_case = HBEAT__V1__REPLY__RESULT_CREATE_RUN;
+        reply->create_run = &p->create_run;
+        return 0;
+    }
+    case HBEAT__V1__REQUEST__CALL_GET_RUN: {
+        rc = hbd_engine_get_run_begin(e, req->get_run->workflow_run_id, &p->run, ticket, err);
+        if (rc != 0)
+            return rc;
+        run_info(&p->info, &p->run);
+        hbeat__v1__get_run_reply__init(&p->get_run);
+        p->get_run.run = &p->info;
+        reply->result_case = HBEAT__V1__REPLY__RESULT_GET_RUN;
+        reply->get_run = &p->get_run;
+        return 0;
+    }
+    case HBEAT__V1__REQUEST__CALL_SET_STATUS: {
+        const Hbeat__V1__SetStatusRequest *r = req->set_status;
+        rc = hbd_engine_set_status_begin(e, r->workflow_run_id, r->status, r->force, &p->run,
+                                         ticket, err);
+        if (rc != 0)
+            return rc;
+        run_info(&p->info, &p->run);
+        hbeat__v1__set_status_reply__init(&p->set_status);
+        p->set_status.run = &p->info;
+        reply->result_case = HBEAT__V1__REPLY__RESULT_SET_STATUS;
+        reply->set_status = &p->set_status;
+        return 0;
+    }
+    case HBEAT__V1__REQUEST__CALL_LIST_RUNS: {
+        const Hbeat__V1__ListRunsRequest *r = req->list_runs;
+        size_t n;
+        int64_t next;
+        rc = hbd_engine_list_runs_begin(e, r->status, r->after_id, r->limit, &p->runs, &n, &next,
+                                        ticket, err);
+        if (rc != 0)
+            return rc;
+        p->infos = malloc((n ? n : 1) * sizeof *p->infos);
+        p->info_ptrs = malloc((n ? n : 1) * sizeof *p->info_ptrs);
+        if (p->infos == NULL || p->info_ptrs == NULL)
+            return hbeat_error_set(err, HBEAT_ENOMEM, "out of memory listing runs");
+        for (size_t i = 0; i < n; i++) {
+            run_info(&p->infos[i], &p->runs[i]);
+            p->info_ptrs[i] = &p->infos[i];
+        }
+        hbeat__v1__list_runs_reply__init(&p->list_runs);
+        p->list_runs.n_runs = n;
+        p->list_runs.runs = p->info_ptrs;
+        p->list_runs.next_after_id = next;
+        reply->result_case = HBEAT__V1__REPLY__RESULT_LIST_RUNS;
+        reply->list_runs = &p->list_runs;
+        return 0;
+    }
+    default:
+        break;
+    }
+    /* protobuf-c keeps a call it does not know as an unknown field. */
+    if (req->base.n_unknown_fields > 0)
+        return hbeat_error_set(err, HBEAT_ENOTSUP,
+                               "unknown call (field %u); this server knows heartbeat, "
+                               "update_status, create_run, get_run, list_runs, set_status",
+                               (unsigned)req->base.unknown_fields[0].tag);
+    return hbeat_error_set(err, HBEAT_EINVAL, "request carries no call");
+}
+
+int hbd_codec_serve(hbd_engine *e, const uint8_t *buf, size_t len, size_t max_message,
+                    hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket)
+{
+    hbeat_error err = HBEAT_ERROR_INIT;
+    *ticket = 0;
+    if (len > max_message) {
+        hbeat_error_set(&err, HBEAT_ETOOBIG, "request of %zu bytes exceeds the limit of %zu", len,
+                        max_message);
+        hbd_warn("nng: %s", err.message);
+        return hbd_codec_error(err.code, err.message, reserve, arg);
+    }
+    Hbeat__V1__Request *req = hbeat__v1__request__unpack(NULL, len, buf);
+    if (req == NULL) {
+        hbeat_error_set(&err, HBEAT_EINVAL, "malformed request: not a hbeat.v1.Request (%zu bytes)",
+                        len);
+        hbd_warn("nng: %s", err.message);
+        return hbd_codec_error(err.code, err.message, reserve, arg);
+    }
+    Hbeat__V1__Reply reply = HBEAT__V1__REPLY__INIT;
+    parts p;
+    memset(&p, 0, sizeof p);
+    int rc = dispatch(e, req, &reply, &p, ticket, &err);
+    if (rc != 0) {
+        *ticket = 0;
+        if (rc == HBEAT_ENOTFOUND || rc == HBEAT_ECANCELED)
+            hbd_info("nng %s: %s", call_name(req->call_case), err.message);
+        else if (rc == HBEAT_EINVAL || rc == HBEAT_ENOTSUP)
+            hbd_warn("nng %s: bad request: %s", call_name(req->call_case), err.message);
+        else
+            hbd_error("nng %s: %s", call_name(req->call_case), err.message);
+        rc = hbd_codec_error(rc, err.message, reserve, arg);
+    } else {
+        rc = pack(&reply, reserve, arg);
+    }
+    free(p.runs);
+    free(p.infos);
+    free(p.info_ptrs);
+    hbeat__v1__request__free_unpacked(req, NULL);
+    return rc;
+}

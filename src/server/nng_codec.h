@@ -1,0 +1,30 @@
+/*
+ * hbeat.v1.Request in, hbeat.v1.Reply out: decoding, checking, the engine
+ * call and encoding, with no socket code, so that it can be tested and
+ * fuzzed on plain buffers. Bad input of any kind becomes an error reply
+ * (and a log line); it never fails the call and never changes a run.
+ */
+#ifndef HBD_NNG_CODEC_H
+#define HBD_NNG_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/engine.h"
+
+/* Gives the codec `len` bytes to pack the reply into, or NULL when out of
+   memory. Called once, after the request has been fully decoded, so it
+   may reuse the request's buffer. */
+typedef uint8_t *(*hbd_codec_reserve_fn)(void *arg, size_t len);
+
+/* Serves one request of `len` bytes (at most `max_message`, else a
+   TOO_LARGE error). *ticket gets the commit the reply must wait for (see
+   hbd_engine_when_durable). Returns 0, or HBEAT_ENOMEM when no reply could
+   be packed. */
+int hbd_codec_serve(hbd_engine *engine, const uint8_t *req, size_t len, size_t max_message,
+                    hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket);
+/* Packs an error reply for hbeat code `code` (mapped to the wire's error
+   codes as TEAM.md says). Returns 0 or HBEAT_ENOMEM. */
+int hbd_codec_error(int code, const char *message, hbd_codec_reserve_fn reserve, void *arg);
+
+#endif /* HBD_NNG_CODEC_H */

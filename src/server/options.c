@@ -1,0 +1,231 @@
+/*
+ * Flags take "--flag VALUE" or "--flag=VALUE". The environment only fills
+ * what the command line leaves unset; a --listen on the command line
+ * replaces the whole HBEATD_LISTEN list rather than adding to it.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "server/options.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hbeat/log.h"
+#include "server/log.h"
+
+static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int parse_seconds(const char *flag, const char *v, double min, int min_open, double *out,
+                         char *errbuf, size_t errlen)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end != '\0' || !isfinite(d) || (min_open ? d <= min : d < min) ||
+        d > 365.0 * 24 * 3600)
+        return fail(errbuf, errlen, "%s: expected a number of seconds %s %g, got '%s'", flag,
+                    min_open ? ">" : ">=", min, v);
+    *out = d;
+    return 0;
+}
+
+/* "HOST:PORT" with a numeric host ("[::1]:80" for IPv6), or "none". */
+static int parse_http(hbd_options *o, const char *v, char *errbuf, size_t errlen)
+{
+    if (strcmp(v, "none") == 0) {
+        o->http_enabled = 0;
+        return 0;
+    }
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL || colon == v)
+        return fail(errbuf, errlen, "--http: expected HOST:PORT or none, got '%s'", v);
+    const char *host = v;
+    size_t hlen = (size_t)(colon - v);
+    if (host[0] == '[' && hlen >= 2 && host[hlen - 1] == ']') {
+        host++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof o->http_host)
+        return fail(errbuf, errlen, "--http: bad host in '%s'", v);
+    memcpy(o->http_host, host, hlen);
+    o->http_host[hlen] = '\0';
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, o->http_host, addr) != 1 && inet_pton(AF_INET6, o->http_host, addr) != 1)
+        return fail(errbuf, errlen, "--http: host must be a numeric address, got '%s'",
+                    o->http_host);
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535)
+        return fail(errbuf, errlen, "--http: bad port in '%s'", v);
+    o->http_port = (unsigned short)port;
+    o->http_enabled = 1;
+    return 0;
+}
+
+static int add_listen(hbd_options *o, const char *url, char *errbuf, size_t errlen)
+{
+    if (o->nlisten == HBD_MAX_LISTEN)
+        return fail(errbuf, errlen, "--listen: at most %d URLs", HBD_MAX_LISTEN);
+    if (strstr(url, "://") == NULL)
+        return fail(errbuf, errlen,
+                    "--listen: expected tcp://HOST:PORT, ipc:///PATH or inproc://NAME, got '%s'",
+                    url);
+    o->listen[o->nlisten++] = url;
+    return 0;
+}
+
+/* HBEATD_LISTEN: URLs separated by commas or spaces. */
+static int env_listen(hbd_options *o, const char *v, char *errbuf, size_t errlen)
+{
+    if (strlen(v) >= sizeof o->env_listen)
+        return fail(errbuf, errlen, "HBEATD_LISTEN is too long");
+    strcpy(o->env_listen, v);
+    char *save = NULL;
+    o->nlisten = 0;
+    for (char *tok = strtok_r(o->env_listen, ", \t", &save); tok != NULL;
+         tok = strtok_r(NULL, ", \t", &save)) {
+        if (add_listen(o, tok, errbuf, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int set_level(hbd_options *o, const char *flag, const char *v, char *errbuf, size_t errlen)
+{
+    int level = hbd_log_parse_level(v);
+    if (level < 0)
+        return fail(errbuf, errlen, "%s: expected debug, info, warn or error, got '%s'", flag, v);
+    o->log_level = level;
+    return 0;
+}
+
+int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    o->listen[0] = HBD_DEFAULT_LISTEN;
+    o->nlisten = 1;
+    o->db = HBD_DEFAULT_DB;
+    o->reap_interval = HBD_DEFAULT_REAP_INTERVAL;
+    o->reap_grace = -1;
+    o->log_level = HBEAT_LOG_INFO;
+    if (parse_http(o, HBD_DEFAULT_HTTP, errbuf, errlen) != 0)
+        return -1;
+
+    const char *v;
+    if ((v = getenv("HBEATD_LISTEN")) != NULL && v[0] != '\0' && env_listen(o, v, errbuf, errlen))
+        return -1;
+    if ((v = getenv("HBEATD_HTTP")) != NULL && v[0] != '\0' && parse_http(o, v, errbuf, errlen))
+        return -1;
+    if ((v = getenv("HBEATD_DB")) != NULL && v[0] != '\0')
+        o->db = v;
+    if ((v = getenv("HBEATD_LOG_LEVEL")) != NULL && v[0] != '\0' &&
+        set_level(o, "HBEATD_LOG_LEVEL", v, errbuf, errlen))
+        return -1;
+
+    int cli_listen = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            o->help = 1;
+            continue;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            o->version = 1;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0)
+            return fail(errbuf, errlen, "unexpected argument '%s'", arg);
+        /* Every other flag takes a value. */
+        char flag[32];
+        const char *eq = strchr(arg, '=');
+        size_t flen = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+        if (flen >= sizeof flag)
+            return fail(errbuf, errlen, "unknown option '%.40s'", arg);
+        memcpy(flag, arg, flen);
+        flag[flen] = '\0';
+        static const char *const known[] = {"--listen",        "--http",       "--db",
+                                            "--reap-interval", "--reap-grace", "--ready-file",
+                                            "--log-level"};
+        int ok = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            ok |= strcmp(flag, known[k]) == 0;
+        if (!ok)
+            return fail(errbuf, errlen, "unknown option '%s'", flag);
+        if (eq != NULL) {
+            v = eq + 1;
+        } else if (i + 1 < argc) {
+            v = argv[++i];
+        } else {
+            return fail(errbuf, errlen, "%s needs a value", flag);
+        }
+
+        int rc = 0;
+        if (strcmp(flag, "--listen") == 0) {
+            if (!cli_listen)
+                o->nlisten = 0;
+            cli_listen = 1;
+            rc = add_listen(o, v, errbuf, errlen);
+        } else if (strcmp(flag, "--http") == 0) {
+            rc = parse_http(o, v, errbuf, errlen);
+        } else if (strcmp(flag, "--db") == 0) {
+            if (v[0] == '\0')
+                return fail(errbuf, errlen, "--db: empty path");
+            o->db = v;
+        } else if (strcmp(flag, "--reap-interval") == 0) {
+            rc = parse_seconds(flag, v, 0, 1, &o->reap_interval, errbuf, errlen);
+        } else if (strcmp(flag, "--reap-grace") == 0) {
+            rc = parse_seconds(flag, v, 0, 0, &o->reap_grace, errbuf, errlen);
+        } else if (strcmp(flag, "--ready-file") == 0) {
+            if (v[0] == '\0')
+                return fail(errbuf, errlen, "--ready-file: empty path");
+            o->ready_file = v;
+        } else {
+            rc = set_level(o, flag, v, errbuf, errlen);
+        }
+        if (rc != 0)
+            return -1;
+    }
+    if (o->nlisten == 0 && !o->http_enabled)
+        return fail(errbuf, errlen, "nothing to serve: no --listen URL and --http none");
+    return 0;
+}
+
+void hbd_options_usage(FILE *out)
+{
+    fputs("Usage: hbeatd [OPTION]...\n"
+          "The hbeat reference server: Jobmon-compatible heartbeats over nng and REST.\n"
+          "\n"
+          "  --listen URL         nng listen URL, repeatable: tcp://HOST:PORT, ipc:///PATH,\n"
+          "                       inproc://NAME; port 0 picks a free port\n"
+          "                       (default " HBD_DEFAULT_LISTEN "; env HBEATD_LISTEN,\n"
+          "                       comma-separated)\n"
+          "  --http HOST:PORT     REST address, numeric host, [::1]:PORT for IPv6; port 0\n"
+          "                       picks a free port; 'none' turns REST off\n"
+          "                       (default " HBD_DEFAULT_HTTP "; env HBEATD_HTTP)\n"
+          "  --db PATH            SQLite file, or :memory: for a store that dies with the\n"
+          "                       process (default " HBD_DEFAULT_DB "; env HBEATD_DB)\n"
+          "  --reap-interval S    seconds between reaper passes (default 10)\n"
+          "  --reap-grace S       seconds after start before the first reap (default: the\n"
+          "                       longest next_report_increment among stored live runs)\n"
+          "  --ready-file PATH    once every listener is bound, write PATH (atomically),\n"
+          "                       one line per listener: 'nng URL' or 'http URL'\n"
+          "  --log-level LEVEL    debug, info, warn or error (default info;\n"
+          "                       env HBEATD_LOG_LEVEL); the log goes to stderr\n"
+          "  --help               show this help and exit\n"
+          "  --version            show the version and exit\n"
+          "\n"
+          "SIGINT or SIGTERM stops hbeatd cleanly: it stops taking requests, answers the\n"
+          "ones in flight and closes the store.\n"
+          "\n"
+          "Exit status: 0 clean stop, 1 runtime failure (store, listen), 2 usage error.\n",
+          out);
+}

@@ -1,0 +1,38 @@
+/*
+ * hbeatd's command line and environment (TEAM.md "hbeatd command line").
+ * Parsing never exits: it fills the struct or says what was wrong.
+ */
+#ifndef HBD_OPTIONS_H
+#define HBD_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define HBD_MAX_LISTEN            16
+#define HBD_DEFAULT_LISTEN        "tcp://127.0.0.1:7781"
+#define HBD_DEFAULT_HTTP          "127.0.0.1:7780"
+#define HBD_DEFAULT_DB            "./hbeatd.db"
+#define HBD_DEFAULT_REAP_INTERVAL 10.0
+
+typedef struct hbd_options {
+    const char *listen[HBD_MAX_LISTEN]; /* nng listen URLs */
+    size_t nlisten;
+    int http_enabled;   /* 0 for --http none */
+    char http_host[64]; /* numeric, without brackets ("::1") */
+    unsigned short http_port;
+    const char *db;         /* path or ":memory:" */
+    double reap_interval;   /* seconds, > 0 */
+    double reap_grace;      /* seconds; < 0: one full deadline */
+    const char *ready_file; /* NULL: none */
+    int log_level;          /* hbeat_log_level */
+    int help, version;
+    /* Storage for HBEATD_LISTEN's pieces. */
+    char env_listen[1024];
+} hbd_options;
+
+/* Defaults, then the environment, then argv. Returns 0, or -1 with a
+   message in errbuf (a usage error). */
+int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen);
+void hbd_options_usage(FILE *out);
+
+#endif /* HBD_OPTIONS_H */

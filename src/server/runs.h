@@ -1,0 +1,43 @@
+/*
+ * The runs in memory: a compact record per run, kept in an array sorted by
+ * id (ids only grow, so adding appends) and found through an open-addressing
+ * hash index of array positions. Listing a page is a binary search plus a
+ * scan; a lookup is one or two probes. Not thread-safe: the engine's lock
+ * guards it.
+ */
+#ifndef HBD_RUNS_H
+#define HBD_RUNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One run. Kept small on purpose (56 bytes): hbeatd is sized for 100,000s
+   of runs. */
+typedef struct hbd_rec {
+    int64_t id;
+    int64_t workflow_id;
+    double deadline;       /* Unix seconds; 0: none */
+    double last_heartbeat; /* Unix seconds; 0: never */
+    uint64_t beats;
+    uint64_t ticket; /* commit that makes the last change durable (committer.h) */
+    uint8_t status;  /* HBD_ST_* */
+} hbd_rec;
+
+typedef struct hbd_runs {
+    hbd_rec *recs; /* sorted by id */
+    size_t count, cap;
+    uint32_t *slots; /* position + 1; 0 is empty */
+    size_t nslots;   /* power of two */
+} hbd_runs;
+
+void hbd_runs_init(hbd_runs *runs);
+void hbd_runs_free(hbd_runs *runs);
+/* The record with `id`, or NULL. Valid until the next hbd_runs_add. */
+hbd_rec *hbd_runs_find(const hbd_runs *runs, int64_t id);
+/* Appends a copy of `rec`, whose id must be greater than every id held.
+   Returns the stored record, or NULL (out of memory, id out of order). */
+hbd_rec *hbd_runs_add(hbd_runs *runs, const hbd_rec *rec);
+/* Position of the first record with id > after_id (count when none). */
+size_t hbd_runs_after(const hbd_runs *runs, int64_t after_id);
+
+#endif /* HBD_RUNS_H */

@@ -1,0 +1,214 @@
+/*
+ * SQLite store. synchronous=FULL: a commit is on disk (WAL fsynced) when
+ * it returns, so a reply sent after it survives kill -9 and power loss; the
+ * committer amortises that fsync over every request waiting on the batch.
+ */
+#include "server/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/state_machine.h"
+
+struct hbd_store {
+    sqlite3 *db;
+    sqlite3_stmt *upsert;
+    int version;
+};
+
+/* migrations[i] brings a file from version i to i+1. Append only. */
+static const char *const migrations[] = {
+    "CREATE TABLE runs ("
+    " id INTEGER PRIMARY KEY,"
+    " workflow_id INTEGER NOT NULL,"
+    " status TEXT NOT NULL,"
+    " deadline REAL NOT NULL DEFAULT 0," /* Unix seconds */
+    " last_heartbeat REAL NOT NULL DEFAULT 0,"
+    " beats INTEGER NOT NULL DEFAULT 0)",
+};
+#define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
+
+_Static_assert(MIGRATION_COUNT == HBD_STORE_SCHEMA_VERSION, "one migration per schema version");
+
+static int db_error(hbeat_error *err, sqlite3 *db, int rc, const char *what)
+{
+    int code = hbeat_error_set(err, HBEAT_ESYSTEM, "store: %s: %s", what,
+                               db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    if (err != NULL)
+        err->native = rc;
+    return code;
+}
+
+static int exec(hbd_store *s, const char *sql, hbeat_error *err)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(err, s->db, rc, sql);
+    return 0;
+}
+
+static int pragma_int(hbd_store *s, const char *sql, int *out, hbeat_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return db_error(err, s->db, rc, sql);
+    return 0;
+}
+
+static int migrate(hbd_store *s, hbeat_error *err)
+{
+    int rc = pragma_int(s, "PRAGMA user_version", &s->version, err);
+    if (rc != 0)
+        return rc;
+    if (s->version > HBD_STORE_SCHEMA_VERSION)
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "store: schema version %d is newer than this hbeatd's (%d)",
+                               s->version, HBD_STORE_SCHEMA_VERSION);
+    while (s->version < HBD_STORE_SCHEMA_VERSION) {
+        char bump[64];
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d", s->version + 1);
+        /* Each step is one transaction: a crash leaves the file at a
+           known version. */
+        if ((rc = exec(s, "BEGIN IMMEDIATE", err)) != 0)
+            return rc;
+        if ((rc = exec(s, migrations[s->version], err)) != 0 || (rc = exec(s, bump, err)) != 0 ||
+            (rc = exec(s, "COMMIT", err)) != 0) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        s->version++;
+    }
+    return 0;
+}
+
+int hbd_store_open(hbd_store **out, const char *path, hbeat_error *err)
+{
+    *out = NULL;
+    hbd_store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return hbeat_error_set(err, HBEAT_ENOMEM, "store: out of memory");
+    if (path == NULL)
+        path = ":memory:";
+    int rc = sqlite3_open_v2(
+        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_error(err, s->db, rc, path);
+        hbd_store_close(s);
+        return rc;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    /* Exclusive locking first, so WAL needs no shared-memory file and a
+       second server on the same file fails instead of diverging. */
+    if ((rc = exec(s, "PRAGMA locking_mode = EXCLUSIVE", err)) != 0 ||
+        (rc = exec(s, "PRAGMA journal_mode = WAL", err)) != 0 ||
+        (rc = exec(s, "PRAGMA synchronous = FULL", err)) != 0 || (rc = migrate(s, err)) != 0) {
+        if (err != NULL && sqlite3_errcode(s->db) == SQLITE_BUSY)
+            hbeat_error_set(err, HBEAT_ESYSTEM, "store: %s is locked (is another hbeatd using it?)",
+                            path);
+        hbd_store_close(s);
+        return rc;
+    }
+    rc = sqlite3_prepare_v3(s->db,
+                            "INSERT INTO runs (id, workflow_id, status, deadline, last_heartbeat,"
+                            " beats) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                            " ON CONFLICT (id) DO UPDATE SET workflow_id = ?2, status = ?3,"
+                            " deadline = ?4, last_heartbeat = ?5, beats = ?6",
+                            -1, SQLITE_PREPARE_PERSISTENT, &s->upsert, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_error(err, s->db, rc, "prepare");
+        hbd_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void hbd_store_close(hbd_store *s)
+{
+    if (s == NULL)
+        return;
+    sqlite3_finalize(s->upsert);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+int hbd_store_schema_version(const hbd_store *s)
+{
+    return s->version;
+}
+
+int hbd_store_load(hbd_store *s, int (*fn)(void *arg, const hbd_rec *rec), void *arg,
+                   hbeat_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT id, workflow_id, status, deadline, last_heartbeat, beats"
+                                " FROM runs ORDER BY id",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(err, s->db, rc, "load");
+    int result = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        hbd_rec rec;
+        memset(&rec, 0, sizeof rec);
+        rec.id = sqlite3_column_int64(st, 0);
+        rec.workflow_id = sqlite3_column_int64(st, 1);
+        const char *status = (const char *)sqlite3_column_text(st, 2);
+        int idx = hbd_status_index(status);
+        if (idx < 0) {
+            result =
+                hbeat_error_set(err, HBEAT_EINVAL, "store: run %lld has unknown status '%.16s'",
+                                (long long)rec.id, status ? status : "");
+            break;
+        }
+        rec.status = (uint8_t)idx;
+        rec.deadline = sqlite3_column_double(st, 3);
+        rec.last_heartbeat = sqlite3_column_double(st, 4);
+        rec.beats = (uint64_t)sqlite3_column_int64(st, 5);
+        if ((result = fn(arg, &rec)) != 0)
+            break;
+    }
+    if (result == 0 && rc != SQLITE_DONE)
+        result = db_error(err, s->db, rc, "load");
+    sqlite3_finalize(st);
+    return result;
+}
+
+int hbd_store_write(hbd_store *s, const hbd_rec *recs, size_t count, hbeat_error *err)
+{
+    int rc = exec(s, "BEGIN IMMEDIATE", err);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < count; i++) {
+        const hbd_rec *r = &recs[i];
+        sqlite3_bind_int64(s->upsert, 1, r->id);
+        sqlite3_bind_int64(s->upsert, 2, r->workflow_id);
+        sqlite3_bind_text(s->upsert, 3, hbd_status_token(r->status), 1, SQLITE_STATIC);
+        sqlite3_bind_double(s->upsert, 4, r->deadline);
+        sqlite3_bind_double(s->upsert, 5, r->last_heartbeat);
+        sqlite3_bind_int64(s->upsert, 6, (sqlite3_int64)r->beats);
+        int step = sqlite3_step(s->upsert);
+        sqlite3_reset(s->upsert);
+        if (step != SQLITE_DONE) {
+            rc = db_error(err, s->db, step, "write");
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+    }
+    if ((rc = exec(s, "COMMIT", err)) != 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return 0;
+}

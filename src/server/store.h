@@ -1,0 +1,37 @@
+/*
+ * The durable copy of the runs: one SQLite file in WAL mode, opened in
+ * exclusive locking mode so that two servers never share one file. The
+ * schema carries a version (PRAGMA user_version); migrations bring an older
+ * file up to date when it is opened. ":memory:" is an in-memory database
+ * behind the same code.
+ *
+ * One thread at a time: the engine loads through it once, then only the
+ * committer writes.
+ */
+#ifndef HBD_STORE_H
+#define HBD_STORE_H
+
+#include <stddef.h>
+
+#include "hbeat/errors.h"
+#include "server/runs.h"
+
+/* Schema version this build writes. */
+#define HBD_STORE_SCHEMA_VERSION 1
+
+typedef struct hbd_store hbd_store;
+
+/* Opens (creating if need be) and migrates `path`. */
+int hbd_store_open(hbd_store **out, const char *path, hbeat_error *err);
+void hbd_store_close(hbd_store *store);
+/* Schema version of the open file. */
+int hbd_store_schema_version(const hbd_store *store);
+/* Calls fn for every run in ascending id order; stops at fn's first
+   non-zero return and returns it. */
+int hbd_store_load(hbd_store *store, int (*fn)(void *arg, const hbd_rec *rec), void *arg,
+                   hbeat_error *err);
+/* Writes the records (insert or replace by id) in one transaction, in
+   order, so a later copy of a run wins. Durable when it returns 0. */
+int hbd_store_write(hbd_store *store, const hbd_rec *recs, size_t count, hbeat_error *err);
+
+#endif /* HBD_STORE_H */
