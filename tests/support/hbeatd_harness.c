@@ -81,19 +81,21 @@ static int read_ready(hbd_harness *h)
             const char *colon = strrchr(line, ':');
             if (colon != NULL && sscanf(colon + 1, "%d", &port) == 1) {
                 h->tcp_port = port;
-                snprintf(h->nng_tcp_url, sizeof h->nng_tcp_url, "nng+%s", line + 4);
+                snprintf(h->nng_tcp_url, sizeof h->nng_tcp_url, "nng+%.240s", line + 4);
                 have_tcp = 1;
             }
         } else if (strncmp(line, "nng ipc://", 10) == 0) {
-            snprintf(h->nng_ipc_url, sizeof h->nng_ipc_url, "nng+%s", line + 4);
+            snprintf(h->nng_ipc_url, sizeof h->nng_ipc_url, "nng+%.500s", line + 4);
         } else if (strncmp(line, "http http://", 12) == 0) {
             const char *hostport = line + 12;
             const char *slash = strchr(hostport, '/');
             const char *colon = strrchr(hostport, ':');
             if (colon != NULL && sscanf(colon + 1, "%d", &port) == 1) {
                 h->http_port = port;
-                snprintf(h->rest_url, sizeof h->rest_url, "%s", line + 5);
+                snprintf(h->rest_url, sizeof h->rest_url, "%.250s", line + 5);
                 int len = slash != NULL ? (int)(slash - hostport) : (int)strlen(hostport);
+                if (len > 60)
+                    len = 60;
                 snprintf(h->rest_host_port, sizeof h->rest_host_port, "%.*s", len, hostport);
             }
         }
