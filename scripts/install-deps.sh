@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package hbeat's build, tests, examples and CI need.
+# The one list: README, .ci/run and anything else that sets up a machine call
+# this script (or `scripts/install-deps.sh --print` for the names only).
+#
+#   scripts/install-deps.sh            apt-get update + install (as root, or via sudo)
+#   scripts/install-deps.sh --print    print the package names, one a line
+set -euo pipefail
+
+packages=(
+    # toolchain
+    build-essential gcc g++ make cmake pkg-config binutils
+    clang clang-format llvm libclang-rt-14-dev # fuzzers, format check, symbolizer
+    git                                        # the format check lists files with it
+    # libraries: core (libc, pthreads), transports, server, tests
+    libprotobuf-c-dev protobuf-c-compiler # nng transport + hbeatd wire schema
+    libnng-dev                            # nng transport, hbeatd
+    libcurl4-openssl-dev libjansson-dev   # REST transport
+    libsqlite3-dev libmicrohttpd-dev      # hbeatd: run store, REST front end
+    libcmocka-dev                         # unit and integration tests
+    # tools the tests and examples run
+    valgrind openssl sqlite3 curl python3 python3-aiohttp
+)
+
+if [ "${1:-}" = "--print" ]; then
+    printf '%s\n' "${packages[@]}"
+    exit 0
+elif [ $# -gt 0 ]; then
+    echo "usage: $0 [--print]" >&2
+    exit 2
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || {
+        echo "install-deps: run as root (or install sudo)" >&2
+        exit 1
+    }
+    sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update
+"${sudo[@]}" apt-get install -y "${packages[@]}"

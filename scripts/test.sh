@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Runs hbeat's tests: the one test command of the README and of CI.
+#
+#   scripts/test.sh              every mode below, in order
+#   scripts/test.sh plain        format check; build/ with warnings as errors;
+#                                every CTest test (unit, integration, install)
+#   scripts/test.sh asan         build-asan/ under ASan+UBSan; unit + integration
+#   scripts/test.sh tsan         build-tsan/ under TSan; unit + integration
+#   scripts/test.sh asan tsan    several modes
+#
+# Every mode runs even when an earlier one failed; the last line sums up and
+# the exit status is non-zero when any mode failed.
+#
+# Environment:
+#   HBEAT_JOBS=N        build and test parallelism (default 2)
+#   HBEAT_CMAKE_ARGS    extra configure arguments, split on spaces
+#                       (e.g. "-G Ninja -DHBEAT_WITH_REST=OFF")
+#   CC                  the C compiler (CMake's default otherwise)
+#   CLANG_FORMAT        the formatter for the format check
+#
+# Components whose sources are not in the tree (yet) are switched off and
+# named in the output, so the script builds whatever the tree has.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=${HBEAT_JOBS:-2}
+read -r -a user_args <<<"${HBEAT_CMAKE_ARGS:-}"
+
+modes=("$@")
+if [ ${#modes[@]} -eq 0 ]; then
+    modes=(plain asan tsan)
+fi
+for m in "${modes[@]}"; do
+    case "$m" in
+    plain | asan | tsan) ;;
+    *)
+        echo "usage: scripts/test.sh [plain|asan|tsan]..." >&2
+        exit 2
+        ;;
+    esac
+done
+
+log() { printf '\n==== test.sh %s: %s\n' "$mode" "$*"; }
+fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# ---- which components the tree has ----------------------------------------
+component_args=()
+missing=()
+have_dir() { [ -f "$root/$1/CMakeLists.txt" ]; }
+component() { # <option> <directory>
+    if ! have_dir "$2"; then
+        component_args+=("-D$1=OFF")
+        missing+=("$1")
+    fi
+}
+component HBEAT_WITH_FAKE src/transports/fake
+component HBEAT_WITH_REST src/transports/rest
+component HBEAT_WITH_NNG src/transports/nng
+component HBEAT_BUILD_SERVER src/server
+component HBEAT_BUILD_CLI src/cli
+component HBEAT_BUILD_EXAMPLES examples
+
+configure_and_build() { # <build dir> <cmake args...>
+    local dir=$1
+    shift
+    log "configure $dir"
+    cmake -S "$root" -B "$root/$dir" -DHBEAT_WERROR=ON "${component_args[@]}" "$@" \
+        "${user_args[@]}"
+    log "build $dir (-j$jobs)"
+    cmake --build "$root/$dir" -j "$jobs"
+}
+
+# ---- plain: format, warnings as errors, every test -------------------------
+run_plain() {
+    log "format check"
+    "$root/scripts/check-format.sh"
+    configure_and_build build
+    log "ctest build (all tests)"
+    ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
+}
+
+# ---- asan: AddressSanitizer + UndefinedBehaviorSanitizer -------------------
+run_asan() {
+    configure_and_build build-asan -DHBEAT_SANITIZE=address
+    # Keep settings the caller chose; otherwise fail loudly on any finding.
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1:strict_init_order=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    log "ctest build-asan (unit, integration)"
+    ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" -L 'unit|integration'
+}
+
+# ---- tsan: ThreadSanitizer ---------------------------------------------------
+# gcc 12's TSan (Debian 12) knows the address layout of kernels with up to 28
+# bits of mmap randomness. Newer kernels and some hosts use 32 bits, and every
+# TSan program then dies at start with "FATAL: ThreadSanitizer: unexpected
+# memory mapping". A probe program finds out; the workarounds, in order:
+#   1. run the tests under `setarch $(uname -m) -R` (ASLR off for ctest and
+#      everything it starts; needs no privileges, but may be refused by a
+#      container's seccomp profile);
+#   2. `sysctl -w vm.mmap_rnd_bits=28` (root; changes the whole machine until
+#      reboot).
+tsan_runner=()
+tsan_setup() {
+    local dir rc=0
+    dir=$(mktemp -d)
+    cat >"$dir/probe.c" <<'EOF'
+#include <pthread.h>
+static void *run(void *arg) { return arg; }
+int main(void) { pthread_t t; pthread_create(&t, 0, run, 0); return pthread_join(t, 0); }
+EOF
+    if ! "${CC:-cc}" -fsanitize=thread -pthread -o "$dir/probe" "$dir/probe.c"; then
+        echo "test.sh: cannot build a TSan program with ${CC:-cc}" >&2
+        rm -rf "$dir"
+        return 1
+    fi
+    if "$dir/probe" 2>"$dir/err"; then
+        echo "TSan probe: runs as is (vm.mmap_rnd_bits=$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo '?'))"
+    elif grep -q "unexpected memory mapping" "$dir/err"; then
+        echo "TSan probe: unexpected memory mapping (ASLR too wide for this TSan)"
+        if setarch "$(uname -m)" -R "$dir/probe" 2>/dev/null; then
+            echo "TSan probe: running the tests under setarch -R (ASLR off)"
+            tsan_runner=(setarch "$(uname -m)" -R)
+        elif [ -w /proc/sys/vm/mmap_rnd_bits ] && sysctl -w vm.mmap_rnd_bits=28 &&
+            "$dir/probe"; then
+            echo "TSan probe: vm.mmap_rnd_bits lowered to 28"
+        else
+            echo "test.sh: TSan cannot run here: setarch -R is refused and" \
+                "vm.mmap_rnd_bits cannot be lowered (run as root: sysctl -w vm.mmap_rnd_bits=28)" >&2
+            rc=1
+        fi
+    else
+        echo "test.sh: the TSan probe failed:" >&2
+        cat "$dir/err" >&2
+        rc=1
+    fi
+    rm -rf "$dir"
+    return $rc
+}
+
+run_tsan() {
+    tsan_setup
+    configure_and_build build-tsan -DHBEAT_SANITIZE=thread
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1:history_size=4}
+    log "ctest build-tsan (unit, integration)"
+    "${tsan_runner[@]}" ctest --test-dir "$root/build-tsan" --output-on-failure -j "$jobs" \
+        -L 'unit|integration'
+}
+
+# ---- run the modes -----------------------------------------------------------
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "test.sh: not in the tree, switched off: ${missing[*]}"
+fi
+start=$SECONDS
+results=()
+failed=0
+for mode in "${modes[@]}"; do
+    t0=$SECONDS
+    set +e
+    (
+        set -eEuo pipefail
+        trap 'echo "test.sh $mode: FAILED at: $BASH_COMMAND" >&2' ERR
+        "run_$mode"
+    )
+    rc=$?
+    set -e
+    took=$(fmt_time $((SECONDS - t0)))
+    if [ $rc -eq 0 ]; then
+        results+=("$mode: ok ($took)")
+    else
+        results+=("$mode: FAILED ($took)")
+        failed=1
+    fi
+done
+
+summary=$(printf '%s, ' "${results[@]}")
+summary="${summary%, }; total $(fmt_time $((SECONDS - start)))"
+if [ ${#missing[@]} -gt 0 ]; then
+    summary+="; switched off (not in the tree): ${missing[*]}"
+fi
+if [ $failed -eq 0 ]; then
+    echo "test.sh: PASSED: $summary"
+else
+    echo "test.sh: FAILED: $summary"
+    exit 1
+fi
