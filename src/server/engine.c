@@ -54,8 +54,15 @@ static int parse_status(const char *status, int *idx, hbeat_error *err)
     if (status == NULL || status[0] == '\0')
         return hbeat_error_set(err, HBEAT_EINVAL, "status is missing; expected one of %s",
                                hbd_status_list());
-    return hbeat_error_set(err, HBEAT_EINVAL, "invalid status '%.16s'%s; expected one of %s",
-                           status, strlen(status) > 16 ? "..." : "", hbd_status_list());
+    /* Echo at most 16 bytes, printable ASCII only: the message goes back
+       on the wire as a protobuf string (UTF-8) and into JSON. */
+    char shown[17];
+    size_t n = 0;
+    for (; n < 16 && status[n] != '\0'; n++)
+        shown[n] = status[n] > 0x20 && status[n] < 0x7f ? status[n] : '?';
+    shown[n] = '\0';
+    return hbeat_error_set(err, HBEAT_EINVAL, "invalid status '%s'%s; expected one of %s", shown,
+                           status[n] != '\0' ? "..." : "", hbd_status_list());
 }
 
 static int check_run_id(int64_t run_id, hbeat_error *err)
@@ -103,7 +110,7 @@ int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status
     if (!isfinite(inc) || inc < 0 || inc > HBD_MAX_INCREMENT)
         return hbeat_error_set(err, HBEAT_EINVAL,
                                "next_report_increment must be a number of seconds in [0, %.0f] "
-                               "(got %g)",
+                               "(got %.17g)",
                                HBD_MAX_INCREMENT, inc);
     if ((rc = lock_open(e, err)) != 0)
         return rc;

@@ -70,7 +70,7 @@ static const char *call_name(Hbeat__V1__Request__CallCase c)
     case HBEAT__V1__REQUEST__CALL_SET_STATUS:
         return "set_status";
     default:
-        return "?";
+        return "request";
     }
 }
 
