@@ -65,6 +65,10 @@ int rest_url_parse(rest_gw *gw, const char *url, hbeat_error *err)
         rc = check_chars(url, err);
     if (rc != 0)
         return rc;
+    /* curl reads "http:///x" as host "x"; a user who wrote it forgot one. */
+    const char *authority = strstr(url, "://") + 3;
+    if (*authority == '\0' || *authority == '/')
+        return hbeat_error_set(err, HBEAT_EINVAL, "rest: URL '%.80s' has no host", url);
     if (strchr(url, '?') != NULL)
         return hbeat_error_set(err, HBEAT_EINVAL,
                                "rest: the base URL '%.80s' must not carry a query string", url);
@@ -103,8 +107,7 @@ int rest_url_parse(rest_gw *gw, const char *url, hbeat_error *err)
     gw->base_len = n;
     curl_free(full);
 
-    const char *authority = strstr(gw->base, "://") + 3;
-    const char *path = strchr(authority, '/');
+    const char *path = strchr(strstr(gw->base, "://") + 3, '/');
     gw->path_off = path != NULL ? (size_t)(path - gw->base) : n;
     return 0;
 }
