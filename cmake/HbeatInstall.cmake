@@ -156,8 +156,23 @@ endforeach()
 list(APPEND _pc_libs -pthread)
 list(REMOVE_DUPLICATES _pc_requires)
 list(REMOVE_DUPLICATES _pc_libs)
-list(JOIN _pc_requires " " HBEAT_PC_REQUIRES_PRIVATE)
-list(JOIN _pc_libs " " HBEAT_PC_LIBS_PRIVATE)
+# A shared libhbeat hides its dependencies: they are private, needed only for
+# `pkg-config --static`. A static libhbeat is useless without them, so they
+# are public: plain `pkg-config --libs hbeat` links them (as shared system
+# libraries; --static would ask for static copies of libcurl's own
+# dependencies, which Debian does not ship).
+set(HBEAT_PC_REQUIRES "")
+set(HBEAT_PC_REQUIRES_PRIVATE "")
+set(HBEAT_PC_LIBS "")
+set(HBEAT_PC_LIBS_PRIVATE "")
+if(HBEAT_STATIC)
+  list(JOIN _pc_requires " " HBEAT_PC_REQUIRES)
+  list(JOIN _pc_libs " " HBEAT_PC_LIBS)
+  string(PREPEND HBEAT_PC_LIBS " ")
+else()
+  list(JOIN _pc_requires " " HBEAT_PC_REQUIRES_PRIVATE)
+  list(JOIN _pc_libs " " HBEAT_PC_LIBS_PRIVATE)
+endif()
 
 # The prefix is only known at install time (cmake --install --prefix), so the
 # file is made in two steps: everything else now, the paths when installing.
@@ -256,6 +271,6 @@ install(FILES
   DESTINATION ${HBEAT_INSTALL_CMAKEDIR}
   COMPONENT hbeat_Development)
 
-message(STATUS "hbeat install: ${_hbeat_type}; "
-               "pkg-config Requires.private: '${HBEAT_PC_REQUIRES_PRIVATE}', "
-               "Libs.private: '${HBEAT_PC_LIBS_PRIVATE}'")
+message(STATUS "hbeat install: ${_hbeat_type}; pkg-config dependencies: "
+               "'${HBEAT_PC_REQUIRES}${HBEAT_PC_REQUIRES_PRIVATE}', "
+               "'${HBEAT_PC_LIBS}${HBEAT_PC_LIBS_PRIVATE}'")

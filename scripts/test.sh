@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs hbeat's tests: the one test command of the README and of CI.
 #
-#   scripts/test.sh              every mode below, in order
+#   scripts/test.sh              plain, asan and tsan, in order
 #   scripts/test.sh plain        format check; build/ with warnings as errors;
 #                                every CTest test (unit, integration, install)
 #   scripts/test.sh asan         build-asan/ under ASan+UBSan; unit + integration
 #   scripts/test.sh tsan         build-tsan/ under TSan; unit + integration
+#   scripts/test.sh static       build-static/ with a static libhbeat; the
+#                                install tests (package, pkg-config, symbols)
 #   scripts/test.sh asan tsan    several modes
 #
 # Every mode runs even when an earlier one failed; the last line sums up and
@@ -32,9 +34,9 @@ if [ ${#modes[@]} -eq 0 ]; then
 fi
 for m in "${modes[@]}"; do
     case "$m" in
-    plain | asan | tsan) ;;
+    plain | asan | tsan | static) ;;
     *)
-        echo "usage: scripts/test.sh [plain|asan|tsan]..." >&2
+        echo "usage: scripts/test.sh [plain|asan|tsan|static]..." >&2
         exit 2
         ;;
     esac
@@ -144,6 +146,13 @@ run_tsan() {
     log "ctest build-tsan (unit, integration)"
     "${tsan_runner[@]}" ctest --test-dir "$root/build-tsan" --output-on-failure -j "$jobs" \
         -L 'unit|integration'
+}
+
+# ---- static: a static libhbeat installs and links as well -----------------
+run_static() {
+    configure_and_build build-static -DBUILD_SHARED_LIBS=OFF
+    log "ctest build-static (install)"
+    ctest --test-dir "$root/build-static" --output-on-failure -j "$jobs" -L install
 }
 
 # ---- run the modes -----------------------------------------------------------

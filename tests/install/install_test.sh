@@ -142,8 +142,9 @@ done
 if [ ${#programs[@]} -gt 0 ]; then
     step="pkg-config hbeat"
     export PKG_CONFIG_PATH="$libpath/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    # A static libhbeat's .pc names its dependencies publicly (see
+    # cmake/HbeatInstall.cmake), so no --static here either way.
     pc_args=()
-    [ "$static" = 1 ] && pc_args=(--static)
     got=$(pkg-config --modversion hbeat)
     [ "$got" = "$version" ] || die "pkg-config says hbeat $got, expected $version"
     pkg-config --validate hbeat
