@@ -1,0 +1,472 @@
+/*
+ * The nng gateway: nng+tcp://HOST:PORT, nng+ipc:///path, nng+inproc://NAME.
+ *
+ * One REQ socket per gateway, dialed in the background: opening succeeds
+ * while the server is down, and nng reconnects on its own (after 10 ms, then
+ * backing off to 1 s) when the server goes away and comes back, so a gateway
+ * outlives server restarts. A request waits for a connection within its own
+ * time limit, request_timeout (5 s by default, never infinite).
+ *
+ * Thread safety: every call runs on an nng context of its own (see
+ * exchange.c), so the table sets HBEAT_GATEWAY_THREAD_SAFE and one gateway
+ * may serve many services and threads at once, blocking and async calls
+ * mixed.
+ *
+ * log_heartbeat_async runs on nng's aio: done is called on an nng thread,
+ * which it must not block for long; in particular it must not make blocking
+ * calls on this gateway nor free it.
+ *
+ * Left out: TLS (nng+tls is not a scheme of ours) and connect_timeout,
+ * which a background dialer has no use for; the request timeout bounds the
+ * wait for a connection instead.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/builtins.h"
+#include "transports/nng/nng_internal.h"
+
+/* Longest nng dial address we build (an ipc path is far shorter). */
+#define DIAL_MAX 1024
+
+static void nng_gw_close(void *self)
+{
+    hbeat__nng_shutdown(self);
+}
+
+static void nng_gw_destroy(void *self)
+{
+    hbeat__nng_gw *gw = self;
+    if (gw == NULL) {
+        return;
+    }
+    /* close normally ran first; destroy must be safe on its own, too, for
+       the failure paths of open. */
+    hbeat__nng_shutdown(gw);
+    hbeat__nng_free_slots(gw);
+    pthread_cond_destroy(&gw->idle);
+    pthread_mutex_destroy(&gw->mu);
+    hbeat__nng_settings_release(&gw->set);
+    free(gw->url);
+    free(gw);
+}
+
+/* ---- one call: encode, round trip, decode ---- */
+
+static int call(hbeat__nng_gw *gw, Hbeat__V1__Request *req, Hbeat__V1__Reply__ResultCase expect,
+                hbeat__nng_arena *arena, Hbeat__V1__Reply **out, hbeat_error *err)
+{
+    if (gw->set.token != NULL) {
+        req->token = gw->set.token;
+    }
+    nng_msg *msg;
+    int rc = hbeat__nng_encode(&msg, req, gw->url, err);
+    if (rc != 0) {
+        return rc;
+    }
+    nng_msg *rep;
+    rc = hbeat__nng_roundtrip(gw, msg, &rep, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = hbeat__nng_decode(out, nng_msg_body(rep), nng_msg_len(rep), expect, arena, gw->url, err);
+    nng_msg_free(rep);
+    return rc;
+}
+
+static int check_status_arg(const char *status, const char *what, hbeat_error *err)
+{
+    if (!hbeat_status_is_valid(status)) {
+        return hbeat_error_set(err, HBEAT_EINVAL, "nng: %s is not a valid status token", what);
+    }
+    return 0;
+}
+
+static int check_beat(const hbeat_heartbeat_request *req, hbeat_error *err)
+{
+    if (req == NULL) {
+        return hbeat_error_set(err, HBEAT_EINVAL, "nng: heartbeat request is NULL");
+    }
+    int rc = check_status_arg(req->status, "the heartbeat's status", err);
+    if (rc == 0 && (!isfinite(req->next_report_increment) || req->next_report_increment < 0.0)) {
+        rc = hbeat_error_set(err, HBEAT_EINVAL,
+                             "nng: next_report_increment must be a finite number >= 0 (got %g)",
+                             req->next_report_increment);
+    }
+    return rc;
+}
+
+/* Fills *hb and *env so that the pointers stay on the caller's stack. */
+static void beat_request(Hbeat__V1__Request *env, Hbeat__V1__HeartbeatRequest *hb,
+                         const hbeat_heartbeat_request *req)
+{
+    hbeat__v1__heartbeat_request__init(hb);
+    hb->workflow_run_id = req->workflow_run_id;
+    hb->status = (char *)req->status;
+    hb->next_report_increment = req->next_report_increment;
+    hb->sequence = req->sequence;
+    hbeat__v1__request__init(env);
+    env->call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    env->heartbeat = hb;
+}
+
+static int nng_gw_log_heartbeat(void *self, const hbeat_heartbeat_request *req,
+                                hbeat_heartbeat_reply *reply, hbeat_error *err)
+{
+    hbeat__nng_gw *gw = self;
+    int rc = check_beat(req, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (reply == NULL) {
+        return hbeat_error_set(err, HBEAT_EINVAL, "nng: reply is NULL");
+    }
+    Hbeat__V1__Request env;
+    Hbeat__V1__HeartbeatRequest hb;
+    beat_request(&env, &hb, req);
+
+    hbeat__nng_arena arena;
+    hbeat__nng_arena_init(&arena);
+    Hbeat__V1__Reply *r;
+    rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_HEARTBEAT, &arena, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = hbeat__nng_check_heartbeat(r->heartbeat, req->sequence, reply, gw->url, err);
+    hbeat__nng_reply_free(r, &arena);
+    return rc;
+}
+
+static int nng_gw_log_heartbeat_async(void *self, const hbeat_heartbeat_request *req,
+                                      hbeat_gateway_done_fn done, void *arg, hbeat_error *err)
+{
+    hbeat__nng_gw *gw = self;
+    int rc = check_beat(req, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (done == NULL) {
+        return hbeat_error_set(err, HBEAT_EINVAL, "nng: done callback is NULL");
+    }
+    Hbeat__V1__Request env;
+    Hbeat__V1__HeartbeatRequest hb;
+    beat_request(&env, &hb, req);
+    if (gw->set.token != NULL) {
+        env.token = gw->set.token;
+    }
+    nng_msg *msg;
+    rc = hbeat__nng_encode(&msg, &env, gw->url, err);
+    if (rc != 0) {
+        return rc;
+    }
+    return hbeat__nng_start_async(gw, msg, req->sequence, done, arg, err);
+}
+
+static int nng_gw_update_status(void *self, int64_t workflow_run_id, const char *status,
+                                hbeat_heartbeat_reply *reply, hbeat_error *err)
+{
+    hbeat__nng_gw *gw = self;
+    int rc = check_status_arg(status, "the status", err);
+    if (rc != 0) {
+        return rc;
+    }
+    Hbeat__V1__UpdateStatusRequest us;
+    hbeat__v1__update_status_request__init(&us);
+    us.workflow_run_id = workflow_run_id;
+    us.status = (char *)status;
+    Hbeat__V1__Request env;
+    hbeat__v1__request__init(&env);
+    env.call_case = HBEAT__V1__REQUEST__CALL_UPDATE_STATUS;
+    env.update_status = &us;
+
+    hbeat__nng_arena arena;
+    hbeat__nng_arena_init(&arena);
+    Hbeat__V1__Reply *r;
+    rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_UPDATE_STATUS, &arena, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = hbeat__nng_check_status(r->update_status->status, reply, gw->url, err);
+    hbeat__nng_reply_free(r, &arena);
+    return rc;
+}
+
+/* ---- admin calls ---- */
+
+static int nng_gw_create_run(void *self, int64_t workflow_id, const char *status,
+                             hbeat_run_info *out, hbeat_error *err)
+{
+    hbeat__nng_gw *gw = self;
+    if (status != NULL && check_status_arg(status, "the new run's status", err) != 0) {
+        return HBEAT_EINVAL;
+    }
+    Hbeat__V1__CreateRunRequest cr;
+    hbeat__v1__create_run_request__init(&cr);
+    cr.workflow_id = workflow_id;
+    if (status != NULL) {
+        cr.status = (char *)status;
+    }
+    Hbeat__V1__Request env;
+    hbeat__v1__request__init(&env);
+    env.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    env.create_run = &cr;
+
+    hbeat__nng_arena arena;
+    hbeat__nng_arena_init(&arena);
+    Hbeat__V1__Reply *r;
+    int rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_CREATE_RUN, &arena, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const Hbeat__V1__RunInfo *run = r->create_run->run;
+    if (run != NULL && run->workflow_id != workflow_id) {
+        rc = hbeat_error_set(err, HBEAT_EPROTO,
+                             "%.160s: asked for a run of workflow %lld, got one of workflow %lld",
+                             gw->url, (long long)workflow_id, (long long)run->workflow_id);
+    } else {
+        rc = hbeat__nng_check_run(run, 0, out, gw->url, err);
+    }
+    hbeat__nng_reply_free(r, &arena);
+    return rc;
+}
+
+static int nng_gw_get_run(void *self, int64_t workflow_run_id, hbeat_run_info *out,
+                          hbeat_error *err)
+{
+    hbeat__nng_gw *gw = self;
+    Hbeat__V1__GetRunRequest gr;
+    hbeat__v1__get_run_request__init(&gr);
+    gr.workflow_run_id = workflow_run_id;
+    Hbeat__V1__Request env;
+    hbeat__v1__request__init(&env);
+    env.call_case = HBEAT__V1__REQUEST__CALL_GET_RUN;
+    env.get_run = &gr;
+
+    hbeat__nng_arena arena;
+    hbeat__nng_arena_init(&arena);
+    Hbeat__V1__Reply *r;
+    int rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_GET_RUN, &arena, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = hbeat__nng_check_run(r->get_run->run, workflow_run_id, out, gw->url, err);
+    hbeat__nng_reply_free(r, &arena);
+    return rc;
+}
+
+static int nng_gw_set_status(void *self, int64_t workflow_run_id, const char *status, int force,
+                             hbeat_run_info *out, hbeat_error *err)
+{
+    hbeat__nng_gw *gw = self;
+    int rc = check_status_arg(status, "the status", err);
+    if (rc != 0) {
+        return rc;
+    }
+    Hbeat__V1__SetStatusRequest ss;
+    hbeat__v1__set_status_request__init(&ss);
+    ss.workflow_run_id = workflow_run_id;
+    ss.status = (char *)status;
+    ss.force = force != 0;
+    Hbeat__V1__Request env;
+    hbeat__v1__request__init(&env);
+    env.call_case = HBEAT__V1__REQUEST__CALL_SET_STATUS;
+    env.set_status = &ss;
+
+    hbeat__nng_arena arena;
+    hbeat__nng_arena_init(&arena);
+    Hbeat__V1__Reply *r;
+    rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_SET_STATUS, &arena, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = hbeat__nng_check_run(r->set_status->run, workflow_run_id, out, gw->url, err);
+    hbeat__nng_reply_free(r, &arena);
+    return rc;
+}
+
+/* One page: pass its runs to the sink. *stop is set when the sink asked to
+   stop; *last_id tracks the order across pages. */
+static int list_page(hbeat__nng_gw *gw, const Hbeat__V1__ListRunsReply *page, const char *status,
+                     hbeat_run_sink_fn sink, void *ctx, int64_t *last_id, int *stop,
+                     hbeat_error *err)
+{
+    for (size_t i = 0; i < page->n_runs; i++) {
+        hbeat_run_info info;
+        int rc = hbeat__nng_check_run(page->runs[i], 0, &info, gw->url, err);
+        if (rc != 0) {
+            return rc;
+        }
+        /* Ascending ids are the paging contract; a server that repeats or
+           reorders runs could otherwise keep us listing forever. */
+        if (info.workflow_run_id <= *last_id) {
+            return hbeat_error_set(err, HBEAT_EPROTO,
+                                   "%.160s: run %lld listed after run %lld; ids must ascend",
+                                   gw->url, (long long)info.workflow_run_id, (long long)*last_id);
+        }
+        if (status != NULL && strcmp(info.status, status) != 0) {
+            return hbeat_error_set(err, HBEAT_EPROTO,
+                                   "%.160s: asked for runs in \"%s\", got run %lld in \"%s\"",
+                                   gw->url, status, (long long)info.workflow_run_id, info.status);
+        }
+        *last_id = info.workflow_run_id;
+        if (sink(ctx, &info) != 0) {
+            *stop = 1;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static int nng_gw_list_runs(void *self, const char *status, hbeat_run_sink_fn sink, void *ctx,
+                            hbeat_error *err)
+{
+    hbeat__nng_gw *gw = self;
+    if (sink == NULL) {
+        return hbeat_error_set(err, HBEAT_EINVAL, "nng: sink is NULL");
+    }
+    if (status != NULL && check_status_arg(status, "the status filter", err) != 0) {
+        return HBEAT_EINVAL;
+    }
+    int64_t after = 0;
+    int64_t last_id = 0;
+    for (;;) {
+        Hbeat__V1__ListRunsRequest lr;
+        hbeat__v1__list_runs_request__init(&lr);
+        if (status != NULL) {
+            lr.status = (char *)status;
+        }
+        lr.after_id = after;
+        Hbeat__V1__Request env;
+        hbeat__v1__request__init(&env);
+        env.call_case = HBEAT__V1__REQUEST__CALL_LIST_RUNS;
+        env.list_runs = &lr;
+
+        hbeat__nng_arena arena;
+        hbeat__nng_arena_init(&arena);
+        Hbeat__V1__Reply *r;
+        int rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_LIST_RUNS, &arena, &r, err);
+        if (rc != 0) {
+            return rc;
+        }
+        const Hbeat__V1__ListRunsReply *page = r->list_runs;
+        int stop = 0;
+        rc = list_page(gw, page, status, sink, ctx, &last_id, &stop, err);
+        int64_t next = page->next_after_id;
+        size_t n = page->n_runs;
+        hbeat__nng_reply_free(r, &arena);
+        if (rc != 0 || stop || next == 0) {
+            return rc;
+        }
+        if (next <= after || n == 0) {
+            return hbeat_error_set(err, HBEAT_EPROTO,
+                                   "%.160s: the run listing does not advance (next_after_id "
+                                   "%lld after %lld, %zu runs in the page)",
+                                   gw->url, (long long)next, (long long)after, n);
+        }
+        after = next;
+    }
+}
+
+const hbeat_gateway_vtable hbeat__nng_vtable = {
+    .version = HBEAT_GATEWAY_VTABLE_VERSION,
+    .name = "nng",
+    .flags = HBEAT_GATEWAY_THREAD_SAFE,
+    .destroy = nng_gw_destroy,
+    .log_heartbeat = nng_gw_log_heartbeat,
+    .log_heartbeat_async = nng_gw_log_heartbeat_async,
+    .close = nng_gw_close,
+    .update_status = nng_gw_update_status,
+    .create_run = nng_gw_create_run,
+    .get_run = nng_gw_get_run,
+    .list_runs = nng_gw_list_runs,
+    .set_status = nng_gw_set_status,
+};
+
+/* ---- open ---- */
+
+static int dial(hbeat__nng_gw *gw, const char *address, hbeat_error *err)
+{
+    int rv = nng_req0_open(&gw->sock);
+    if (rv != 0) {
+        return hbeat__nng_fail(err, rv, HBEAT__NNG_SEND, 0, gw->url, 0.0);
+    }
+    gw->sock_open = 1;
+    /* Also set per context; this covers contexts nng makes by itself. */
+    rv = nng_socket_set_ms(gw->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    if (rv == 0) {
+        rv = nng_dialer_create(&gw->dialer, gw->sock, address);
+        if (rv == NNG_EADDRINVAL || rv == NNG_EINVAL) {
+            return hbeat_error_set(err, HBEAT_EINVAL, "bad nng URL \"%.160s\": %s", gw->url,
+                                   nng_strerror(rv));
+        }
+        if (rv == NNG_ENOTSUP) {
+            return hbeat_error_set(err, HBEAT_ENOTSUP,
+                                   "%.160s: this nng library has no support for the transport",
+                                   gw->url);
+        }
+    }
+    if (rv == 0) {
+        rv = nng_dialer_set_size(gw->dialer, NNG_OPT_RECVMAXSZ, gw->set.max_reply);
+    }
+    if (rv == 0) {
+        rv = nng_dialer_set_ms(gw->dialer, NNG_OPT_RECONNMINT, HBEAT__NNG_RECONNECT_MIN_MS);
+    }
+    if (rv == 0) {
+        rv = nng_dialer_set_ms(gw->dialer, NNG_OPT_RECONNMAXT, HBEAT__NNG_RECONNECT_MAX_MS);
+    }
+    if (rv == 0) {
+        /* In the background: a server that is down now is not an error;
+           the first request waits for it within its timeout. */
+        rv = nng_dialer_start(gw->dialer, NNG_FLAG_NONBLOCK);
+    }
+    if (rv != 0) {
+        return hbeat__nng_fail(err, rv, HBEAT__NNG_SEND, 0, gw->url, 0.0);
+    }
+    return 0;
+}
+
+int hbeat__nng_open(hbeat_gateway **out, const char *url, const hbeat_gateway_options *opts,
+                    void *data, hbeat_error *err)
+{
+    (void)data;
+    if (out == NULL) {
+        return hbeat_error_set(err, HBEAT_EINVAL, "nng: out is NULL");
+    }
+    char address[DIAL_MAX];
+    int rc = hbeat__nng_url_to_dial(url, address, sizeof(address), err);
+    if (rc != 0) {
+        return rc;
+    }
+    hbeat__nng_gw *gw = calloc(1, sizeof(*gw));
+    if (gw == NULL) {
+        return hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
+    }
+    if (pthread_mutex_init(&gw->mu, NULL) != 0) {
+        free(gw);
+        return hbeat_error_set(err, HBEAT_ESYSTEM, "nng: cannot create a mutex");
+    }
+    if (pthread_cond_init(&gw->idle, NULL) != 0) {
+        pthread_mutex_destroy(&gw->mu);
+        free(gw);
+        return hbeat_error_set(err, HBEAT_ESYSTEM, "nng: cannot create a condition variable");
+    }
+    /* From here nng_gw_destroy cleans up whatever was made. */
+    gw->url = strdup(url);
+    if (gw->url == NULL) {
+        rc = hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
+    }
+    if (rc == 0) {
+        rc = hbeat__nng_settings_from(&gw->set, url, opts, err);
+    }
+    if (rc == 0) {
+        rc = dial(gw, address, err);
+    }
+    if (rc == 0) {
+        rc = hbeat_gateway_new(out, &hbeat__nng_vtable, gw, err);
+    }
+    if (rc != 0) {
+        nng_gw_destroy(gw);
+    }
+    return rc;
+}

@@ -1,0 +1,171 @@
+/*
+ * The nng transport's private pieces, shared between its files:
+ *   url.c       check a client URL and turn it into an nng dial address
+ *   options.c   timeouts, size cap and token from hbeat_gateway_options
+ *   errors.c    nng error numbers and wire error codes -> hbeat codes
+ *   codec.c     protobuf-c encoding of requests, validation of replies
+ *   exchange.c  one request/reply round trip on a pooled nng context
+ *   gateway.c   the vtable and hbeat__nng_open
+ */
+#ifndef HBEAT_TRANSPORTS_NNG_INTERNAL_H
+#define HBEAT_TRANSPORTS_NNG_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "hbeat/v1/hbeat.pb-c.h"
+
+#include "hbeat/errors.h"
+#include "hbeat/sys/gateway.h"
+
+/* Defaults; DESIGN.md asks for timeouts that are never infinite. */
+#define HBEAT__NNG_DEFAULT_TIMEOUT_S 5.0
+#define HBEAT__NNG_DEFAULT_MAX_REPLY ((size_t)1 << 20)
+#define HBEAT__NNG_RECONNECT_MIN_MS  10
+#define HBEAT__NNG_RECONNECT_MAX_MS  1000
+/* nng durations are int32 milliseconds; longer timeouts are refused. */
+#define HBEAT__NNG_MAX_TIMEOUT_S 2000000.0
+#define HBEAT__NNG_TOKEN_MAX     4096
+
+/* ---- url.c ---- */
+
+/* Check a client URL (nng+tcp://HOST:PORT, nng+ipc:///path,
+   nng+inproc://name) and write the address nng dials into @p dial. */
+int hbeat__nng_url_to_dial(const char *url, char *dial, size_t dial_size, hbeat_error *err);
+
+/* ---- options.c ---- */
+
+typedef struct hbeat__nng_settings {
+    double timeout_s;
+    nng_duration timeout_ms;
+    size_t max_reply;
+    /* Heap copy, or NULL when no token is configured. */
+    char *token;
+} hbeat__nng_settings;
+
+int hbeat__nng_settings_from(hbeat__nng_settings *out, const char *url,
+                             const hbeat_gateway_options *opts, hbeat_error *err);
+void hbeat__nng_settings_release(hbeat__nng_settings *s);
+
+/* ---- errors.c ---- */
+
+/* Which half of a round trip failed: nng's REQ completes a send only once
+   a connection has taken the message, so a send that times out means the
+   server was never reached. */
+typedef enum hbeat__nng_phase { HBEAT__NNG_SEND, HBEAT__NNG_RECV } hbeat__nng_phase;
+
+/* Translate nng error @p rv into @p err (native = rv); return the code.
+   @p closing (the gateway is closing) makes any failure HBEAT_ECANCELED. */
+int hbeat__nng_fail(hbeat_error *err, int rv, hbeat__nng_phase phase, int closing, const char *url,
+                    double timeout_s);
+/* The hbeat code for a wire ErrorCode (unknown ones are server errors). */
+int hbeat__nng_code_from_wire(int wire_code);
+/* The wire name of an ErrorCode ("NOT_FOUND"), or "UNKNOWN". */
+const char *hbeat__nng_wire_code_name(int wire_code);
+
+/* ---- codec.c ---- */
+
+/*
+ * Replies are unpacked into a fixed arena so that a heartbeat reply costs
+ * no heap allocation; anything bigger than the arena (a page of runs) spills
+ * to malloc and is freed with the message.
+ */
+#define HBEAT__NNG_ARENA_SIZE 1024
+typedef struct hbeat__nng_arena {
+    ProtobufCAllocator allocator;
+    size_t used;
+    _Alignas(16) unsigned char buf[HBEAT__NNG_ARENA_SIZE];
+} hbeat__nng_arena;
+
+void hbeat__nng_arena_init(hbeat__nng_arena *a);
+
+/* Pack @p req into a new nng message. */
+int hbeat__nng_encode(nng_msg **out, const Hbeat__V1__Request *req, const char *url,
+                      hbeat_error *err);
+
+/*
+ * Unpack @p data and check that it answers a call of @p expect: an Error
+ * reply becomes its hbeat code with the server's message; anything else
+ * that is not @p expect is HBEAT_EPROTO. On 0 *out must be released with
+ * hbeat__nng_reply_free().
+ */
+int hbeat__nng_decode(Hbeat__V1__Reply **out, const void *data, size_t len,
+                      Hbeat__V1__Reply__ResultCase expect, hbeat__nng_arena *arena, const char *url,
+                      hbeat_error *err);
+void hbeat__nng_reply_free(Hbeat__V1__Reply *reply, hbeat__nng_arena *arena);
+
+/* Validate a reply's payload and copy it out. */
+int hbeat__nng_check_heartbeat(const Hbeat__V1__HeartbeatReply *rep, uint64_t sequence,
+                               hbeat_heartbeat_reply *out, const char *url, hbeat_error *err);
+int hbeat__nng_check_status(const char *status, hbeat_heartbeat_reply *out, const char *url,
+                            hbeat_error *err);
+int hbeat__nng_check_run(const Hbeat__V1__RunInfo *run, int64_t want_id, hbeat_run_info *out,
+                         const char *url, hbeat_error *err);
+
+/* ---- exchange.c ---- */
+
+typedef struct hbeat__nng_gw hbeat__nng_gw;
+
+/* One nng context with its aio; pooled, so a steady beat allocates nothing
+   of ours. Each call in flight owns one slot. */
+typedef struct hbeat__nng_slot {
+    hbeat__nng_gw *gw;
+    nng_ctx ctx;
+    nng_aio *aio;
+    int is_async;
+    /* Taken by a call (under the gateway's mu). */
+    int in_use;
+    struct hbeat__nng_slot *next_free;
+    struct hbeat__nng_slot *next_all;
+
+    /* Async heartbeat state, owned by the slot while the call is in flight. */
+    hbeat__nng_phase phase;
+    nng_time deadline;
+    uint64_t sequence;
+    hbeat_gateway_done_fn done;
+    void *done_arg;
+    hbeat__nng_arena arena;
+} hbeat__nng_slot;
+
+struct hbeat__nng_gw {
+    nng_socket sock;
+    nng_dialer dialer;
+    int sock_open;
+    /* The URL as the user gave it, for messages. */
+    char *url;
+    hbeat__nng_settings set;
+
+    pthread_mutex_t mu;
+    pthread_cond_t idle;
+    int closing;
+    unsigned int in_flight;
+    hbeat__nng_slot *free_sync;
+    hbeat__nng_slot *free_async;
+    hbeat__nng_slot *all;
+};
+
+/* Blocking round trip: send @p req (always consumed), wait for the reply,
+ *reply receives the message to be freed with nng_msg_free(). */
+int hbeat__nng_roundtrip(hbeat__nng_gw *gw, nng_msg *req, nng_msg **reply, hbeat_error *err);
+
+/* Start an asynchronous heartbeat round trip; see log_heartbeat_async. */
+int hbeat__nng_start_async(hbeat__nng_gw *gw, nng_msg *req, uint64_t sequence,
+                           hbeat_gateway_done_fn done, void *arg, hbeat_error *err);
+
+/* Fail every call in flight with HBEAT_ECANCELED and wait for them. */
+void hbeat__nng_shutdown(hbeat__nng_gw *gw);
+/* Free the pooled slots; no call may be in flight. */
+void hbeat__nng_free_slots(hbeat__nng_gw *gw);
+
+/* ---- gateway.c ---- */
+
+/* The table, visible to the unit tests (which call close on its own). */
+extern const hbeat_gateway_vtable hbeat__nng_vtable;
+
+#endif /* HBEAT_TRANSPORTS_NNG_INTERNAL_H */

@@ -1,0 +1,140 @@
+/* hbeat_gateway_options as the nng transport reads them. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transports/nng/nng_internal.h"
+
+/* Bearer tokens are token68 text; anything else would not survive the
+   server's checks and is more likely a wrong file than a real token. */
+static int check_token(const char *token, const char *what, hbeat_error *err)
+{
+    size_t len = strlen(token);
+    if (len == 0) {
+        return hbeat_error_set(err, HBEAT_EINVAL, "nng: %s is empty", what);
+    }
+    if (len > HBEAT__NNG_TOKEN_MAX) {
+        return hbeat_error_set(err, HBEAT_EINVAL, "nng: %s is longer than %d bytes", what,
+                               HBEAT__NNG_TOKEN_MAX);
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)token[i];
+        if (c <= 0x20 || c >= 0x7f) {
+            return hbeat_error_set(err, HBEAT_EINVAL,
+                                   "nng: %s holds a character that is not printable ASCII "
+                                   "(byte %zu)",
+                                   what, i);
+        }
+    }
+    return 0;
+}
+
+static int read_token_file(char **out, const char *path, hbeat_error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        int e = errno;
+        int rc = hbeat_error_set(err, HBEAT_EINVAL, "nng: cannot open token_file %.160s: %s", path,
+                                 strerror(e));
+        if (err != NULL) {
+            err->native = e;
+        }
+        return rc;
+    }
+    char line[HBEAT__NNG_TOKEN_MAX + 2];
+    int rc = 0;
+    if (fgets(line, sizeof(line), f) == NULL) {
+        rc = hbeat_error_set(err, HBEAT_EINVAL, "nng: token_file %.160s is empty", path);
+    } else {
+        size_t len = strcspn(line, "\r\n");
+        if (len == strlen(line) && !feof(f)) {
+            rc = hbeat_error_set(err, HBEAT_EINVAL,
+                                 "nng: the first line of token_file %.160s is longer than %d "
+                                 "bytes",
+                                 path, HBEAT__NNG_TOKEN_MAX);
+        } else {
+            line[len] = '\0';
+            rc = check_token(line, "the token in token_file", err);
+            if (rc == 0 && (*out = strdup(line)) == NULL) {
+                rc = hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
+            }
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int hbeat__nng_settings_from(hbeat__nng_settings *out, const char *url,
+                             const hbeat_gateway_options *opts, hbeat_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->timeout_s = HBEAT__NNG_DEFAULT_TIMEOUT_S;
+    out->max_reply = HBEAT__NNG_DEFAULT_MAX_REPLY;
+    if (opts == NULL) {
+        out->timeout_ms = (nng_duration)(out->timeout_s * 1000.0);
+        return 0;
+    }
+    if (opts->version != HBEAT_GATEWAY_OPTIONS_VERSION) {
+        return hbeat_error_set(err, HBEAT_EVERSION, "nng: gateway options version %u unknown",
+                               opts->version);
+    }
+
+    /* Plain nng+tcp has no TLS; quietly ignoring these would let a user
+       believe the link is encrypted or the server verified. */
+    if (opts->ca_file != NULL || opts->cert_file != NULL || opts->key_file != NULL ||
+        opts->insecure) {
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "nng: %.120s has no TLS, so ca_file, cert_file, key_file and "
+                               "insecure cannot be used with it",
+                               url);
+    }
+
+    double t = opts->request_timeout;
+    if (t != 0.0) {
+        if (!isfinite(t) || t < 0.0 || t > HBEAT__NNG_MAX_TIMEOUT_S) {
+            return hbeat_error_set(err, HBEAT_EINVAL,
+                                   "nng: request_timeout must be a positive number of seconds "
+                                   "up to %.0f (got %g)",
+                                   HBEAT__NNG_MAX_TIMEOUT_S, t);
+        }
+        out->timeout_s = t;
+    }
+    /* Round up so that a tiny timeout never becomes 0 ms ("poll"). */
+    double ms = ceil(out->timeout_s * 1000.0);
+    out->timeout_ms = ms < 1.0 ? 1 : (nng_duration)ms;
+
+    if (opts->connect_timeout != 0.0 &&
+        (!isfinite(opts->connect_timeout) || opts->connect_timeout < 0.0)) {
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "nng: connect_timeout must be a positive number of seconds");
+    }
+    if (opts->max_reply_size != 0) {
+        out->max_reply = opts->max_reply_size;
+    }
+
+    int rc = 0;
+    if (opts->token != NULL) {
+        rc = check_token(opts->token, "token", err);
+        if (rc == 0 && (out->token = strdup(opts->token)) == NULL) {
+            rc = hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
+        }
+    } else if (opts->token_file != NULL) {
+        rc = read_token_file(&out->token, opts->token_file, err);
+    }
+    return rc;
+}
+
+void hbeat__nng_settings_release(hbeat__nng_settings *s)
+{
+    if (s->token != NULL) {
+        /* The token is a credential: do not leave it in freed memory. */
+        volatile char *p = s->token;
+        while (*p != '\0') {
+            *p++ = '\0';
+        }
+        free(s->token);
+        s->token = NULL;
+    }
+}
