@@ -5,7 +5,8 @@
 # exists: what the transports link is read from their targets, so hbeat.pc and
 # the static package never go stale when a transport changes its dependencies.
 #
-# The tools (hbeatd, hbeat) install themselves where they are defined.
+# The tools (hbeatd, hbeat) install themselves where they are defined; this
+# file only gives them an RPATH to the installed libhbeat.
 # Components: hbeat_Runtime (the shared library) and
 # hbeat_Development (headers, the .so link, CMake and pkg-config files).
 include(CMakePackageConfigHelpers)
@@ -240,6 +241,21 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/hbeat
   FILES_MATCHING PATTERN "*.h")
 install(FILES ${PROJECT_BINARY_DIR}/include/hbeat/version.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/hbeat COMPONENT hbeat_Development)
+
+# The tools install themselves where they are defined; one that links a
+# shared libhbeat must find it beside it under any prefix (/opt/hbeat too),
+# not only where the dynamic loader looks by default.
+if(NOT HBEAT_STATIC)
+  file(RELATIVE_PATH _hbeat_bin_to_lib "/${CMAKE_INSTALL_BINDIR}" "/${CMAKE_INSTALL_LIBDIR}")
+  foreach(tool hbeat_cli hbeatd)
+    if(TARGET ${tool})
+      get_target_property(_rpath ${tool} INSTALL_RPATH)
+      if(NOT _rpath)
+        set_target_properties(${tool} PROPERTIES INSTALL_RPATH "$ORIGIN/${_hbeat_bin_to_lib}")
+      endif()
+    endif()
+  endforeach()
+endif()
 
 install(FILES ${PROJECT_BINARY_DIR}/hbeat.pc
   DESTINATION ${HBEAT_INSTALL_PKGCONFIGDIR} COMPONENT hbeat_Development)

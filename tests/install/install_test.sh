@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install test: stage `cmake --install` of a build tree into a fresh prefix and
-# build programs against that prefix only, the way users do:
+# Install test: stage `cmake --install` of a build tree into a fresh prefix,
+# check the installed tools start (`<tool> --version`), and build programs
+# against that prefix only, the way users do:
 #   - every --consumer DIR is a CMake project using find_package(hbeat CONFIG);
 #     it is configured with CMAKE_PREFIX_PATH=<prefix>, built, and its own CTest
 #     tests are run (a consumer without tests is only built);
@@ -85,6 +86,15 @@ if [ "$static" = 1 ]; then
 else
     ls "$libpath"/libhbeat.so.* >/dev/null 2>&1 || die "libhbeat.so.* was not installed"
 fi
+
+# The installed tools must start from the prefix as they are, without help
+# from LD_LIBRARY_PATH (their RPATH finds libhbeat).
+for tool in "$stage"/bin/*; do
+    [ -x "$tool" ] || continue
+    step="running $tool --version"
+    say "$step"
+    env -u LD_LIBRARY_PATH "$tool" --version
+done
 
 export LD_LIBRARY_PATH="$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
