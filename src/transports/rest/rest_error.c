@@ -99,16 +99,23 @@ int rest_curl_error(const rest_slot *s, CURLcode res, hbeat_error *err)
     char what[128];
     rest_describe(s, what, sizeof(what));
     int code = code_for_curl(res);
-    const char *detail = s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(res);
+    /* A TLS alert (say, a client certificate the server wants) arrives
+       after the handshake, so curl calls it a send or receive error. */
+    if ((res == CURLE_RECV_ERROR || res == CURLE_SEND_ERROR) && strstr(s->errbuf, "SSL") &&
+        strstr(s->errbuf, "alert"))
+        code = HBEAT_ETLS;
     if (s->reply_too_big || res == CURLE_FILESIZE_EXCEEDED) {
         code = HBEAT_ETOOBIG;
         hbeat_error_set(err, code, "rest: %s: reply larger than the %zu-byte limit", what,
                         s->gw->max_reply);
-    } else {
-        size_t n = strlen(detail);
-        while (n > 0 && (detail[n - 1] == '\n' || detail[n - 1] == '\r'))
+    } else if (s->errbuf[0] != '\0') {
+        size_t n = strlen(s->errbuf);
+        while (n > 0 && (s->errbuf[n - 1] == '\n' || s->errbuf[n - 1] == '\r'))
             n--;
-        hbeat_error_set(err, code, "rest: %s: %.*s", what, (int)n, detail);
+        hbeat_error_set(err, code, "rest: %s: %s (%.*s)", what, curl_easy_strerror(res), (int)n,
+                        s->errbuf);
+    } else {
+        hbeat_error_set(err, code, "rest: %s: %s", what, curl_easy_strerror(res));
     }
     if (err != NULL) {
         err->native = (int)res;
