@@ -1,0 +1,499 @@
+/*
+ * hbeatd's HTTP front end, on libmicrohttpd.
+ *
+ * Why libmicrohttpd: it is well kept and packaged in Debian; it has an
+ * internal thread pool with one epoll set per thread, connection limits
+ * and per-connection timeouts built in, and TLS through GnuTLS when we want
+ * it. The REST route has to stay within 2x of a minimal C HTTP server, and
+ * nng's own HTTP server measured about 3x slower than that floor on our
+ * machines, so nng serves only the protobuf protocol.
+ *
+ * Shape: every connection gets a small context holding the body buffer and
+ * the reply, reused across keep-alive requests so a steady stream of beats
+ * does not allocate for them. A body is collected up to max_body (over
+ * that: 413, early when Content-Length says so) and handed to the router
+ * (rest_router.c), which knows nothing of HTTP libraries and never blocks.
+ *
+ * Durability: a reply that reports engine state may only leave once the
+ * engine has committed it (group commit). Rather than hold a worker thread
+ * per commit, the connection is suspended and resumed from the engine's
+ * "durable" callback, so one thread keeps serving its other connections
+ * and concurrent beats share one commit.
+ *
+ * Stopping: the listen socket is closed first (quiesce); requests already
+ * in flight are answered (a bounded wait, except that a request waiting
+ * for a commit is always waited for, since its callback will still come);
+ * requests that arrive meanwhile on open keep-alive connections get a 503
+ * with Connection: close; then the daemon stops.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "server/front_rest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/log.h"
+#include "server/rest/rest_internal.h"
+
+#define DEFAULT_MAX_BODY (64 * 1024)
+/* Seconds a connection may stay silent, idle keep-alive included. */
+#define CONNECTION_TIMEOUT_S 60
+#define MAX_CONNECTIONS      4096
+/* How long hbd_rest_stop waits for requests that are not waiting for a
+   commit (being received, or being sent to a slow client). */
+#define STOP_WAIT_S 10
+/* A body buffer above this is given back after its request. */
+#define KEEP_BUFFER_MAX (16 * 1024)
+
+struct hbd_rest {
+    struct MHD_Daemon *daemon;
+    hbd_engine *engine;
+    size_t max_body;
+    unsigned short port;
+
+    pthread_mutex_t mu;
+    pthread_cond_t idle;     /* signalled as the counts below drop while stopping */
+    unsigned int in_flight;  /* requests between their headers and their end */
+    unsigned int committing; /* of those, waiting for a durable callback */
+    int stopping;
+
+    /* MHD's last log message while starting, for a failed start. */
+    atomic_int started;
+    char last_log[160];
+};
+
+/* Where a request waiting for a commit is. */
+enum {
+    DUR_NONE,      /* not waiting */
+    DUR_CALLING,   /* inside hbd_engine_when_durable */
+    DUR_SUSPENDED, /* connection suspended; the callback resumes it */
+    DUR_DONE       /* callback ran; durable_rc holds its result */
+};
+
+/* One per TCP connection (MHD's socket context). */
+typedef struct conn {
+    hbd_rest *rest;
+    struct MHD_Connection *mhd;
+    char *body;
+    size_t len;
+    size_t cap;
+    int too_big;   /* the body passed max_body: answer 413 at the end */
+    int responded; /* a reply was queued before the body was read */
+    int resumed;   /* the next handler call sends `reply` */
+    atomic_int durable;
+    int durable_rc;
+    hbd_durable waiter;
+    hbd_rest_reply reply;
+} conn;
+
+/* MHD's format strings are its own; route them into hbeatd's log. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 0)))
+#endif
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    hbd_rest *rest = cls;
+    char line[sizeof rest->last_log];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\r\n")] = '\0';
+    /* Written only while MHD_start_daemon runs, read after it returns. */
+    if (!atomic_load(&rest->started))
+        memcpy(rest->last_log, line, sizeof line);
+    hbd_log(HBEAT_LOG_WARN, "rest: microhttpd: %s", line);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn *cn = calloc(1, sizeof *cn);
+        /* NULL on failure: the request handler then drops the connection. */
+        if (cn != NULL) {
+            cn->rest = cls;
+            cn->mhd = c;
+            hbd_rest_reply_init(&cn->reply);
+        }
+        *socket_context = cn;
+        return;
+    }
+    conn *cn = *socket_context;
+    if (cn != NULL) {
+        hbd_rest_reply_release(&cn->reply);
+        free(cn->body);
+        free(cn);
+    }
+    *socket_context = NULL;
+}
+
+/* Called once per request that reached the handler, also when the client
+   went away or the daemon is stopping. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    hbd_rest *rest = cls;
+    conn *cn = *req_cls;
+    if (cn == NULL)
+        return;
+    *req_cls = NULL;
+    hbd_rest_reply_release(&cn->reply);
+    if (cn->cap > KEEP_BUFFER_MAX) {
+        free(cn->body);
+        cn->body = NULL;
+        cn->cap = 0;
+    }
+    pthread_mutex_lock(&rest->mu);
+    rest->in_flight--;
+    if (rest->stopping)
+        pthread_cond_broadcast(&rest->idle);
+    pthread_mutex_unlock(&rest->mu);
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, const hbd_rest_reply *r, int close)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->len, (void *)r->body, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    enum MHD_Result ok =
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (ok == MHD_YES && r->allow != NULL)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (ok == MHD_YES && close)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(c, r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* Answers before the body has been read; MHD then closes the connection
+   instead of reading a body nobody wants. */
+static enum MHD_Result reply_early(struct MHD_Connection *c, conn *cn, const hbd_rest_request *req,
+                                   unsigned int status, const char *message)
+{
+    hbd_rest_reply_error(&cn->reply, req, status, "%s", message);
+    cn->responded = 1;
+    enum MHD_Result ok = send_reply(c, &cn->reply, 1);
+    hbd_rest_reply_release(&cn->reply);
+    return ok;
+}
+
+/* Content-Length is larger than `max`. An unparsable value is left to MHD,
+   which answers 400 itself. */
+static int declared_too_big(struct MHD_Connection *c, size_t max)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (v == NULL)
+        return 0;
+    unsigned long long n = 0;
+    for (; *v >= '0' && *v <= '9'; v++) {
+        if (n > (unsigned long long)max)
+            return 1;
+        n = n * 10 + (unsigned long long)(*v - '0');
+    }
+    return n > (unsigned long long)max;
+}
+
+/* Appends body bytes; 0, or -1 once the body would pass `max`. */
+static int append(conn *cn, const char *data, size_t n, size_t max)
+{
+    if (n > max || cn->len > max - n)
+        return -1;
+    if (cn->len + n > cn->cap) {
+        size_t cap = cn->cap != 0 ? cn->cap : 512;
+        while (cap < cn->len + n)
+            cap *= 2;
+        if (cap > max)
+            cap = max;
+        char *p = realloc(cn->body, cap);
+        if (p == NULL)
+            return -1;
+        cn->body = p;
+        cn->cap = cap;
+    }
+    memcpy(cn->body + cn->len, data, n);
+    cn->len += n;
+    return 0;
+}
+
+static const char *get_query(void *ctx, const char *key)
+{
+    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* The engine's durable callback: from the store's writer thread, or at
+   once from inside hbd_engine_when_durable. */
+static void on_durable(void *arg, int rc)
+{
+    conn *cn = arg;
+    hbd_rest *rest = cn->rest;
+    struct MHD_Connection *c = cn->mhd;
+    cn->durable_rc = rc;
+    int expected = DUR_CALLING;
+    if (!atomic_compare_exchange_strong(&cn->durable, &expected, DUR_DONE)) {
+        /* The handler has suspended the connection: wake it. From here on
+           the connection may finish and be freed, so `cn` is not touched. */
+        atomic_store(&cn->durable, DUR_DONE);
+        MHD_resume_connection(c);
+    }
+    pthread_mutex_lock(&rest->mu);
+    rest->committing--;
+    if (rest->stopping)
+        pthread_cond_broadcast(&rest->idle);
+    pthread_mutex_unlock(&rest->mu);
+}
+
+/* Holds cn->reply back until the engine reports its ticket durable.
+   Returns 1 when the connection was suspended (the reply goes out when the
+   handler runs again), 0 when it may be sent now. */
+static int wait_durable(hbd_rest *rest, struct MHD_Connection *c, conn *cn)
+{
+    cn->reply.wait_durable = 0;
+    pthread_mutex_lock(&rest->mu);
+    rest->committing++;
+    pthread_mutex_unlock(&rest->mu);
+    atomic_store(&cn->durable, DUR_CALLING);
+    hbd_engine_when_durable(rest->engine, cn->reply.ticket, &cn->waiter, on_durable, cn);
+    if (atomic_load(&cn->durable) == DUR_DONE)
+        return 0;
+    cn->resumed = 1;
+    MHD_suspend_connection(c);
+    int expected = DUR_CALLING;
+    if (!atomic_compare_exchange_strong(&cn->durable, &expected, DUR_SUSPENDED)) {
+        /* The callback ran between the check and the suspend. */
+        MHD_resume_connection(c);
+    }
+    return 1;
+}
+
+/* Sends cn->reply, or a 500 when its commit failed. */
+static enum MHD_Result send_durable_reply(struct MHD_Connection *c, conn *cn,
+                                          const hbd_rest_request *req)
+{
+    atomic_store(&cn->durable, DUR_NONE);
+    if (cn->durable_rc != 0)
+        hbd_rest_reply_engine_error(&cn->reply, req, cn->durable_rc, NULL);
+    enum MHD_Result ok = send_reply(c, &cn->reply, 0);
+    hbd_rest_reply_release(&cn->reply);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    hbd_rest *rest = cls;
+    hbd_rest_request req = {method, url, NULL, 0, get_query, c};
+
+    if (*req_cls == NULL) {
+        /* Headers are in; the body (if any) follows in later calls. */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        conn *cn = ci != NULL ? ci->socket_context : NULL;
+        if (cn == NULL)
+            return MHD_NO;
+        cn->len = 0;
+        cn->too_big = 0;
+        cn->responded = 0;
+        cn->resumed = 0;
+        *req_cls = cn;
+        pthread_mutex_lock(&rest->mu);
+        rest->in_flight++;
+        int stopping = rest->stopping;
+        pthread_mutex_unlock(&rest->mu);
+        if (stopping)
+            return reply_early(c, cn, &req, 503, "server is shutting down");
+        if (declared_too_big(c, rest->max_body)) {
+            char message[96];
+            snprintf(message, sizeof message, "request body is larger than %zu bytes",
+                     rest->max_body);
+            return reply_early(c, cn, &req, 413, message);
+        }
+        return MHD_YES;
+    }
+
+    conn *cn = *req_cls;
+    if (*upload_data_size != 0) {
+        if (!cn->responded && !cn->too_big &&
+            append(cn, upload_data, *upload_data_size, rest->max_body) != 0)
+            cn->too_big = 1;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (cn->responded)
+        return MHD_YES;
+    if (cn->resumed)
+        return send_durable_reply(c, cn, &req);
+
+    if (cn->too_big) {
+        hbd_rest_reply_error(&cn->reply, &req, 413, "request body is larger than %zu bytes",
+                             rest->max_body);
+    } else {
+        req.body = cn->body;
+        req.body_len = cn->len;
+        hbd_rest_route(rest->engine, &req, &cn->reply);
+        if (cn->reply.wait_durable && wait_durable(rest, c, cn))
+            return MHD_YES;
+    }
+    if (atomic_load(&cn->durable) == DUR_DONE)
+        return send_durable_reply(c, cn, &req);
+    enum MHD_Result ok = send_reply(c, &cn->reply, 0);
+    hbd_rest_reply_release(&cn->reply);
+    return ok;
+}
+
+/* Open file descriptors allowed, minus room for the store and nng. */
+static unsigned int connection_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return MAX_CONNECTIONS;
+    if (rl.rlim_cur < 128)
+        return 16;
+    rlim_t n = rl.rlim_cur - 64;
+    return n < MAX_CONNECTIONS ? (unsigned int)n : MAX_CONNECTIONS;
+}
+
+static unsigned int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 16 ? 16 : (unsigned int)n;
+}
+
+static void rest_free(hbd_rest *rest)
+{
+    pthread_cond_destroy(&rest->idle);
+    pthread_mutex_destroy(&rest->mu);
+    free(rest);
+}
+
+int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
+                   hbeat_error *err)
+{
+    if (out == NULL || engine == NULL || opts == NULL)
+        return hbeat_error_set(err, HBEAT_EINVAL, "hbd_rest_start: NULL argument");
+    *out = NULL;
+    const char *host = opts->host != NULL ? opts->host : "127.0.0.1";
+
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned int flags =
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(opts->port);
+    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(opts->port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "REST listen host \"%.80s\" is not a numeric IPv4 or IPv6 address",
+                               host);
+    }
+
+    hbd_rest *rest = calloc(1, sizeof *rest);
+    if (rest == NULL)
+        return hbeat_error_set(err, HBEAT_ENOMEM, "out of memory");
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&rest->mu, NULL);
+    pthread_cond_init(&rest->idle, &ca);
+    pthread_condattr_destroy(&ca);
+    rest->engine = engine;
+    rest->max_body = opts->max_body != 0 ? opts->max_body : DEFAULT_MAX_BODY;
+
+    unsigned int threads = opts->threads != 0 ? opts->threads : default_threads();
+    /* The logger goes first so that MHD reports nothing to stderr itself.
+       MHD sets SO_REUSEADDR on POSIX by itself (a restart can bind while
+       old connections sit in TIME_WAIT); MHD_OPTION_LISTENING_ADDRESS_REUSE
+       would add SO_REUSEPORT, letting a second hbeatd share the port, so
+       it is left out. A pool of one is MHD's single polling thread. */
+    errno = 0;
+    rest->daemon = MHD_start_daemon(
+        flags, opts->port, NULL, NULL, on_request, rest, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        rest, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        threads > 1 ? threads : 0u, MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, rest, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, rest, MHD_OPTION_END);
+    int saved = errno;
+    if (rest->daemon == NULL) {
+        int code = hbeat_error_set(err, HBEAT_ESYSTEM, "cannot serve HTTP on %s:%u: %s", host,
+                                   (unsigned int)opts->port,
+                                   rest->last_log[0] != '\0' ? rest->last_log
+                                   : saved != 0              ? strerror(saved)
+                                                             : "microhttpd failed to start");
+        if (err != NULL)
+            err->native = saved;
+        rest_free(rest);
+        return code;
+    }
+    atomic_store(&rest->started, 1);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(rest->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    rest->port = di != NULL ? di->port : opts->port;
+    *out = rest;
+    return 0;
+}
+
+unsigned short hbd_rest_port(const hbd_rest *rest)
+{
+    return rest != NULL ? rest->port : 0;
+}
+
+void hbd_rest_stop(hbd_rest *rest)
+{
+    if (rest == NULL)
+        return;
+    pthread_mutex_lock(&rest->mu);
+    rest->stopping = 1;
+    pthread_mutex_unlock(&rest->mu);
+
+    /* No new connections from here on. */
+    MHD_socket fd = MHD_quiesce_daemon(rest->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += STOP_WAIT_S;
+    int timed_out = 0, warned = 0;
+    pthread_mutex_lock(&rest->mu);
+    /* A durable callback still to come (or still running) touches its
+       connection and `rest`, so those are waited for without a limit; the
+       engine promises every callback. Other requests get STOP_WAIT_S. */
+    while (rest->committing > 0 || (rest->in_flight > 0 && !timed_out)) {
+        if (timed_out) {
+            if (!warned)
+                hbd_log(HBEAT_LOG_WARN, "rest: stopping: waiting for %u commit(s)",
+                        rest->committing);
+            warned = 1;
+            pthread_cond_wait(&rest->idle, &rest->mu);
+        } else if (pthread_cond_timedwait(&rest->idle, &rest->mu, &until) == ETIMEDOUT) {
+            timed_out = 1;
+        }
+    }
+    if (rest->in_flight > 0)
+        hbd_log(HBEAT_LOG_WARN, "rest: stopping with %u request(s) unanswered", rest->in_flight);
+    pthread_mutex_unlock(&rest->mu);
+
+    MHD_stop_daemon(rest->daemon);
+    rest_free(rest);
+}
