@@ -309,10 +309,14 @@ void hbd_nng_stop(hbd_nng *srv)
     /* No new requests; the ones being served finish and reply. */
     pthread_mutex_lock(&srv->mu);
     srv->stopping = 1;
+    unsigned int in_flight = 0;
     for (unsigned int i = 0; i < srv->nworkers; i++) {
         if (srv->workers[i].state == ST_RECV)
             nng_aio_cancel(srv->workers[i].aio);
+        else
+            in_flight++;
     }
+    hbd_info("nng: stopping; answering %u requests in flight", in_flight);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += STOP_TIMEOUT_S;
