@@ -15,6 +15,7 @@ enum {
     OPT_INSECURE,
     OPT_TIMEOUT,
     OPT_JSON,
+    OPT_VERBOSE,
     OPT_HELP
 };
 
@@ -28,6 +29,7 @@ static const cli_opt common_opts[] = {
     {"insecure", 0, 0, OPT_INSECURE},
     {"timeout", 0, 1, OPT_TIMEOUT},
     {"json", 0, 0, OPT_JSON},
+    {"verbose", 'v', 0, OPT_VERBOSE},
     {"help", 'h', 0, OPT_HELP},
     {NULL, 0, 0, 0},
 };
@@ -44,6 +46,7 @@ const char cli_common_help[] =
     "      --insecure        do not verify the server's TLS certificate\n"
     "      --timeout S       seconds allowed for connecting and for each request\n"
     "      --json            machine-readable output (one JSON object per line)\n"
+    "  -v, --verbose         also show the library's own log messages on stderr\n"
     "  -h, --help            this help\n";
 
 static const char *env_nonempty(const char *name)
@@ -90,6 +93,9 @@ static int common_option(cli_common *c, int id, const char *value)
         return cli_parse_seconds("--timeout", value, &c->timeout);
     case OPT_JSON:
         c->json = 1;
+        return 0;
+    case OPT_VERBOSE:
+        c->verbose = 1;
         return 0;
     case OPT_HELP:
         c->help = 1;
@@ -252,8 +258,30 @@ void cli_report(const char *context, int rc, const hbeat_error *err)
         fprintf(stderr, "hbeat: %s: %s\n", context, hbeat_strerror(rc));
 }
 
+static void log_to_stderr(void *arg, hbeat_log_level level, const char *message)
+{
+    static const char *const names[] = {"debug", "info", "warning", "error"};
+    (void)arg;
+    fprintf(stderr, "hbeat: [%s] %s\n", names[level <= HBEAT_LOG_ERROR ? level : HBEAT_LOG_ERROR],
+            message);
+}
+
+static void log_nowhere(void *arg, hbeat_log_level level, const char *message)
+{
+    (void)arg;
+    (void)level;
+    (void)message;
+}
+
 int cli_open_gateway(const cli_common *c, hbeat_gateway **out)
 {
+    /* The tool reports every failure itself, once, in its own words; the
+       library's messages would say it twice unless asked for. */
+    if (c->verbose)
+        hbeat_log_set_handler(log_to_stderr, NULL, HBEAT_LOG_DEBUG);
+    else
+        hbeat_log_set_handler(log_nowhere, NULL, HBEAT_LOG_ERROR);
+
     if (!c->url) {
         fprintf(stderr, "hbeat: no server URL: pass --url URL or set HBEAT_URL (see --help)\n");
         return CLI_EXIT_USAGE;

@@ -41,6 +41,7 @@ typedef struct cli_common {
     double timeout; /* 0: the transport's default */
     int insecure;
     int json;
+    int verbose;
     int help;
 } cli_common;
 

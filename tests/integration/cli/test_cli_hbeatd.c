@@ -1,0 +1,309 @@
+/*
+ * The `hbeat` tool against the real hbeatd (started by the harness on free
+ * loopback ports and a temp ipc path): the admin commands over every
+ * transport, `hbeat beat` with --count, an operator's `run set-status ID C`
+ * reaching running `hbeat beat` clients that print it and exit 0, and what
+ * happens when the server is gone. The tool runs as child processes; every
+ * wait is bounded and every process started is stopped.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <setjmp.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "subprocess.h"
+#include "support/hbeatd_harness.h"
+
+#define LIMIT    60.0
+#define MAX_ARGS 32
+
+static void expect_out(const hb_proc *p, const char *needle)
+{
+    if (!strstr(p->out, needle))
+        fail_msg("stdout lacks \"%s\"; stdout:\n%s\nstderr:\n%s", needle, p->out, p->err);
+}
+
+static void expect_err(const hb_proc *p, const char *needle)
+{
+    if (!strstr(p->err, needle))
+        fail_msg("stderr lacks \"%s\"; stderr:\n%s", needle, p->err);
+}
+
+static const char *const clean_env[] = {"-HBEAT_URL", "-HBEAT_TOKEN", "-HBEAT_TOKEN_FILE", NULL};
+
+/* argv for the tool from a NULL-terminated list of arguments. */
+static void make_argv(char *argv[MAX_ARGS], const char *first, va_list ap)
+{
+    int n = 0;
+    argv[n++] = HBEAT_CLI;
+    for (const char *a = first; a && n < MAX_ARGS - 1; a = va_arg(ap, const char *))
+        argv[n++] = (char *)a;
+    argv[n] = NULL;
+}
+
+/* Run the tool to the end; @return its exit code. */
+static int tool(hb_proc *p, const char *first, ...)
+{
+    char *argv[MAX_ARGS];
+    va_list ap;
+    va_start(ap, first);
+    make_argv(argv, first, ap);
+    va_end(ap);
+    return hb_proc_run(p, argv, clean_env, LIMIT);
+}
+
+/* Start the tool and leave it running. */
+static void tool_start(hb_proc *p, const char *first, ...)
+{
+    char *argv[MAX_ARGS];
+    va_list ap;
+    va_start(ap, first);
+    make_argv(argv, first, ap);
+    va_end(ap);
+    assert_int_equal(hb_proc_start(p, argv, clean_env), 0);
+}
+
+/* `hbeat run create` over @p url; @return the new run's id. */
+static int64_t create_run(const char *url, const char *status)
+{
+    hb_proc p;
+    int rc = tool(&p, "run", "create", "--workflow", "7", "--status", status, "--url", url,
+                  "--json", NULL);
+    if (rc != 0)
+        fail_msg("run create over %s: exit %d: %s", url, rc, p.err);
+    long long id = 0;
+    const char *at = strstr(p.out, "\"workflow_run_id\":");
+    assert_non_null(at);
+    assert_int_equal(sscanf(at, "\"workflow_run_id\":%lld", &id), 1);
+    assert_true(id > 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"status\":\"%s\"", status);
+    expect_out(&p, want);
+    return id;
+}
+
+typedef struct fixture {
+    hbd_harness h;
+    const char *urls[4]; /* every client URL hbeatd serves, NULL-terminated */
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f || hbd_harness_start(&f->h, NULL) != 0) {
+        free(f);
+        return -1;
+    }
+    int n = 0;
+    f->urls[n++] = f->h.nng_tcp_url;
+    f->urls[n++] = f->h.nng_ipc_url;
+#if CLI_TEST_HAVE_REST
+    f->urls[n++] = f->h.rest_url;
+#endif
+    (void)n;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    hb_proc_kill_all();
+    hbd_harness_cleanup(&f->h);
+    free(f);
+    return 0;
+}
+
+static void test_admin_commands(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; f->urls[i]; i++) {
+        const char *url = f->urls[i];
+        hb_proc p;
+        char id_text[32], want[128];
+
+        int64_t id = create_run(url, "G");
+        snprintf(id_text, sizeof id_text, "%" PRId64, id);
+
+        assert_int_equal(tool(&p, "run", "get", id_text, "--url", url, NULL), 0);
+        snprintf(want, sizeof want, "run %s: workflow 7, status G (registered), 0 beats", id_text);
+        expect_out(&p, want);
+
+        int64_t running = create_run(url, "R");
+        assert_int_equal(tool(&p, "run", "list", "-u", url, NULL), 0);
+        expect_out(&p, "RUN      WORKFLOW  STATUS");
+        snprintf(want, sizeof want, "\n%-8" PRId64 " 7         G (registered)", id);
+        expect_out(&p, want);
+        snprintf(want, sizeof want, "\n%-8" PRId64 " 7         R (running)", running);
+        expect_out(&p, want);
+
+        /* A filter by status, as JSON lines. */
+        assert_int_equal(tool(&p, "run", "list", "--status", "R", "-u", url, "--json", NULL), 0);
+        snprintf(want, sizeof want, "{\"workflow_run_id\":%" PRId64 ",", running);
+        expect_out(&p, want);
+        snprintf(want, sizeof want, "{\"workflow_run_id\":%" PRId64 ",", id);
+        assert_null(strstr(p.out, want));
+        assert_null(strstr(p.out, "\"status\":\"G\""));
+
+        /* Through the state machine: G -> L is valid, L -> R is not. */
+        assert_int_equal(tool(&p, "run", "set-status", id_text, "L", "-u", url, NULL), 0);
+        expect_out(&p, "status L (linking)");
+        assert_int_equal(tool(&p, "run", "set-status", id_text, "R", "-u", url, NULL), 1);
+        expect_err(&p, "hbeat: run ");
+        assert_int_equal(tool(&p, "run", "get", id_text, "-u", url, "--json", NULL), 0);
+        expect_out(&p, "\"status\":\"L\"");
+        assert_int_equal(
+            tool(&p, "run", "set-status", id_text, "R", "--force", "-u", url, "--json", NULL), 0);
+        expect_out(&p, "\"status\":\"R\"");
+
+        assert_int_equal(tool(&p, "run", "get", "999999", "-u", url, NULL), 1);
+        expect_err(&p, "hbeat: run 999999: not found");
+    }
+}
+
+static void test_beat_with_count(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; f->urls[i]; i++) {
+        const char *url = f->urls[i];
+        hb_proc p;
+        char id_text[32], want[128];
+        int64_t id = create_run(url, "R");
+        snprintf(id_text, sizeof id_text, "%" PRId64, id);
+
+        assert_int_equal(
+            tool(&p, "beat", url, "--run", id_text, "--count", "3", "--interval", "0.05", NULL), 0);
+        for (int k = 1; k <= 3; k++) {
+            snprintf(want, sizeof want, "beat %d run %s: status R\n", k, id_text);
+            expect_out(&p, want);
+        }
+        assert_int_equal(hb_proc_count(&p, "beat "), 3);
+        assert_int_equal(p.err_len, 0);
+
+        /* The server counted them and moved the deadline. */
+        assert_int_equal(tool(&p, "run", "get", id_text, "-u", url, "--json", NULL), 0);
+        expect_out(&p, "\"beats\":3}");
+        assert_null(strstr(p.out, "\"deadline\":0,"));
+    }
+}
+
+/* The operator's change reaches every running client, which prints it
+   and exits 0; the run keeps the status the operator gave it. */
+static void test_set_status_reaches_running_beats(void **state)
+{
+    fixture *f = *state;
+    hb_proc clients[4], p;
+    int n = 0;
+    char id_text[32];
+    int64_t id = create_run(f->urls[0], "R");
+    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+
+    for (; f->urls[n]; n++)
+        tool_start(&clients[n], "beat", f->urls[n], "--run", id_text, "--interval", "0.05", NULL);
+    for (int i = 0; i < n; i++) {
+        if (hb_proc_wait_for(&clients[i], "beat 2 run ", LIMIT) != 0)
+            fail_msg("client %s never beat twice: %s", f->urls[i], clients[i].err);
+    }
+
+    assert_int_equal(tool(&p, "run", "set-status", id_text, "C", "-u", f->urls[0], NULL), 0);
+    expect_out(&p, "status C (cold resume)");
+
+    for (int i = 0; i < n; i++) {
+        if (hb_proc_wait_for(&clients[i], "status change R -> C\n", LIMIT) != 0)
+            fail_msg("client %s missed the change:\n%s\n%s", f->urls[i], clients[i].out,
+                     clients[i].err);
+        int rc = hb_proc_wait_exit(&clients[i], LIMIT);
+        if (rc != 0)
+            fail_msg("client %s exit %d:\n%s", f->urls[i], rc, clients[i].err);
+        expect_out(&clients[i], "is now C (cold resume): stopping\n");
+        hb_proc_cleanup(&clients[i]);
+    }
+    assert_int_equal(tool(&p, "run", "get", id_text, "-u", f->urls[0], "--json", NULL), 0);
+    expect_out(&p, "\"status\":\"C\"");
+}
+
+/* A run that has already ended stops the client at its first beat. */
+static void test_beat_on_an_ended_run_stops_at_once(void **state)
+{
+    fixture *f = *state;
+    hb_proc p;
+    char id_text[32], want[128];
+    int64_t id = create_run(f->urls[0], "D");
+    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+    assert_int_equal(tool(&p, "beat", f->urls[0], "-r", id_text, "-i", "30", "--json", NULL), 0);
+    snprintf(want, sizeof want, "\"workflow_run_id\":%s,\"sent\":\"R\",\"status\":\"D\"}", id_text);
+    expect_out(&p, want);
+    expect_out(&p, "{\"event\":\"status_change\"");
+    expect_out(&p, "\"from\":\"R\",\"to\":\"D\"}\n");
+}
+
+/* An unknown run is a failure; the tool gives up after --max-failures. */
+static void test_beat_on_an_unknown_run_gives_up(void **state)
+{
+    fixture *f = *state;
+    hb_proc p;
+    assert_int_equal(
+        tool(&p, "beat", f->urls[0], "-r", "999999", "-i", "0.05", "--max-failures", "2", NULL), 1);
+    expect_err(&p, "beat 1 run 999999 failed: not found");
+    expect_err(&p, "giving up after 2 failed beats in a row: not found");
+    assert_int_equal(p.out_len, 0);
+}
+
+static void test_server_gone(void **state)
+{
+    fixture *f = *state;
+    hb_proc p;
+    assert_int_equal(hbd_harness_stop(&f->h), 0);
+    for (int i = 0; f->urls[i]; i++) {
+        assert_int_equal(tool(&p, "beat", f->urls[i], "-r", "1", "-i", "0.05", "--max-failures",
+                              "2", "--timeout", "1", NULL),
+                         1);
+        expect_err(&p, "giving up after 2 failed beats in a row");
+        assert_int_equal(tool(&p, "run", "get", "1", "-u", f->urls[i], "--timeout", "1", NULL), 1);
+        expect_err(&p, "hbeat: run 1: ");
+    }
+}
+
+#ifdef EXAMPLE_RUNTIME_SELECT
+/* The runtime_select example, unchanged, over each transport. */
+static void test_runtime_select_example(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; f->urls[i]; i++) {
+        hb_proc p;
+        char id_text[32], want[128];
+        int64_t id = create_run(f->urls[i], "R");
+        snprintf(id_text, sizeof id_text, "%" PRId64, id);
+        char *argv[] = {EXAMPLE_RUNTIME_SELECT, (char *)f->urls[i], id_text, "2", NULL};
+        assert_int_equal(hb_proc_run(&p, argv, NULL, LIMIT), 0);
+        snprintf(want, sizeof want, "beat 2 run %s: server holds R\n", id_text);
+        expect_out(&p, want);
+    }
+}
+#endif
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_admin_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beat_with_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_status_reaches_running_beats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beat_on_an_ended_run_stops_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beat_on_an_unknown_run_gives_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_gone, setup, teardown),
+#ifdef EXAMPLE_RUNTIME_SELECT
+        cmocka_unit_test_setup_teardown(test_runtime_select_example, setup, teardown),
+#endif
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
