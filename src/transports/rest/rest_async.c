@@ -71,6 +71,11 @@ static void reap(rest_gw *gw, rest_slot **inflight)
         rest_slot *s = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&s);
         curl_multi_remove_handle(gw->amulti, easy);
+        if (!s->retried && rest_slot_retry(s, res)) {
+            s->retried = 1;
+            if (curl_multi_add_handle(gw->amulti, easy) == CURLM_OK)
+                continue;
+        }
         remove_inflight(inflight, s);
         complete(gw, s, res, 0);
     }
@@ -146,6 +151,7 @@ int rest_async_submit(rest_gw *gw, rest_slot *s, hbeat_gateway_done_fn done, voi
     }
     s->done = done;
     s->done_arg = arg;
+    s->retried = 0;
     s->next = NULL;
     if (gw->aqueue_tail != NULL)
         gw->aqueue_tail->next = s;

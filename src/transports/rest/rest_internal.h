@@ -73,10 +73,15 @@ typedef struct rest_slot {
     size_t reply_cap;
     int reply_too_big;
     int reply_oom;
+    /* The next transfer must open a new connection (one-shot), and
+       whether CURLOPT_FRESH_CONNECT is currently on. */
+    int fresh;
+    int fresh_on;
     char errbuf[CURL_ERROR_SIZE];
     /* Asynchronous heartbeat completion. */
     hbeat_gateway_done_fn done;
     void *done_arg;
+    int retried;
 } rest_slot;
 
 struct rest_gw {
@@ -133,9 +138,16 @@ void rest_slot_release(rest_gw *gw, rest_slot *s);
 void rest_slot_free(rest_slot *s);
 /* Sets up URL, method and body for the next transfer and clears the reply. */
 void rest_slot_prepare(rest_slot *s, rest_method method);
-/* Runs the prepared transfer on the slot's own multi handle.
- *canceled is set when close() stopped it. */
+/* Runs the prepared transfer on the slot's own multi handle, retrying
+   once on a new connection as rest_slot_retry() says. *canceled is set
+   when close() stopped it. */
 CURLcode rest_slot_perform(rest_slot *s, int *canceled);
+/* 1 when a transfer failed on a kept-alive connection before a byte of
+   the reply came back: the server closed it under us (Jobmon does after
+   an error reply; idle timeouts do), so the request is sent again once on
+   a new connection, set up by this call. Beats and status updates are
+   safe to repeat. */
+int rest_slot_retry(rest_slot *s, CURLcode res);
 
 /* Turns a finished transfer into 0 (HTTP 200, body in s->reply) or an
    error with a message that says what came back. */

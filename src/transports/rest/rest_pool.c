@@ -223,11 +223,31 @@ void rest_slot_prepare(rest_slot *s, rest_method method)
         curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)s->body_len);
         curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body);
     }
+    if (s->fresh != s->fresh_on) {
+        curl_easy_setopt(s->easy, CURLOPT_FRESH_CONNECT, (long)s->fresh);
+        s->fresh_on = s->fresh;
+    }
+    s->fresh = 0;
     s->reply_len = 0;
     s->reply[0] = '\0';
     s->reply_too_big = 0;
     s->reply_oom = 0;
     s->errbuf[0] = '\0';
+}
+
+int rest_slot_retry(rest_slot *s, CURLcode res)
+{
+    if (res != CURLE_RECV_ERROR && res != CURLE_SEND_ERROR && res != CURLE_GOT_NOTHING)
+        return 0;
+    long connects = -1;
+    long status = -1;
+    curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (connects != 0 || status != 0 || s->reply_len != 0)
+        return 0;
+    s->fresh = 1;
+    rest_slot_prepare(s, s->method);
+    return 1;
 }
 
 static CURLcode multi_failed(rest_slot *s, CURLMcode mc)
@@ -236,9 +256,8 @@ static CURLcode multi_failed(rest_slot *s, CURLMcode mc)
     return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
 }
 
-CURLcode rest_slot_perform(rest_slot *s, int *canceled)
+static CURLcode perform_once(rest_slot *s, int *canceled)
 {
-    *canceled = 0;
     CURLMcode mc = curl_multi_add_handle(s->multi, s->easy);
     if (mc != CURLM_OK)
         return multi_failed(s, mc);
@@ -282,6 +301,15 @@ CURLcode rest_slot_perform(rest_slot *s, int *canceled)
     return res;
 }
 
+CURLcode rest_slot_perform(rest_slot *s, int *canceled)
+{
+    *canceled = 0;
+    CURLcode res = perform_once(s, canceled);
+    if (!*canceled && rest_slot_retry(s, res))
+        res = perform_once(s, canceled);
+    return res;
+}
+
 int rest_transfer_result(rest_slot *s, CURLcode res, int canceled, hbeat_error *err)
 {
     if (canceled)
@@ -292,7 +320,12 @@ int rest_transfer_result(rest_slot *s, CURLcode res, int canceled, hbeat_error *
         return rest_curl_error(s, res, err);
     long status = 0;
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200)
+    if (status != 200) {
+        /* Jobmon's server drops the connection after an error reply
+           without saying so; do not offer the next request to it. */
+        if (status >= 400)
+            s->fresh = 1;
         return rest_http_error(s, status, err);
+    }
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +90,7 @@ void peer_push_reply(peer *p, int status, const char *content_type, const char *
              "HTTP/1.1 %d %s\r\ndate: Mon, 01 Dec 2025 12:00:00 GMT\r\nserver: "
              "uvicorn\r\ncontent-length: %zu\r\ncontent-type: %s\r\n\r\n%s",
              status, reason(status), strlen(body), content_type, body);
-    peer_action a = {PEER_RESPOND, buf, 0, close_after, 0, 0};
+    peer_action a = {PEER_RESPOND, buf, 0, close_after, 0, 0, 0};
     peer_push(p, a);
     free(buf);
 }
@@ -228,7 +229,7 @@ static void *conn_main(void *arg)
         if (read_request(c->fd, buf, &have, r) != 0)
             break;
         r->conn = c->index;
-        script_item it = {{PEER_RESPOND, NULL, 0, 0, 0, 0}, NULL};
+        script_item it = {{PEER_RESPOND, NULL, 0, 0, 0, 0, 0}, NULL};
         pthread_mutex_lock(&p->mu);
         if (p->script_head != p->script_tail)
             it = p->script[p->script_head++ % MAX_SCRIPT];
@@ -248,6 +249,13 @@ static void *conn_main(void *arg)
                 send_all(c->fd, it.bytes, it.a.len);
             }
             close_now = it.a.close_after;
+            if (it.a.reset_next) {
+                struct pollfd pfd = {c->fd, POLLIN, 0};
+                poll(&pfd, 1, 30000);
+                struct linger lg = {1, 0};
+                setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+                close_now = 1;
+            }
             break;
         case PEER_SILENT:
             /* Wait for the client (or peer_stop) to end the connection. */

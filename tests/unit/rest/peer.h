@@ -30,6 +30,10 @@ typedef struct peer_action {
     int close_after;
     size_t huge_len;
     int chunked;
+    /* After answering, wait until the next request arrives and reset the
+       connection (RST) without reading it: a server that closed a
+       kept-alive connection just as the client reused it. */
+    int reset_next;
 } peer_action;
 
 typedef struct peer_request {

@@ -192,7 +192,7 @@ static void test_async_many_in_flight(void **state)
 static void test_close_cancels_async_in_flight(void **state)
 {
     fx *f = *state;
-    peer_action a = {PEER_SILENT, NULL, 0, 0, 0, 0};
+    peer_action a = {PEER_SILENT, NULL, 0, 0, 0, 0, 0};
     peer_push(f->p, a);
     call c;
     assert_int_equal(start(f, 13, "R", &c), 0);
@@ -238,7 +238,7 @@ static void *blocking_main(void *arg)
 static void test_close_cancels_blocking_call(void **state)
 {
     fx *f = *state;
-    peer_action a = {PEER_SILENT, NULL, 0, 0, 0, 0};
+    peer_action a = {PEER_SILENT, NULL, 0, 0, 0, 0, 0};
     peer_push(f->p, a);
     blocking b = {f, 1, HBEAT_ERROR_INIT};
     pthread_t t;

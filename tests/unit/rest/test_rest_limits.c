@@ -79,6 +79,7 @@ static void test_huge_body_with_length(void **state)
                      0,
                      0,
                      100u << 20,
+                     0,
                      0};
     peer_push(f->p, a);
     hbeat_error err = HBEAT_ERROR_INIT;
@@ -97,7 +98,8 @@ static void test_huge_body_chunked(void **state)
                      0,
                      0,
                      100u << 20,
-                     1};
+                     1,
+                     0};
     peer_push(f->p, a);
     hbeat_error err = HBEAT_ERROR_INIT;
     assert_int_equal(beat(f->gw, &err), HBEAT_ETOOBIG);
@@ -136,7 +138,7 @@ static void test_silent_peer_times_out(void **state)
     hbeat_gateway_options o = HBEAT_GATEWAY_OPTIONS_INIT;
     o.request_timeout = 0.3;
     hbeat_gateway *gw = open_gw(peer_url(f->p), &o);
-    peer_action a = {PEER_SILENT, NULL, 0, 0, 0, 0};
+    peer_action a = {PEER_SILENT, NULL, 0, 0, 0, 0, 0};
     peer_push(f->p, a);
     hbeat_error err = HBEAT_ERROR_INIT;
     double t0 = now();
@@ -161,6 +163,7 @@ static void test_reply_cut_short(void **state)
                      0,
                      1,
                      0,
+                     0,
                      0};
     peer_push(f->p, a);
     hbeat_error err = HBEAT_ERROR_INIT;
@@ -172,7 +175,7 @@ static void test_reply_cut_short(void **state)
 static void test_closed_without_reply_on_new_connection(void **state)
 {
     fx *f = *state;
-    peer_action a = {PEER_CLOSE, NULL, 0, 0, 0, 0};
+    peer_action a = {PEER_CLOSE, NULL, 0, 0, 0, 0, 0};
     peer_push(f->p, a);
     hbeat_error err = HBEAT_ERROR_INIT;
     assert_int_equal(beat(f->gw, &err), HBEAT_ETRANSPORT);
@@ -187,7 +190,7 @@ static void test_closed_without_reply_on_reused_connection(void **state)
     fx *f = *state;
     hbeat_error err = HBEAT_ERROR_INIT;
     assert_int_equal(beat(f->gw, &err), 0);
-    peer_action a = {PEER_CLOSE, NULL, 0, 0, 0, 0};
+    peer_action a = {PEER_CLOSE, NULL, 0, 0, 0, 0, 0};
     peer_push(f->p, a);
     assert_int_equal(beat(f->gw, &err), 0);
     assert_int_equal(peer_request_count(f->p), 3);
@@ -197,13 +200,13 @@ static void test_closed_without_reply_on_reused_connection(void **state)
 static void test_not_http(void **state)
 {
     fx *f = *state;
-    peer_action a = {PEER_RESPOND, "SSH-2.0-OpenSSH_9.2\r\n\r\n", 0, 1, 0, 0};
+    peer_action a = {PEER_RESPOND, "SSH-2.0-OpenSSH_9.2\r\n\r\n", 0, 1, 0, 0, 0};
     peer_push(f->p, a);
     hbeat_error err = HBEAT_ERROR_INIT;
     int rc = beat(f->gw, &err);
     if (rc != HBEAT_EPROTO)
         fail_msg("rc %d: %s", rc, err.message);
-    peer_action b = {PEER_RESPOND, "HTTP/1.1 abc\r\n\r\n", 0, 1, 0, 0};
+    peer_action b = {PEER_RESPOND, "HTTP/1.1 abc\r\n\r\n", 0, 1, 0, 0, 0};
     peer_push(f->p, b);
     rc = beat(f->gw, &err);
     if (rc != HBEAT_EPROTO)

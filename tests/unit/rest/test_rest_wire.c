@@ -158,6 +158,37 @@ static void test_error_then_transparent_reconnect(void **state)
     assert_int_equal(peer_connection_count(f->p), 11);
 }
 
+/* The race behind the above: the server resets a kept-alive connection
+   just as the next request goes out on it. The request is sent again on
+   a new connection, once. */
+static void test_reset_on_reuse_is_retried_once(void **state)
+{
+    fx *f = *state;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    char ok[256];
+    peer_jobmon_ok(ok, sizeof(ok), "R");
+    for (int round = 0; round < 5; round++) {
+        peer_action a = {PEER_RESPOND, ok, 0, 0, 0, 0, 1};
+        peer_push(f->p, a);
+        assert_int_equal(beat(f->gw, 6, "R", 10, NULL, &err), 0);
+        int rc = beat(f->gw, 6, "R", 10, NULL, &err);
+        if (rc != 0)
+            fail_msg("round %d: %s", round, err.message);
+    }
+    assert_int_equal(peer_connection_count(f->p), 6);
+    /* The peer never read the requests it reset; each was sent again. */
+    assert_int_equal(peer_request_count(f->p), 10);
+
+    /* Only once: when the new connection fails too, the beat fails. */
+    peer_action a = {PEER_RESPOND, ok, 0, 0, 0, 0, 1};
+    peer_action b = {PEER_CLOSE, NULL, 0, 0, 0, 0, 0};
+    peer_push(f->p, a);
+    peer_push(f->p, b);
+    assert_int_equal(beat(f->gw, 6, "R", 10, NULL, &err), 0);
+    assert_int_equal(beat(f->gw, 6, "R", 10, NULL, &err), HBEAT_ETRANSPORT);
+    assert_int_equal(peer_request_count(f->p), 12);
+}
+
 static void test_bad_json_on_200(void **state)
 {
     static const char *const bodies[] = {
@@ -397,6 +428,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_status_is_returned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_reuses_one_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_then_transparent_reconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_on_reuse_is_retried_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_json_on_200, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_status_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_message_is_sanitized_and_bounded, setup,
