@@ -42,7 +42,13 @@ for m in "${modes[@]}"; do
     esac
 done
 
-log() { printf '\n==== test.sh %s: %s\n' "$mode" "$*"; }
+# The step each mode is in, for the summary when it fails.
+step_file=$(mktemp)
+trap 'rm -f "$step_file"' EXIT
+log() {
+    printf '\n==== test.sh %s: %s\n' "$mode" "$*"
+    echo "$*" >"$step_file"
+}
 fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
 # ---- which components the tree has ----------------------------------------
@@ -74,11 +80,19 @@ configure_and_build() { # <build dir> <cmake args...>
 
 # ---- plain: format, warnings as errors, every test -------------------------
 run_plain() {
+    # A formatting slip must not hide the build and test results: check
+    # first, fail the mode last.
+    local format=0
     log "format check"
-    "$root/scripts/check-format.sh"
+    "$root/scripts/check-format.sh" || format=1
     configure_and_build build
     log "ctest build (all tests)"
     ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
+    if [ $format -ne 0 ]; then
+        log "format check"
+        echo "test.sh: the build and tests passed, but the format check failed (above)" >&2
+        return 1
+    fi
 }
 
 # ---- asan: AddressSanitizer + UndefinedBehaviorSanitizer -------------------
@@ -164,6 +178,7 @@ results=()
 failed=0
 for mode in "${modes[@]}"; do
     t0=$SECONDS
+    : >"$step_file"
     set +e
     (
         set -eEuo pipefail
@@ -176,7 +191,7 @@ for mode in "${modes[@]}"; do
     if [ $rc -eq 0 ]; then
         results+=("$mode: ok ($took)")
     else
-        results+=("$mode: FAILED ($took)")
+        results+=("$mode: FAILED in '$(cat "$step_file")' ($took)")
         failed=1
     fi
 done
