@@ -10,9 +10,11 @@
  *
  * Shape: every connection gets a small context holding the body buffer and
  * the reply, reused across keep-alive requests so a steady stream of beats
- * does not allocate for them. A body is collected up to max_body (over
- * that: 413, early when Content-Length says so) and handed to the router
- * (rest_router.c), which knows nothing of HTTP libraries and never blocks.
+ * does not allocate for them. A body is collected up to max_body and handed
+ * to the router (rest_router.c), which knows nothing of HTTP libraries and
+ * never blocks. A larger body gets a 413: before it is sent when the client
+ * waits for 100 Continue or declares something huge, otherwise after it
+ * has been read and dropped (see DRAIN_MIN).
  *
  * Durability: a reply that reports engine state may only leave once the
  * engine has committed it (group commit). Rather than hold a worker thread
@@ -37,9 +39,11 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -57,6 +61,10 @@
 #define STOP_WAIT_S 10
 /* A body buffer above this is given back after its request. */
 #define KEEP_BUFFER_MAX (16 * 1024)
+/* An oversized body up to this size is read and dropped before the 413:
+   a client still sending would otherwise meet a reset (the server closing
+   on unread data) instead of the reply. Past it the connection is closed. */
+#define DRAIN_MIN (4 * 1024 * 1024)
 
 struct hbd_rest {
     struct MHD_Daemon *daemon;
@@ -90,7 +98,8 @@ typedef struct conn {
     char *body;
     size_t len;
     size_t cap;
-    int too_big;   /* the body passed max_body: answer 413 at the end */
+    int too_big; /* the body passed max_body: drop the rest, answer 413 */
+    size_t dropped;
     int responded; /* a reply was queued before the body was read */
     int resumed;   /* the next handler call sends `reply` */
     atomic_int durable;
@@ -192,20 +201,31 @@ static enum MHD_Result reply_early(struct MHD_Connection *c, conn *cn, const hbd
     return ok;
 }
 
-/* Content-Length is larger than `max`. An unparsable value is left to MHD,
-   which answers 400 itself. */
-static int declared_too_big(struct MHD_Connection *c, size_t max)
+/* The Content-Length header, saturating; 0 when absent. An unparsable
+   value is left to MHD, which answers 400 itself. */
+static size_t declared_length(struct MHD_Connection *c)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (v == NULL)
-        return 0;
-    unsigned long long n = 0;
-    for (; *v >= '0' && *v <= '9'; v++) {
-        if (n > (unsigned long long)max)
-            return 1;
-        n = n * 10 + (unsigned long long)(*v - '0');
+    size_t n = 0;
+    for (; v != NULL && *v >= '0' && *v <= '9'; v++) {
+        size_t d = (size_t)(*v - '0');
+        if (n > (SIZE_MAX - d) / 10)
+            return SIZE_MAX;
+        n = n * 10 + d;
     }
-    return n > (unsigned long long)max;
+    return n;
+}
+
+/* The client waits for "100 Continue" before it sends the body. */
+static int expects_continue(struct MHD_Connection *c)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    return v != NULL && strcasecmp(v, "100-continue") == 0;
+}
+
+static size_t drain_max(const hbd_rest *rest)
+{
+    return rest->max_body > DRAIN_MIN / 4 ? rest->max_body * 4 : DRAIN_MIN;
 }
 
 /* Appends body bytes; 0, or -1 once the body would pass `max`. */
@@ -308,6 +328,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         cn->len = 0;
         cn->too_big = 0;
+        cn->dropped = 0;
         cn->responded = 0;
         cn->resumed = 0;
         *req_cls = cn;
@@ -317,7 +338,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_unlock(&rest->mu);
         if (stopping)
             return reply_early(c, cn, &req, 503, "server is shutting down");
-        if (declared_too_big(c, rest->max_body)) {
+        size_t declared = declared_length(c);
+        if (declared > rest->max_body) {
+            /* Refused before the body when the client is not sending it
+               yet (it waits for 100 Continue), or would send too much to
+               drop; otherwise the body is dropped as it comes. */
+            if (!expects_continue(c) && declared <= drain_max(rest)) {
+                cn->too_big = 1;
+                return MHD_YES;
+            }
             char message[96];
             snprintf(message, sizeof message, "request body is larger than %zu bytes",
                      rest->max_body);
@@ -328,10 +357,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
     conn *cn = *req_cls;
     if (*upload_data_size != 0) {
-        if (!cn->responded && !cn->too_big &&
-            append(cn, upload_data, *upload_data_size, rest->max_body) != 0)
-            cn->too_big = 1;
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (cn->responded)
+            return MHD_YES;
+        if (!cn->too_big && append(cn, upload_data, n, rest->max_body) != 0)
+            cn->too_big = 1;
+        if (cn->too_big) {
+            cn->dropped += n;
+            if (cn->len + cn->dropped > drain_max(rest)) {
+                hbd_log(HBEAT_LOG_WARN, "rest: closing a connection sending a body over %zu bytes",
+                        drain_max(rest));
+                return MHD_NO;
+            }
+        }
         return MHD_YES;
     }
     if (cn->responded)

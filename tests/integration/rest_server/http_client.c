@@ -11,6 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -138,4 +144,55 @@ void http_check_error(const http_reply *r, long status)
     assert_string_equal(json_string_value(json_object_get(e, "status_code")), code);
     assert_true(json_is_string(json_object_get(e, "exception_message")));
     json_decref(doc);
+}
+
+int raw_connect(unsigned short port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int raw_send(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+size_t raw_read(int fd, char *buf, size_t cap, const char *needle, int count)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (;;) {
+        int found = 0;
+        for (const char *p = buf; (p = strstr(p, needle)) != NULL; p++)
+            found++;
+        if (found >= count || len + 1 >= cap)
+            break;
+        ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    return len;
 }

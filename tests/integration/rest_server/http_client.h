@@ -31,4 +31,13 @@ int http_body_is(const http_reply *r, const char *expected);
 /* Checks Jobmon's error shape for `status` with cmocka asserts. */
 void http_check_error(const http_reply *r, long status);
 
+/* Raw TCP, for what libcurl will not send. Connects to 127.0.0.1:port with
+   a 10 s receive timeout; -1 on failure. */
+int raw_connect(unsigned short port);
+/* Sends all of buf (no SIGPIPE); 0, or -1 when the peer is gone. */
+int raw_send(int fd, const void *buf, size_t len);
+/* Reads into buf (NUL-terminated) until `needle` has been seen `count`
+   times, the peer closes, or the timeout; returns the bytes read. */
+size_t raw_read(int fd, char *buf, size_t cap, const char *needle, int count);
+
 #endif

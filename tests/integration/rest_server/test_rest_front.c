@@ -198,17 +198,116 @@ static void test_body_limit(void **state)
     assert_int_equal(http_do(f->curl, "POST", url, body, 3 * MAX_BODY, 1, &r), 0);
     http_check_error(&r, 413);
     http_reply_free(&r);
-    /* Far over, declared. */
+    /* Far over, declared: read and dropped, so the connection stays. */
     free(body);
     body = padded_beat(1024 * 1024);
     assert_int_equal(http_do(f->curl, "POST", url, body, 1024 * 1024, 0, &r), 0);
     http_check_error(&r, 413);
+    assert_string_equal(r.connection, "");
+    http_reply_free(&r);
+    assert_int_equal(http_do(f->curl, "POST", url, body, 1024 * 1024, 0, &r), 0);
+    http_check_error(&r, 413);
+    assert_int_equal(r.new_connections, 0);
     http_reply_free(&r);
     free(body);
     assert_int_equal(fake_engine_get(f->eng, id, &after), 0);
     assert_memory_equal(&before, &after, sizeof before);
 
     /* And the server still answers. */
+    assert_int_equal(http_do(f->curl, "POST", url, beat_body, strlen(beat_body), 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_reply_free(&r);
+}
+
+/* Request line and headers of a raw heartbeat, with `extra` headers. */
+static void beat_head(char *out, size_t cap, int64_t id, const char *extra)
+{
+    snprintf(out, cap,
+             "POST /api/v3/workflow_run/%lld/log_heartbeat HTTP/1.1\r\n"
+             "Host: x\r\nContent-Type: application/json\r\n%s\r\n",
+             (long long)id, extra);
+}
+
+/* The JSON body of a raw reply (after the blank line). */
+static const char *raw_body(const char *reply)
+{
+    const char *p = strstr(reply, "\r\n\r\n");
+    return p != NULL ? p + 4 : "";
+}
+
+static void test_oversized_bodies_raw(void **state)
+{
+    fixture *f = *state;
+    int64_t id = fake_engine_add(f->eng, 7, "R");
+    hbd_run before, after;
+    assert_int_equal(fake_engine_get(f->eng, id, &before), 0);
+    char head[512], buf[8192];
+
+    /* A client that waits for 100 Continue is refused before it sends. */
+    int fd = raw_connect(hbd_rest_port(f->rest));
+    assert_true(fd >= 0);
+    beat_head(head, sizeof head, id, "Content-Length: 104857600\r\nExpect: 100-continue\r\n");
+    assert_int_equal(raw_send(fd, head, strlen(head)), 0);
+    raw_read(fd, buf, sizeof buf, "}}", 1);
+    assert_int_equal(strncmp(buf, "HTTP/1.1 413 ", 13), 0);
+    assert_non_null(strstr(buf, "\r\nConnection: close\r\n"));
+    assert_non_null(strstr(raw_body(buf), "\"PayloadTooLarge\""));
+    close(fd);
+
+    /* So is one that declares far more than would be worth dropping. */
+    fd = raw_connect(hbd_rest_port(f->rest));
+    assert_true(fd >= 0);
+    beat_head(head, sizeof head, id, "Content-Length: 104857600\r\n");
+    assert_int_equal(raw_send(fd, head, strlen(head)), 0);
+    raw_read(fd, buf, sizeof buf, "}}", 1);
+    assert_int_equal(strncmp(buf, "HTTP/1.1 413 ", 13), 0);
+    close(fd);
+
+    /* A little over: dropped, answered, and the connection serves on. */
+    fd = raw_connect(hbd_rest_port(f->rest));
+    assert_true(fd >= 0);
+    beat_head(head, sizeof head, id, "Content-Length: 5000\r\n");
+    char *body = padded_beat(5000);
+    assert_int_equal(raw_send(fd, head, strlen(head)), 0);
+    assert_int_equal(raw_send(fd, body, 5000), 0);
+    free(body);
+    raw_read(fd, buf, sizeof buf, "}}", 1);
+    assert_int_equal(strncmp(buf, "HTTP/1.1 413 ", 13), 0);
+    assert_null(strstr(buf, "Connection: close"));
+    char ok[512];
+    char cl[64];
+    snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", strlen(beat_body));
+    beat_head(ok, sizeof ok, id, cl);
+    assert_int_equal(raw_send(fd, ok, strlen(ok)), 0);
+    assert_int_equal(raw_send(fd, beat_body, strlen(beat_body)), 0);
+    raw_read(fd, buf, sizeof buf, "{\"status\":\"R\"}", 1);
+    assert_int_equal(strncmp(buf, "HTTP/1.1 200 ", 13), 0);
+    close(fd);
+    assert_int_equal(fake_engine_get(f->eng, id, &after), 0);
+    assert_int_equal(after.beats, before.beats + 1);
+
+    /* A chunked body that never ends: dropped for a while, then the
+       connection is closed. */
+    fd = raw_connect(hbd_rest_port(f->rest));
+    assert_true(fd >= 0);
+    beat_head(head, sizeof head, id, "Transfer-Encoding: chunked\r\n");
+    assert_int_equal(raw_send(fd, head, strlen(head)), 0);
+    static char chunk[65536 + 16];
+    int hl = snprintf(chunk, sizeof chunk, "10000\r\n");
+    memset(chunk + hl, ' ', 65536);
+    memcpy(chunk + hl + 65536, "\r\n", 2);
+    size_t sent = 0;
+    while (sent < 64u * 1024 * 1024 && raw_send(fd, chunk, (size_t)hl + 65536 + 2) == 0)
+        sent += 65536;
+    /* The server gave up long before 64 MiB; nothing was answered. */
+    assert_true(sent < 64u * 1024 * 1024);
+    assert_int_equal(raw_read(fd, buf, sizeof buf, "HTTP/1.1", 1), 0);
+    close(fd);
+
+    /* Still serving. */
+    http_reply r;
+    char url[256];
+    snprintf(url, sizeof url, "%s/workflow_run/%lld/log_heartbeat", f->base, (long long)id);
     assert_int_equal(http_do(f->curl, "POST", url, beat_body, strlen(beat_body), 0, &r), 0);
     assert_int_equal(r.status, 200);
     http_reply_free(&r);
@@ -416,6 +515,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jobmon_success_bytes_and_keep_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oversized_bodies_raw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_failure_is_500, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_concurrent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_answers_requests_in_flight, setup, teardown),
