@@ -171,7 +171,7 @@ if [ ${#programs[@]} -gt 0 ]; then
         step="building $src with pkg-config's flags"
         say "$step"
         # shellcheck disable=SC2086 # the flags are meant to split
-        "$cc" -std=c99 -Wall -Wextra -pedantic -Werror $cflags $pc_cflags -o "$exe" "$src" $libs
+        "$cc" -std=c11 -Wall -Wextra -pedantic -Werror $cflags $pc_cflags -o "$exe" "$src" $libs
         step="running $exe"
         say "$step"
         "$exe"
