@@ -112,8 +112,13 @@ int rest_curl_error(const rest_slot *s, CURLcode res, hbeat_error *err)
         size_t n = strlen(s->errbuf);
         while (n > 0 && (s->errbuf[n - 1] == '\n' || s->errbuf[n - 1] == '\r'))
             n--;
-        hbeat_error_set(err, code, "rest: %s: %s (%.*s)", what, curl_easy_strerror(res), (int)n,
-                        s->errbuf);
+        /* curl's own words, led by its short description unless they
+           already say it. */
+        const char *brief = curl_easy_strerror(res);
+        if (strstr(s->errbuf, brief) != NULL)
+            hbeat_error_set(err, code, "rest: %s: %.*s", what, (int)n, s->errbuf);
+        else
+            hbeat_error_set(err, code, "rest: %s: %s (%.*s)", what, brief, (int)n, s->errbuf);
     } else {
         hbeat_error_set(err, code, "rest: %s: %s", what, curl_easy_strerror(res));
     }
