@@ -1,6 +1,20 @@
 /*
  * hbeatd's HTTP front end: Jobmon's REST routes under /api/v3 and the admin
- * routes, served by libmicrohttpd on its own threads.
+ * routes, served by libmicrohttpd on its own threads (src/server/rest/).
+ *
+ *   POST /api/v3/workflow_run/{id}/log_heartbeat   Jobmon's heartbeat
+ *   PUT  /api/v3/workflow_run/{id}/update_status   Jobmon's status update
+ *   POST /api/v3/runs, GET /api/v3/runs[?status=&after_id=&limit=],
+ *   GET  /api/v3/runs/{id}, PUT /api/v3/runs/{id}/status   admin
+ *
+ * Success is 200 with application/json; Jobmon's routes answer exactly
+ * {"status":"X"} (the status the server holds afterwards). Errors carry
+ * Jobmon's body {"error": {"type", "exception_message", "status_code"}}:
+ * 400 bad input, 404 unknown run or route, 405 wrong method (with Allow),
+ * 413 body over max_body, 500 store failure, 503 while stopping. A reply
+ * that reports a change is sent only once the engine has made it durable.
+ * Every refused request is logged (hbd_log) quoting at most 80 bytes of
+ * what the client sent.
  */
 #ifndef HBD_FRONT_REST_H
 #define HBD_FRONT_REST_H
@@ -13,21 +27,29 @@
 typedef struct hbd_rest hbd_rest;
 
 typedef struct hbd_rest_options {
-    /* Numeric address to bind ("127.0.0.1", "::1", "0.0.0.0"). */
+    /* Numeric address to bind ("127.0.0.1", "::1", "0.0.0.0"); NULL is
+       127.0.0.1. A name ("localhost") is refused with HBEAT_EINVAL. */
     const char *host;
     /* TCP port; 0 picks a free one (see hbd_rest_port). */
     unsigned short port;
-    /* Largest request body accepted, in bytes. */
+    /* Largest request body accepted, in bytes; 0 is 64 KiB. */
     size_t max_body;
-    /* Worker threads. */
+    /* Worker threads; 0 is one per online CPU (at most 16). */
     unsigned int threads;
 } hbd_rest_options;
 
+/* Binds and starts serving. `engine` is borrowed and must outlive the
+   front end (stop it first). Returns 0, HBEAT_EINVAL for a bad argument or
+   host, or HBEAT_ESYSTEM when the address cannot be bound (err->native
+   holds errno when known). */
 int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
                    hbeat_error *err);
-/* The port actually bound. */
+/* The port actually bound; 0 for NULL. */
 unsigned short hbd_rest_port(const hbd_rest *rest);
-/* Answers requests in flight, then stops. NULL is a no-op. */
+/* Stops accepting connections, answers requests in flight (waiting up to
+   10 s, and for any reply still waiting on a commit as long as that takes),
+   then stops and frees. NULL is a no-op. Not to be called concurrently
+   with itself. */
 void hbd_rest_stop(hbd_rest *rest);
 
 #endif /* HBD_FRONT_REST_H */
