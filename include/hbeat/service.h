@@ -97,6 +97,55 @@ typedef struct hbeat_update {
 typedef void (*hbeat_tick_fn)(void *arg, int rc, const hbeat_update *update,
                               const hbeat_error *err);
 
+/** Current version of hbeat_service_stats. */
+#define HBEAT_SERVICE_STATS_VERSION 1
+
+/** Buckets of the round-trip histogram; see hbeat_rtt_bucket_bound(). */
+#define HBEAT_RTT_BUCKETS 12
+
+/**
+ * @brief How a service's heartbeat is doing; filled by
+ *        hbeat_service_get_stats(). Times are in seconds.
+ */
+typedef struct hbeat_service_stats {
+    /** Set to HBEAT_SERVICE_STATS_VERSION before the call. */
+    unsigned int version;
+    /** Beats handed to the gateway, by tick, tick_async and the loop. */
+    uint64_t beats_sent;
+    /** Beats the server answered. */
+    uint64_t beats_acknowledged;
+    /** Beats that failed (transport, timeout, server error ...). */
+    uint64_t beats_failed;
+    /** Failures in a row counted by the loop (see max_consecutive_failures). */
+    unsigned int consecutive_failures;
+    /** Status changes made by the server and adopted. */
+    uint64_t status_changes;
+    /** Round trip (send to answer) of the last acknowledged beat; NaN before one. */
+    double last_rtt;
+    /** Shortest round trip of any acknowledged beat; NaN before one. */
+    double rtt_min;
+    /** Mean round trip over the acknowledged beats; NaN before one. */
+    double rtt_mean;
+    /** Longest round trip of any acknowledged beat; NaN before one. */
+    double rtt_max;
+    /** Acknowledged beats by round trip: bucket i counts those with
+        rtt <= hbeat_rtt_bucket_bound(i) and above the bound of i - 1. */
+    uint64_t rtt_buckets[HBEAT_RTT_BUCKETS];
+    /** Time since the last acknowledged beat; NaN before one. */
+    double time_since_ack;
+    /** At the last acknowledgement: the deadline the server held until then
+        (the previous acknowledged beat's send time plus its increment) minus
+        the time of the acknowledgement. Small means the lease nearly lapsed,
+        negative that it did. NaN before the second acknowledgement. */
+    double lease_slack;
+} hbeat_service_stats;
+
+/**
+ * @brief Upper bound, in seconds, of round-trip bucket @p i (0.0001 s up to
+ *        1 s, and +INFINITY for the last); NaN when @p i is out of range.
+ */
+HBEAT_API double hbeat_rtt_bucket_bound(int i);
+
 /**
  * @brief Make a service that beats through @p gw.
  *
@@ -210,6 +259,13 @@ HBEAT_API int hbeat_service_start(hbeat_service *svc, hbeat_error *err);
  * was started.
  */
 HBEAT_API int hbeat_service_stop(hbeat_service *svc, hbeat_error *err);
+
+/**
+ * @brief Copy the service's statistics into @p out. Cheap: one lock and a copy.
+ * @return 0, HBEAT_EINVAL for NULL arguments, HBEAT_EVERSION when
+ *         out->version is not a version this library knows.
+ */
+HBEAT_API int hbeat_service_get_stats(hbeat_service *svc, hbeat_service_stats *out);
 
 /** @brief 1 while a loop (run or start) is running, else 0. */
 HBEAT_API int hbeat_service_is_running(hbeat_service *svc);

@@ -8,6 +8,7 @@
 #include "core/clock_internal.h"
 #include "core/gateway_internal.h"
 #include "core/log_internal.h"
+#include "core/stats.h"
 #include "core/stop_event_internal.h"
 #include "core/wait.h"
 
@@ -36,6 +37,7 @@ struct hbeat_service {
     int64_t last_beat_ns;
     uint64_t sequence;
     unsigned int failures;
+    hbeat__stats stats;
     int tick_busy;         /* one tick in flight at a time */
     int callbacks_running; /* callbacks that free must wait for */
     int loop_running;
@@ -44,6 +46,7 @@ struct hbeat_service {
     /* The asynchronous tick in flight; stable while tick_busy is held. */
     hbeat_heartbeat_request async_req;
     char async_status[HBEAT_STATUS_MAX + 1];
+    int64_t async_send_ns;
     hbeat_tick_fn async_done;
     void *async_arg;
 
@@ -150,6 +153,11 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
 
 /* ---- accessors ------------------------------------------------------------ */
 
+static int64_t increment_ns(const hbeat_service *svc)
+{
+    return llround(svc->interval * svc->report_by_buffer * 1e9);
+}
+
 int64_t hbeat_service_workflow_run_id(const hbeat_service *svc)
 {
     return svc != NULL ? svc->run_id : 0;
@@ -239,6 +247,19 @@ unsigned int hbeat_service_consecutive_failures(hbeat_service *svc)
     return failures;
 }
 
+int hbeat_service_get_stats(hbeat_service *svc, hbeat_service_stats *out)
+{
+    if (svc == NULL || out == NULL)
+        return HBEAT_EINVAL;
+    if (out->version == 0 || out->version > HBEAT_SERVICE_STATS_VERSION)
+        return HBEAT_EVERSION;
+    int64_t now = hbeat_clock_now_ns(svc->clock);
+    pthread_mutex_lock(&svc->mu);
+    hbeat__stats_fill(&svc->stats, svc->failures, now, out);
+    pthread_mutex_unlock(&svc->mu);
+    return 0;
+}
+
 int hbeat_service_is_running(hbeat_service *svc)
 {
     if (svc == NULL)
@@ -254,7 +275,7 @@ int hbeat_service_is_running(hbeat_service *svc)
 /* Takes the service's single tick slot and builds the request. `status`
    receives the status sent and must outlive the call to the gateway. */
 static int acquire_slot(hbeat_service *svc, int wait, hbeat_heartbeat_request *req,
-                        char status[HBEAT_STATUS_MAX + 1], hbeat_error *err)
+                        char status[HBEAT_STATUS_MAX + 1], int64_t *send_ns, hbeat_error *err)
 {
     pthread_mutex_lock(&svc->mu);
     while (svc->tick_busy && wait && !svc->closing)
@@ -272,6 +293,9 @@ static int acquire_slot(hbeat_service *svc, int wait, hbeat_heartbeat_request *r
         req->status = status;
         req->next_report_increment = svc->interval * svc->report_by_buffer;
         req->sequence = ++svc->sequence;
+        svc->stats.sent++;
+        /* Read under the lock so that send times never go backwards. */
+        *send_ns = hbeat_clock_now_ns(svc->clock);
     }
     pthread_mutex_unlock(&svc->mu);
     return rc;
@@ -291,7 +315,8 @@ static void release_slot(hbeat_service *svc)
    which turns a set_status racing the beat into a bogus "server change"
    that undoes it.) */
 static void settle(hbeat_service *svc, int rc, const hbeat_heartbeat_reply *reply, const char *sent,
-                   const hbeat_error *err, hbeat_tick_fn done, void *done_arg, hbeat_update *out)
+                   int64_t send_ns, const hbeat_error *err, hbeat_tick_fn done, void *done_arg,
+                   hbeat_update *out)
 {
     hbeat_update update;
     memset(&update, 0, sizeof(update));
@@ -300,12 +325,16 @@ static void settle(hbeat_service *svc, int rc, const hbeat_heartbeat_reply *repl
     pthread_mutex_lock(&svc->mu);
     if (rc == 0) {
         svc->last_beat_ns = now;
+        hbeat__stats_acknowledged(&svc->stats, send_ns, now, increment_ns(svc));
         if (strcmp(reply->status, sent) != 0 && strcmp(reply->status, svc->status) != 0) {
+            svc->stats.status_changes++;
             update.changed = 1;
             memcpy(update.previous_status, svc->status, sizeof(svc->status));
             memcpy(update.status, reply->status, sizeof(reply->status));
             memcpy(svc->status, reply->status, sizeof(reply->status));
         }
+    } else {
+        svc->stats.failed++;
     }
     svc->tick_busy = 0;
     svc->callbacks_running++;
@@ -333,13 +362,14 @@ static int tick_blocking(hbeat_service *svc, hbeat_update *out, hbeat_error *err
 {
     hbeat_heartbeat_request req;
     char sent[HBEAT_STATUS_MAX + 1];
-    int rc = acquire_slot(svc, 1, &req, sent, err);
+    int64_t send_ns;
+    int rc = acquire_slot(svc, 1, &req, sent, &send_ns, err);
     if (rc != 0)
         return rc;
     hbeat_heartbeat_reply reply;
     rc = hbeat__gateway_heartbeat(svc->gw, &req, &reply, err);
     hbeat_update update;
-    settle(svc, rc, &reply, sent, NULL, NULL, NULL, &update);
+    settle(svc, rc, &reply, sent, send_ns, NULL, NULL, NULL, &update);
     if (rc == 0 && out != NULL)
         *out = update;
     return rc;
@@ -362,7 +392,7 @@ static void finish_async(hbeat_service *svc, int rc, const hbeat_heartbeat_reply
     memcpy(sent, svc->async_status, sizeof(sent));
     hbeat_tick_fn done = svc->async_done;
     void *arg = svc->async_arg;
-    settle(svc, rc, reply, sent, err, done, arg, NULL);
+    settle(svc, rc, reply, sent, svc->async_send_ns, err, done, arg, NULL);
 }
 
 static void on_gateway_done(void *arg, int rc, const hbeat_heartbeat_reply *reply,
@@ -429,7 +459,7 @@ int hbeat_service_tick_async(hbeat_service *svc, hbeat_tick_fn done, void *arg, 
     if (svc == NULL || done == NULL)
         return hbeat_error_set(err, HBEAT_EINVAL,
                                "hbeat_service_tick_async: service and callback are required");
-    int rc = acquire_slot(svc, 0, &svc->async_req, svc->async_status, err);
+    int rc = acquire_slot(svc, 0, &svc->async_req, svc->async_status, &svc->async_send_ns, err);
     if (rc != 0)
         return rc;
     svc->async_done = done;

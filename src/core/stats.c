@@ -1,0 +1,68 @@
+#include "core/stats.h"
+
+#include <math.h>
+#include <string.h>
+
+static const double bucket_bounds[HBEAT_RTT_BUCKETS - 1] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0,
+};
+
+double hbeat_rtt_bucket_bound(int i)
+{
+    if (i < 0 || i >= HBEAT_RTT_BUCKETS)
+        return NAN;
+    return i == HBEAT_RTT_BUCKETS - 1 ? INFINITY : bucket_bounds[i];
+}
+
+static int bucket_of(int64_t rtt_ns)
+{
+    double rtt = (double)rtt_ns / 1e9;
+    int i = 0;
+    while (i < HBEAT_RTT_BUCKETS - 1 && rtt > bucket_bounds[i])
+        i++;
+    return i;
+}
+
+void hbeat__stats_acknowledged(hbeat__stats *st, int64_t send_ns, int64_t ack_ns,
+                               int64_t increment_ns)
+{
+    int64_t rtt = ack_ns - send_ns;
+    if (st->acknowledged == 0 || rtt < st->min_rtt_ns)
+        st->min_rtt_ns = rtt;
+    if (st->acknowledged == 0 || rtt > st->max_rtt_ns)
+        st->max_rtt_ns = rtt;
+    st->acknowledged++;
+    st->last_rtt_ns = rtt;
+    st->sum_rtt_ns += (double)rtt;
+    st->buckets[bucket_of(rtt)]++;
+    st->last_ack_ns = ack_ns;
+    if (st->has_lease) {
+        st->lease_slack_ns = st->lease_deadline_ns - ack_ns;
+        st->has_slack = 1;
+    }
+    /* The server starts the new window when the beat arrives, which is after
+       we sent it: counting from the send time errs on the safe side. */
+    st->lease_deadline_ns = send_ns + increment_ns;
+    st->has_lease = 1;
+}
+
+void hbeat__stats_fill(const hbeat__stats *st, unsigned int failures, int64_t now_ns,
+                       hbeat_service_stats *out)
+{
+    unsigned int version = out->version;
+    memset(out, 0, sizeof(*out));
+    out->version = version;
+    out->beats_sent = st->sent;
+    out->beats_acknowledged = st->acknowledged;
+    out->beats_failed = st->failed;
+    out->consecutive_failures = failures;
+    out->status_changes = st->status_changes;
+    int any = st->acknowledged > 0;
+    out->last_rtt = any ? (double)st->last_rtt_ns / 1e9 : NAN;
+    out->rtt_min = any ? (double)st->min_rtt_ns / 1e9 : NAN;
+    out->rtt_max = any ? (double)st->max_rtt_ns / 1e9 : NAN;
+    out->rtt_mean = any ? st->sum_rtt_ns / (double)st->acknowledged / 1e9 : NAN;
+    memcpy(out->rtt_buckets, st->buckets, sizeof(out->rtt_buckets));
+    out->time_since_ack = any ? (double)(now_ns - st->last_ack_ns) / 1e9 : NAN;
+    out->lease_slack = st->has_slack ? (double)st->lease_slack_ns / 1e9 : NAN;
+}
