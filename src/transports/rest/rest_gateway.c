@@ -56,7 +56,6 @@ static int heartbeat_prepare(rest_gw *gw, rest_slot *s, const hbeat_heartbeat_re
     s->body_len = (size_t)n;
     snprintf(s->url, url_cap(gw), "%s/workflow_run/%lld/log_heartbeat?client_jobmon_version=%s",
              gw->base, (long long)req->workflow_run_id, hbeat_version());
-    rest_slot_prepare(s, REST_POST);
     return 0;
 }
 
@@ -88,8 +87,11 @@ static int rest_log_heartbeat_async(void *self, const hbeat_heartbeat_request *r
     if (rc != 0)
         return rc;
     rc = heartbeat_prepare(gw, s, req, err);
-    if (rc == 0)
+    if (rc == 0) {
+        /* Set up here, on the caller's thread, while the slot is its own. */
+        rest_slot_prepare(s, REST_POST);
         rc = rest_async_submit(gw, s, done, arg, err);
+    }
     if (rc != 0)
         rest_slot_release(gw, s);
     return rc;

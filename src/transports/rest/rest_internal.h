@@ -77,6 +77,8 @@ typedef struct rest_slot {
        whether CURLOPT_FRESH_CONNECT is currently on. */
     int fresh;
     int fresh_on;
+    /* CURLOPT_TIMEOUT_MS was cut for a second try; restored next time. */
+    int timeout_cut;
     char errbuf[CURL_ERROR_SIZE];
     /* Asynchronous heartbeat completion. */
     hbeat_gateway_done_fn done;

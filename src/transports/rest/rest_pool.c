@@ -223,6 +223,10 @@ void rest_slot_prepare(rest_slot *s, rest_method method)
         curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)s->body_len);
         curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body);
     }
+    if (s->timeout_cut) {
+        curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, gw->request_ms);
+        s->timeout_cut = 0;
+    }
     if (s->fresh != s->fresh_on) {
         curl_easy_setopt(s->easy, CURLOPT_FRESH_CONNECT, (long)s->fresh);
         s->fresh_on = s->fresh;
@@ -245,8 +249,17 @@ int rest_slot_retry(rest_slot *s, CURLcode res)
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
     if (connects != 0 || status != 0 || s->reply_len != 0)
         return 0;
+    /* The second try gets what is left of the request timeout, so that a
+       call never takes longer than that in all. */
+    curl_off_t spent_us = 0;
+    curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &spent_us);
+    long left_ms = s->gw->request_ms - (long)(spent_us / 1000);
+    if (left_ms < 1)
+        return 0;
     s->fresh = 1;
     rest_slot_prepare(s, s->method);
+    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, left_ms);
+    s->timeout_cut = 1;
     return 1;
 }
 
