@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,8 +34,19 @@ static inline double rtest_unix(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* hbeatd is on 127.0.0.1: a proxy from the environment (which libcurl
+   would honour) must not get in between. */
+static inline void rtest_no_proxy(void)
+{
+    static const char *const vars[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
+                                       "HTTPS_PROXY", "all_proxy",  "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+}
+
 static inline hbeat_gateway *rtest_open(const char *url, double timeout_s)
 {
+    rtest_no_proxy();
     hbeat_gateway_options o = HBEAT_GATEWAY_OPTIONS_INIT;
     o.request_timeout = timeout_s;
     hbeat_gateway *gw = NULL;

@@ -51,6 +51,7 @@ static void rest_teardown(void *ctx, hbeat_gateway *gw)
 
 int main(void)
 {
+    rtest_no_proxy();
     if (hbd_harness_start(&h, rtest_args) != 0)
         return 1;
     int failed = 1;

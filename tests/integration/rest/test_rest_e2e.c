@@ -162,7 +162,7 @@ static void test_loop_survives_restart(void **state)
     hbeat_gateway *admin = rtest_open(h.rest_url, 10.0);
     hbeat_gateway *gw = rtest_open(h.rest_url, 5.0);
     int64_t id = rtest_new_run(admin, "R");
-    hbeat_service *svc = new_service(gw, id, 0.05, 100, NULL);
+    hbeat_service *svc = new_service(gw, id, 0.1, 100, NULL);
     hbeat_error err = HBEAT_ERROR_INIT;
     assert_int_equal(hbeat_service_start(svc, &err), 0);
     wait_for_beats(admin, id, 3);
@@ -187,7 +187,7 @@ static void test_loop_goes_fatal_when_server_is_down(void **state)
     hbeat_gateway *gw = rtest_open(h.rest_url, 0.5);
     int64_t id = rtest_new_run(gw, "R");
     assert_int_equal(hbd_harness_stop(&h), 0);
-    hbeat_service *svc = new_service(gw, id, 0.05, 3, NULL);
+    hbeat_service *svc = new_service(gw, id, 0.1, 3, NULL);
     hbeat_stop_event *stop = NULL;
     assert_int_equal(hbeat_stop_event_new(&stop), 0);
     hbeat_error err = HBEAT_ERROR_INIT;

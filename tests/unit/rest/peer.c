@@ -313,8 +313,17 @@ static void *accept_main(void *arg)
     return NULL;
 }
 
+void peer_no_proxy(void)
+{
+    static const char *const vars[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
+                                       "HTTPS_PROXY", "all_proxy",  "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+}
+
 peer *peer_start(void)
 {
+    peer_no_proxy();
     peer *p = calloc(1, sizeof(*p));
     p->requests = calloc(MAX_REQUESTS, sizeof(peer_request));
     pthread_mutex_init(&p->mu, NULL);

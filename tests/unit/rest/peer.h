@@ -48,6 +48,9 @@ typedef struct peer_request {
 
 typedef struct peer peer;
 
+/* Tests talk to 127.0.0.1 directly: a proxy from the environment (which
+   libcurl would honour) must not get in between. peer_start calls it. */
+void peer_no_proxy(void);
 peer *peer_start(void);
 void peer_stop(peer *p);
 unsigned short peer_port(const peer *p);

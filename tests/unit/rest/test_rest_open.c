@@ -20,6 +20,7 @@
 
 #include "core/builtins.h"
 #include "hbeat/hbeat.h"
+#include "unit/rest/peer.h"
 
 static int open_url(const char *url, const hbeat_gateway_options *o, hbeat_error *err)
 {
@@ -199,6 +200,7 @@ static void test_transport_name_and_free_null(void **state)
 
 int main(void)
 {
+    peer_no_proxy();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_urls),
         cmocka_unit_test(test_bad_urls),

@@ -26,6 +26,7 @@
 #include <openssl/x509v3.h>
 
 #include "hbeat/hbeat.h"
+#include "unit/rest/peer.h"
 
 /* Certificates ------------------------------------------------------------ */
 
@@ -362,6 +363,7 @@ static void test_key_not_matching_certificate(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    peer_no_proxy();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_self_signed_is_refused_by_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ca_file_verifies, setup, teardown),
