@@ -214,6 +214,61 @@ static void test_bad_requests_change_nothing(void **state)
     free(before);
 }
 
+/* hbeatd's log so far (<dir>/hbeatd.log), malloc'ed. */
+static char *read_log(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/hbeatd.log", h.dir);
+    FILE *f = fopen(path, "r");
+    char *buf = calloc(1, 4 * 1024 * 1024);
+    if (f != NULL) {
+        size_t n = fread(buf, 1, 4 * 1024 * 1024 - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+    }
+    return buf;
+}
+
+static size_t longest_run(const char *s, char ch)
+{
+    size_t best = 0, cur = 0;
+    for (; *s != '\0'; s++) {
+        cur = *s == ch ? cur + 1 : 0;
+        if (cur > best)
+            best = cur;
+    }
+    return best;
+}
+
+static void test_refusals_are_logged_briefly(void **state)
+{
+    int64_t id = running_run(curl, 6);
+    assert_true(id > 0);
+    enum { LONG = 10000 };
+    char *body = malloc(LONG + 100);
+    int n = snprintf(body, LONG + 100, "{\"status\": \"");
+    memset(body + n, 'Q', LONG);
+    snprintf(body + n + LONG, 100, "\", \"next_report_increment\": 45.0}");
+    char url[512];
+    snprintf(url, sizeof url, "%s/workflow_run/%lld/log_heartbeat", h.rest_url, (long long)id);
+    http_reply r;
+    assert_int_equal(http_do(curl, "POST", url, body, strlen(body), 0, &r), 0);
+    http_check_error(&r, 400);
+    /* The reply quotes at most 80 bytes of it... */
+    assert_true(longest_run(r.body, 'Q') <= 80);
+    assert_true(longest_run(r.body, 'Q') > 0);
+    http_reply_free(&r);
+    free(body);
+
+    /* ...and so does the one log line that says what was wrong. */
+    char *log = read_log();
+    const char *line = strstr(log, "400 InvalidUsage: field \"status\" is not a valid status");
+    assert_non_null(line);
+    assert_true(longest_run(log, 'Q') <= 80);
+    assert_true(longest_run(log, 'Q') > 0);
+    free(log);
+}
+
 static void test_admin_routes(void **state)
 {
     char url[512];
@@ -534,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_jobmon_success_bytes),
         cmocka_unit_test(test_invalid_transition_is_200_with_held_status),
         cmocka_unit_test(test_bad_requests_change_nothing),
+        cmocka_unit_test(test_refusals_are_logged_briefly),
         cmocka_unit_test(test_admin_routes),
         cmocka_unit_test(test_body_limit),
         cmocka_unit_test(test_raw_http),
