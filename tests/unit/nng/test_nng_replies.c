@@ -275,6 +275,28 @@ static void test_good_over_ipc(void **state)
     peer_set_mode(&p, PEER_GARBAGE);
     assert_int_equal(hbeat_gateway_log_heartbeat(gw, 3, "L", 10.0, status, &err), HBEAT_EPROTO);
     hbeat_gateway_free(gw);
+
+    /* Over ipc nng enforces the size cap itself by dropping the connection:
+       a transport error, never a hang and never the oversized reply. */
+    hbeat_gateway_options o = HBEAT_GATEWAY_OPTIONS_INIT;
+    o.max_reply_size = 1024;
+    o.request_timeout = 10.0;
+    assert_int_equal(hbeat_gateway_open(&gw, p.client_url, &o, &err), 0);
+    pthread_mutex_lock(&p.mu);
+    p.huge_size = 64 * 1024;
+    pthread_mutex_unlock(&p.mu);
+    peer_set_mode(&p, PEER_HUGE);
+    int rc = hbeat_gateway_log_heartbeat(gw, 3, "L", 10.0, status, &err);
+    if (rc != HBEAT_ETRANSPORT && rc != HBEAT_ETOOBIG) {
+        fail_msg("oversized reply over ipc: %d %s", rc, err.message);
+    }
+    peer_set_mode(&p, PEER_GOOD);
+    rc = HBEAT_ETRANSPORT;
+    for (int i = 0; i < 3 && rc == HBEAT_ETRANSPORT; i++) {
+        rc = hbeat_gateway_log_heartbeat(gw, 3, "L", 10.0, status, &err);
+    }
+    assert_int_equal(rc, 0);
+    hbeat_gateway_free(gw);
     peer_destroy(&p);
     rm_temp_dir(dir);
 }
