@@ -34,6 +34,8 @@ static const char beat_help[] =
     "  -n, --count N           stop after N answered beats (default: never)\n"
     "      --max-failures N    give up after N failed beats in a row; 0: never\n"
     "                          (default 5)\n"
+    "      --stats             at the end, print one line of statistics: beats\n"
+    "                          sent, answered and failed, round trips\n"
     "\n"
     "Exit status: 0 stopped as asked (count reached, signal, or the server\n"
     "ended the run); 1 gave up after --max-failures failures, or another\n"
@@ -41,16 +43,13 @@ static const char beat_help[] =
     "built in).\n"
     "\n";
 
-enum { OPT_RUN = 1, OPT_INTERVAL, OPT_BUFFER, OPT_STATUS, OPT_COUNT, OPT_MAX_FAILURES };
+enum { OPT_RUN = 1, OPT_INTERVAL, OPT_BUFFER, OPT_STATUS, OPT_COUNT, OPT_MAX_FAILURES, OPT_STATS };
 
 static const cli_opt beat_opts[] = {
-    {"run", 'r', 1, OPT_RUN},
-    {"interval", 'i', 1, OPT_INTERVAL},
-    {"buffer", 'b', 1, OPT_BUFFER},
-    {"status", 's', 1, OPT_STATUS},
-    {"count", 'n', 1, OPT_COUNT},
-    {"max-failures", 0, 1, OPT_MAX_FAILURES},
-    {NULL, 0, 0, 0},
+    {"run", 'r', 1, OPT_RUN},       {"interval", 'i', 1, OPT_INTERVAL},
+    {"buffer", 'b', 1, OPT_BUFFER}, {"status", 's', 1, OPT_STATUS},
+    {"count", 'n', 1, OPT_COUNT},   {"max-failures", 0, 1, OPT_MAX_FAILURES},
+    {"stats", 0, 0, OPT_STATS},     {NULL, 0, 0, 0},
 };
 
 typedef struct beat_args {
@@ -60,6 +59,7 @@ typedef struct beat_args {
     const char *status;
     uint64_t count;
     uint64_t max_failures;
+    int stats;
 } beat_args;
 
 static int beat_option(void *ctx, int id, const char *value)
@@ -77,6 +77,9 @@ static int beat_option(void *ctx, int id, const char *value)
         return cli_parse_status("--status", value);
     case OPT_COUNT:
         return cli_parse_count("--count", value, &a->count);
+    case OPT_STATS:
+        a->stats = 1;
+        return 0;
     case OPT_MAX_FAILURES: {
         int rc = cli_parse_count("--max-failures", value, &a->max_failures);
         if (rc == 0 && a->max_failures > 1000000u) {
@@ -134,6 +137,33 @@ static void on_status_change(void *arg, const char *old_status, const char *new_
     fflush(stdout);
 }
 
+static void print_stats(hbeat_service *svc, int64_t run, int json)
+{
+    hbeat_service_stats st;
+    memset(&st, 0, sizeof st);
+    st.version = HBEAT_SERVICE_STATS_VERSION;
+    if (hbeat_service_get_stats(svc, &st) != 0)
+        return;
+    if (json) {
+        printf("{\"event\":\"stats\",\"workflow_run_id\":%" PRId64 ",\"sent\":%" PRIu64
+               ",\"answered\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"status_changes\":%" PRIu64,
+               run, st.beats_sent, st.beats_acknowledged, st.beats_failed, st.status_changes);
+        if (st.beats_acknowledged > 0)
+            printf(",\"rtt_min\":%.6f,\"rtt_mean\":%.6f,\"rtt_max\":%.6f", st.rtt_min, st.rtt_mean,
+                   st.rtt_max);
+        printf("}\n");
+    } else {
+        printf("stats run %" PRId64 ": %" PRIu64 " sent, %" PRIu64 " answered, %" PRIu64
+               " failed, %" PRIu64 " status changes",
+               run, st.beats_sent, st.beats_acknowledged, st.beats_failed, st.status_changes);
+        if (st.beats_acknowledged > 0)
+            printf("; round trip min %.3f ms, mean %.3f ms, max %.3f ms", st.rtt_min * 1e3,
+                   st.rtt_mean * 1e3, st.rtt_max * 1e3);
+        printf("\n");
+    }
+    fflush(stdout);
+}
+
 static int beat_loop(const cli_common *common, const beat_args *a, hbeat_stop_event *stop)
 {
     hbeat_gateway *inner = NULL, *gw = NULL;
@@ -186,6 +216,8 @@ static int beat_loop(const cli_common *common, const beat_args *a, hbeat_stop_ev
         cli_report("heartbeat loop", rc, &err);
         exit_code = CLI_EXIT_FAILURE;
     }
+    if (a->stats)
+        print_stats(svc, a->run, common->json);
 out:
     hbeat_service_free(svc);
     hbeat_gateway_free(gw);
@@ -195,7 +227,7 @@ out:
 
 int cli_beat(int argc, char **argv, int first)
 {
-    beat_args a = {0, 30.0, 3.1, "R", 0, 5};
+    beat_args a = {0, 30.0, 3.1, "R", 0, 5, 0};
     cli_common common;
     const char *pos[1];
     int npos = 0;

@@ -123,11 +123,15 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Every admin command over the first transport; the others only need to
+   show that they carry each call (each process costs start-up time under
+   the sanitizers). */
 static void test_admin_commands(void **state)
 {
     fixture *f = *state;
     for (int i = 0; f->urls[i]; i++) {
         const char *url = f->urls[i];
+        int all = i == 0;
         hb_proc p;
         char id_text[32], want[128];
 
@@ -138,25 +142,34 @@ static void test_admin_commands(void **state)
         snprintf(want, sizeof want, "run %s: workflow 7, status G (registered), 0 beats", id_text);
         expect_out(&p, want);
 
-        int64_t running = create_run(url, "R");
-        assert_int_equal(tool(&p, "run", "list", "-u", url, NULL), 0);
-        expect_out(&p, "RUN      WORKFLOW  STATUS");
-        snprintf(want, sizeof want, "\n%-8" PRId64 " 7         G (registered)", id);
-        expect_out(&p, want);
-        snprintf(want, sizeof want, "\n%-8" PRId64 " 7         R (running)", running);
-        expect_out(&p, want);
+        if (all) {
+            int64_t running = create_run(url, "R");
+            assert_int_equal(tool(&p, "run", "list", "-u", url, NULL), 0);
+            expect_out(&p, "RUN      WORKFLOW  STATUS");
+            snprintf(want, sizeof want, "\n%-8" PRId64 " 7         G (registered)", id);
+            expect_out(&p, want);
+            snprintf(want, sizeof want, "\n%-8" PRId64 " 7         R (running)", running);
+            expect_out(&p, want);
 
-        /* A filter by status, as JSON lines. */
-        assert_int_equal(tool(&p, "run", "list", "--status", "R", "-u", url, "--json", NULL), 0);
-        snprintf(want, sizeof want, "{\"workflow_run_id\":%" PRId64 ",", running);
-        expect_out(&p, want);
-        snprintf(want, sizeof want, "{\"workflow_run_id\":%" PRId64 ",", id);
-        assert_null(strstr(p.out, want));
-        assert_null(strstr(p.out, "\"status\":\"G\""));
+            /* A filter by status, as JSON lines. */
+            assert_int_equal(tool(&p, "run", "list", "--status", "R", "-u", url, "--json", NULL),
+                             0);
+            snprintf(want, sizeof want, "{\"workflow_run_id\":%" PRId64 ",", running);
+            expect_out(&p, want);
+            snprintf(want, sizeof want, "{\"workflow_run_id\":%" PRId64 ",", id);
+            assert_null(strstr(p.out, want));
+            assert_null(strstr(p.out, "\"status\":\"G\""));
+        } else {
+            assert_int_equal(tool(&p, "run", "list", "-u", url, "--json", NULL), 0);
+            snprintf(want, sizeof want, "{\"workflow_run_id\":%" PRId64 ",", id);
+            expect_out(&p, want);
+        }
 
         /* Through the state machine: G -> L is valid, L -> R is not. */
         assert_int_equal(tool(&p, "run", "set-status", id_text, "L", "-u", url, NULL), 0);
         expect_out(&p, "status L (linking)");
+        if (!all)
+            continue;
         assert_int_equal(tool(&p, "run", "set-status", id_text, "R", "-u", url, NULL), 1);
         expect_err(&p, "hbeat: run ");
         assert_int_equal(tool(&p, "run", "get", id_text, "-u", url, "--json", NULL), 0);
@@ -181,7 +194,7 @@ static void test_beat_with_count(void **state)
         snprintf(id_text, sizeof id_text, "%" PRId64, id);
 
         assert_int_equal(
-            tool(&p, "beat", url, "--run", id_text, "--count", "3", "--interval", "0.05", NULL), 0);
+            tool(&p, "beat", url, "--run", id_text, "--count", "3", "--interval", "0.1", NULL), 0);
         for (int k = 1; k <= 3; k++) {
             snprintf(want, sizeof want, "beat %d run %s: status R\n", k, id_text);
             expect_out(&p, want);
@@ -208,7 +221,7 @@ static void test_set_status_reaches_running_beats(void **state)
     snprintf(id_text, sizeof id_text, "%" PRId64, id);
 
     for (; f->urls[n]; n++)
-        tool_start(&clients[n], "beat", f->urls[n], "--run", id_text, "--interval", "0.05", NULL);
+        tool_start(&clients[n], "beat", f->urls[n], "--run", id_text, "--interval", "0.1", NULL);
     for (int i = 0; i < n; i++) {
         if (hb_proc_wait_for(&clients[i], "beat 2 run ", LIMIT) != 0)
             fail_msg("client %s never beat twice: %s", f->urls[i], clients[i].err);
@@ -252,7 +265,7 @@ static void test_beat_on_an_unknown_run_gives_up(void **state)
     fixture *f = *state;
     hb_proc p;
     assert_int_equal(
-        tool(&p, "beat", f->urls[0], "-r", "999999", "-i", "0.05", "--max-failures", "2", NULL), 1);
+        tool(&p, "beat", f->urls[0], "-r", "999999", "-i", "0.1", "--max-failures", "2", NULL), 1);
     expect_err(&p, "beat 1 run 999999 failed: not found");
     expect_err(&p, "giving up after 2 failed beats in a row: not found");
     assert_int_equal(p.out_len, 0);
@@ -264,8 +277,8 @@ static void test_server_gone(void **state)
     hb_proc p;
     assert_int_equal(hbd_harness_stop(&f->h), 0);
     for (int i = 0; f->urls[i]; i++) {
-        assert_int_equal(tool(&p, "beat", f->urls[i], "-r", "1", "-i", "0.05", "--max-failures",
-                              "2", "--timeout", "1", NULL),
+        assert_int_equal(tool(&p, "beat", f->urls[i], "-r", "1", "-i", "0.1", "--max-failures", "2",
+                              "--timeout", "1", NULL),
                          1);
         expect_err(&p, "giving up after 2 failed beats in a row");
         assert_int_equal(tool(&p, "run", "get", "1", "-u", f->urls[i], "--timeout", "1", NULL), 1);

@@ -138,7 +138,7 @@ static void test_beat_count_over_fake(void **state)
     (void)state;
     hb_proc p;
     char *argv[] = {HBEAT_CLI, "beat", "fake://",    "--run", "3",
-                    "--count", "3",    "--interval", "0.01",  NULL};
+                    "--count", "3",    "--interval", "0.1",   NULL};
     assert_int_equal(hbeat(&p, argv), 0);
     assert_string_equal(p.out, "beat 1 run 3: status R\n"
                                "beat 2 run 3: status R\n"
@@ -156,7 +156,7 @@ static void test_beat_json_and_hbeat_url(void **state)
 {
     (void)state;
     hb_proc p;
-    char *argv[] = {HBEAT_CLI, "beat", "--run", "5", "-n", "2", "-i", "0.01", "--json", NULL};
+    char *argv[] = {HBEAT_CLI, "beat", "--run", "5", "-n", "2", "-i", "0.1", "--json", NULL};
     const char *env[] = {"HBEAT_URL=fake://", NULL};
     assert_int_equal(hb_proc_run(&p, argv, env, LIMIT), 0);
     assert_string_equal(p.out,
@@ -166,11 +166,27 @@ static void test_beat_json_and_hbeat_url(void **state)
                         "\"status\":\"R\"}\n");
 }
 
+static void test_beat_stats(void **state)
+{
+    (void)state;
+    hb_proc p;
+    char *argv[] = {HBEAT_CLI, "beat", "fake://", "-r",      "2", "-n",
+                    "2",       "-i",   "0.1",     "--stats", NULL};
+    assert_int_equal(hbeat(&p, argv), 0);
+    expect_out(&p, "beat 2 run 2: status R\n"
+                   "stats run 2: 2 sent, 2 answered, 0 failed, 0 status changes; round trip min ");
+
+    char *json[] = {HBEAT_CLI, "beat", "fake://", "-r", "2", "-n", "1", "--stats", "--json", NULL};
+    assert_int_equal(hbeat(&p, json), 0);
+    expect_out(&p, "{\"event\":\"stats\",\"workflow_run_id\":2,\"sent\":1,\"answered\":1,"
+                   "\"failed\":0,\"status_changes\":0,\"rtt_min\":");
+}
+
 /* Without --count the tool beats until a signal, then exits 0. */
 static void stop_with(int sig)
 {
     hb_proc p;
-    char *argv[] = {HBEAT_CLI, "beat", "fake://", "--run", "6", "--interval", "0.02", NULL};
+    char *argv[] = {HBEAT_CLI, "beat", "fake://", "--run", "6", "--interval", "0.1", NULL};
     assert_int_equal(hb_proc_start(&p, argv, NULL), 0);
     assert_int_equal(hb_proc_wait_for(&p, "beat 3 run 6: status R\n", LIMIT), 0);
     hb_proc_signal(&p, sig);
@@ -218,6 +234,7 @@ int main(void)
         cmocka_unit_test_teardown(test_unusable_urls, kill_children),
         cmocka_unit_test_teardown(test_beat_count_over_fake, kill_children),
         cmocka_unit_test_teardown(test_beat_json_and_hbeat_url, kill_children),
+        cmocka_unit_test_teardown(test_beat_stats, kill_children),
         cmocka_unit_test_teardown(test_sigterm_stops_cleanly, kill_children),
         cmocka_unit_test_teardown(test_sigint_stops_cleanly, kill_children),
         cmocka_unit_test_teardown(test_admin_over_a_transport_without_it, kill_children),

@@ -145,12 +145,12 @@ static void test_custom_gateway_feeds_the_watchdog_and_stops(void **state)
     hb_proc p;
     char buf[512];
     notify_open(&n);
-    char *argv[] = {EXAMPLE_CUSTOM_GATEWAY, "sdnotify://", "0.05", NULL};
+    char *argv[] = {EXAMPLE_CUSTOM_GATEWAY, "sdnotify://", "0.1", NULL};
     const char *env[] = {n.env, "-WATCHDOG_USEC", "-WATCHDOG_PID", NULL};
     assert_int_equal(hb_proc_start(&p, argv, env), 0);
 
     notify_recv(&n, buf, sizeof buf);
-    assert_string_equal(buf, "READY=1\nWATCHDOG=1\nWATCHDOG_USEC=100000\n"
+    assert_string_equal(buf, "READY=1\nWATCHDOG=1\nWATCHDOG_USEC=200000\n"
                              "STATUS=run 1: R (running)\n");
     notify_recv(&n, buf, sizeof buf);
     assert_string_equal(buf, "WATCHDOG=1\n");
@@ -164,7 +164,7 @@ static void test_custom_gateway_feeds_the_watchdog_and_stops(void **state)
     } while (strcmp(buf, "WATCHDOG=1\n") == 0);
     assert_string_equal(buf, "STATUS=run 1: D (done)\nSTOPPING=1\n");
     assert_int_equal(hb_proc_wait_exit(&p, LIMIT), 0);
-    expect_out(&p, "beating run 1 to sdnotify:// every 0.05 s");
+    expect_out(&p, "beating run 1 to sdnotify:// every 0.1 s");
     expect_out(&p, "stopped, run 1 is D");
     hb_proc_cleanup(&p);
     notify_close(&n);
