@@ -2,14 +2,18 @@
  * The nng front end. One REP socket, N contexts; each context is a small
  * state machine driven by its aio:
  *
- *   RECV --message--> (codec: decode, engine, encode) --> WAIT
- *   WAIT --commit durable (committer thread or at once)--> SEND
- *   SEND --sent--> RECV, or DONE when stopping
+ *   RECV --message--> BUSY (codec: decode, engine, encode)
+ *   BUSY --commit durable (committer thread, or at once)--> SEND
+ *   SEND --sent--> RECV, or IDLE when stopping
  *
  * No thread ever blocks on the store: a request that waits for its group
- * commit holds only its context. Stopping cancels the contexts that are
- * idle in RECV and lets the others finish their reply, which is how
- * in-flight requests get answered on SIGTERM.
+ * commit holds only its context.
+ *
+ * Stopping never cancels an aio by hand. It raises `stopping`, so that a
+ * request received from then on is dropped unanswered (as if it had come
+ * too late) and a finished reply leads to no new receive; waits until no
+ * context is BUSY or SEND (the requests in flight are answered); then stops
+ * every aio, so the socket has nothing outstanding when it is closed.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -29,8 +33,9 @@
 #define DEFAULT_MAX_MESSAGE (64 * 1024)
 #define DEFAULT_CONTEXTS    64
 #define STOP_TIMEOUT_S      10
+#define CLOSE_TIMEOUT_S     3
 
-enum { ST_RECV, ST_BUSY, ST_SEND, ST_DONE };
+enum { ST_RECV, ST_BUSY, ST_SEND, ST_IDLE };
 
 typedef struct worker {
     hbd_nng *srv;
@@ -51,9 +56,9 @@ struct hbd_nng {
     char **bound;
     size_t nurls;
     pthread_mutex_t mu;
-    pthread_cond_t idle; /* a worker reached DONE */
+    pthread_cond_t quiet; /* `active` dropped */
     int stopping;
-    unsigned int done;
+    unsigned int active; /* workers in BUSY or SEND */
 };
 
 static int nng_fail(hbeat_error *err, int code, int rv, const char *what, const char *url)
@@ -65,31 +70,24 @@ static int nng_fail(hbeat_error *err, int code, int rv, const char *what, const 
     return code;
 }
 
-static void set_state(worker *w, int state)
-{
-    pthread_mutex_lock(&w->srv->mu);
-    w->state = state;
-    pthread_mutex_unlock(&w->srv->mu);
-}
-
-/* Back to RECV, or DONE if the server is stopping. */
+/* A request is finished (answered or dropped): receive the next one, or
+   go idle when stopping. */
 static void next_request(worker *w)
 {
     hbd_nng *srv = w->srv;
     pthread_mutex_lock(&srv->mu);
+    if (w->state == ST_BUSY || w->state == ST_SEND) {
+        srv->active--;
+        pthread_cond_broadcast(&srv->quiet);
+    }
     if (srv->stopping) {
-        w->state = ST_DONE;
-        srv->done++;
-        pthread_cond_broadcast(&srv->idle);
+        w->state = ST_IDLE;
         pthread_mutex_unlock(&srv->mu);
         return;
     }
     w->state = ST_RECV;
-    /* Under the lock, so that hbd_nng_stop() never sees RECV without the
-       receive it must cancel. nng completes an aio on its own threads, never
-       inside this call, so the callback cannot deadlock on the lock. */
-    nng_ctx_recv(w->ctx, w->aio);
     pthread_mutex_unlock(&srv->mu);
+    nng_ctx_recv(w->ctx, w->aio);
 }
 
 static uint8_t *reserve(void *arg, size_t len)
@@ -99,14 +97,6 @@ static uint8_t *reserve(void *arg, size_t len)
     if (nng_msg_realloc(msg, len) != 0)
         return NULL;
     return nng_msg_body(msg);
-}
-
-static void send_reply(worker *w)
-{
-    set_state(w, ST_SEND);
-    nng_aio_set_msg(w->aio, w->msg);
-    w->msg = NULL;
-    nng_ctx_send(w->ctx, w->aio);
 }
 
 static void on_durable(void *arg, int rc)
@@ -119,40 +109,60 @@ static void on_durable(void *arg, int rc)
         next_request(w);
         return;
     }
-    send_reply(w);
+    pthread_mutex_lock(&w->srv->mu);
+    w->state = ST_SEND;
+    pthread_mutex_unlock(&w->srv->mu);
+    nng_aio_set_msg(w->aio, w->msg);
+    w->msg = NULL;
+    nng_ctx_send(w->ctx, w->aio);
 }
 
 static void on_recv(worker *w)
 {
+    hbd_nng *srv = w->srv;
     int rv = nng_aio_result(w->aio);
     if (rv != 0) {
-        if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
-            pthread_mutex_lock(&w->srv->mu);
-            w->state = ST_DONE;
-            w->srv->done++;
-            pthread_cond_broadcast(&w->srv->idle);
-            pthread_mutex_unlock(&w->srv->mu);
+        pthread_mutex_lock(&srv->mu);
+        int stopping = srv->stopping;
+        pthread_mutex_unlock(&srv->mu);
+        if (stopping || rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+            pthread_mutex_lock(&srv->mu);
+            w->state = ST_IDLE;
+            pthread_mutex_unlock(&srv->mu);
             return;
         }
         hbd_warn("nng: receive failed: %s", nng_strerror(rv));
         next_request(w);
         return;
     }
-    set_state(w, ST_BUSY);
-    w->msg = nng_aio_get_msg(w->aio);
+    nng_msg *msg = nng_aio_get_msg(w->aio);
     nng_aio_set_msg(w->aio, NULL);
+    if (msg == NULL)
+        return; /* a completion reported twice: the first one has it */
+    pthread_mutex_lock(&srv->mu);
+    if (srv->stopping) {
+        /* Arrived after the stop began: not in flight, not answered. */
+        w->state = ST_IDLE;
+        pthread_mutex_unlock(&srv->mu);
+        nng_msg_free(msg);
+        return;
+    }
+    w->state = ST_BUSY;
+    srv->active++;
+    pthread_mutex_unlock(&srv->mu);
+
     /* Decode straight from the message body; the reply reuses the message. */
-    size_t len = nng_msg_len(w->msg);
+    w->msg = msg;
     uint64_t ticket = 0;
-    if (hbd_codec_serve(w->srv->engine, nng_msg_body(w->msg), len, w->srv->max_message, reserve,
-                        w->msg, &ticket) != 0) {
+    if (hbd_codec_serve(srv->engine, nng_msg_body(msg), nng_msg_len(msg), srv->max_message, reserve,
+                        msg, &ticket) != 0) {
         hbd_error("nng: out of memory for a reply; dropping the request");
-        nng_msg_free(w->msg);
+        nng_msg_free(msg);
         w->msg = NULL;
         next_request(w);
         return;
     }
-    hbd_engine_when_durable(w->srv->engine, ticket, &w->durable, on_durable, w);
+    hbd_engine_when_durable(srv->engine, ticket, &w->durable, on_durable, w);
 }
 
 static void on_send(worker *w)
@@ -212,7 +222,7 @@ static void free_all(hbd_nng *srv)
     free(srv->bound);
     free(srv->listeners);
     free(srv->workers);
-    pthread_cond_destroy(&srv->idle);
+    pthread_cond_destroy(&srv->quiet);
     pthread_mutex_destroy(&srv->mu);
     free(srv);
 }
@@ -226,7 +236,7 @@ int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts
     if (srv == NULL)
         return hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
     pthread_mutex_init(&srv->mu, NULL);
-    pthread_cond_init(&srv->idle, NULL);
+    pthread_cond_init(&srv->quiet, NULL);
     srv->engine = engine;
     srv->max_message = opts->max_message ? opts->max_message : DEFAULT_MAX_MESSAGE;
     srv->nworkers = opts->contexts ? opts->contexts : DEFAULT_CONTEXTS;
@@ -280,12 +290,10 @@ int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts
         free_all(srv);
         return code;
     }
-    pthread_mutex_lock(&srv->mu);
     for (unsigned int i = 0; i < srv->nworkers; i++) {
         srv->workers[i].state = ST_RECV;
         nng_ctx_recv(srv->workers[i].ctx, srv->workers[i].aio);
     }
-    pthread_mutex_unlock(&srv->mu);
     for (size_t i = 0; i < srv->nurls; i++)
         hbd_info("nng: listening on %s", srv->bound[i]);
     *out = srv;
@@ -299,48 +307,109 @@ const char *hbd_nng_bound_url(const hbd_nng *srv, size_t index)
     return srv->bound[index];
 }
 
+/* nng_close on a thread of its own, waited for with a time limit. */
+typedef struct closer {
+    nng_socket sock;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int finished, abandoned;
+} closer;
+
+static void closer_free(closer *c)
+{
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static void *closer_main(void *arg)
+{
+    closer *c = arg;
+    nng_close(c->sock);
+    pthread_mutex_lock(&c->mu);
+    c->finished = 1;
+    int abandoned = c->abandoned;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    if (abandoned)
+        closer_free(c);
+    return NULL;
+}
+
+/* 1 when the socket closed in time. */
+static int close_socket(nng_socket sock)
+{
+    closer *c = calloc(1, sizeof *c);
+    pthread_t t;
+    if (c == NULL) {
+        nng_close(sock);
+        return 1;
+    }
+    c->sock = sock;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    if (pthread_create(&t, NULL, closer_main, c) != 0) {
+        closer_free(c);
+        nng_close(sock);
+        return 1;
+    }
+    pthread_detach(t);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CLOSE_TIMEOUT_S;
+    pthread_mutex_lock(&c->mu);
+    while (!c->finished && pthread_cond_timedwait(&c->cond, &c->mu, &until) == 0) {
+    }
+    int finished = c->finished;
+    c->abandoned = !finished;
+    pthread_mutex_unlock(&c->mu);
+    if (finished)
+        closer_free(c);
+    return finished;
+}
+
 void hbd_nng_stop(hbd_nng *srv)
 {
     if (srv == NULL)
         return;
-    /* No new connections. */
-    for (size_t i = 0; i < srv->nurls; i++)
-        nng_listener_close(srv->listeners[i]);
-    /* No new requests; the ones being served finish and reply. */
+    /* Listeners stay open until the end: closing one closes its
+       connections, which would cut off the replies still to be sent. */
     pthread_mutex_lock(&srv->mu);
     srv->stopping = 1;
-    unsigned int in_flight = 0;
-    for (unsigned int i = 0; i < srv->nworkers; i++) {
-        if (srv->workers[i].state == ST_RECV)
-            nng_aio_cancel(srv->workers[i].aio);
-        else
-            in_flight++;
-    }
-    hbd_info("nng: stopping; answering %u requests in flight", in_flight);
+    hbd_info("nng: stopping; answering %u requests in flight", srv->active);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += STOP_TIMEOUT_S;
-    while (srv->done < srv->nworkers) {
-        if (pthread_cond_timedwait(&srv->idle, &srv->mu, &until) == 0)
+    while (srv->active > 0) {
+        if (pthread_cond_timedwait(&srv->quiet, &srv->mu, &until) == 0)
             continue;
         /* A request waiting for its commit always gets an answer from the
-           committer (durable or failed) and its callback must not outlive
+           committer (durable or failed), and its callback must not outlive
            us: wait for those. Only replies stuck in send are abandoned. */
         int busy = 0;
         for (unsigned int i = 0; i < srv->nworkers; i++)
             busy |= srv->workers[i].state == ST_BUSY;
         if (!busy) {
-            hbd_warn("nng: %u replies still unsent after %d s; closing anyway",
-                     srv->nworkers - srv->done, STOP_TIMEOUT_S);
+            hbd_warn("nng: %u replies still unsent after %d s; closing anyway", srv->active,
+                     STOP_TIMEOUT_S);
             break;
         }
         until.tv_sec += 1;
     }
     pthread_mutex_unlock(&srv->mu);
-    nng_close(srv->sock);
-    /* nng_aio_free waits for a callback still running. */
-    for (unsigned int i = 0; i < srv->nworkers; i++) {
+    /* Stop every aio (cancelling the idle receives and waiting for their
+       callbacks) before the socket closes, so that it closes with nothing
+       outstanding. */
+    for (unsigned int i = 0; i < srv->nworkers; i++)
         nng_aio_stop(srv->workers[i].aio);
+    if (!close_socket(srv->sock)) {
+        /* Leave the socket (and what it may still touch) to process exit. */
+        hbd_warn("nng: socket close did not finish within %d s (nng 1.5.2 can hang in "
+                 "nng_close, nanomsg/nng#1543); leaving it to process exit",
+                 CLOSE_TIMEOUT_S);
+        return;
+    }
+    for (unsigned int i = 0; i < srv->nworkers; i++) {
         if (srv->workers[i].msg != NULL)
             nng_msg_free(srv->workers[i].msg);
     }
