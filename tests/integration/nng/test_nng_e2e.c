@@ -171,7 +171,7 @@ static void test_loop_survives_restart(void **state)
     hbeat_gateway *gw = itest_open(h.nng_tcp_url, 5.0);
     int64_t id = itest_new_run(admin, "R");
     /* Up to 100 failures in a row are fine here; the restart costs a few. */
-    hbeat_service *svc = new_service(gw, id, 0.05, 100, NULL);
+    hbeat_service *svc = new_service(gw, id, 0.2, 100, NULL);
     hbeat_error err = HBEAT_ERROR_INIT;
     assert_int_equal(hbeat_service_start(svc, &err), 0);
     wait_for_beats(admin, id, 3);
@@ -199,7 +199,7 @@ static void test_loop_goes_fatal_when_server_is_down(void **state)
     int64_t id = itest_new_run(gw, "R");
     /* Down, not stopped cleanly: the clean stop is hbeatd's own test. */
     hbd_harness_kill9(&h);
-    hbeat_service *svc = new_service(gw, id, 0.05, 3, NULL);
+    hbeat_service *svc = new_service(gw, id, 0.2, 3, NULL);
     hbeat_stop_event *stop = NULL;
     assert_int_equal(hbeat_stop_event_new(&stop), 0);
     hbeat_error err = HBEAT_ERROR_INIT;
