@@ -191,11 +191,20 @@ static void test_error_codes(void **state)
 static void test_no_reply_times_out(void **state)
 {
     fixture *f = *state;
-    peer_set_mode(&f->p, PEER_SILENT);
     hbeat_heartbeat_reply rep;
     hbeat_error err;
+    /* Connected first (dialing is in the background), so that the time
+       runs out waiting for the reply, not for the connection. */
+    int rc = HBEAT_ETIMEDOUT;
+    unsigned tries = 0;
+    while (rc == HBEAT_ETIMEDOUT && tries++ < 50) {
+        rc = vt_beat(f, 0, &rep, &err);
+    }
+    assert_int_equal(rc, 0);
+    unsigned before = peer_requests(&f->p);
+    peer_set_mode(&f->p, PEER_SILENT);
     double t0 = now_s();
-    int rc = vt_beat(f, 1, &rep, &err);
+    rc = vt_beat(f, 1, &rep, &err);
     double elapsed = now_s() - t0;
     assert_int_equal(rc, HBEAT_ETIMEDOUT);
     assert_int_equal(err.native, NNG_ETIMEDOUT);
@@ -203,7 +212,7 @@ static void test_no_reply_times_out(void **state)
     assert_non_null(strstr(err.message, f->p.client_url));
     /* It cannot fire early; that it returned at all is the "no hang". */
     assert_true(elapsed >= 0.29);
-    assert_int_equal(peer_requests(&f->p), 1);
+    assert_int_equal(peer_requests(&f->p), before + 1);
 
     /* The gateway is still usable, and a late reply is never taken for
        the next one's. */
