@@ -39,18 +39,34 @@ typedef struct hbeat_service hbeat_service;
  */
 typedef void (*hbeat_status_change_fn)(void *arg, const char *old_status, const char *new_status);
 
+/**
+ * @brief Told when the service's lease is lost or regained, on the thread
+ *        that noticed it.
+ *
+ * The lease is the window the server was promised: the send time of the
+ * last acknowledged beat (or the service's creation, before any) plus its
+ * next_report_increment. When it passes without an acknowledged beat the
+ * server may have reaped the run: @p lost is 1. When a beat is acknowledged
+ * again, @p lost is 0. The callback must not free the service.
+ */
+typedef void (*hbeat_lease_change_fn)(void *arg, int lost);
+
 /** Current version of hbeat_service_options. */
 #define HBEAT_SERVICE_OPTIONS_VERSION 1
 
-/** Options for hbeat_service_new(); start from HBEAT_SERVICE_OPTIONS_INIT. */
+/**
+ * @brief Options for hbeat_service_new(); start from
+ *        HBEAT_SERVICE_OPTIONS_INIT. Times are in seconds.
+ */
 typedef struct hbeat_service_options {
     /** Must be HBEAT_SERVICE_OPTIONS_VERSION. */
     unsigned int version;
     /** The workflow run to keep alive; must be positive. */
     int64_t workflow_run_id;
-    /** Seconds between beats: finite and > 0. Default 30 (Jobmon's). */
+    /** Time between beats: finite and > 0. Default 30 (Jobmon's). */
     double interval;
-    /** Multiplier for the report window: finite and >= 1. Default 3.1. */
+    /** Multiplier for the report window: finite and > 1, so that a beat can
+        arrive before the window closes. Default 3.1 (Jobmon's). */
     double report_by_buffer;
     /** Status reported until told otherwise; NULL means "R". Copied. */
     const char *initial_status;
@@ -62,12 +78,38 @@ typedef struct hbeat_service_options {
     hbeat_status_change_fn on_status_change;
     /** Passed to on_status_change. */
     void *on_status_change_arg;
+    /** Optional: called when the lease is lost or regained. */
+    hbeat_lease_change_fn on_lease_change;
+    /** Passed to on_lease_change. */
+    void *on_lease_change_arg;
+    /** Wait before the first retry after a failed beat; 0: max(0.1 s,
+        interval / 2), the pace of Jobmon's loop. */
+    double retry_base;
+    /** Each further retry waits this many times longer: finite, >= 1.
+        Default 2. */
+    double retry_factor;
+    /** Longest wait between retries; 0: the interval. Must not exceed
+        next_report_increment. */
+    double retry_cap;
+    /** Each retry wait is shortened by up to this fraction at random, so
+        that clients that failed together do not retry together: 0 to 1.
+        Default 0.2. */
+    double retry_jitter;
+    /** Each steady-state beat comes up to this fraction of the interval
+        early at random (never late): 0 to 0.5. Default 0. */
+    double jitter;
+    /** Non-zero: the first beat comes at a random point of the first
+        interval, so that a fleet started together does not beat in step. */
+    int random_phase;
+    /** Seed of the jitter; 0: a seed of its own per service. Tests set it. */
+    uint64_t seed;
 } hbeat_service_options;
 
 /** Initializer: Jobmon's defaults. Set workflow_run_id before use. */
 #define HBEAT_SERVICE_OPTIONS_INIT                                                                 \
     {                                                                                              \
-        HBEAT_SERVICE_OPTIONS_VERSION, 0, 30.0, 3.1, NULL, 5u, NULL, NULL, NULL                    \
+        HBEAT_SERVICE_OPTIONS_VERSION, 0, 30.0, 3.1, NULL, 5u, NULL, NULL, NULL, NULL, NULL, 0.0,  \
+            2.0, 0.0, 0.2, 0.0, 0, 0                                                               \
     }
 
 /**
@@ -136,7 +178,9 @@ typedef struct hbeat_service_stats {
     /** At the last acknowledgement: the deadline the server held until then
         (the previous acknowledged beat's send time plus its increment) minus
         the time of the acknowledgement. Small means the lease nearly lapsed,
-        negative that it did. NaN before the second acknowledgement. */
+        negative that it did. Before the first acknowledgement the deadline
+        is the service's creation plus the increment. NaN before the first
+        acknowledgement. */
     double lease_slack;
 } hbeat_service_stats;
 
@@ -208,6 +252,16 @@ HBEAT_API int hbeat_service_is_heartbeat_due(hbeat_service *svc);
 /** @brief Restart the interval from now, as after a beat sent elsewhere. */
 HBEAT_API void hbeat_service_reset_timer(hbeat_service *svc);
 
+/**
+ * @brief 1 when the lease has lapsed: no beat was acknowledged within
+ *        next_report_increment of the last acknowledged one's send time (or
+ *        of creation), so the server may have reaped the run; else 0.
+ */
+HBEAT_API int hbeat_service_lease_lost(hbeat_service *svc);
+
+/** @brief Seconds until the lease lapses (negative once it has); NaN for NULL. */
+HBEAT_API double hbeat_service_lease_remaining(hbeat_service *svc);
+
 /** @brief Failures in a row counted by the loop; 0 for NULL. */
 HBEAT_API unsigned int hbeat_service_consecutive_failures(hbeat_service *svc);
 
@@ -236,9 +290,13 @@ HBEAT_API int hbeat_service_tick_async(hbeat_service *svc, hbeat_tick_fn done, v
 /**
  * @brief Run the heartbeat loop in the calling thread until @p stop is set.
  *
- * Beats whenever one is due and waits (a timed wait, not a poll) until the
- * next is. After a failure it retries after max(0.1 s, interval / 2), as
- * Jobmon's loop does. Returns within a millisecond of @p stop being set.
+ * Beats whenever one is due and sleeps (a timed wait, not a poll) until the
+ * next is. After a failure it retries with exponential backoff and jitter
+ * (retry_base, retry_factor, retry_cap, retry_jitter), never sending a retry
+ * so late that it could not arrive before the lease lapses. When the lease
+ * lapses without an acknowledged beat it tells on_lease_change. Returns
+ * within a millisecond of @p stop being set, also while a beat is in flight
+ * (that beat then completes on its own and is still applied).
  * @return 0 when stopped; HBEAT_EFATAL after max_consecutive_failures
  *         failures in a row, with the last transport error in @p err;
  *         HBEAT_ESTATE when the service's loop already runs.

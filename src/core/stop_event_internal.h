@@ -13,6 +13,9 @@ struct hbeat_stop_event {
     /* Signalled on set, and by a watched clock whenever its time moves. */
     pthread_cond_t cond; /* on CLOCK_MONOTONIC */
     int set;
+    /* Counts hbeat__wake() calls, so that a waiter can tell that a wake-up
+       came between its registration with a clock and its going to sleep. */
+    unsigned int wakes;
 };
 
 /* Initialise a condition variable that times out on CLOCK_MONOTONIC. */
