@@ -22,6 +22,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,15 @@ const char *hbd_nng_bound_url(const hbd_nng *srv, size_t index)
     return srv->bound[index];
 }
 
+/* Set when a socket close was abandoned: nng cannot be finalised then. */
+static atomic_int abandoned_close;
+
+void hbd_nng_fini(void)
+{
+    if (!atomic_load(&abandoned_close))
+        nng_fini();
+}
+
 /* nng_close on a thread of its own, waited for with a time limit. */
 typedef struct closer {
     nng_socket sock;
@@ -403,6 +413,7 @@ void hbd_nng_stop(hbd_nng *srv)
     for (unsigned int i = 0; i < srv->nworkers; i++)
         nng_aio_stop(srv->workers[i].aio);
     if (!close_socket(srv->sock)) {
+        atomic_store(&abandoned_close, 1);
         /* Leave the socket (and what it may still touch) to process exit. */
         hbd_warn("nng: socket close did not finish within %d s (nng 1.5.2 can hang in "
                  "nng_close, nanomsg/nng#1543); leaving it to process exit",

@@ -174,6 +174,7 @@ int main(int argc, char **argv)
     hbd_engine_close(engine);
     if (o.ready_file != NULL)
         unlink(o.ready_file);
+    hbd_nng_fini();
     hbd_info("stopped");
     return status;
 }
