@@ -4,11 +4,14 @@
  * groups them. Tickets are batch numbers: `open` is the batch now filling,
  * `durable` the last one committed.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "server/committer.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server/log.h"
 
@@ -29,6 +32,8 @@ struct hbd_committer {
     int failed;
     int stopping;
     hbd_durable *waiters;
+    /* HBEATD_TEST_COMMIT_DELAY_MS: tests hold a batch in flight with it. */
+    long test_delay_ms;
 };
 
 static void fire(hbd_durable *list, int rc)
@@ -73,12 +78,17 @@ static void *writer(void *arg)
         pthread_mutex_unlock(&c->mu);
 
         hbeat_error err = HBEAT_ERROR_INIT;
+        hbd_debug("committing batch %llu: %zu changes", (unsigned long long)ticket,
+                  c->writing.count);
+        if (c->test_delay_ms > 0) {
+            struct timespec ts = {c->test_delay_ms / 1000, (c->test_delay_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         int rc = hbd_store_write(c->store, c->writing.recs, c->writing.count, &err);
         if (rc != 0)
             hbd_error("%s; refusing further changes (restart hbeatd)", err.message);
         else
-            hbd_debug("committed batch %llu: %zu changes", (unsigned long long)ticket,
-                      c->writing.count);
+            hbd_debug("committed batch %llu", (unsigned long long)ticket);
         c->writing.count = 0;
 
         pthread_mutex_lock(&c->mu);
@@ -108,6 +118,15 @@ int hbd_committer_start(hbd_committer **out, hbd_store *store, hbeat_error *err)
         return hbeat_error_set(err, HBEAT_ENOMEM, "committer: out of memory");
     c->store = store;
     c->open = 1;
+    const char *delay = getenv("HBEATD_TEST_COMMIT_DELAY_MS");
+    if (delay != NULL) {
+        c->test_delay_ms = strtol(delay, NULL, 10);
+        if (c->test_delay_ms < 0 || c->test_delay_ms > 10000)
+            c->test_delay_ms = 0;
+        if (c->test_delay_ms > 0)
+            hbd_warn("HBEATD_TEST_COMMIT_DELAY_MS=%ld: every commit is delayed (tests only)",
+                     c->test_delay_ms);
+    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->work, NULL);
     pthread_cond_init(&c->done, NULL);

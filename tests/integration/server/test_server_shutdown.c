@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -127,12 +128,93 @@ static void test_sigterm_under_load(void **state)
     assert_int_equal(hbd_harness_stop(&h), 0);
 }
 
+/* Lines of hbeatd's log that contain `needle`. */
+static int log_count(const char *needle)
+{
+    FILE *f = fopen(h.log_path, "r");
+    if (f == NULL)
+        return 0;
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+typedef struct one_beat {
+    int64_t run;
+    int rc;
+    char status[16];
+} one_beat;
+
+static void *beat_once(void *arg)
+{
+    one_beat *b = arg;
+    tc_client c;
+    b->rc = -2;
+    if (tc_open(&c, h.nng_tcp_url, 30000) != 0)
+        return NULL;
+    b->rc = tc_heartbeat(&c, b->run, "R", 60.0, 7, b->status, NULL);
+    tc_close(&c);
+    return NULL;
+}
+
+/* A request provably in flight when SIGTERM comes (its batch is being
+   committed, held there by HBEATD_TEST_COMMIT_DELAY_MS) is answered, and
+   its change is durable. */
+static void test_sigterm_answers_in_flight(void **state)
+{
+    const long delay_ms = 1500;
+    setenv("HBEATD_TEST_COMMIT_DELAY_MS", "1500", 1);
+    const char *args[] = {"--log-level", "debug", "--reap-grace", "100000", NULL};
+    int started = hbd_harness_start(&h, args);
+    unsetenv("HBEATD_TEST_COMMIT_DELAY_MS");
+    assert_int_equal(started, 0);
+    tc_client c;
+    assert_int_equal(tc_open(&c, h.nng_tcp_url, 30000), 0);
+    one_beat b = {0, -1, ""};
+    assert_int_equal(tc_create(&c, 400, "R", &b.run), 0);
+    tc_close(&c);
+
+    int batches = log_count("committing batch");
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, beat_once, &b), 0);
+    /* Wait until the beat's batch is being written. */
+    double limit = tc_now() + 20;
+    while (log_count("committing batch") == batches && tc_now() < limit)
+        tc_sleep_ms(2);
+    double seen = tc_now();
+    assert_true(log_count("committing batch") > batches);
+    double signalled = tc_now(); /* stop sends SIGTERM first */
+    assert_int_equal(hbd_harness_stop(&h), 0);
+    pthread_join(t, NULL);
+    /* The reply came, and it is the right one. */
+    assert_int_equal(b.rc, 0);
+    assert_string_equal(b.status, "R");
+    /* hbeatd agrees that it was in flight: checked only when this process
+       was quick enough to signal well within the commit's delay. */
+    if (signalled - seen < delay_ms / 2000.0)
+        assert_int_equal(log_count("answering 1 requests in flight"), 1);
+    else
+        fprintf(stderr, "note: too slow to check the in-flight count itself\n");
+
+    assert_int_equal(hbd_harness_restart(&h), 0);
+    assert_int_equal(tc_open(&c, h.nng_tcp_url, 30000), 0);
+    tc_run r;
+    assert_int_equal(tc_get(&c, b.run, &r), 0);
+    assert_int_equal(r.beats, 1);
+    tc_close(&c);
+    assert_int_equal(hbd_harness_stop(&h), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_sigterm_exits_0, teardown),
         cmocka_unit_test_teardown(test_sigint_exits_0, teardown),
         cmocka_unit_test_teardown(test_sigterm_under_load, teardown),
+        cmocka_unit_test_teardown(test_sigterm_answers_in_flight, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
