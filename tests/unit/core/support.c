@@ -49,6 +49,10 @@ hbeat_service *t_service(hbeat_gateway *gw, hbeat_clock *clock, int64_t run_id, 
     opts.report_by_buffer = report_by_buffer;
     opts.max_consecutive_failures = max_failures;
     opts.clock = clock;
+    /* Jobmon's pace: every retry after max(0.1 s, interval / 2), without
+       backoff or jitter, so that retry times are exact. */
+    opts.retry_factor = 1.0;
+    opts.retry_jitter = 0.0;
     return t_service_opts(gw, &opts);
 }
 

@@ -32,7 +32,8 @@
 
 hbeat_clock *t_fake_clock(void);
 hbeat_gateway *t_fake_gateway(hbeat_clock *clock, unsigned int flags);
-/* interval in seconds; the service reports "R" unless initial is given. */
+/* interval in seconds; reports "R"; retries at Jobmon's steady pace
+   (retry_factor 1, no jitter). */
 hbeat_service *t_service(hbeat_gateway *gw, hbeat_clock *clock, int64_t run_id, double interval,
                          double report_by_buffer, unsigned int max_failures);
 hbeat_service *t_service_opts(hbeat_gateway *gw, hbeat_service_options *opts);

@@ -183,7 +183,7 @@ static void test_user_clock(void **state)
 
     /* A service on it reads it for its timer. */
     hbeat_gateway *gw = t_fake_gateway(NULL, 0);
-    hbeat_service *svc = t_service(gw, clock, 1, 10, 1, 5);
+    hbeat_service *svc = t_service(gw, clock, 1, 10, 1.5, 5);
     assert_int_equal(hbeat_service_last_heartbeat_ns(svc), 77);
     mine.now = 77 + 10 * NS_PER_S;
     assert_int_equal(hbeat_service_is_heartbeat_due(svc), 1);

@@ -29,8 +29,8 @@ static void test_options_init_has_jobmon_defaults(void **state)
 static void test_next_report_increment_is_interval_times_buffer(void **state)
 {
     (void)state;
-    static const double cases[][2] = {{30.0, 3.1}, {10.0, 1.0}, {0.5, 2.5},
-                                      {1e-3, 1e3}, {7.25, 1.5}, {86400.0, 1.0000001}};
+    static const double cases[][2] = {{30.0, 3.1}, {10.0, 1.5},    {0.5, 2.5},
+                                      {1e-3, 1e3}, {7.25, 1.0001}, {86400.0, 1.0000001}};
     hbeat_clock *clock = t_fake_clock();
     hbeat_gateway *gw = t_fake_gateway(clock, 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

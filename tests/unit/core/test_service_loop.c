@@ -47,7 +47,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static void make(fx *f, double interval, unsigned int max_failures)
+/* A service that retries at Jobmon's steady pace, max(0.1 s, interval/2)
+   after every failure (retry_factor 1, no jitter); retry_cap 0 keeps the
+   default cap (the interval). */
+static void make_capped(fx *f, double interval, unsigned int max_failures, double retry_cap)
 {
     hbeat_service_options opts = HBEAT_SERVICE_OPTIONS_INIT;
     opts.workflow_run_id = 11;
@@ -56,7 +59,15 @@ static void make(fx *f, double interval, unsigned int max_failures)
     opts.clock = f->clock;
     opts.on_status_change = t_on_change;
     opts.on_status_change_arg = &f->changes;
+    opts.retry_factor = 1.0;
+    opts.retry_jitter = 0.0;
+    opts.retry_cap = retry_cap;
     f->svc = t_service_opts(f->gw, &opts);
+}
+
+static void make(fx *f, double interval, unsigned int max_failures)
+{
+    make_capped(f, interval, max_failures, 0.0);
 }
 
 static int64_t now(fx *f)
@@ -262,6 +273,8 @@ static void test_default_is_five_failures(void **state)
     hbeat_service_options opts = HBEAT_SERVICE_OPTIONS_INIT;
     opts.workflow_run_id = 11;
     opts.clock = f->clock;
+    opts.retry_factor = 1.0;
+    opts.retry_jitter = 0.0;
     f->svc = t_service_opts(f->gw, &opts);
     assert_int_equal(hbeat_fake_gateway_fail(f->gw, HBEAT_ETIMEDOUT, 1, 1, "slow (test)"), 0);
     assert_int_equal(hbeat_service_start(f->svc, NULL), 0);
@@ -332,7 +345,9 @@ static void test_zero_max_failures_never_goes_fatal(void **state)
 /* After a failure at time t the next try is at t + max(0.1 s, interval/2). */
 static void check_retry_delay(fx *f, double interval, int64_t interval_ns, int64_t retry_ns)
 {
-    make(f, interval, 5);
+    /* The cap defaults to the interval; allow the whole lease so that the
+       0.1 s floor shows for short intervals too. */
+    make_capped(f, interval, 5, interval * 3.1);
     assert_int_equal(hbeat_fake_gateway_fail(f->gw, HBEAT_ETRANSPORT, 1, 0, "once (test)"), 0);
     assert_int_equal(hbeat_service_start(f->svc, NULL), 0);
     advance_to_call(f, interval_ns, 1);

@@ -76,19 +76,20 @@ static void test_interval_must_be_finite_and_positive(void **state)
     hbeat_service_free(t_service_opts(g_gw, &opts));
 }
 
-static void test_report_by_buffer_must_be_finite_and_at_least_one(void **state)
+static void test_report_by_buffer_must_be_finite_and_above_one(void **state)
 {
     (void)state;
-    const double bad[] = {0.0, 0.999999, -1.0, NAN, INFINITY, -INFINITY};
+    /* At exactly 1 every beat would land on the server's deadline. */
+    const double bad[] = {0.0, 0.999999, 1.0, -1.0, NAN, INFINITY, -INFINITY};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         hbeat_service_options opts = good_options();
         opts.report_by_buffer = bad[i];
         expect_refused(&opts, HBEAT_EINVAL, "report_by_buffer");
     }
     hbeat_service_options opts = good_options();
-    opts.report_by_buffer = 1.0;
+    opts.report_by_buffer = nextafter(1.0, 2.0);
     hbeat_service *svc = t_service_opts(g_gw, &opts);
-    assert_true(hbeat_service_next_report_increment(svc) == 30.0);
+    assert_true(hbeat_service_next_report_increment(svc) > 30.0);
     hbeat_service_free(svc);
 }
 
@@ -261,7 +262,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_interval_must_be_finite_and_positive),
-        cmocka_unit_test(test_report_by_buffer_must_be_finite_and_at_least_one),
+        cmocka_unit_test(test_report_by_buffer_must_be_finite_and_above_one),
         cmocka_unit_test(test_initial_status_must_be_a_valid_token),
         cmocka_unit_test(test_workflow_run_id_must_be_positive),
         cmocka_unit_test(test_options_version_is_checked),
