@@ -13,6 +13,9 @@
  * Not thread-safe: use one harness from one thread. hbeatd's log goes to
  * <dir>/hbeatd.log; it is copied to stderr when a start fails, and at
  * cleanup when the environment sets HBD_HARNESS_VERBOSE=1.
+ * HBD_HARNESS_WRAPPER runs hbeatd under a tool, e.g.
+ * HBD_HARNESS_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full";
+ * a tool's error then shows as a non-zero hbd_harness_stop().
  */
 #ifndef HBD_HARNESS_H
 #define HBD_HARNESS_H
@@ -43,13 +46,13 @@ typedef struct hbd_harness {
 /* Makes a temp dir and starts hbeatd in it, with `extra_args` (NULL-
    terminated, or NULL) appended to the harness's own flags; later flags
    win, so e.g. {"--reap-interval", "0.05", NULL} works. Waits (at most
-   10 s) for hbeatd's ready file. Returns 0, or -1 with a message on stderr
+   10 s, 60 s under a wrapper) for hbeatd's ready file. Returns 0, or -1 with a message on stderr
    (hbeatd is then not running; cleanup still removes the dir). */
 int hbd_harness_start(hbd_harness *h, const char *const *extra_args);
 /* Starts hbeatd again after a stop or kill9, with the same db, the SAME
    tcp/http ports and ipc path, and the same extra args. 0 or -1. */
 int hbd_harness_restart(hbd_harness *h);
-/* SIGTERM, then waits (at most 10 s, then SIGKILL). Returns hbeatd's exit
+/* SIGTERM, then waits (at most 10 s, 60 s under a wrapper; then SIGKILL). Returns hbeatd's exit
    status (0 for a clean stop), 128+N when signal N ended it, -1 when it was
    not running or had to be killed. */
 int hbd_harness_stop(hbd_harness *h);
