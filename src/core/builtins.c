@@ -25,6 +25,7 @@ const hbeat__builtin hbeat__builtins[] = {
     {"http", REST_OPEN, "HBEAT_WITH_REST"},
     {"https", REST_OPEN, "HBEAT_WITH_REST"},
     {"nng+tcp", NNG_OPEN, "HBEAT_WITH_NNG"},
+    {"nng+tls+tcp", NNG_OPEN, "HBEAT_WITH_NNG"},
     {"nng+ipc", NNG_OPEN, "HBEAT_WITH_NNG"},
     {"nng+inproc", NNG_OPEN, "HBEAT_WITH_NNG"},
     {NULL, NULL, NULL},
