@@ -50,11 +50,13 @@ static int teardown(void **state)
 /* A service that retries at Jobmon's steady pace, max(0.1 s, interval/2)
    after every failure (retry_factor 1, no jitter); retry_cap 0 keeps the
    default cap (the interval). */
-static void make_capped(fx *f, double interval, unsigned int max_failures, double retry_cap)
+static void make_capped(fx *f, double interval, double report_by_buffer, unsigned int max_failures,
+                        double retry_cap)
 {
     hbeat_service_options opts = HBEAT_SERVICE_OPTIONS_INIT;
     opts.workflow_run_id = 11;
     opts.interval = interval;
+    opts.report_by_buffer = report_by_buffer;
     opts.max_consecutive_failures = max_failures;
     opts.clock = f->clock;
     opts.on_status_change = t_on_change;
@@ -67,7 +69,7 @@ static void make_capped(fx *f, double interval, unsigned int max_failures, doubl
 
 static void make(fx *f, double interval, unsigned int max_failures)
 {
-    make_capped(f, interval, max_failures, 0.0);
+    make_capped(f, interval, 3.1, max_failures, 0.0);
 }
 
 static int64_t now(fx *f)
@@ -329,7 +331,8 @@ static void test_a_success_resets_the_failure_count(void **state)
 static void test_zero_max_failures_never_goes_fatal(void **state)
 {
     fx *f = *state;
-    make(f, 30.0, 0);
+    /* A lease (3000 s) long enough for every retry at the steady pace. */
+    make_capped(f, 30.0, 100.0, 0, 0.0);
     assert_int_equal(hbeat_fake_gateway_fail(f->gw, HBEAT_ETRANSPORT, 1, 1, "down (test)"), 0);
     assert_int_equal(hbeat_service_start(f->svc, NULL), 0);
     advance_to_call(f, 30 * NS_PER_S, 1);
@@ -345,9 +348,10 @@ static void test_zero_max_failures_never_goes_fatal(void **state)
 /* After a failure at time t the next try is at t + max(0.1 s, interval/2). */
 static void check_retry_delay(fx *f, double interval, int64_t interval_ns, int64_t retry_ns)
 {
-    /* The cap defaults to the interval; allow the whole lease so that the
-       0.1 s floor shows for short intervals too. */
-    make_capped(f, interval, 5, interval * 3.1);
+    /* The cap defaults to the interval; raise it so that the 0.1 s floor
+       shows for short intervals too, and make the lease long enough that it
+       does not pull the retry earlier. */
+    make_capped(f, interval, 10.0, 5, interval * 10.0);
     assert_int_equal(hbeat_fake_gateway_fail(f->gw, HBEAT_ETRANSPORT, 1, 0, "once (test)"), 0);
     assert_int_equal(hbeat_service_start(f->svc, NULL), 0);
     advance_to_call(f, interval_ns, 1);

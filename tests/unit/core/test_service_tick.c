@@ -296,7 +296,7 @@ static void test_many_services_share_one_gateway(void **state)
     hbeat_clock *clock = t_fake_clock();
     hbeat_gateway *gw = t_fake_gateway(clock, 0);
     hbeat_service *a = t_service(gw, clock, 101, 30, 3.1, 5);
-    hbeat_service *b = t_service(gw, clock, 202, 10, 1.0, 5);
+    hbeat_service *b = t_service(gw, clock, 202, 10, 1.5, 5);
     assert_int_equal(hbeat_service_set_status(b, "O", NULL), 0);
     assert_int_equal(hbeat_service_tick(a, NULL, NULL), 0);
     assert_int_equal(hbeat_service_tick(b, NULL, NULL), 0);
@@ -307,7 +307,7 @@ static void test_many_services_share_one_gateway(void **state)
     assert_true(fabs(ca.next_report_increment - 93.0) < 1e-9);
     assert_int_equal(cb.workflow_run_id, 202);
     assert_string_equal(cb.status, "O");
-    assert_true(fabs(cb.next_report_increment - 10.0) < 1e-9);
+    assert_true(fabs(cb.next_report_increment - 15.0) < 1e-9);
     hbeat_service_free(a);
     hbeat_service_free(b);
     hbeat_gateway_free(gw);
