@@ -19,12 +19,12 @@ static void complete(rest_gw *gw, rest_slot *s, CURLcode res, int canceled)
     hbeat_error e = HBEAT_ERROR_INIT;
     hbeat_heartbeat_reply reply;
     memset(&reply, 0, sizeof(reply));
-    int rc = rest_transfer_result(s, res, canceled, &e);
+    int rc = hbeat__rest_transfer_result(s, res, canceled, &e);
     if (rc == 0)
-        rc = rest_json_status_reply(s, &reply, &e);
+        rc = hbeat__rest_json_status_reply(s, &reply, &e);
     hbeat_gateway_done_fn done = s->done;
     void *arg = s->done_arg;
-    rest_slot_release(gw, s);
+    hbeat__rest_slot_release(gw, s);
     done(arg, rc, rc == 0 ? &reply : NULL, rc == 0 ? NULL : &e);
 }
 
@@ -71,7 +71,7 @@ static void reap(rest_gw *gw, rest_slot **inflight)
         rest_slot *s = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&s);
         curl_multi_remove_handle(gw->amulti, easy);
-        if (!s->retried && rest_slot_retry(s, res)) {
+        if (!s->retried && hbeat__rest_slot_retry(s, res)) {
             s->retried = 1;
             if (curl_multi_add_handle(gw->amulti, easy) == CURLM_OK)
                 continue;
@@ -134,8 +134,8 @@ static int start_worker(rest_gw *gw, hbeat_error *err)
     return 0;
 }
 
-int rest_async_submit(rest_gw *gw, rest_slot *s, hbeat_gateway_done_fn done, void *arg,
-                      hbeat_error *err)
+int hbeat__rest_async_submit(rest_gw *gw, rest_slot *s, hbeat_gateway_done_fn done, void *arg,
+                             hbeat_error *err)
 {
     pthread_mutex_lock(&gw->mu);
     if (atomic_load(&gw->closing)) {
@@ -167,13 +167,13 @@ int rest_async_submit(rest_gw *gw, rest_slot *s, hbeat_gateway_done_fn done, voi
     return 0;
 }
 
-void rest_async_wake(rest_gw *gw)
+void hbeat__rest_async_wake(rest_gw *gw)
 {
     if (gw->worker_started)
         curl_multi_wakeup(gw->amulti);
 }
 
-void rest_async_join(rest_gw *gw)
+void hbeat__rest_async_join(rest_gw *gw)
 {
     if (gw->worker_started) {
         pthread_join(gw->worker, NULL);

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void rest_describe(const rest_slot *s, char *out, size_t cap)
+void hbeat__rest_describe(const rest_slot *s, char *out, size_t cap)
 {
     static const char *const names[] = {"?", "GET", "POST", "PUT"};
     const char *path = s->url + s->gw->path_off;
@@ -25,7 +25,7 @@ void rest_describe(const rest_slot *s, char *out, size_t cap)
     snprintf(out, cap, "%s %s%.*s", names[s->method], more, (int)n, path);
 }
 
-void rest_snippet(const char *body, size_t len, char *out, size_t cap)
+void hbeat__rest_snippet(const char *body, size_t len, char *out, size_t cap)
 {
     if (len == 0) {
         snprintf(out, cap, "(empty body)");
@@ -94,10 +94,10 @@ static int code_for_curl(CURLcode res)
     }
 }
 
-int rest_curl_error(const rest_slot *s, CURLcode res, hbeat_error *err)
+int hbeat__rest_curl_error(const rest_slot *s, CURLcode res, hbeat_error *err)
 {
     char what[128];
-    rest_describe(s, what, sizeof(what));
+    hbeat__rest_describe(s, what, sizeof(what));
     int code = code_for_curl(res);
     /* A TLS alert (say, a client certificate the server wants) arrives
        after the handshake, so curl calls it a send or receive error. */
@@ -169,12 +169,12 @@ static int code_for_http(long status)
     return HBEAT_EPROTO;
 }
 
-int rest_http_error(const rest_slot *s, long http_status, hbeat_error *err)
+int hbeat__rest_http_error(const rest_slot *s, long http_status, hbeat_error *err)
 {
     char what[128];
     char body[REST_SNIPPET_MAX + 8];
-    rest_describe(s, what, sizeof(what));
-    rest_snippet(s->reply, s->reply_len, body, sizeof(body));
+    hbeat__rest_describe(s, what, sizeof(what));
+    hbeat__rest_snippet(s->reply, s->reply_len, body, sizeof(body));
     int code = code_for_http(http_status);
     const char *hint =
         http_status >= 300 && http_status < 400 ? " (redirects are not followed)" : "";
@@ -184,21 +184,21 @@ int rest_http_error(const rest_slot *s, long http_status, hbeat_error *err)
     return code;
 }
 
-int rest_proto_error(const rest_slot *s, const char *why, hbeat_error *err)
+int hbeat__rest_proto_error(const rest_slot *s, const char *why, hbeat_error *err)
 {
     char what[128];
     char body[REST_SNIPPET_MAX + 8];
-    rest_describe(s, what, sizeof(what));
-    rest_snippet(s->reply, s->reply_len, body, sizeof(body));
+    hbeat__rest_describe(s, what, sizeof(what));
+    hbeat__rest_snippet(s->reply, s->reply_len, body, sizeof(body));
     hbeat_error_set(err, HBEAT_EPROTO, "rest: HTTP 200 from %s, but %s: %s", what, why, body);
     if (err != NULL)
         err->http_status = 200;
     return HBEAT_EPROTO;
 }
 
-int rest_canceled_error(const rest_slot *s, hbeat_error *err)
+int hbeat__rest_canceled_error(const rest_slot *s, hbeat_error *err)
 {
     char what[128];
-    rest_describe(s, what, sizeof(what));
+    hbeat__rest_describe(s, what, sizeof(what));
     return hbeat_error_set(err, HBEAT_ECANCELED, "rest: %s canceled: the gateway is closing", what);
 }

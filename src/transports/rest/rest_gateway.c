@@ -38,9 +38,9 @@ static size_t url_cap(const rest_gw *gw)
 static int run(rest_slot *s, rest_method method, hbeat_error *err)
 {
     int canceled = 0;
-    rest_slot_prepare(s, method);
-    CURLcode res = rest_slot_perform(s, &canceled);
-    return rest_transfer_result(s, res, canceled, err);
+    hbeat__rest_slot_prepare(s, method);
+    CURLcode res = hbeat__rest_slot_perform(s, &canceled);
+    return hbeat__rest_transfer_result(s, res, canceled, err);
 }
 
 static int heartbeat_prepare(rest_gw *gw, rest_slot *s, const hbeat_heartbeat_request *req,
@@ -48,8 +48,8 @@ static int heartbeat_prepare(rest_gw *gw, rest_slot *s, const hbeat_heartbeat_re
 {
     if (req == NULL || !hbeat_status_is_valid(req->status))
         return hbeat_error_set(err, HBEAT_EINVAL, "rest: a heartbeat needs a valid status token");
-    int n =
-        rest_json_heartbeat_body(s->body, sizeof(s->body), req->status, req->next_report_increment);
+    int n = hbeat__rest_json_heartbeat_body(s->body, sizeof(s->body), req->status,
+                                            req->next_report_increment);
     if (n < 0)
         return hbeat_error_set(err, HBEAT_EINVAL,
                                "rest: next_report_increment must be a finite number");
@@ -64,15 +64,15 @@ static int rest_log_heartbeat(void *self, const hbeat_heartbeat_request *req,
 {
     rest_gw *gw = self;
     rest_slot *s = NULL;
-    int rc = rest_slot_acquire(gw, &s, err);
+    int rc = hbeat__rest_slot_acquire(gw, &s, err);
     if (rc != 0)
         return rc;
     rc = heartbeat_prepare(gw, s, req, err);
     if (rc == 0)
         rc = run(s, REST_POST, err);
     if (rc == 0)
-        rc = rest_json_status_reply(s, reply, err);
-    rest_slot_release(gw, s);
+        rc = hbeat__rest_json_status_reply(s, reply, err);
+    hbeat__rest_slot_release(gw, s);
     return rc;
 }
 
@@ -83,17 +83,17 @@ static int rest_log_heartbeat_async(void *self, const hbeat_heartbeat_request *r
     if (done == NULL)
         return hbeat_error_set(err, HBEAT_EINVAL, "rest: log_heartbeat_async needs a callback");
     rest_slot *s = NULL;
-    int rc = rest_slot_acquire(gw, &s, err);
+    int rc = hbeat__rest_slot_acquire(gw, &s, err);
     if (rc != 0)
         return rc;
     rc = heartbeat_prepare(gw, s, req, err);
     if (rc == 0) {
         /* Set up here, on the caller's thread, while the slot is its own. */
-        rest_slot_prepare(s, REST_POST);
-        rc = rest_async_submit(gw, s, done, arg, err);
+        hbeat__rest_slot_prepare(s, REST_POST);
+        rc = hbeat__rest_async_submit(gw, s, done, arg, err);
     }
     if (rc != 0)
-        rest_slot_release(gw, s);
+        hbeat__rest_slot_release(gw, s);
     return rc;
 }
 
@@ -104,16 +104,16 @@ static int rest_update_status(void *self, int64_t workflow_run_id, const char *s
     if (!hbeat_status_is_valid(status))
         return hbeat_error_set(err, HBEAT_EINVAL, "rest: update_status needs a valid status");
     rest_slot *s = NULL;
-    int rc = rest_slot_acquire(gw, &s, err);
+    int rc = hbeat__rest_slot_acquire(gw, &s, err);
     if (rc != 0)
         return rc;
-    s->body_len = (size_t)rest_json_status_body(s->body, sizeof(s->body), status);
+    s->body_len = (size_t)hbeat__rest_json_status_body(s->body, sizeof(s->body), status);
     snprintf(s->url, url_cap(gw), "%s/workflow_run/%lld/update_status?client_jobmon_version=%s",
              gw->base, (long long)workflow_run_id, hbeat_version());
     rc = run(s, REST_PUT, err);
     if (rc == 0)
-        rc = rest_json_status_reply(s, reply, err);
-    rest_slot_release(gw, s);
+        rc = hbeat__rest_json_status_reply(s, reply, err);
+    hbeat__rest_slot_release(gw, s);
     return rc;
 }
 
@@ -128,10 +128,10 @@ static int rest_create_run(void *self, int64_t workflow_id, const char *status, 
     if (!hbeat_status_is_valid(status))
         return hbeat_error_set(err, HBEAT_EINVAL, "rest: create_run needs a valid status");
     rest_slot *s = NULL;
-    int rc = rest_slot_acquire(gw, &s, err);
+    int rc = hbeat__rest_slot_acquire(gw, &s, err);
     if (rc != 0)
         return rc;
-    int n = rest_json_create_body(s->body, sizeof(s->body), workflow_id, status);
+    int n = hbeat__rest_json_create_body(s->body, sizeof(s->body), workflow_id, status);
     if (n < 0) {
         rc = hbeat_error_set(err, HBEAT_ENOMEM, "rest: cannot build the create_run body");
     } else {
@@ -140,8 +140,8 @@ static int rest_create_run(void *self, int64_t workflow_id, const char *status, 
         rc = run(s, REST_POST, err);
     }
     if (rc == 0)
-        rc = rest_json_run_reply(s, out, err);
-    rest_slot_release(gw, s);
+        rc = hbeat__rest_json_run_reply(s, out, err);
+    hbeat__rest_slot_release(gw, s);
     return rc;
 }
 
@@ -149,14 +149,14 @@ static int rest_get_run(void *self, int64_t workflow_run_id, hbeat_run_info *out
 {
     rest_gw *gw = self;
     rest_slot *s = NULL;
-    int rc = rest_slot_acquire(gw, &s, err);
+    int rc = hbeat__rest_slot_acquire(gw, &s, err);
     if (rc != 0)
         return rc;
     snprintf(s->url, url_cap(gw), "%s/runs/%lld", gw->base, (long long)workflow_run_id);
     rc = run(s, REST_GET, err);
     if (rc == 0)
-        rc = rest_json_run_reply(s, out, err);
-    rest_slot_release(gw, s);
+        rc = hbeat__rest_json_run_reply(s, out, err);
+    hbeat__rest_slot_release(gw, s);
     return rc;
 }
 
@@ -167,10 +167,10 @@ static int rest_set_status(void *self, int64_t workflow_run_id, const char *stat
     if (!hbeat_status_is_valid(status))
         return hbeat_error_set(err, HBEAT_EINVAL, "rest: set_status needs a valid status");
     rest_slot *s = NULL;
-    int rc = rest_slot_acquire(gw, &s, err);
+    int rc = hbeat__rest_slot_acquire(gw, &s, err);
     if (rc != 0)
         return rc;
-    int n = rest_json_set_status_body(s->body, sizeof(s->body), status, force);
+    int n = hbeat__rest_json_set_status_body(s->body, sizeof(s->body), status, force);
     if (n < 0) {
         rc = hbeat_error_set(err, HBEAT_ENOMEM, "rest: cannot build the set_status body");
     } else {
@@ -179,8 +179,8 @@ static int rest_set_status(void *self, int64_t workflow_run_id, const char *stat
         rc = run(s, REST_PUT, err);
     }
     if (rc == 0)
-        rc = rest_json_run_reply(s, out, err);
-    rest_slot_release(gw, s);
+        rc = hbeat__rest_json_run_reply(s, out, err);
+    hbeat__rest_slot_release(gw, s);
     return rc;
 }
 
@@ -197,11 +197,11 @@ static int rest_list_runs(void *self, const char *status, hbeat_run_sink_fn sink
     char filter[3 * HBEAT_STATUS_MAX + 16] = "";
     if (status != NULL) {
         char esc[3 * HBEAT_STATUS_MAX + 1];
-        rest_url_escape_token(esc, sizeof(esc), status);
+        hbeat__rest_url_escape_token(esc, sizeof(esc), status);
         snprintf(filter, sizeof(filter), "status=%s&", esc);
     }
     rest_slot *s = NULL;
-    int rc = rest_slot_acquire(gw, &s, err);
+    int rc = hbeat__rest_slot_acquire(gw, &s, err);
     if (rc != 0)
         return rc;
     int64_t after = 0;
@@ -212,16 +212,16 @@ static int rest_list_runs(void *self, const char *status, hbeat_run_sink_fn sink
         int64_t next = 0;
         int stopped = 0;
         if (rc == 0)
-            rc = rest_json_runs_page(s, sink, ctx, &next, &stopped, err);
+            rc = hbeat__rest_json_runs_page(s, sink, ctx, &next, &stopped, err);
         if (rc != 0 || stopped || next == 0)
             break;
         if (next <= after) {
-            rc = rest_proto_error(s, "\"next_after_id\" does not move forward", err);
+            rc = hbeat__rest_proto_error(s, "\"next_after_id\" does not move forward", err);
             break;
         }
         after = next;
     }
-    rest_slot_release(gw, s);
+    hbeat__rest_slot_release(gw, s);
     return rc;
 }
 
@@ -240,12 +240,12 @@ static void rest_close(void *self)
         if (s->held)
             curl_multi_wakeup(s->multi);
     }
-    rest_async_wake(gw);
+    hbeat__rest_async_wake(gw);
     while (gw->nheld > 0)
         pthread_cond_wait(&gw->cv, &gw->mu);
     gw->closed = 1;
     pthread_mutex_unlock(&gw->mu);
-    rest_async_join(gw);
+    hbeat__rest_async_join(gw);
 }
 
 static void rest_destroy(void *self)
@@ -257,7 +257,7 @@ static void rest_destroy(void *self)
     while (gw->all_slots != NULL) {
         rest_slot *s = gw->all_slots;
         gw->all_slots = s->all_next;
-        rest_slot_free(s);
+        hbeat__rest_slot_free(s);
     }
     if (gw->amulti != NULL)
         curl_multi_cleanup(gw->amulti);
@@ -532,7 +532,7 @@ int hbeat__rest_open(hbeat_gateway **out, const char *url, const hbeat_gateway_o
     atomic_init(&gw->closing, 0);
     int rc = init_curl(err);
     if (rc == 0)
-        rc = rest_url_parse(gw, url, err);
+        rc = hbeat__rest_url_parse(gw, url, err);
     if (rc == 0)
         rc = check_tls_support(gw->base, err);
     if (rc == 0)

@@ -126,73 +126,74 @@ struct rest_gw {
 /* rest_url.c ------------------------------------------------------------- */
 
 /* Checks the base URL and stores it, normalised, in gw->base. */
-int rest_url_parse(rest_gw *gw, const char *url, hbeat_error *err);
+int hbeat__rest_url_parse(rest_gw *gw, const char *url, hbeat_error *err);
 /* Percent-encodes a status token for a query string into out (>= 46 bytes). */
-void rest_url_escape_token(char *out, size_t cap, const char *token);
+void hbeat__rest_url_escape_token(char *out, size_t cap, const char *token);
 
 /* rest_pool.c ------------------------------------------------------------ */
 
 /* Takes an idle slot or makes one, held by the calling thread;
    HBEAT_ECANCELED once close() has begun. */
-int rest_slot_acquire(rest_gw *gw, rest_slot **out, hbeat_error *err);
+int hbeat__rest_slot_acquire(rest_gw *gw, rest_slot **out, hbeat_error *err);
 /* Gives a slot back, from a caller's thread or from the worker. */
-void rest_slot_release(rest_gw *gw, rest_slot *s);
-void rest_slot_free(rest_slot *s);
+void hbeat__rest_slot_release(rest_gw *gw, rest_slot *s);
+void hbeat__rest_slot_free(rest_slot *s);
 /* Sets up URL, method and body for the next transfer and clears the reply. */
-void rest_slot_prepare(rest_slot *s, rest_method method);
+void hbeat__rest_slot_prepare(rest_slot *s, rest_method method);
 /* Runs the prepared transfer on the slot's own multi handle, retrying
-   once on a new connection as rest_slot_retry() says. *canceled is set
+   once on a new connection as hbeat__rest_slot_retry() says. *canceled is set
    when close() stopped it. */
-CURLcode rest_slot_perform(rest_slot *s, int *canceled);
+CURLcode hbeat__rest_slot_perform(rest_slot *s, int *canceled);
 /* 1 when a transfer failed on a kept-alive connection before a byte of
    the reply came back: the server closed it under us (Jobmon does after
    an error reply; idle timeouts do), so the request is sent again once on
    a new connection, set up by this call. Beats and status updates are
    safe to repeat. */
-int rest_slot_retry(rest_slot *s, CURLcode res);
+int hbeat__rest_slot_retry(rest_slot *s, CURLcode res);
 
 /* Turns a finished transfer into 0 (HTTP 200, body in s->reply) or an
    error with a message that says what came back. */
-int rest_transfer_result(rest_slot *s, CURLcode res, int canceled, hbeat_error *err);
+int hbeat__rest_transfer_result(rest_slot *s, CURLcode res, int canceled, hbeat_error *err);
 
 /* rest_error.c ----------------------------------------------------------- */
 
-int rest_curl_error(const rest_slot *s, CURLcode res, hbeat_error *err);
-int rest_http_error(const rest_slot *s, long http_status, hbeat_error *err);
+int hbeat__rest_curl_error(const rest_slot *s, CURLcode res, hbeat_error *err);
+int hbeat__rest_http_error(const rest_slot *s, long http_status, hbeat_error *err);
 /* A 200 whose body breaks the contract; why says how. */
-int rest_proto_error(const rest_slot *s, const char *why, hbeat_error *err);
-int rest_canceled_error(const rest_slot *s, hbeat_error *err);
+int hbeat__rest_proto_error(const rest_slot *s, const char *why, hbeat_error *err);
+int hbeat__rest_canceled_error(const rest_slot *s, hbeat_error *err);
 /* "POST /api/v3/..." for messages (without the query string). */
-void rest_describe(const rest_slot *s, char *out, size_t cap);
+void hbeat__rest_describe(const rest_slot *s, char *out, size_t cap);
 /* A printable, bounded quote of the reply body. */
-void rest_snippet(const char *body, size_t len, char *out, size_t cap);
+void hbeat__rest_snippet(const char *body, size_t len, char *out, size_t cap);
 
 /* rest_json.c ------------------------------------------------------------ */
 
 /* {"status": "R", "next_report_increment": 45.0}, as Jobmon's client
    writes it. -1 when it does not fit or the number is not finite. */
-int rest_json_heartbeat_body(char *out, size_t cap, const char *status, double increment);
+int hbeat__rest_json_heartbeat_body(char *out, size_t cap, const char *status, double increment);
 /* {"status": "X"} */
-int rest_json_status_body(char *out, size_t cap, const char *status);
-int rest_json_create_body(char *out, size_t cap, int64_t workflow_id, const char *status);
-int rest_json_set_status_body(char *out, size_t cap, const char *status, int force);
+int hbeat__rest_json_status_body(char *out, size_t cap, const char *status);
+int hbeat__rest_json_create_body(char *out, size_t cap, int64_t workflow_id, const char *status);
+int hbeat__rest_json_set_status_body(char *out, size_t cap, const char *status, int force);
 /* Parsers of a 200 reply held in the slot: 0 or HBEAT_EPROTO. */
-int rest_json_status_reply(const rest_slot *s, hbeat_heartbeat_reply *reply, hbeat_error *err);
-int rest_json_run_reply(const rest_slot *s, hbeat_run_info *out, hbeat_error *err);
+int hbeat__rest_json_status_reply(const rest_slot *s, hbeat_heartbeat_reply *reply,
+                                  hbeat_error *err);
+int hbeat__rest_json_run_reply(const rest_slot *s, hbeat_run_info *out, hbeat_error *err);
 /* Passes each run of a page to sink; *next_after_id is 0 on the last page;
  *stopped is set when the sink asked to stop. */
-int rest_json_runs_page(const rest_slot *s, hbeat_run_sink_fn sink, void *ctx,
-                        int64_t *next_after_id, int *stopped, hbeat_error *err);
+int hbeat__rest_json_runs_page(const rest_slot *s, hbeat_run_sink_fn sink, void *ctx,
+                               int64_t *next_after_id, int *stopped, hbeat_error *err);
 
 /* rest_async.c ----------------------------------------------------------- */
 
 /* Queues a prepared slot on the worker; done runs exactly once later. */
-int rest_async_submit(rest_gw *gw, rest_slot *s, hbeat_gateway_done_fn done, void *arg,
-                      hbeat_error *err);
+int hbeat__rest_async_submit(rest_gw *gw, rest_slot *s, hbeat_gateway_done_fn done, void *arg,
+                             hbeat_error *err);
 /* Called with gw->mu held, closing already set: wakes the worker. */
-void rest_async_wake(rest_gw *gw);
+void hbeat__rest_async_wake(rest_gw *gw);
 /* Waits for the worker to cancel what it holds and exit. */
-void rest_async_join(rest_gw *gw);
+void hbeat__rest_async_join(rest_gw *gw);
 
 /* rest_gateway.c --------------------------------------------------------- */
 

@@ -73,7 +73,7 @@ static int escape_token(char *out, size_t cap, const char *s)
     return (int)o;
 }
 
-int rest_json_heartbeat_body(char *out, size_t cap, const char *status, double increment)
+int hbeat__rest_json_heartbeat_body(char *out, size_t cap, const char *status, double increment)
 {
     char tok[2 * HBEAT_STATUS_MAX + 1];
     char num[40];
@@ -83,7 +83,7 @@ int rest_json_heartbeat_body(char *out, size_t cap, const char *status, double i
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
-int rest_json_status_body(char *out, size_t cap, const char *status)
+int hbeat__rest_json_status_body(char *out, size_t cap, const char *status)
 {
     char tok[2 * HBEAT_STATUS_MAX + 1];
     if (escape_token(tok, sizeof(tok), status) < 0)
@@ -101,14 +101,14 @@ static int dump_into(json_t *j, char *out, size_t cap)
     return n == 0 || n >= cap ? -1 : (int)n;
 }
 
-int rest_json_create_body(char *out, size_t cap, int64_t workflow_id, const char *status)
+int hbeat__rest_json_create_body(char *out, size_t cap, int64_t workflow_id, const char *status)
 {
     return dump_into(
         json_pack("{s:I, s:s}", "workflow_id", (json_int_t)workflow_id, "status", status), out,
         cap);
 }
 
-int rest_json_set_status_body(char *out, size_t cap, const char *status, int force)
+int hbeat__rest_json_set_status_body(char *out, size_t cap, const char *status, int force)
 {
     return dump_into(json_pack("{s:s, s:b}", "status", status, "force", force != 0), out, cap);
 }
@@ -122,7 +122,7 @@ static json_t *load(const rest_slot *s, hbeat_error *err)
     if (j == NULL) {
         char why[64];
         snprintf(why, sizeof(why), "the body is not valid JSON (at byte %d)", je.position);
-        rest_proto_error(s, why, err);
+        hbeat__rest_proto_error(s, why, err);
     }
     return j;
 }
@@ -133,7 +133,8 @@ static int valid_token(const json_t *v)
            hbeat_status_is_valid(json_string_value(v));
 }
 
-int rest_json_status_reply(const rest_slot *s, hbeat_heartbeat_reply *reply, hbeat_error *err)
+int hbeat__rest_json_status_reply(const rest_slot *s, hbeat_heartbeat_reply *reply,
+                                  hbeat_error *err)
 {
     json_t *j = load(s, err);
     if (j == NULL)
@@ -153,7 +154,7 @@ int rest_json_status_reply(const rest_slot *s, hbeat_heartbeat_reply *reply, hbe
     if (why == NULL)
         memcpy(reply->status, json_string_value(v), json_string_length(v) + 1);
     json_decref(j);
-    return why != NULL ? rest_proto_error(s, why, err) : 0;
+    return why != NULL ? hbeat__rest_proto_error(s, why, err) : 0;
 }
 
 /* Unset times may come as null or be left out; they read as 0. */
@@ -205,7 +206,7 @@ static const char *parse_run(const json_t *o, hbeat_run_info *out)
     return NULL;
 }
 
-int rest_json_run_reply(const rest_slot *s, hbeat_run_info *out, hbeat_error *err)
+int hbeat__rest_json_run_reply(const rest_slot *s, hbeat_run_info *out, hbeat_error *err)
 {
     json_t *j = load(s, err);
     if (j == NULL)
@@ -216,11 +217,11 @@ int rest_json_run_reply(const rest_slot *s, hbeat_run_info *out, hbeat_error *er
     else
         why = parse_run(json_object_get(j, "run"), out);
     json_decref(j);
-    return why != NULL ? rest_proto_error(s, why, err) : 0;
+    return why != NULL ? hbeat__rest_proto_error(s, why, err) : 0;
 }
 
-int rest_json_runs_page(const rest_slot *s, hbeat_run_sink_fn sink, void *ctx,
-                        int64_t *next_after_id, int *stopped, hbeat_error *err)
+int hbeat__rest_json_runs_page(const rest_slot *s, hbeat_run_sink_fn sink, void *ctx,
+                               int64_t *next_after_id, int *stopped, hbeat_error *err)
 {
     json_t *j = load(s, err);
     if (j == NULL)
@@ -244,5 +245,5 @@ int rest_json_runs_page(const rest_slot *s, hbeat_run_sink_fn sink, void *ctx,
         }
     }
     json_decref(j);
-    return why != NULL ? rest_proto_error(s, why, err) : 0;
+    return why != NULL ? hbeat__rest_proto_error(s, why, err) : 0;
 }

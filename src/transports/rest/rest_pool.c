@@ -40,7 +40,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
     return len;
 }
 
-void rest_slot_free(rest_slot *s)
+void hbeat__rest_slot_free(rest_slot *s)
 {
     if (s == NULL)
         return;
@@ -110,19 +110,19 @@ static int slot_new(rest_gw *gw, rest_slot **out, hbeat_error *err)
     s->multi = curl_multi_init();
     if (s->url == NULL || s->url_set == NULL || s->reply == NULL || s->easy == NULL ||
         s->multi == NULL) {
-        rest_slot_free(s);
+        hbeat__rest_slot_free(s);
         return hbeat_error_set(err, HBEAT_ENOMEM, "rest: out of memory for a curl handle");
     }
     int rc = slot_setup(s, err);
     if (rc != 0) {
-        rest_slot_free(s);
+        hbeat__rest_slot_free(s);
         return rc;
     }
     *out = s;
     return 0;
 }
 
-int rest_slot_acquire(rest_gw *gw, rest_slot **out, hbeat_error *err)
+int hbeat__rest_slot_acquire(rest_gw *gw, rest_slot **out, hbeat_error *err)
 {
     pthread_mutex_lock(&gw->mu);
     if (atomic_load(&gw->closing)) {
@@ -167,7 +167,7 @@ static void unlink_slot(rest_gw *gw, rest_slot *s)
     }
 }
 
-void rest_slot_release(rest_gw *gw, rest_slot *s)
+void hbeat__rest_slot_release(rest_gw *gw, rest_slot *s)
 {
     int drop = 0;
     pthread_mutex_lock(&gw->mu);
@@ -188,10 +188,10 @@ void rest_slot_release(rest_gw *gw, rest_slot *s)
     }
     pthread_mutex_unlock(&gw->mu);
     if (drop)
-        rest_slot_free(s);
+        hbeat__rest_slot_free(s);
 }
 
-void rest_slot_prepare(rest_slot *s, rest_method method)
+void hbeat__rest_slot_prepare(rest_slot *s, rest_method method)
 {
     const rest_gw *gw = s->gw;
     if (strcmp(s->url, s->url_set) != 0) {
@@ -239,7 +239,7 @@ void rest_slot_prepare(rest_slot *s, rest_method method)
     s->errbuf[0] = '\0';
 }
 
-int rest_slot_retry(rest_slot *s, CURLcode res)
+int hbeat__rest_slot_retry(rest_slot *s, CURLcode res)
 {
     if (res != CURLE_RECV_ERROR && res != CURLE_SEND_ERROR && res != CURLE_GOT_NOTHING)
         return 0;
@@ -257,7 +257,7 @@ int rest_slot_retry(rest_slot *s, CURLcode res)
     if (left_ms < 1)
         return 0;
     s->fresh = 1;
-    rest_slot_prepare(s, s->method);
+    hbeat__rest_slot_prepare(s, s->method);
     curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, left_ms);
     s->timeout_cut = 1;
     return 1;
@@ -314,23 +314,23 @@ static CURLcode perform_once(rest_slot *s, int *canceled)
     return res;
 }
 
-CURLcode rest_slot_perform(rest_slot *s, int *canceled)
+CURLcode hbeat__rest_slot_perform(rest_slot *s, int *canceled)
 {
     *canceled = 0;
     CURLcode res = perform_once(s, canceled);
-    if (!*canceled && rest_slot_retry(s, res))
+    if (!*canceled && hbeat__rest_slot_retry(s, res))
         res = perform_once(s, canceled);
     return res;
 }
 
-int rest_transfer_result(rest_slot *s, CURLcode res, int canceled, hbeat_error *err)
+int hbeat__rest_transfer_result(rest_slot *s, CURLcode res, int canceled, hbeat_error *err)
 {
     if (canceled)
-        return rest_canceled_error(s, err);
+        return hbeat__rest_canceled_error(s, err);
     if (s->reply_oom)
         return hbeat_error_set(err, HBEAT_ENOMEM, "rest: out of memory for a reply");
     if (res != CURLE_OK)
-        return rest_curl_error(s, res, err);
+        return hbeat__rest_curl_error(s, res, err);
     long status = 0;
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
@@ -338,7 +338,7 @@ int rest_transfer_result(rest_slot *s, CURLcode res, int canceled, hbeat_error *
            without saying so; do not offer the next request to it. */
         if (status >= 400)
             s->fresh = 1;
-        return rest_http_error(s, status, err);
+        return hbeat__rest_http_error(s, status, err);
     }
     return 0;
 }

@@ -54,7 +54,7 @@ static int check_parts(CURLU *u, const char *url, hbeat_error *err)
     return 0;
 }
 
-int rest_url_parse(rest_gw *gw, const char *url, hbeat_error *err)
+int hbeat__rest_url_parse(rest_gw *gw, const char *url, hbeat_error *err)
 {
     if (url == NULL || url[0] == '\0')
         return hbeat_error_set(err, HBEAT_EINVAL, "rest: no URL given");
@@ -112,7 +112,7 @@ int rest_url_parse(rest_gw *gw, const char *url, hbeat_error *err)
     return 0;
 }
 
-void rest_url_escape_token(char *out, size_t cap, const char *token)
+void hbeat__rest_url_escape_token(char *out, size_t cap, const char *token)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
