@@ -1,0 +1,357 @@
+/*
+ * Writes the protobuf seed inputs of the nng fuzz targets, from the schema
+ * in proto/hbeat/v1 (there is no protoc on the build machines, only
+ * protoc-c). Rerun it when the schema grows, and commit what changed:
+ *
+ *   cmake --build build-fuzz --target fuzz_gen_seeds
+ *   build-fuzz/tests/fuzz/fuzz_gen_seeds tests/fuzz/corpus
+ *
+ * It writes into <dir>/fuzz_server_nng_request/ and
+ * <dir>/fuzz_client_nng_reply/, one file per case, named for the case.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hbeat/v1/hbeat.pb-c.h"
+
+static const char *dir;
+
+static void write_file(const char *sub, const char *name, const uint8_t *buf, size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/%s", dir, sub, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static void req_file(const char *name, const Hbeat__V1__Request *r)
+{
+    uint8_t buf[8192];
+    size_t n = hbeat__v1__request__pack(r, buf);
+    write_file("fuzz_server_nng_request", name, buf, n);
+}
+
+static void rep_file(const char *name, const Hbeat__V1__Reply *r)
+{
+    static uint8_t buf[1 << 16];
+    size_t n = hbeat__v1__reply__pack(r, buf);
+    write_file("fuzz_client_nng_reply", name, buf, n);
+}
+
+/* ---- requests ---- */
+
+static void heartbeat(const char *name, int64_t id, const char *status, double inc, uint64_t seq)
+{
+    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    hb.workflow_run_id = id;
+    hb.status = (char *)status;
+    hb.next_report_increment = inc;
+    hb.sequence = seq;
+    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
+    r.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    r.heartbeat = &hb;
+    req_file(name, &r);
+}
+
+static void update_status(const char *name, int64_t id, const char *status)
+{
+    Hbeat__V1__UpdateStatusRequest us = HBEAT__V1__UPDATE_STATUS_REQUEST__INIT;
+    us.workflow_run_id = id;
+    us.status = (char *)status;
+    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
+    r.call_case = HBEAT__V1__REQUEST__CALL_UPDATE_STATUS;
+    r.update_status = &us;
+    req_file(name, &r);
+}
+
+static void create_run(const char *name, int64_t wf, const char *status)
+{
+    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    cr.workflow_id = wf;
+    cr.status = (char *)status;
+    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
+    r.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    r.create_run = &cr;
+    req_file(name, &r);
+}
+
+static void get_run(const char *name, int64_t id)
+{
+    Hbeat__V1__GetRunRequest gr = HBEAT__V1__GET_RUN_REQUEST__INIT;
+    gr.workflow_run_id = id;
+    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
+    r.call_case = HBEAT__V1__REQUEST__CALL_GET_RUN;
+    r.get_run = &gr;
+    req_file(name, &r);
+}
+
+static void list_runs(const char *name, const char *status, int64_t after, uint32_t limit)
+{
+    Hbeat__V1__ListRunsRequest lr = HBEAT__V1__LIST_RUNS_REQUEST__INIT;
+    lr.status = (char *)status;
+    lr.after_id = after;
+    lr.limit = limit;
+    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
+    r.call_case = HBEAT__V1__REQUEST__CALL_LIST_RUNS;
+    r.list_runs = &lr;
+    req_file(name, &r);
+}
+
+static void set_status(const char *name, int64_t id, const char *status, int force)
+{
+    Hbeat__V1__SetStatusRequest ss = HBEAT__V1__SET_STATUS_REQUEST__INIT;
+    ss.workflow_run_id = id;
+    ss.status = (char *)status;
+    ss.force = force;
+    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
+    r.call_case = HBEAT__V1__REQUEST__CALL_SET_STATUS;
+    r.set_status = &ss;
+    req_file(name, &r);
+}
+
+static void requests(void)
+{
+    /* The seeded engine (server_model.h): run i in "GLBIORDSECHTA"[i-1]. */
+    heartbeat("hb_running", 6, "R", 45.0, 1);
+    heartbeat("hb_launched_to_running", 5, "R", 30.0, 2);
+    heartbeat("hb_invalid_transition", 1, "R", 45.0, 3);
+    heartbeat("hb_linking_untimely", 2, "L", 10.0, 4);
+    heartbeat("hb_zero_increment", 6, "R", 0.0, 5);
+    heartbeat("hb_max_increment", 6, "R", 365.0 * 24 * 3600, 6);
+    heartbeat("hb_over_max_increment", 6, "R", 365.0 * 24 * 3600 + 1, 7);
+    heartbeat("hb_negative_increment", 6, "R", -1.0, 8);
+    heartbeat("hb_nan_increment", 6, "R", NAN, 9);
+    heartbeat("hb_inf_increment", 6, "R", INFINITY, 10);
+    heartbeat("hb_unknown_run", 999, "R", 45.0, 11);
+    heartbeat("hb_run_zero", 0, "R", 45.0, 12);
+    heartbeat("hb_run_negative", -6, "R", 45.0, 13);
+    heartbeat("hb_empty_status", 6, "", 45.0, 14);
+    heartbeat("hb_unknown_status", 6, "X", 45.0, 15);
+    heartbeat("hb_long_status", 6, "RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR", 45.0, 16);
+    heartbeat("hb_control_status", 6, "R\n\x1b[31m", 45.0, 17);
+    heartbeat("hb_utf8_status", 6, "\xc3\xa9", 45.0, 18);
+    heartbeat("hb_max_sequence", 6, "R", 45.0, UINT64_MAX);
+    update_status("us_running_done", 6, "D");
+    update_status("us_invalid", 6, "G");
+    update_status("us_untimely", 2, "L");
+    update_status("us_unknown_run", 999, "D");
+    update_status("us_bad_status", 6, "done");
+    create_run("cr_default", 7, "");
+    create_run("cr_running", 7, "R");
+    create_run("cr_zero_workflow", 0, "");
+    create_run("cr_negative_workflow", -7, "G");
+    create_run("cr_bad_status", 7, "Q");
+    get_run("gr_running", 6);
+    get_run("gr_last", 13);
+    get_run("gr_unknown", 999);
+    get_run("gr_zero", 0);
+    list_runs("lr_default", "", 0, 0);
+    list_runs("lr_running", "R", 0, 0);
+    list_runs("lr_page", "", 3, 2);
+    list_runs("lr_one", "", 0, 1);
+    list_runs("lr_huge_limit", "", 0, 5000);
+    list_runs("lr_after_last", "", 13, 0);
+    list_runs("lr_negative_after", "", -1, 0);
+    list_runs("lr_bad_status", "bad", 0, 0);
+    set_status("ss_running_cold", 6, "C", 0);
+    set_status("ss_invalid", 1, "D", 0);
+    set_status("ss_forced", 1, "D", 1);
+    set_status("ss_untimely", 6, "R", 0);
+    set_status("ss_unknown_run", 999, "C", 1);
+
+    /* A request with a token, and one without a call. */
+    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    hb.workflow_run_id = 6;
+    hb.status = "R";
+    hb.next_report_increment = 45.0;
+    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
+    r.token = "s3cr3t-token";
+    r.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    r.heartbeat = &hb;
+    req_file("hb_with_token", &r);
+    Hbeat__V1__Request none = HBEAT__V1__REQUEST__INIT;
+    none.token = "s3cr3t-token";
+    req_file("no_call", &none);
+
+    /* A call from a newer client: field 16, a message of two bytes. */
+    static const uint8_t unknown[] = {0x82, 0x01, 0x02, 0x08, 0x01};
+    write_file("fuzz_server_nng_request", "unknown_call", unknown, sizeof unknown);
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+    write_file("fuzz_server_nng_request", "garbage", garbage, sizeof garbage);
+    /* A heartbeat cut short in its status string. */
+    static const uint8_t cut[] = {0x52, 0x08, 0x08, 0x06, 0x12, 0x05, 'R'};
+    write_file("fuzz_server_nng_request", "truncated", cut, sizeof cut);
+}
+
+/* ---- replies ---- */
+
+static void run_info(Hbeat__V1__RunInfo *ri, int64_t id, int64_t wf, const char *status,
+                     double deadline)
+{
+    hbeat__v1__run_info__init(ri);
+    ri->workflow_run_id = id;
+    ri->workflow_id = wf;
+    ri->status = (char *)status;
+    ri->deadline = deadline;
+    ri->last_heartbeat = deadline > 0 ? deadline - 45.0 : 0;
+    ri->beats = deadline > 0 ? 3 : 0;
+}
+
+static void beat_reply(const char *name, const char *status, uint64_t seq)
+{
+    Hbeat__V1__HeartbeatReply hb = HBEAT__V1__HEARTBEAT_REPLY__INIT;
+    hb.status = (char *)status;
+    hb.sequence = seq;
+    hb.deadline = 1764280045.25;
+    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
+    r.result_case = HBEAT__V1__REPLY__RESULT_HEARTBEAT;
+    r.heartbeat = &hb;
+    rep_file(name, &r);
+}
+
+static void status_reply(const char *name, const char *status)
+{
+    Hbeat__V1__UpdateStatusReply us = HBEAT__V1__UPDATE_STATUS_REPLY__INIT;
+    us.status = (char *)status;
+    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
+    r.result_case = HBEAT__V1__REPLY__RESULT_UPDATE_STATUS;
+    r.update_status = &us;
+    rep_file(name, &r);
+}
+
+/* create_run, get_run and set_status all answer with one run. */
+static void run_reply(const char *name, Hbeat__V1__Reply__ResultCase c, Hbeat__V1__RunInfo *ri)
+{
+    Hbeat__V1__CreateRunReply cr = HBEAT__V1__CREATE_RUN_REPLY__INIT;
+    Hbeat__V1__GetRunReply gr = HBEAT__V1__GET_RUN_REPLY__INIT;
+    Hbeat__V1__SetStatusReply ss = HBEAT__V1__SET_STATUS_REPLY__INIT;
+    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
+    r.result_case = c;
+    if (c == HBEAT__V1__REPLY__RESULT_CREATE_RUN) {
+        cr.run = ri;
+        r.create_run = &cr;
+    } else if (c == HBEAT__V1__REPLY__RESULT_GET_RUN) {
+        gr.run = ri;
+        r.get_run = &gr;
+    } else {
+        ss.run = ri;
+        r.set_status = &ss;
+    }
+    rep_file(name, &r);
+}
+
+static void page(const char *name, const int64_t *ids, const char *statuses, size_t n, int64_t next)
+{
+    Hbeat__V1__RunInfo infos[128];
+    Hbeat__V1__RunInfo *ptrs[128];
+    char st[128][2];
+    for (size_t i = 0; i < n; i++) {
+        st[i][0] = statuses[i % strlen(statuses)];
+        st[i][1] = '\0';
+        run_info(&infos[i], ids[i], 100 + ids[i], st[i], 1764280000.0 + (double)i);
+        ptrs[i] = &infos[i];
+    }
+    Hbeat__V1__ListRunsReply lr = HBEAT__V1__LIST_RUNS_REPLY__INIT;
+    lr.n_runs = n;
+    lr.runs = ptrs;
+    lr.next_after_id = next;
+    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
+    r.result_case = HBEAT__V1__REPLY__RESULT_LIST_RUNS;
+    r.list_runs = &lr;
+    rep_file(name, &r);
+}
+
+static void error_reply(const char *name, int code, const char *message)
+{
+    Hbeat__V1__Error e = HBEAT__V1__ERROR__INIT;
+    e.code = (Hbeat__V1__ErrorCode)code;
+    e.message = (char *)message;
+    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
+    r.result_case = HBEAT__V1__REPLY__RESULT_ERROR;
+    r.error = &e;
+    rep_file(name, &r);
+}
+
+static void replies(void)
+{
+    /* The gateway's requests carry sequence 0 (hbeat_gateway_log_heartbeat). */
+    beat_reply("hb_running", "R", 0);
+    beat_reply("hb_cold_resume", "C", 0);
+    beat_reply("hb_stale_sequence", "R", 5);
+    beat_reply("hb_empty_status", "", 0);
+    beat_reply("hb_long_status", "RRRRRRRRRRRRRRRR", 0);
+    beat_reply("hb_control_status", "R\n", 0);
+    status_reply("us_done", "D");
+    status_reply("us_space", "R D");
+
+    Hbeat__V1__RunInfo ri;
+    run_info(&ri, 6, 7, "R", 1764280045.25);
+    run_reply("run_create", HBEAT__V1__REPLY__RESULT_CREATE_RUN, &ri);
+    run_reply("run_get", HBEAT__V1__REPLY__RESULT_GET_RUN, &ri);
+    run_reply("run_set_status", HBEAT__V1__REPLY__RESULT_SET_STATUS, &ri);
+    run_info(&ri, 6, 7, "R", NAN);
+    run_reply("run_nan_deadline", HBEAT__V1__REPLY__RESULT_GET_RUN, &ri);
+    run_info(&ri, 6, 7, "R", -5.0);
+    run_reply("run_negative_deadline", HBEAT__V1__REPLY__RESULT_GET_RUN, &ri);
+    run_info(&ri, 0, 7, "R", 0);
+    run_reply("run_zero_id", HBEAT__V1__REPLY__RESULT_GET_RUN, &ri);
+    run_info(&ri, 9, 7, "R", 0);
+    run_reply("run_other_id", HBEAT__V1__REPLY__RESULT_GET_RUN, &ri);
+    run_info(&ri, 14, 8, "G", 0);
+    run_reply("run_other_workflow", HBEAT__V1__REPLY__RESULT_CREATE_RUN, &ri);
+    Hbeat__V1__GetRunReply bare = HBEAT__V1__GET_RUN_REPLY__INIT;
+    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
+    r.result_case = HBEAT__V1__REPLY__RESULT_GET_RUN;
+    r.get_run = &bare;
+    rep_file("run_missing", &r);
+
+    static const int64_t asc[] = {1, 2, 3};
+    static const int64_t desc[] = {3, 2, 1};
+    static const int64_t repeat[] = {4, 4};
+    page("list_last_page", asc, "GLR", 3, 0);
+    page("list_more_pages", asc, "R", 3, 3);
+    page("list_descending", desc, "R", 3, 0);
+    page("list_repeated", repeat, "R", 2, 0);
+    page("list_empty_but_more", asc, "R", 0, 5);
+    page("list_not_advancing", asc, "R", 3, 1);
+    int64_t many[128];
+    for (int i = 0; i < 128; i++)
+        many[i] = i + 1;
+    page("list_spills_arena", many, "GLBIORDSECHTA", 128, 0);
+
+    error_reply("err_invalid", 1, "workflow_run_id must be > 0 (got 0)");
+    error_reply("err_not_found", 2, "no workflow run 999");
+    error_reply("err_unauthenticated", 3, "no token");
+    error_reply("err_forbidden", 4, "not yours");
+    error_reply("err_too_large", 5, "request of 70000 bytes exceeds the limit of 65536");
+    error_reply("err_internal", 6, "store failed");
+    error_reply("err_unimplemented", 7, "unknown call (field 16)");
+    error_reply("err_unavailable", 8, "shutting down");
+    error_reply("err_unspecified", 0, "");
+    error_reply("err_future_code", 99, "from a newer server");
+    error_reply("err_forged_log_line", 2, "no run\n2025-01-01 hbeat ERROR forged\r\x1b[2J");
+
+    Hbeat__V1__Reply empty = HBEAT__V1__REPLY__INIT;
+    rep_file("nothing", &empty);
+    static const uint8_t unknown[] = {0x82, 0x06, 0x02, 0x08, 0x01};
+    write_file("fuzz_client_nng_reply", "unknown_result", unknown, sizeof unknown);
+    static const uint8_t garbage[] = {0x52, 0xff, 0xff, 0xff, 0xff, 0x0f};
+    write_file("fuzz_client_nng_reply", "garbage", garbage, sizeof garbage);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
+        return 2;
+    }
+    dir = argv[1];
+    requests();
+    replies();
+    return 0;
+}
