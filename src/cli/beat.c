@@ -19,6 +19,8 @@ static const char beat_help[] =
     "and print each reply and each status change on stdout, one line each:\n"
     "  beat 3 run 1: status R\n"
     "  status change R -> C\n"
+    "  lease lost: no beat answered within 93 s; the server may reap run 1\n"
+    "  lease regained: run 1 is kept alive again\n"
     "The first beat is sent at once, then one every --interval seconds, each\n"
     "telling the server to expect the next within interval * buffer seconds.\n"
     "When the server moves the run to D, S, E, C, H, T or A (done, stopped,\n"
@@ -109,6 +111,7 @@ static int ends_the_run(const char *status)
 typedef struct beat_state {
     int64_t run;
     int json;
+    double window;
     hbeat_stop_event *stop;
     int ended;
     char final_status[HBEAT_STATUS_MAX + 1];
@@ -165,12 +168,28 @@ static void print_stats(hbeat_service *svc, int64_t run, int json)
     fflush(stdout);
 }
 
+/* The window the server was promised passed without an answered beat (the
+   server may reap the run), or a beat was answered again. */
+static void on_lease_change(void *arg, int lost)
+{
+    beat_state *st = arg;
+    if (st->json)
+        printf("{\"event\":\"lease\",\"workflow_run_id\":%" PRId64 ",\"lost\":%s}\n", st->run,
+               lost ? "true" : "false");
+    else if (lost)
+        printf("lease lost: no beat answered within %g s; the server may reap run %" PRId64 "\n",
+               st->window, st->run);
+    else
+        printf("lease regained: run %" PRId64 " is kept alive again\n", st->run);
+    fflush(stdout);
+}
+
 static int beat_loop(const cli_common *common, const beat_args *a, hbeat_stop_event *stop)
 {
     hbeat_gateway *inner = NULL, *gw = NULL;
     hbeat_service *svc = NULL;
     hbeat_error err = HBEAT_ERROR_INIT;
-    beat_state st = {a->run, common->json, stop, 0, ""};
+    beat_state st = {a->run, common->json, a->interval * a->buffer, stop, 0, ""};
     int exit_code = cli_open_gateway(common, &inner);
     if (exit_code != 0)
         return exit_code;
@@ -191,6 +210,8 @@ static int beat_loop(const cli_common *common, const beat_args *a, hbeat_stop_ev
     opts.max_consecutive_failures = (unsigned int)a->max_failures;
     opts.on_status_change = on_status_change;
     opts.on_status_change_arg = &st;
+    opts.on_lease_change = on_lease_change;
+    opts.on_lease_change_arg = &st;
     rc = hbeat_service_new(&svc, gw, &opts, &err);
     if (rc != 0) {
         cli_report("cannot start", rc, &err);

@@ -96,10 +96,10 @@ typedef struct fixture {
     const char *urls[4]; /* every client URL hbeatd serves, NULL-terminated */
 } fixture;
 
-static int setup(void **state)
+static int start(void **state, const char *const *extra_args)
 {
     fixture *f = calloc(1, sizeof *f);
-    if (!f || hbd_harness_start(&f->h, NULL) != 0) {
+    if (!f || hbd_harness_start(&f->h, extra_args) != 0) {
         free(f);
         return -1;
     }
@@ -112,6 +112,19 @@ static int setup(void **state)
     (void)n;
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return start(state, NULL);
+}
+
+/* hbeatd whose reaper never runs during a test: a lapsed lease must not
+   also end the run. */
+static int setup_no_reaper(void **state)
+{
+    static const char *const args[] = {"--reap-interval", "3600", NULL};
+    return start(state, args);
 }
 
 static int teardown(void **state)
@@ -286,6 +299,36 @@ static void test_server_gone(void **state)
     }
 }
 
+/* The server stops answering: once the promised window passes the client
+   says the lease is lost; when the server answers again, that it is back. */
+static void test_lease_lost_and_regained(void **state)
+{
+    fixture *f = *state;
+    hb_proc p;
+    char id_text[32];
+    int64_t id = create_run(f->urls[0], "R");
+    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+    tool_start(&p, "beat", f->urls[0], "--run", id_text, "--interval", "0.1", "--buffer", "2",
+               "--timeout", "0.5", "--max-failures", "0", NULL);
+    assert_int_equal(hb_proc_wait_for(&p, "beat 2 run ", LIMIT), 0);
+
+    hbd_harness_sigstop(&f->h);
+    int lost = hb_proc_wait_for(&p,
+                                "lease lost: no beat answered within 0.2 s; the server may "
+                                "reap run ",
+                                LIMIT);
+    hbd_harness_sigcont(&f->h);
+    if (lost != 0)
+        fail_msg("no lease lost:\n%s\n%s", p.out, p.err);
+    if (hb_proc_wait_for(&p, "lease regained: run ", LIMIT) != 0)
+        fail_msg("no lease regained:\n%s\n%s", p.out, p.err);
+    assert_true(strstr(p.out, "lease regained") > strstr(p.out, "lease lost"));
+
+    hb_proc_signal(&p, SIGTERM);
+    assert_int_equal(hb_proc_wait_exit(&p, LIMIT), 0);
+    hb_proc_cleanup(&p);
+}
+
 #ifdef EXAMPLE_RUNTIME_SELECT
 /* The runtime_select example, unchanged, over each transport. */
 static void test_runtime_select_example(void **state)
@@ -314,6 +357,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_beat_on_an_ended_run_stops_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_beat_on_an_unknown_run_gives_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_lost_and_regained, setup_no_reaper, teardown),
 #ifdef EXAMPLE_RUNTIME_SELECT
         cmocka_unit_test_setup_teardown(test_runtime_select_example, setup, teardown),
 #endif
