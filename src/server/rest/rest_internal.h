@@ -37,6 +37,10 @@ typedef struct hbd_rest_reply {
     unsigned int status;
     /* Allow header value for a 405, else NULL. Static string. */
     const char *allow;
+    /* Content-Type; NULL is application/json. Static string. */
+    const char *content_type;
+    /* More headers: static name, value, name, value, ..., NULL; or NULL. */
+    const char *const *headers;
     /* The body: points into inline_buf, into heap, or at a static string. */
     const char *body;
     size_t len;

@@ -21,6 +21,8 @@ void hbd_rest_reply_init(hbd_rest_reply *r)
 {
     r->status = 500;
     r->allow = NULL;
+    r->content_type = NULL;
+    r->headers = NULL;
     r->body = oom_body;
     r->len = sizeof oom_body - 1;
     r->heap = NULL;

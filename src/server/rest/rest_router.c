@@ -5,6 +5,7 @@
  * positive decimal integer a 400, all decided before any body is read.
  */
 #include "server/rest/rest_internal.h"
+#include "server/rest/rest_observe.h"
 
 #include <string.h>
 
@@ -81,6 +82,8 @@ static int method_is(const hbd_rest_request *req, const char *m)
 
 void hbd_rest_route(hbd_engine *engine, const hbd_rest_request *req, hbd_rest_reply *r)
 {
+    if (hbd_rest_observe(engine, req, r))
+        return;
     segment id_seg = {NULL, 0};
     route rt = match(req->path, &id_seg);
     const char *allow = NULL;

@@ -50,6 +50,8 @@
 #include <unistd.h>
 
 #include "server/log.h"
+#include "server/metrics.h"
+#include "server/metrics_hooks.h"
 #include "server/rest/rest_internal.h"
 
 #define DEFAULT_MAX_BODY (64 * 1024)
@@ -106,6 +108,8 @@ typedef struct conn {
     int durable_rc;
     hbd_durable waiter;
     hbd_rest_reply reply;
+    double started; /* for the metrics: when the headers were in */
+    hbd_route route;
 } conn;
 
 /* MHD's format strings are its own; route them into hbeatd's log. */
@@ -128,6 +132,7 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
+    hbd_metrics_connection(HBD_PROTO_REST, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn *cn = calloc(1, sizeof *cn);
         /* NULL on failure: the request handler then drops the connection. */
@@ -177,8 +182,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const hbd_rest_reply
         MHD_create_response_from_buffer(r->len, (void *)r->body, MHD_RESPMEM_MUST_COPY);
     if (resp == NULL)
         return MHD_NO;
-    enum MHD_Result ok =
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    enum MHD_Result ok = MHD_add_response_header(
+        resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type ? r->content_type : "application/json");
+    for (const char *const *h = r->headers; ok == MHD_YES && h != NULL && h[0] != NULL; h += 2)
+        ok = MHD_add_response_header(resp, h[0], h[1]);
     if (ok == MHD_YES && r->allow != NULL)
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (ok == MHD_YES && close)
@@ -189,6 +196,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const hbd_rest_reply
     return ok;
 }
 
+static void count_request(const conn *cn)
+{
+    hbd_metrics_request(HBD_PROTO_REST, cn->route, hbd_metrics_http_result(cn->reply.status),
+                        hbd_metrics_now() - cn->started);
+}
+
 /* Answers before the body has been read; MHD then closes the connection
    instead of reading a body nobody wants. */
 static enum MHD_Result reply_early(struct MHD_Connection *c, conn *cn, const hbd_rest_request *req,
@@ -196,6 +209,7 @@ static enum MHD_Result reply_early(struct MHD_Connection *c, conn *cn, const hbd
 {
     hbd_rest_reply_error(&cn->reply, req, status, "%s", message);
     cn->responded = 1;
+    count_request(cn);
     enum MHD_Result ok = send_reply(c, &cn->reply, 1);
     hbd_rest_reply_release(&cn->reply);
     return ok;
@@ -307,6 +321,7 @@ static enum MHD_Result send_durable_reply(struct MHD_Connection *c, conn *cn,
     atomic_store(&cn->durable, DUR_NONE);
     if (cn->durable_rc != 0)
         hbd_rest_reply_engine_error(&cn->reply, req, cn->durable_rc, NULL);
+    count_request(cn);
     enum MHD_Result ok = send_reply(c, &cn->reply, 0);
     hbd_rest_reply_release(&cn->reply);
     return ok;
@@ -326,6 +341,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         conn *cn = ci != NULL ? ci->socket_context : NULL;
         if (cn == NULL)
             return MHD_NO;
+        cn->started = hbd_metrics_now();
+        cn->route = hbd_metrics_rest_route(method, url);
         cn->len = 0;
         cn->too_big = 0;
         cn->dropped = 0;
@@ -390,6 +407,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (atomic_load(&cn->durable) == DUR_DONE)
         return send_durable_reply(c, cn, &req);
+    count_request(cn);
     enum MHD_Result ok = send_reply(c, &cn->reply, 0);
     hbd_rest_reply_release(&cn->reply);
     return ok;
