@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "server/log.h"
+#include "server/metrics_hooks.h"
 #include "server/nng_codec.h"
 
 #define DEFAULT_MAX_MESSAGE (64 * 1024)
@@ -45,6 +46,8 @@ typedef struct worker {
     nng_msg *msg; /* the request, turned into the reply */
     int state;    /* guarded by srv->mu */
     hbd_durable durable;
+    double started; /* for the metrics */
+    hbd_route route;
 } worker;
 
 struct hbd_nng {
@@ -113,6 +116,9 @@ static void on_durable(void *arg, int rc)
     pthread_mutex_lock(&w->srv->mu);
     w->state = ST_SEND;
     pthread_mutex_unlock(&w->srv->mu);
+    hbd_metrics_request(HBD_PROTO_NNG, w->route,
+                        hbd_metrics_nng_result(nng_msg_body(w->msg), nng_msg_len(w->msg)),
+                        hbd_metrics_now() - w->started);
     nng_aio_set_msg(w->aio, w->msg);
     w->msg = NULL;
     nng_ctx_send(w->ctx, w->aio);
@@ -152,6 +158,8 @@ static void on_recv(worker *w)
     srv->active++;
     pthread_mutex_unlock(&srv->mu);
 
+    w->started = hbd_metrics_now();
+    w->route = hbd_metrics_nng_route(nng_msg_body(msg), nng_msg_len(msg));
     /* Decode straight from the message body; the reply reuses the message. */
     w->msg = msg;
     uint64_t ticket = 0;
