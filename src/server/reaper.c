@@ -18,6 +18,7 @@
 #include "server/committer.h"
 #include "server/engine_internal.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/state_machine.h"
 
 typedef struct reaped {
@@ -74,10 +75,12 @@ int hbd_engine_reap(hbd_engine *e, size_t *count, hbeat_error *err)
     if (n > 0) {
         int wrc = hbd_committer_wait(e->committer, ticket, err);
         if (wrc == 0) {
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++) {
                 hbd_info("reaped run %lld: %s -> %s (deadline passed %.3f s ago)",
                          (long long)moved[i].id, hbd_status_token(moved[i].from),
                          hbd_status_token(moved[i].to), moved[i].late);
+                hbd_metrics_reaped(hbd_status_token(moved[i].from), hbd_status_token(moved[i].to));
+            }
         } else if (rc == 0) {
             rc = wrc;
         }
