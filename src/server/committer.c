@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "server/log.h"
+#include "server/metrics_hooks.h"
 
 typedef struct batch {
     hbd_rec *recs;
@@ -80,6 +81,7 @@ static void *writer(void *arg)
         hbeat_error err = HBEAT_ERROR_INIT;
         hbd_debug("committing batch %llu: %zu changes", (unsigned long long)ticket,
                   c->writing.count);
+        double started = hbd_metrics_now();
         if (c->test_delay_ms > 0) {
             struct timespec ts = {c->test_delay_ms / 1000, (c->test_delay_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
@@ -89,6 +91,7 @@ static void *writer(void *arg)
             hbd_error("%s; refusing further changes (restart hbeatd)", err.message);
         else
             hbd_debug("committed batch %llu", (unsigned long long)ticket);
+        hbd_metrics_commit(hbd_metrics_now() - started, (unsigned int)c->writing.count);
         c->writing.count = 0;
 
         pthread_mutex_lock(&c->mu);
