@@ -21,12 +21,8 @@
 /* Schemes stay listed when their transport is compiled out, so that
    hbeat_gateway_open() can say "known, but not built in". */
 const hbeat__builtin hbeat__builtins[] = {
-    {"fake", FAKE_OPEN, "HBEAT_WITH_FAKE"},
-    {"http", REST_OPEN, "HBEAT_WITH_REST"},
-    {"https", REST_OPEN, "HBEAT_WITH_REST"},
-    {"nng+tcp", NNG_OPEN, "HBEAT_WITH_NNG"},
-    {"nng+tls+tcp", NNG_OPEN, "HBEAT_WITH_NNG"},
-    {"nng+ipc", NNG_OPEN, "HBEAT_WITH_NNG"},
-    {"nng+inproc", NNG_OPEN, "HBEAT_WITH_NNG"},
-    {NULL, NULL, NULL},
+    {"fake", FAKE_OPEN, "HBEAT_WITH_FAKE"},      {"http", REST_OPEN, "HBEAT_WITH_REST"},
+    {"https", REST_OPEN, "HBEAT_WITH_REST"},     {"nng+tcp", NNG_OPEN, "HBEAT_WITH_NNG"},
+    {"nng+tls+tcp", NNG_OPEN, "HBEAT_WITH_NNG"}, {"nng+ipc", NNG_OPEN, "HBEAT_WITH_NNG"},
+    {"nng+inproc", NNG_OPEN, "HBEAT_WITH_NNG"},  {NULL, NULL, NULL},
 };

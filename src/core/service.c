@@ -235,29 +235,38 @@ int64_t hbeat_service_last_heartbeat_ns(hbeat_service *svc)
     return last;
 }
 
+/* Nanoseconds since the last beat. The clock is read after the last beat
+   time, under the same lock, so a beat landing in between cannot make the
+   answer negative. */
+static int64_t elapsed_ns(hbeat_service *svc)
+{
+    pthread_mutex_lock(&svc->mu);
+    int64_t last = svc->last_beat_ns;
+    int64_t now = hbeat_clock_now_ns(svc->clock);
+    pthread_mutex_unlock(&svc->mu);
+    return now - last;
+}
+
 double hbeat_service_time_since_last_heartbeat(hbeat_service *svc)
 {
     if (svc == NULL)
         return NAN;
-    int64_t now = hbeat_clock_now_ns(svc->clock);
-    return (double)(now - hbeat_service_last_heartbeat_ns(svc)) / 1e9;
+    return (double)elapsed_ns(svc) / 1e9;
 }
 
 int hbeat_service_is_heartbeat_due(hbeat_service *svc)
 {
     if (svc == NULL)
         return 0;
-    int64_t now = hbeat_clock_now_ns(svc->clock);
-    return now - hbeat_service_last_heartbeat_ns(svc) >= svc->interval_ns;
+    return elapsed_ns(svc) >= svc->interval_ns;
 }
 
 void hbeat_service_reset_timer(hbeat_service *svc)
 {
     if (svc == NULL)
         return;
-    int64_t now = hbeat_clock_now_ns(svc->clock);
     pthread_mutex_lock(&svc->mu);
-    svc->last_beat_ns = now;
+    svc->last_beat_ns = hbeat_clock_now_ns(svc->clock);
     pthread_mutex_unlock(&svc->mu);
 }
 
@@ -275,8 +284,8 @@ int hbeat_service_lease_lost(hbeat_service *svc)
 {
     if (svc == NULL)
         return 0;
-    int64_t now = hbeat_clock_now_ns(svc->clock);
     pthread_mutex_lock(&svc->mu);
+    int64_t now = hbeat_clock_now_ns(svc->clock);
     int lost = svc->lease_lost || now >= svc->stats.lease_deadline_ns;
     pthread_mutex_unlock(&svc->mu);
     return lost;
@@ -286,8 +295,8 @@ double hbeat_service_lease_remaining(hbeat_service *svc)
 {
     if (svc == NULL)
         return NAN;
-    int64_t now = hbeat_clock_now_ns(svc->clock);
     pthread_mutex_lock(&svc->mu);
+    int64_t now = hbeat_clock_now_ns(svc->clock);
     int64_t deadline = svc->stats.lease_deadline_ns;
     pthread_mutex_unlock(&svc->mu);
     return (double)(deadline - now) / 1e9;
@@ -299,9 +308,8 @@ int hbeat_service_get_stats(hbeat_service *svc, hbeat_service_stats *out)
         return HBEAT_EINVAL;
     if (out->version == 0 || out->version > HBEAT_SERVICE_STATS_VERSION)
         return HBEAT_EVERSION;
-    int64_t now = hbeat_clock_now_ns(svc->clock);
     pthread_mutex_lock(&svc->mu);
-    hbeat__stats_fill(&svc->stats, svc->failures, now, out);
+    hbeat__stats_fill(&svc->stats, svc->failures, hbeat_clock_now_ns(svc->clock), out);
     pthread_mutex_unlock(&svc->mu);
     return 0;
 }

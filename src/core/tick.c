@@ -70,9 +70,8 @@ static void tell_lease(hbeat_service *svc, int lost)
 
 void hbeat__check_lease(hbeat_service *svc)
 {
-    int64_t now = hbeat_clock_now_ns(svc->clock);
     pthread_mutex_lock(&svc->mu);
-    int lapsed = lease_lapsed_locked(svc, now);
+    int lapsed = lease_lapsed_locked(svc, hbeat_clock_now_ns(svc->clock));
     if (lapsed)
         svc->callbacks_running++;
     pthread_mutex_unlock(&svc->mu);
