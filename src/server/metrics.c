@@ -8,8 +8,13 @@
  * a scrape racing a request still shows monotonic buckets with +Inf equal
  * to _count. _sum is kept apart (in nanoseconds) and may be one request
  * ahead or behind, which Prometheus tolerates.
+ *
+ * Counting runs needs the engine; that part lives in metrics_render.c, so
+ * that code which only records (the committer, the reaper) links without
+ * the engine.
  */
 #include "server/metrics.h"
+#include "server/metrics_internal.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -19,11 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hbeat/status.h"
-
-/* Jobmon's workflow-run statuses, in the order of the state machine. */
-static const char status_codes[] = "GLBIORDSECHTA";
-#define STATUS_COUNT ((int)sizeof status_codes - 1)
+#include "hbeat/errors.h"
 
 /* ---- histograms ---------------------------------------------------------- */
 
@@ -258,43 +259,12 @@ static void render_requests(buf *b)
     }
 }
 
-/* Counts runs by status, a page at a time so that the engine's lock is
-   never held for long. The in-memory view may be one group commit ahead
-   of the disk, which does not matter for a gauge. */
-static int count_runs(hbd_engine *engine, uint64_t counts[STATUS_COUNT])
+static void render_runs(buf *b, const uint64_t runs[HBD_METRICS_STATUSES])
 {
-    int64_t after = 0;
-    do {
-        hbd_run *runs = NULL;
-        size_t n = 0;
-        int64_t next = 0;
-        uint64_t ticket = 0;
-        hbeat_error err = HBEAT_ERROR_INIT;
-        int rc = hbd_engine_list_runs_begin(engine, NULL, after, HBD_LIST_MAX, &runs, &n, &next,
-                                            &ticket, &err);
-        if (rc != 0)
-            return rc;
-        for (size_t i = 0; i < n; i++) {
-            const char *at = strchr(status_codes, runs[i].status[0]);
-            if (at != NULL && runs[i].status[0] != '\0' && runs[i].status[1] == '\0')
-                counts[at - status_codes]++;
-        }
-        free(runs);
-        after = next;
-    } while (after != 0);
-    return 0;
-}
-
-static int render_runs(buf *b, hbd_engine *engine)
-{
-    uint64_t counts[STATUS_COUNT] = {0};
-    int rc = engine != NULL ? count_runs(engine, counts) : 0;
-    if (rc != 0)
-        return rc;
     header(b, "hbeatd_runs", "gauge", "Workflow runs held, by status (Jobmon's status codes).");
-    for (int i = 0; i < STATUS_COUNT; i++)
-        put(b, "hbeatd_runs{status=\"%c\"} %llu\n", status_codes[i], (unsigned long long)counts[i]);
-    return 0;
+    for (int i = 0; i < HBD_METRICS_STATUSES; i++)
+        put(b, "hbeatd_runs{status=\"%c\"} %llu\n", HBD_METRICS_STATUS_CODES[i],
+            (unsigned long long)runs[i]);
 }
 
 static void render_reaper(buf *b)
@@ -328,25 +298,21 @@ static void render_connections(buf *b)
     }
 }
 
-int hbd_metrics_render(hbd_engine *engine, char **out, size_t *len)
+int hbd_metrics__format(const uint64_t runs[HBD_METRICS_STATUSES], char **out, size_t *len)
 {
-    if (out == NULL || len == NULL)
-        return HBEAT_EINVAL;
     *out = NULL;
     *len = 0;
     buf b = {malloc(16384), 0, 16384, 0};
     if (b.p == NULL)
         return HBEAT_ENOMEM;
     render_requests(&b);
-    int rc = render_runs(&b, engine);
+    render_runs(&b, runs);
     render_reaper(&b);
     render_store(&b);
     render_connections(&b);
-    if (rc == 0 && b.oom)
-        rc = HBEAT_ENOMEM;
-    if (rc != 0) {
+    if (b.oom) {
         free(b.p);
-        return rc;
+        return HBEAT_ENOMEM;
     }
     *out = b.p;
     *len = b.len;
