@@ -121,6 +121,7 @@ typedef struct expect {
     int is_page;
     int64_t after_id, limit;
     const char *filter;
+    int observe; /* GET / or GET /metrics: not JSON, not the engine's runs */
 } expect;
 
 /* A decimal run id > 0 that fits an int64_t (leading zeros allowed). */
@@ -355,8 +356,19 @@ static void model(expect *x, const request *rq, const fz_snapshot *before)
     memset(x, 0, sizeof *x);
     const char *id_s = NULL;
     size_t id_len = 0;
-    enum route rt = match(rq->path, &id_s, &id_len);
     const char *m = rq->method;
+    /* The status page and the metrics, outside the API (rest_observe.h). */
+    if (strcmp(rq->path, "/") == 0 || strcmp(rq->path, "/metrics") == 0) {
+        x->observe = strcmp(rq->path, "/") == 0 ? 1 : 2;
+        if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
+            x->status = 200;
+        } else {
+            x->status = 405;
+            x->allow = "GET, HEAD";
+        }
+        return;
+    }
+    enum route rt = match(rq->path, &id_s, &id_len);
     switch (rt) {
     case R_NONE:
         x->status = 404;
@@ -485,19 +497,34 @@ static void check_page(const json_t *doc, const expect *x, const fz_snapshot *sn
                (long long)json_integer_value(next), (long long)want_next);
 }
 
-static void check_state(const fz_snapshot *before, const fz_snapshot *after, const expect *x)
+/* The status page is the embedded HTML; the metrics are Prometheus text:
+   printable lines, each a comment or "name[{labels}] value". */
+static void check_observe(const hbd_rest_reply *r, int which)
 {
-    fz_snapshot want = *before;
-    if (x->changes) {
-        size_t i = 0;
-        while (i < want.count && want.runs[i].id != x->run.id)
-            i++;
-        if (i == want.count)
-            want.count++;
-        want.runs[i] = x->run;
+    FUZZ_CHECK(r->len > 0 && r->content_type != NULL, "an observe reply without body or type");
+    if (which == 1) {
+        FUZZ_CHECK(r->len >= 15 && memcmp(r->body, "<!DOCTYPE html>", 15) == 0,
+                   "GET / is not the status page");
+        return;
     }
-    FUZZ_CHECK(fz_snapshot_equal(&want, after),
-               "the engine's runs are not what the request should have left");
+    FUZZ_CHECK(r->body[r->len - 1] == '\n', "the metrics do not end in a newline");
+    const char *line = r->body, *end = r->body + r->len;
+    while (line < end) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        for (const char *p = line; p < nl; p++)
+            FUZZ_CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f,
+                       "a metrics line holds byte 0x%02x", (unsigned char)*p);
+        FUZZ_CHECK(nl > line, "an empty metrics line");
+        if (line[0] != '#') {
+            const char *sp = memchr(line, ' ', (size_t)(nl - line));
+            FUZZ_CHECK(sp != NULL && sp > line && sp + 1 < nl, "metrics line \"%.*s\"",
+                       (int)(nl - line), line);
+            FUZZ_CHECK((line[0] >= 'a' && line[0] <= 'z') || (line[0] >= 'A' && line[0] <= 'Z') ||
+                           line[0] == '_' || line[0] == ':',
+                       "metric name in \"%.*s\"", (int)(nl - line), line);
+        }
+        line = nl + 1;
+    }
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -537,8 +564,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (x.allow != NULL)
         FUZZ_CHECK(strcmp(r->allow, x.allow) == 0, "Allow: %s, want %s", r->allow, x.allow);
     FUZZ_CHECK(r->status == 200 || !r->wait_durable, "an error reply waits for a commit");
-    FUZZ_CHECK(r->status != 200 || r->wait_durable, "a 200 does not wait for its commit");
+    FUZZ_CHECK(r->status != 200 || r->wait_durable == !x.observe, "a 200 %s for a commit",
+               x.observe ? "waits" : "does not wait");
+    if (r->status == 200 && x.observe) {
+        check_observe(r, x.observe);
+        goto done;
+    }
 
+    FUZZ_CHECK(r->content_type == NULL || strstr(r->content_type, "json") != NULL,
+               "a JSON reply sent as %s", r->content_type);
     json_error_t jerr;
     json_t *doc = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
     FUZZ_CHECK(doc != NULL && json_is_object(doc), "the reply body is not a JSON object (%s): %.*s",
@@ -558,7 +592,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_run_json(json_object_get(doc, "run"), &x.run);
     }
     json_decref(doc);
-    check_state(&before, &after, r->status == 200 ? &x : &(expect){0});
+done:
+    fz_expect_state(&before, &after, r->status == 200 && x.changes ? &x.run : NULL, "the request");
+    fz_snapshot_free(&before);
+    fz_snapshot_free(&after);
 
     hbd_rest_reply_release(r);
     free(r);

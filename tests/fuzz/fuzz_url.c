@@ -1,23 +1,26 @@
 /*
  * URL and option handling: the input's bytes up to its first NUL are a
- * URL; any bytes after that NUL choose gateway options (below).
+ * URL; any bytes after that NUL choose gateway options (options_from).
  *
- *  - The parsers directly: hbeat__nng_url_to_dial() (nng+tcp/ipc/inproc ->
- *    nng address) and hbeat__rest_url_parse() (http/https base URL).
+ *  - The parsers directly: hbeat__nng_url_to_dial() (nng+... -> nng
+ *    address) and hbeat__rest_url_parse() (http/https base URL).
  *  - hbeat_gateway_open() on the URL, which resolves the scheme in the
  *    registry and opens the transport: fake://, http(s):// (the REST
- *    gateway connects only when a call is made), nng+inproc:// (dials in
- *    this process). nng+tcp:// and nng+ipc:// would dial out in the
- *    background, so this target registers its own transport for those two
- *    schemes (user registrations come before the built-ins): it runs the
- *    nng transport's URL and option checks and returns a fake gateway. No
- *    input makes a network connection.
- *  - The registry's own scheme checks: registering the URL as a scheme.
+ *    gateway connects only when a call is made) and nng+inproc:// (dials in
+ *    this process) for real. Every other built-in scheme (nng+tcp,
+ *    nng+tls+tcp, nng+ipc, and any added later) would connect in the
+ *    background, so this target registers checking_open for it (user
+ *    registrations come before the built-ins): the transport's URL and
+ *    option checks, then a fake gateway. No input opens a connection.
+ *  - The registry's rules for schemes: registering the URL, and its scheme.
  *
- * Checked: a success hands out a normalised result (an nng address with a
- * lower-case scheme, a REST base without a query, fragment or trailing
- * slash); every failure is a negative code with a message.
+ * Checked: a success hands out a normalised result (an nng address that is
+ * the URL without "nng+" and with its scheme in lower case, a REST base
+ * without a query, fragment or trailing slash); every failure is a negative
+ * code with a message; the transport that opened a URL is the one its
+ * scheme names.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +31,8 @@
 #include "hbeat/hbeat.h"
 #include "hbeat/sys/fake.h"
 #include "hbeat/sys/transport.h"
+
+#include "core/builtins.h"
 
 #ifdef HBEAT_FUZZ_WITH_NNG
 #include "transports/nng/nng_internal.h"
@@ -132,17 +137,14 @@ static void fuzz_nng_url(const char *url)
         FUZZ_CHECK(rc == HBEAT_EINVAL, "nng url: %d", rc);
         return;
     }
-    static const char *const schemes[] = {"tcp://", "ipc://", "inproc://"};
-    int known = 0;
-    for (size_t i = 0; i < 3; i++) {
-        size_t n = strlen(schemes[i]);
-        if (strncmp(dial, schemes[i], n) == 0) {
-            known = 1;
-            /* The rest is the user's, unchanged. */
-            FUZZ_CHECK(strcmp(dial + n, url + 4 + n) == 0, "%s became %s", url, dial);
-        }
-    }
-    FUZZ_CHECK(known, "%s became %s", url, dial);
+    /* The user's URL without "nng+", the scheme in lower case. */
+    const char *sep = strstr(url, "://");
+    FUZZ_CHECK(sep != NULL && strncasecmp(url, "nng+", 4) == 0, "%s accepted", url);
+    size_t slen = (size_t)(sep - url) - 4;
+    FUZZ_CHECK(strlen(dial) == strlen(url) - 4, "%s became %s", url, dial);
+    for (size_t i = 0; i < slen; i++)
+        FUZZ_CHECK(dial[i] == (char)tolower((unsigned char)url[4 + i]), "%s became %s", url, dial);
+    FUZZ_CHECK(strcmp(dial + slen, sep) == 0, "%s became %s", url, dial);
     for (const char *p = dial; *p != '\0'; p++)
         FUZZ_CHECK((unsigned char)*p > 0x20 && (unsigned char)*p != 0x7f,
                    "an nng address with byte 0x%02x", (unsigned char)*p);
@@ -157,12 +159,9 @@ static void fuzz_nng_url(const char *url)
         FUZZ_CHECK(strcmp(small, dial) == 0, "%s vs %s", small, dial);
 }
 
-/* nng+tcp:// and nng+ipc:// without dialing: the transport's own checks,
-   then a fake gateway. */
-static int nng_check_open(hbeat_gateway **out, const char *url, const hbeat_gateway_options *opts,
-                          void *data, hbeat_error *err)
+/* The nng transport's URL and option checks, without dialing. */
+static int nng_check(const char *url, const hbeat_gateway_options *opts, hbeat_error *err)
 {
-    (void)data;
     char dial[1024];
     int rc = hbeat__nng_url_to_dial(url, dial, sizeof dial, err);
     if (rc != 0)
@@ -173,9 +172,7 @@ static int nng_check_open(hbeat_gateway **out, const char *url, const hbeat_gate
         FUZZ_CHECK(set.timeout_ms > 0 && set.max_reply > 0, "nng settings %d ms, %zu bytes",
                    (int)set.timeout_ms, set.max_reply);
     hbeat__nng_settings_release(&set);
-    if (rc != 0)
-        return rc;
-    return hbeat_fake_gateway_new(out, NULL, 0, err);
+    return rc;
 }
 #endif
 
@@ -202,6 +199,35 @@ static void fuzz_rest_url(const char *url)
     free(gw.base);
 }
 #endif
+
+/* ---- transports that would connect ---- */
+
+/* Schemes whose open stays in this process: fake, REST (connects on the
+   first call only) and nng+inproc. */
+static int is_safe_scheme(const char *scheme)
+{
+    return strcmp(scheme, "fake") == 0 || strcmp(scheme, "http") == 0 ||
+           strcmp(scheme, "https") == 0 || strcmp(scheme, "nng+inproc") == 0;
+}
+
+/* Stands in for a transport that would dial: its checks where this target
+   can reach them, then a fake gateway. */
+static int checking_open(hbeat_gateway **out, const char *url, const hbeat_gateway_options *opts,
+                         void *data, hbeat_error *err)
+{
+    (void)data;
+#ifdef HBEAT_FUZZ_WITH_NNG
+    if (strncasecmp(url, "nng+", 4) == 0) {
+        int rc = nng_check(url, opts, err);
+        if (rc != 0)
+            return rc;
+    }
+#else
+    (void)url;
+    (void)opts;
+#endif
+    return hbeat_fake_gateway_new(out, NULL, 0, err);
+}
 
 /* ---- the registry ---- */
 
@@ -254,16 +280,23 @@ static void fuzz_registry(const char *url)
 
 /* ---- opening ---- */
 
+/* The transport that must have opened `url`: the real one for the safe
+   schemes, checking_open's fake gateway for the others. NULL when the
+   scheme is not a built-in one. */
 static const char *family(const char *url)
 {
-    static const struct {
-        const char *prefix;
-        const char *transport;
-    } map[] = {{"fake://", "fake"},    {"http://", "rest"},    {"https://", "rest"},
-               {"nng+tcp://", "fake"}, {"nng+ipc://", "fake"}, {"nng+inproc://", "nng"}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        if (strncasecmp(url, map[i].prefix, strlen(map[i].prefix)) == 0)
-            return map[i].transport;
+    const char *sep = strstr(url, "://");
+    if (sep == NULL)
+        return NULL;
+    size_t n = (size_t)(sep - url);
+    for (const hbeat__builtin *b = hbeat__builtins; b->scheme != NULL; b++) {
+        if (strlen(b->scheme) != n || strncasecmp(url, b->scheme, n) != 0)
+            continue;
+        if (!is_safe_scheme(b->scheme))
+            return "fake";
+        if (strcmp(b->scheme, "fake") == 0)
+            return "fake";
+        return strncmp(b->scheme, "http", 4) == 0 ? "rest" : "nng";
     }
     return NULL;
 }
@@ -298,12 +331,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fuzz_quiet_logs();
-#ifdef HBEAT_FUZZ_WITH_NNG
-    hbeat_error err = HBEAT_ERROR_INIT;
-    FUZZ_CHECK(hbeat_transport_register("nng+tcp", nng_check_open, NULL, &err) == 0 &&
-                   hbeat_transport_register("NNG+IPC", nng_check_open, NULL, &err) == 0,
-               "registering the checking nng opener: %s", err.message);
-#endif
+    /* Every built-in scheme whose transport would reach out of the process
+       (now nng+tcp, nng+tls+tcp, nng+ipc; any added later too) is answered
+       by checking_open instead. */
+    for (const hbeat__builtin *b = hbeat__builtins; b->scheme != NULL; b++) {
+        if (is_safe_scheme(b->scheme))
+            continue;
+        hbeat_error err = HBEAT_ERROR_INIT;
+        FUZZ_CHECK(hbeat_transport_register(b->scheme, checking_open, NULL, &err) == 0,
+                   "registering the checking opener for %s: %s", b->scheme, err.message);
+    }
     return 0;
 }
 

@@ -29,11 +29,34 @@ static void write_file(const char *sub, const char *name, const uint8_t *buf, si
     }
 }
 
+/* Requests are also appended, framed, to the session being recorded. */
+static uint8_t session[1 << 16];
+static size_t session_len;
+static int recording;
+
 static void req_file(const char *name, const Hbeat__V1__Request *r)
 {
     uint8_t buf[8192];
     size_t n = hbeat__v1__request__pack(r, buf);
-    write_file("fuzz_server_nng_request", name, buf, n);
+    if (name != NULL)
+        write_file("fuzz_server_nng_request", name, buf, n);
+    if (recording && n <= 255 && session_len + 1 + n <= sizeof session) {
+        session[session_len++] = (uint8_t)n;
+        memcpy(session + session_len, buf, n);
+        session_len += n;
+    }
+}
+
+static void session_begin(void)
+{
+    session_len = 0;
+    recording = 1;
+}
+
+static void session_end(const char *name)
+{
+    write_file("fuzz_server_nng_session", name, session, session_len);
+    recording = 0;
 }
 
 static void rep_file(const char *name, const Hbeat__V1__Reply *r)
@@ -116,6 +139,7 @@ static void set_status(const char *name, int64_t id, const char *status, int for
 
 static void requests(void)
 {
+    session_begin();
     /* The seeded engine (server_model.h): run i in "GLBIORDSECHTA"[i-1]. */
     heartbeat("hb_running", 6, "R", 45.0, 1);
     heartbeat("hb_launched_to_running", 5, "R", 30.0, 2);
@@ -186,6 +210,54 @@ static void requests(void)
     /* A heartbeat cut short in its status string. */
     static const uint8_t cut[] = {0x52, 0x08, 0x08, 0x06, 0x12, 0x05, 'R'};
     write_file("fuzz_server_nng_request", "truncated", cut, sizeof cut);
+    session_end("every_request_seed");
+}
+
+/* Sessions: sequences that only make sense against one engine. */
+static void sessions(void)
+{
+    /* Run 1 (G) through Jobmon's whole life, with beats in between. */
+    session_begin();
+    update_status(NULL, 1, "L");
+    heartbeat(NULL, 1, "L", 10.0, 1);
+    update_status(NULL, 1, "B");
+    update_status(NULL, 1, "I");
+    update_status(NULL, 1, "O");
+    heartbeat(NULL, 1, "R", 45.0, 2);
+    heartbeat(NULL, 1, "R", 45.0, 3);
+    update_status(NULL, 1, "C");
+    heartbeat(NULL, 1, "R", 45.0, 4);
+    update_status(NULL, 1, "T");
+    get_run(NULL, 1);
+    list_runs(NULL, "T", 0, 0);
+    session_end("lifecycle");
+
+    /* Enough runs to grow the run index and to page through. */
+    session_begin();
+    for (int i = 1; i <= 300; i++)
+        create_run(NULL, i, i % 3 == 0 ? "R" : "");
+    heartbeat(NULL, 250, "R", 45.0, 1);
+    set_status(NULL, 251, "E", 1);
+    list_runs(NULL, "", 0, 7);
+    list_runs(NULL, "", 7, 7);
+    list_runs(NULL, "R", 100, 50);
+    list_runs(NULL, "", 0, 1000);
+    get_run(NULL, 313);
+    get_run(NULL, 314);
+    session_end("many_runs");
+
+    /* An operator steering runs, forced and not. */
+    session_begin();
+    set_status(NULL, 6, "H", 0);
+    set_status(NULL, 6, "T", 0);
+    set_status(NULL, 6, "R", 0);
+    set_status(NULL, 6, "R", 1);
+    heartbeat(NULL, 6, "R", 0.0, 1);
+    update_status(NULL, 6, "D");
+    create_run(NULL, 7, "L");
+    heartbeat(NULL, 14, "A", 1.0, 2);
+    update_status(NULL, 14, "A");
+    session_end("operator");
 }
 
 /* ---- replies ---- */
@@ -352,6 +424,7 @@ int main(int argc, char **argv)
     }
     dir = argv[1];
     requests();
+    sessions();
     replies();
     return 0;
 }

@@ -50,27 +50,52 @@ void fz_engine_close(hbd_engine *e)
 
 void fz_snapshot_take(hbd_engine *e, fz_snapshot *out)
 {
-    hbd_run *runs = NULL;
-    size_t n = 0;
-    int64_t next = 0;
-    hbeat_error err = HBEAT_ERROR_INIT;
-    int rc = hbd_engine_list_runs(e, NULL, 0, HBD_LIST_MAX, &runs, &n, &next, &err);
-    FUZZ_CHECK(rc == 0, "listing runs: %s", err.message);
-    FUZZ_CHECK(n <= sizeof out->runs / sizeof out->runs[0] && next == 0,
-               "the engine holds %zu runs (next %lld); a single request adds at most one", n,
-               (long long)next);
-    memcpy(out->runs, runs, n * sizeof *runs);
-    out->count = n;
-    free(runs);
+    out->runs = NULL;
+    out->count = 0;
+    size_t cap = 0;
+    int64_t after = 0;
+    do {
+        hbd_run *page = NULL;
+        size_t n = 0;
+        int64_t next = 0;
+        hbeat_error err = HBEAT_ERROR_INIT;
+        int rc = hbd_engine_list_runs(e, NULL, after, HBD_LIST_MAX, &page, &n, &next, &err);
+        FUZZ_CHECK(rc == 0, "listing runs: %s", err.message);
+        FUZZ_CHECK(next == 0 || (n > 0 && next == page[n - 1].id && next > after),
+                   "listing after %lld: %zu runs, next %lld", (long long)after, n, (long long)next);
+        if (out->count + n > cap) {
+            cap = (out->count + n) * 2;
+            out->runs = realloc(out->runs, cap * sizeof *out->runs);
+            FUZZ_CHECK(out->runs != NULL, "out of memory");
+        }
+        if (n > 0)
+            memcpy(out->runs + out->count, page, n * sizeof *page);
+        out->count += n;
+        free(page);
+        after = next;
+    } while (after != 0);
+    for (size_t i = 1; i < out->count; i++)
+        FUZZ_CHECK(out->runs[i].id > out->runs[i - 1].id, "run ids do not ascend");
+}
+
+void fz_snapshot_free(fz_snapshot *s)
+{
+    free(s->runs);
+    s->runs = NULL;
+    s->count = 0;
 }
 
 const hbd_run *fz_snapshot_find(const fz_snapshot *s, int64_t id)
 {
-    for (size_t i = 0; i < s->count; i++) {
-        if (s->runs[i].id == id)
-            return &s->runs[i];
+    size_t lo = 0, hi = s->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->runs[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return NULL;
+    return lo < s->count && s->runs[lo].id == id ? &s->runs[lo] : NULL;
 }
 
 int fz_run_equal(const hbd_run *a, const hbd_run *b)
@@ -89,6 +114,28 @@ int fz_snapshot_equal(const fz_snapshot *a, const fz_snapshot *b)
             return 0;
     }
     return 1;
+}
+
+void fz_expect_state(const fz_snapshot *before, const fz_snapshot *after, const hbd_run *changed,
+                     const char *what)
+{
+    size_t want = before->count;
+    const hbd_run *old = changed != NULL ? fz_snapshot_find(before, changed->id) : NULL;
+    if (changed != NULL && old == NULL)
+        want++;
+    FUZZ_CHECK(after->count == want, "%s left %zu runs, want %zu", what, after->count, want);
+    for (size_t i = 0; i < before->count; i++) {
+        const hbd_run *w = &before->runs[i] == old ? changed : &before->runs[i];
+        FUZZ_CHECK(fz_run_equal(w, &after->runs[i]),
+                   "%s left run %lld as %lld/%s/%.17g/%.17g/%llu, want %lld/%s/%.17g/%.17g/%llu",
+                   what, (long long)w->id, (long long)after->runs[i].workflow_id,
+                   after->runs[i].status, after->runs[i].deadline, after->runs[i].last_heartbeat,
+                   (unsigned long long)after->runs[i].beats, (long long)w->workflow_id, w->status,
+                   w->deadline, w->last_heartbeat, (unsigned long long)w->beats);
+    }
+    if (want > before->count)
+        FUZZ_CHECK(fz_run_equal(changed, &after->runs[before->count]), "%s added run %lld wrongly",
+                   what, (long long)changed->id);
 }
 
 int fz_status_known(const char *token)

@@ -20,8 +20,9 @@
 #define FZ_STATUSES  "GLBIORDSECHTA"
 #define FZ_SEED_RUNS 13
 
+/* Every run an engine holds, in id order. */
 typedef struct fz_snapshot {
-    hbd_run runs[64];
+    hbd_run *runs;
     size_t count;
 } fz_snapshot;
 
@@ -29,12 +30,19 @@ typedef struct fz_snapshot {
 hbd_engine *fz_engine_open(void);
 void fz_engine_close(hbd_engine *e);
 
-/* Every run the engine holds, in id order. */
+/* Lists every run the engine holds into *out (free with
+   fz_snapshot_free). */
 void fz_snapshot_take(hbd_engine *e, fz_snapshot *out);
+void fz_snapshot_free(fz_snapshot *s);
 const hbd_run *fz_snapshot_find(const fz_snapshot *s, int64_t id);
 /* 1 when both hold the same runs with the same fields. */
 int fz_run_equal(const hbd_run *a, const hbd_run *b);
 int fz_snapshot_equal(const fz_snapshot *a, const fz_snapshot *b);
+/* Checks that `after` is `before` with `changed` (when not NULL) in place of
+   the run with its id, or appended when that id is new; `what` names the
+   request for the message. */
+void fz_expect_state(const fz_snapshot *before, const fz_snapshot *after, const hbd_run *changed,
+                     const char *what);
 
 /* 1 when `token` is one of the 13 status codes. */
 int fz_status_known(const char *token);

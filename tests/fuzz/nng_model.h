@@ -1,0 +1,30 @@
+/*
+ * Serving one nng request and checking the reply against the model, for
+ * the nng server fuzz targets.
+ */
+#ifndef HBEAT_FUZZ_NNG_MODEL_H
+#define HBEAT_FUZZ_NNG_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hbeat/v1/hbeat.pb-c.h"
+#include "server_model.h"
+
+/* hbeatd's default (TEAM.md: default max message 64 KiB). */
+#define FZ_NNG_MAX_MESSAGE (64 * 1024)
+
+/* Serves `size` bytes with a size limit of `limit` and returns the decoded
+   reply (free with hbeat__v1__reply__free_unpacked), after checking that
+   exactly one reply was packed, that it decodes, that its strings are
+   UTF-8, and that a success waited for its commit. */
+Hbeat__V1__Reply *fz_nng_serve(hbd_engine *e, const uint8_t *data, size_t size, size_t limit);
+
+/* Checks reply `r` to `req` (NULL when the bytes did not decode) and the
+   runs it left (`after`) against the model and the runs before. */
+void fz_nng_check(const Hbeat__V1__Request *req, const Hbeat__V1__Reply *r,
+                  const fz_snapshot *before, const fz_snapshot *after);
+
+void fz_nng_expect_error(const Hbeat__V1__Reply *r, Hbeat__V1__ErrorCode code);
+
+#endif /* HBEAT_FUZZ_NNG_MODEL_H */
