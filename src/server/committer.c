@@ -19,6 +19,7 @@
 typedef struct batch {
     hbd_rec *recs;
     size_t count, cap;
+    int must_sync; /* holds a change that is not lazy */
 } batch;
 
 struct hbd_committer {
@@ -33,6 +34,7 @@ struct hbd_committer {
     int failed;
     int stopping;
     hbd_durable *waiters;
+    hbd_sync sync;
     /* HBEATD_TEST_COMMIT_DELAY_MS: tests hold a batch in flight with it. */
     long test_delay_ms;
 };
@@ -86,13 +88,16 @@ static void *writer(void *arg)
             struct timespec ts = {c->test_delay_ms / 1000, (c->test_delay_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
-        int rc = hbd_store_write(c->store, c->writing.recs, c->writing.count, &err);
+        int sync =
+            c->sync == HBD_SYNC_FULL || (c->sync == HBD_SYNC_CHANGES && c->writing.must_sync);
+        int rc = hbd_store_commit(c->store, c->writing.recs, c->writing.count, sync, &err);
         if (rc != 0)
             hbd_error("%s; refusing further changes (restart hbeatd)", err.message);
         else
             hbd_debug("committed batch %llu", (unsigned long long)ticket);
         hbd_metrics_commit(hbd_metrics_now() - started, (unsigned int)c->writing.count);
         c->writing.count = 0;
+        c->writing.must_sync = 0;
 
         pthread_mutex_lock(&c->mu);
         if (rc != 0)
@@ -107,6 +112,7 @@ static void *writer(void *arg)
         if (c->failed) {
             /* Fail-stop: drop what queued behind the failure. */
             c->queue.count = 0;
+            c->queue.must_sync = 0;
         }
     }
     pthread_mutex_unlock(&c->mu);
@@ -121,6 +127,7 @@ int hbd_committer_start(hbd_committer **out, hbd_store *store, hbeat_error *err)
         return hbeat_error_set(err, HBEAT_ENOMEM, "committer: out of memory");
     c->store = store;
     c->open = 1;
+    c->sync = HBD_SYNC_CHANGES;
     const char *delay = getenv("HBEATD_TEST_COMMIT_DELAY_MS");
     if (delay != NULL) {
         c->test_delay_ms = strtol(delay, NULL, 10);
@@ -167,7 +174,14 @@ void hbd_committer_stop(hbd_committer *c)
     free(c);
 }
 
-int hbd_committer_add(hbd_committer *c, const hbd_rec *rec, uint64_t *ticket, hbeat_error *err)
+void hbd_committer_set_sync(hbd_committer *c, hbd_sync mode)
+{
+    pthread_mutex_lock(&c->mu);
+    c->sync = mode == HBD_SYNC_DEFAULT ? HBD_SYNC_CHANGES : mode;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int add(hbd_committer *c, const hbd_rec *rec, int lazy, uint64_t *ticket, hbeat_error *err)
 {
     int rc = 0;
     pthread_mutex_lock(&c->mu);
@@ -187,12 +201,23 @@ int hbd_committer_add(hbd_committer *c, const hbd_rec *rec, uint64_t *ticket, hb
             c->queue.cap = cap;
         }
         c->queue.recs[c->queue.count++] = *rec;
+        c->queue.must_sync |= !lazy;
         *ticket = c->open;
         if (c->queue.count == 1)
             pthread_cond_signal(&c->work);
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
+}
+
+int hbd_committer_add(hbd_committer *c, const hbd_rec *rec, uint64_t *ticket, hbeat_error *err)
+{
+    return add(c, rec, 0, ticket, err);
+}
+
+int hbd_committer_add_lazy(hbd_committer *c, const hbd_rec *rec, uint64_t *ticket, hbeat_error *err)
+{
+    return add(c, rec, 1, ticket, err);
 }
 
 int hbd_committer_wait(hbd_committer *c, uint64_t ticket, hbeat_error *err)

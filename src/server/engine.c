@@ -78,11 +78,13 @@ static int not_found(int64_t run_id, hbeat_error *err)
     return hbeat_error_set(err, HBEAT_ENOTFOUND, "no workflow run %lld", (long long)run_id);
 }
 
-/* Queues `next` and stores it as the run's record; called with mu held. */
-static int commit_locked(hbd_engine *e, hbd_rec *rec, hbd_rec next, uint64_t *ticket,
+/* Queues `next` and stores it as the run's record; called with mu held.
+   `lazy`: the change only moves a deadline (see hbd_committer_add_lazy). */
+static int commit_locked(hbd_engine *e, hbd_rec *rec, hbd_rec next, int lazy, uint64_t *ticket,
                          hbeat_error *err)
 {
-    int rc = hbd_committer_add(e->committer, &next, ticket, err);
+    int rc = lazy ? hbd_committer_add_lazy(e->committer, &next, ticket, err)
+                  : hbd_committer_add(e->committer, &next, ticket, err);
     if (rc != 0)
         return rc;
     next.ticket = *ticket;
@@ -135,7 +137,7 @@ int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status
     next.deadline = now + inc;
     next.last_heartbeat = now;
     next.beats++;
-    rc = commit_locked(e, rec, next, ticket, err);
+    rc = commit_locked(e, rec, next, from == to, ticket, err);
     if (rc == 0)
         to_run(rec, out);
     pthread_mutex_unlock(&e->mu);
@@ -164,7 +166,7 @@ int hbd_engine_update_status_begin(hbd_engine *e, int64_t run_id, const char *st
     if (tr == HBD_TR_VALID) {
         hbd_rec next = *rec;
         next.status = (uint8_t)to;
-        rc = commit_locked(e, rec, next, ticket, err);
+        rc = commit_locked(e, rec, next, 0, ticket, err);
     } else {
         *ticket = rec->ticket;
     }
@@ -300,7 +302,7 @@ int hbd_engine_set_status_begin(hbd_engine *e, int64_t run_id, const char *statu
     if (tr == HBD_TR_VALID && from != to) {
         hbd_rec next = *rec;
         next.status = (uint8_t)to;
-        rc = commit_locked(e, rec, next, ticket, err);
+        rc = commit_locked(e, rec, next, 0, ticket, err);
     } else {
         *ticket = rec->ticket;
     }
@@ -429,6 +431,16 @@ int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_erro
     e->clock = opts->clock != NULL ? opts->clock : system_clock;
     e->clock_arg = opts->clock_arg;
     const char *path = opts->db_path != NULL ? opts->db_path : ":memory:";
+    int sync = opts->sync;
+    const char *env = getenv("HBEATD_SYNC");
+    if (sync == HBD_SYNC_DEFAULT && env != NULL && env[0] != '\0' &&
+        (sync = hbd_sync_parse(env)) < 0) {
+        hbd_engine_close(e);
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "HBEATD_SYNC: expected full, changes or normal, got '%.40s'", env);
+    }
+    if (sync == HBD_SYNC_DEFAULT)
+        sync = HBD_SYNC_CHANGES;
 
     int rc = hbd_store_open(&e->store, path, err);
     if (rc == 0) {
@@ -439,10 +451,12 @@ int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_erro
     if (rc == 0)
         rc = hbd_committer_start(&e->committer, e->store, err);
     if (rc == 0) {
+        hbd_committer_set_sync(e->committer, (hbd_sync)sync);
         e->started = e->clock(e->clock_arg);
         e->grace = opts->reap_grace >= 0 ? opts->reap_grace : default_grace(e);
-        hbd_info("store %s: schema v%d, %zu runs; reaping starts after %.3g s", path,
-                 hbd_store_schema_version(e->store), e->runs.count, e->grace);
+        hbd_info("store %s: schema v%d, %zu runs, sync %s; reaping starts after %.3g s", path,
+                 hbd_store_schema_version(e->store), e->runs.count, hbd_sync_name((hbd_sync)sync),
+                 e->grace);
         if (opts->reap_interval > 0)
             rc = hbd_reaper_start(&e->reaper, e, opts->reap_interval, err);
     }

@@ -45,6 +45,10 @@ typedef struct hbd_engine_options {
     /* Wall clock in Unix seconds; NULL: the system's. For tests. */
     double (*clock)(void *arg);
     void *clock_arg;
+    /* When commits are fsynced: an hbd_sync (store.h). 0 takes
+       $HBEATD_SYNC ("full", "changes" or "normal") when set, else
+       "changes". */
+    int sync;
 } hbd_engine_options;
 
 int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_error *err);

@@ -1,7 +1,11 @@
 /*
- * SQLite store. synchronous=FULL: a commit is on disk (WAL fsynced) when
- * it returns, so a reply sent after it survives kill -9 and power loss; the
- * committer amortises that fsync over every request waiting on the batch.
+ * SQLite store, WAL mode. A commit is in the WAL file when it returns, so
+ * it survives kill -9 whatever the sync mode; with synchronous=FULL the
+ * WAL is also fsynced, which makes it survive a power loss. The committer
+ * amortises that fsync over every request waiting on the batch, and asks
+ * for it per batch (hbd_sync): SQLite applies the synchronous setting to
+ * each transaction as it commits, so switching it between transactions
+ * costs nothing but the switch.
  */
 #include "server/store.h"
 
@@ -15,8 +19,35 @@
 struct hbd_store {
     sqlite3 *db;
     sqlite3_stmt *upsert;
+    sqlite3_stmt *begin, *commit; /* prepared once: a batch is often one row */
+    int synced;                   /* synchronous is FULL now */
     int version;
 };
+
+int hbd_sync_parse(const char *name)
+{
+    if (name == NULL)
+        return -1;
+    if (strcmp(name, "full") == 0)
+        return HBD_SYNC_FULL;
+    if (strcmp(name, "changes") == 0)
+        return HBD_SYNC_CHANGES;
+    if (strcmp(name, "normal") == 0)
+        return HBD_SYNC_NORMAL;
+    return -1;
+}
+
+const char *hbd_sync_name(hbd_sync mode)
+{
+    switch (mode) {
+    case HBD_SYNC_FULL:
+        return "full";
+    case HBD_SYNC_NORMAL:
+        return "normal";
+    default:
+        return "changes";
+    }
+}
 
 /* migrations[i] brings a file from version i to i+1. Append only. */
 static const char *const migrations[] = {
@@ -119,6 +150,15 @@ int hbd_store_open(hbd_store **out, const char *path, hbeat_error *err)
         hbd_store_close(s);
         return rc;
     }
+    s->synced = 1;
+    if ((rc = sqlite3_prepare_v3(s->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &s->begin,
+                                 NULL)) != SQLITE_OK ||
+        (rc = sqlite3_prepare_v3(s->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &s->commit,
+                                 NULL)) != SQLITE_OK) {
+        rc = db_error(err, s->db, rc, "prepare");
+        hbd_store_close(s);
+        return rc;
+    }
     rc = sqlite3_prepare_v3(s->db,
                             "INSERT INTO runs (id, workflow_id, status, deadline, last_heartbeat,"
                             " beats) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
@@ -139,6 +179,8 @@ void hbd_store_close(hbd_store *s)
     if (s == NULL)
         return;
     sqlite3_finalize(s->upsert);
+    sqlite3_finalize(s->begin);
+    sqlite3_finalize(s->commit);
     sqlite3_close(s->db);
     free(s);
 }
@@ -185,9 +227,40 @@ int hbd_store_load(hbd_store *s, int (*fn)(void *arg, const hbd_rec *rec), void 
     return result;
 }
 
+/* Runs a prepared statement that returns no rows. */
+static int step_once(hbd_store *s, sqlite3_stmt *st, const char *what, hbeat_error *err)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_error(err, s->db, rc, what);
+    return 0;
+}
+
+/* Sets synchronous for the next transaction, when it changes. */
+static int set_synced(hbd_store *s, int sync, hbeat_error *err)
+{
+    if ((sync != 0) == s->synced)
+        return 0;
+    /* Not a prepared statement: SQLite applies this pragma when it is
+       compiled, not when it is stepped. */
+    int rc = exec(s, sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", err);
+    if (rc == 0)
+        s->synced = sync != 0;
+    return rc;
+}
+
 int hbd_store_write(hbd_store *s, const hbd_rec *recs, size_t count, hbeat_error *err)
 {
-    int rc = exec(s, "BEGIN IMMEDIATE", err);
+    return hbd_store_commit(s, recs, count, 1, err);
+}
+
+int hbd_store_commit(hbd_store *s, const hbd_rec *recs, size_t count, int sync, hbeat_error *err)
+{
+    int rc = set_synced(s, sync, err);
+    if (rc != 0)
+        return rc;
+    rc = step_once(s, s->begin, "BEGIN IMMEDIATE", err);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < count; i++) {
@@ -206,7 +279,7 @@ int hbd_store_write(hbd_store *s, const hbd_rec *recs, size_t count, hbeat_error
             return rc;
         }
     }
-    if ((rc = exec(s, "COMMIT", err)) != 0) {
+    if ((rc = step_once(s, s->commit, "COMMIT", err)) != 0) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }

@@ -16,6 +16,32 @@
 #include "hbeat/errors.h"
 #include "server/runs.h"
 
+/*
+ * When a commit is forced to disk (an fsync of the WAL). Every mode keeps
+ * what was committed across a crash of the process (kill -9): the WAL is
+ * written before the commit returns. They differ on a power loss or an
+ * OS crash:
+ *   FULL     every commit is fsynced: nothing acknowledged is ever lost.
+ *   CHANGES  a commit that carries a status change, a new run or an
+ *            operator's change is fsynced; one that only moves heartbeat
+ *            deadlines is not, and is made durable by the next fsynced
+ *            commit or checkpoint. A power loss can take back the last
+ *            moments of deadline moves, never a status (the WAL is a log:
+ *            an fsync covers everything written before it).
+ *   NORMAL   no commit is fsynced; the WAL is synced at checkpoints.
+ * DEFAULT resolves to CHANGES.
+ */
+typedef enum hbd_sync {
+    HBD_SYNC_DEFAULT = 0,
+    HBD_SYNC_FULL,
+    HBD_SYNC_CHANGES,
+    HBD_SYNC_NORMAL
+} hbd_sync;
+
+/* "full", "changes", "normal" -> the mode; -1 for anything else. */
+int hbd_sync_parse(const char *name);
+const char *hbd_sync_name(hbd_sync mode);
+
 /* Schema version this build writes. */
 #define HBD_STORE_SCHEMA_VERSION 1
 
@@ -33,5 +59,10 @@ int hbd_store_load(hbd_store *store, int (*fn)(void *arg, const hbd_rec *rec), v
 /* Writes the records (insert or replace by id) in one transaction, in
    order, so a later copy of a run wins. Durable when it returns 0. */
 int hbd_store_write(hbd_store *store, const hbd_rec *recs, size_t count, hbeat_error *err);
+/* The same, fsyncing the commit only when `sync` is non-zero: otherwise
+   it survives a crash of the process but not a power loss until a later
+   synced commit or checkpoint (see hbd_sync). */
+int hbd_store_commit(hbd_store *store, const hbd_rec *recs, size_t count, int sync,
+                     hbeat_error *err);
 
 #endif /* HBD_STORE_H */
