@@ -21,6 +21,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,9 +32,11 @@
 #include "server/log.h"
 #include "server/metrics_hooks.h"
 #include "server/nng_codec.h"
+#include "server/nng_limits.h"
 
 #define DEFAULT_MAX_MESSAGE (64 * 1024)
 #define DEFAULT_CONTEXTS    64
+#define DEFAULT_MAX_PIPES   1024
 #define STOP_TIMEOUT_S      10
 #define CLOSE_TIMEOUT_S     3
 
@@ -63,6 +66,8 @@ struct hbd_nng {
     pthread_cond_t quiet; /* `active` dropped */
     int stopping;
     unsigned int active; /* workers in BUSY or SEND */
+    hbd_auth *auth;
+    hbd_nng_limits *limits;
 };
 
 static int nng_fail(hbeat_error *err, int code, int rv, const char *what, const char *url)
@@ -163,8 +168,8 @@ static void on_recv(worker *w)
     /* Decode straight from the message body; the reply reuses the message. */
     w->msg = msg;
     uint64_t ticket = 0;
-    if (hbd_codec_serve(srv->engine, nng_msg_body(msg), nng_msg_len(msg), srv->max_message, reserve,
-                        msg, &ticket) != 0) {
+    if (hbd_codec_serve_auth(srv->engine, srv->auth, nng_msg_body(msg), nng_msg_len(msg),
+                             srv->max_message, reserve, msg, &ticket) != 0) {
         hbd_error("nng: out of memory for a reply; dropping the request");
         nng_msg_free(msg);
         w->msg = NULL;
@@ -203,7 +208,7 @@ static void on_aio(void *arg)
 static char *bound_url(const char *url, nng_listener l)
 {
     int port = 0;
-    if (strncmp(url, "tcp", 3) == 0 &&
+    if ((strncmp(url, "tcp", 3) == 0 || strncmp(url, "tls+tcp", 7) == 0) &&
         nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
         const char *colon = strrchr(url, ':');
         size_t n = colon != NULL ? (size_t)(colon - url) : strlen(url);
@@ -220,6 +225,24 @@ static char *bound_url(const char *url, nng_listener l)
     return out;
 }
 
+/* A tls+tcp:// (or wss://) listener gets hbeatd's certificate. */
+static int set_tls(nng_listener l, const char *url, const hbd_tls *tls, hbeat_error *err)
+{
+    if (strncmp(url, "tls+", 4) != 0 && strncmp(url, "wss", 3) != 0)
+        return 0;
+    if (tls == NULL)
+        return hbeat_error_set(err, HBEAT_EINVAL, "nng: %.200s needs --tls-cert and --tls-key",
+                               url);
+    void *cfg;
+    int code = hbd_tls_nng_server_config(tls, &cfg, err);
+    if (code != 0)
+        return code;
+    int rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+    /* The listener holds its own reference. */
+    nng_tls_config_free(cfg);
+    return rv == 0 ? 0 : nng_fail(err, HBEAT_ESYSTEM, rv, "cannot set TLS on", url);
+}
+
 static void free_all(hbd_nng *srv)
 {
     for (unsigned int i = 0; i < srv->nworkers; i++) {
@@ -231,6 +254,7 @@ static void free_all(hbd_nng *srv)
     free(srv->bound);
     free(srv->listeners);
     free(srv->workers);
+    hbd_nng_limits_free(srv->limits);
     pthread_cond_destroy(&srv->quiet);
     pthread_mutex_destroy(&srv->mu);
     free(srv);
@@ -238,6 +262,15 @@ static void free_all(hbd_nng *srv)
 
 int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts, hbeat_error *err)
 {
+    return hbd_nng_start_secure(out, engine, opts, NULL, err);
+}
+
+int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts,
+                         const hbd_nng_security *sec, hbeat_error *err)
+{
+    static const hbd_nng_security open_defaults;
+    if (sec == NULL)
+        sec = &open_defaults;
     *out = NULL;
     if (opts->url_count == 0)
         return hbeat_error_set(err, HBEAT_EINVAL, "nng: no listen URL");
@@ -247,6 +280,7 @@ int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->quiet, NULL);
     srv->engine = engine;
+    srv->auth = sec->auth;
     srv->max_message = opts->max_message ? opts->max_message : DEFAULT_MAX_MESSAGE;
     srv->nworkers = opts->contexts ? opts->contexts : DEFAULT_CONTEXTS;
     srv->workers = calloc(srv->nworkers, sizeof *srv->workers);
@@ -267,7 +301,9 @@ int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts
     size_t hard = srv->max_message * 16 > 1024 * 1024 ? srv->max_message * 16 : 1024 * 1024;
     nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, hard);
 
-    int code = 0;
+    int code = hbd_nng_limits_attach(
+        &srv->limits, srv->sock, sec->max_connections ? sec->max_connections : DEFAULT_MAX_PIPES,
+        sec->max_connections_per_ip, err);
     for (unsigned int i = 0; i < srv->nworkers && code == 0; i++) {
         worker *w = &srv->workers[i];
         w->srv = srv;
@@ -285,6 +321,8 @@ int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts
             break;
         }
         nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, hard);
+        if ((code = set_tls(l, url, sec->tls, err)) != 0)
+            break;
         if ((rv = nng_listener_start(l, 0)) != 0) {
             code = nng_fail(err, HBEAT_ESYSTEM, rv, "cannot listen on", url);
             break;

@@ -10,7 +10,9 @@
 #include <stddef.h>
 
 #include "hbeat/errors.h"
+#include "server/auth.h"
 #include "server/engine.h"
+#include "server/tls.h"
 
 typedef struct hbd_nng hbd_nng;
 
@@ -25,6 +27,27 @@ typedef struct hbd_nng_options {
 } hbd_nng_options;
 
 int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts, hbeat_error *err);
+
+/* What stands between the network and the engine. All zero (or NULL
+   instead of the struct) is what hbd_nng_start does: no tls+tcp://, no
+   authentication, 1024 connections, no per-address limit. */
+typedef struct hbd_nng_security {
+    /* Certificate and key for tls+tcp:// URLs, which are refused without
+       them (HBEAT_EINVAL); with client_ca_pem, client certificates are
+       required. Read only while starting. */
+    const hbd_tls *tls;
+    /* Checks each Request.token; NULL: authentication off. Borrowed; must
+       outlive the front end. */
+    hbd_auth *auth;
+    /* Connections open at once (0: 1024), and from one address (0: no
+       limit). Connections over either are closed as they arrive. */
+    unsigned int max_connections;
+    unsigned int max_connections_per_ip;
+} hbd_nng_security;
+
+/* hbd_nng_start with TLS, tokens and limits. */
+int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts,
+                         const hbd_nng_security *sec, hbeat_error *err);
 /* The URL actually bound for listen URL `index` (a tcp port 0 resolved). */
 const char *hbd_nng_bound_url(const hbd_nng *nng, size_t index);
 /* Answers requests in flight, then stops. NULL is a no-op. */

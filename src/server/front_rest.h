@@ -22,7 +22,9 @@
 #include <stddef.h>
 
 #include "hbeat/errors.h"
+#include "server/auth.h"
 #include "server/engine.h"
+#include "server/tls.h"
 
 typedef struct hbd_rest hbd_rest;
 
@@ -44,6 +46,34 @@ typedef struct hbd_rest_options {
    holds errno when known). */
 int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
                    hbeat_error *err);
+
+/* What stands between the network and the engine. All zero (or NULL
+   instead of the struct) is what hbd_rest_start does: plain http, no
+   authentication, 4096 connections, no per-address limit, a 60 s read
+   timeout. */
+typedef struct hbd_rest_security {
+    /* Serve https with this certificate and key, and with client_ca_pem
+       require client certificates that chain to it (mutual TLS); NULL:
+       plain http. */
+    const hbd_tls *tls;
+    /* Checks "Authorization: Bearer TOKEN": no valid token is a 401 (with
+       WWW-Authenticate: Bearer) before the body is read, a client token on
+       an admin route a 403. NULL: authentication off. */
+    hbd_auth *auth;
+    /* Connections open at once (0: 4096), never more than the open-file
+       limit allows; and from one address (0: no limit). */
+    unsigned int max_connections;
+    unsigned int max_connections_per_ip;
+    /* Seconds a connection may take to deliver a whole request (headers
+       and body; from its start or from the end of its last request), and
+       may stay silent; 0 is 60. */
+    double read_timeout;
+} hbd_rest_security;
+
+/* hbd_rest_start with TLS, tokens and limits. `sec` and what it points to
+   are borrowed and must outlive the front end. */
+int hbd_rest_start_secure(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
+                          const hbd_rest_security *sec, hbeat_error *err);
 /* The port actually bound; 0 for NULL. */
 unsigned short hbd_rest_port(const hbd_rest *rest);
 /* Stops accepting connections, answers requests in flight (waiting up to

@@ -1,9 +1,10 @@
 /*
- * hbeatd: parse options, open the engine (store + reaper), start the front
- * ends, announce readiness, then wait for SIGINT/SIGTERM. The signals are
- * blocked in every thread and taken synchronously here with sigtimedwait,
- * so no handler runs in the middle of anything; the same loop notices a
- * failed store.
+ * hbeatd: parse options, open the engine (store + reaper), load the token
+ * file and the TLS files, start the front ends, announce readiness, then
+ * wait for SIGINT/SIGTERM (stop) and SIGHUP (reload the token file). The
+ * signals are blocked in every thread and taken synchronously here with
+ * sigtimedwait, so no handler runs in the middle of anything; the same
+ * loop notices a failed store.
  *
  * Shutdown order: front ends first (they answer what is in flight, and
  * take nothing new), then the engine (reaper, last commit, store).
@@ -16,22 +17,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hbeat/errors.h"
 #include "hbeat/log.h"
 #include "hbeat/version.h"
+#include "server/auth.h"
 #include "server/engine.h"
 #include "server/front_nng.h"
 #include "server/log.h"
 #include "server/options.h"
+#include "server/tls.h"
 #ifdef HBD_WITH_REST
 #include "server/front_rest.h"
 #endif
 
-#define EXIT_RUNTIME    1
-#define EXIT_USAGE      2
-#define HBD_MAX_MESSAGE (64 * 1024)
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+/* Open files hbeatd asks for: connections of both front ends and more. */
+#define WANT_FILES 65536
 
 static void library_log(void *arg, hbeat_log_level level, const char *message)
 {
@@ -70,6 +75,55 @@ static int start_exit_code(int code)
     return code == HBEAT_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 }
 
+/* The connection limits count on file descriptors: take the hard limit
+   (up to WANT_FILES) rather than a login shell's soft 1024. */
+static void raise_file_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= WANT_FILES)
+        return;
+    rlim_t want =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > WANT_FILES ? WANT_FILES : rl.rlim_max;
+    if (want > rl.rlim_cur) {
+        rl.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* What start-up says about who may do what, once, at warn level where it
+   matters. */
+static void log_security(const hbd_options *o, const hbd_auth *auth)
+{
+    int remote = o->http_enabled && !hbd_host_is_loopback(o->http_host);
+    int plain_remote = remote && o->tls_cert == NULL;
+    for (size_t i = 0; i < o->nlisten; i++) {
+        if (!hbd_listen_is_local(o->listen[i])) {
+            remote = 1;
+            plain_remote |= strncmp(o->listen[i], "tls+", 4) != 0;
+        }
+    }
+    if (!hbd_auth_enabled(auth))
+        hbd_warn("authentication is off (no --token-file): any client that can connect may "
+                 "change any run%s",
+                 remote ? "; listening beyond loopback because of --allow-remote" : "");
+    else if (plain_remote)
+        hbd_warn("tokens are checked, but a non-loopback listener has no TLS: tokens and "
+                 "heartbeats cross the network in clear text");
+    if (o->tls_client_ca != NULL)
+        hbd_info("TLS clients must present a certificate signed by a CA in %s", o->tls_client_ca);
+}
+
+static void reload_tokens(hbd_auth *auth)
+{
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (!hbd_auth_enabled(auth)) {
+        hbd_info("SIGHUP: no --token-file to reload");
+        return;
+    }
+    if (hbd_auth_reload(auth, &err) != 0)
+        hbd_error("SIGHUP: %s; keeping the tokens in force", err.message);
+}
+
 int main(int argc, char **argv)
 {
     hbd_options o;
@@ -101,28 +155,51 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    raise_file_limit();
 
     hbeat_error err = HBEAT_ERROR_INIT;
+    /* Files first: a wrong path is a usage error, before the store opens. */
+    hbd_auth *auth = NULL;
+    int rc = hbd_auth_open(&auth, o.token_file, &err);
+    if (rc != 0) {
+        hbd_error("--token-file: %s", err.message);
+        return start_exit_code(rc);
+    }
+    hbd_tls *tls = NULL;
+    if (o.tls_cert != NULL &&
+        (rc = hbd_tls_load(&tls, o.tls_cert, o.tls_key, o.tls_client_ca, &err)) != 0) {
+        hbd_error("%s", err.message);
+        hbd_auth_close(auth);
+        return start_exit_code(rc);
+    }
+    log_security(&o, auth);
+
     hbd_engine_options eo;
     memset(&eo, 0, sizeof eo);
     eo.db_path = o.db;
     eo.reap_interval = o.reap_interval;
     eo.reap_grace = o.reap_grace;
     hbd_engine *engine = NULL;
-    int rc = hbd_engine_open(&engine, &eo, &err);
+    rc = hbd_engine_open(&engine, &eo, &err);
     if (rc != 0) {
         hbd_error("cannot open the store: %s", err.message);
+        hbd_tls_free(tls);
+        hbd_auth_close(auth);
         return EXIT_RUNTIME;
     }
 
     hbd_nng *nng = NULL;
     if (o.nlisten > 0) {
-        hbd_nng_options no = {o.listen, o.nlisten, HBD_MAX_MESSAGE, 64};
-        if ((rc = hbd_nng_start(&nng, engine, &no, &err)) != 0) {
+        hbd_nng_options no = {o.listen, o.nlisten, o.max_request, 64};
+        hbd_nng_security ns = {tls, auth, o.max_connections, o.max_connections_per_ip};
+        if ((rc = hbd_nng_start_secure(&nng, engine, &no, &ns, &err)) != 0) {
             hbd_error("%s", err.message);
             hbd_engine_close(engine);
+            hbd_tls_free(tls);
+            hbd_auth_close(auth);
             return start_exit_code(rc);
         }
     }
@@ -131,16 +208,20 @@ int main(int argc, char **argv)
 #ifdef HBD_WITH_REST
     hbd_rest *rest = NULL;
     if (o.http_enabled) {
-        hbd_rest_options ro = {o.http_host, o.http_port, HBD_MAX_MESSAGE, 4};
-        if ((rc = hbd_rest_start(&rest, engine, &ro, &err)) != 0) {
+        hbd_rest_options ro = {o.http_host, o.http_port, o.max_request, 4};
+        hbd_rest_security rs = {tls, auth, o.max_connections, o.max_connections_per_ip,
+                                o.read_timeout};
+        if ((rc = hbd_rest_start_secure(&rest, engine, &ro, &rs, &err)) != 0) {
             hbd_error("%s", err.message);
             hbd_nng_stop(nng);
             hbd_engine_close(engine);
+            hbd_tls_free(tls);
+            hbd_auth_close(auth);
             return start_exit_code(rc);
         }
         int v6 = strchr(o.http_host, ':') != NULL;
-        snprintf(http_url, sizeof http_url, "http://%s%s%s:%u/api/v3", v6 ? "[" : "", o.http_host,
-                 v6 ? "]" : "", (unsigned)hbd_rest_port(rest));
+        snprintf(http_url, sizeof http_url, "%s://%s%s%s:%u/api/v3", tls != NULL ? "https" : "http",
+                 v6 ? "[" : "", o.http_host, v6 ? "]" : "", (unsigned)hbd_rest_port(rest));
         hbd_info("http: listening on %s", http_url);
     }
 #endif
@@ -159,6 +240,8 @@ int main(int argc, char **argv)
             hbd_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
+        if (sig == SIGHUP)
+            reload_tokens(auth);
         if (hbd_engine_failed(engine)) {
             hbd_error("the store failed; stopping");
             status = EXIT_RUNTIME;
@@ -175,6 +258,8 @@ int main(int argc, char **argv)
     if (o.ready_file != NULL)
         unlink(o.ready_file);
     hbd_nng_fini();
+    hbd_tls_free(tls);
+    hbd_auth_close(auth);
     hbd_info("stopped");
     return status;
 }

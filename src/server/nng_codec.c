@@ -203,8 +203,35 @@ static int dispatch(hbd_engine *e, const Hbeat__V1__Request *req, Hbeat__V1__Rep
     return hbeat_error_set(err, HBEAT_EINVAL, "request carries no call");
 }
 
+/* heartbeat and update_status need the client right, every other call
+   the operator right. A request with no call goes on to be refused as
+   such. The token itself never reaches a message or the log. */
+static int authorize(hbd_auth *auth, const Hbeat__V1__Request *req, hbeat_error *err)
+{
+    if (!hbd_auth_enabled(auth))
+        return 0;
+    const char *token = req->token;
+    hbd_right right = hbd_auth_check(auth, token, token != NULL ? strlen(token) : 0);
+    if (right == HBD_RIGHT_NONE)
+        return hbeat_error_set(err, HBEAT_EAUTH, "a valid token is required (Request.token)");
+    int client_call = req->call_case == HBEAT__V1__REQUEST__CALL_HEARTBEAT ||
+                      req->call_case == HBEAT__V1__REQUEST__CALL_UPDATE_STATUS ||
+                      req->call_case == HBEAT__V1__REQUEST__CALL__NOT_SET;
+    if (!client_call && right != HBD_RIGHT_OPERATOR)
+        return hbeat_error_set(err, HBEAT_EFORBIDDEN, "%s needs an operator token",
+                               call_name(req->call_case));
+    return 0;
+}
+
 int hbd_codec_serve(hbd_engine *e, const uint8_t *buf, size_t len, size_t max_message,
                     hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket)
+{
+    return hbd_codec_serve_auth(e, NULL, buf, len, max_message, reserve, arg, ticket);
+}
+
+int hbd_codec_serve_auth(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size_t len,
+                         size_t max_message, hbd_codec_reserve_fn reserve, void *arg,
+                         uint64_t *ticket)
 {
     hbeat_error err = HBEAT_ERROR_INIT;
     *ticket = 0;
@@ -224,7 +251,14 @@ int hbd_codec_serve(hbd_engine *e, const uint8_t *buf, size_t len, size_t max_me
     Hbeat__V1__Reply reply = HBEAT__V1__REPLY__INIT;
     parts p;
     memset(&p, 0, sizeof p);
-    int rc = dispatch(e, req, &reply, &p, ticket, &err);
+    int rc = authorize(auth, req, &err);
+    if (rc != 0) {
+        hbd_warn("nng %s: refused: %s", call_name(req->call_case), err.message);
+        rc = hbd_codec_error(rc, err.message, reserve, arg);
+        hbeat__v1__request__free_unpacked(req, NULL);
+        return rc;
+    }
+    rc = dispatch(e, req, &reply, &p, ticket, &err);
     if (rc != 0) {
         *ticket = 0;
         if (rc == HBEAT_ENOTFOUND || rc == HBEAT_ECANCELED)

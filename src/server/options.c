@@ -8,6 +8,7 @@
 #include "server/options.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -108,6 +109,110 @@ static int set_level(hbd_options *o, const char *flag, const char *v, char *errb
     return 0;
 }
 
+static int parse_count(const char *flag, const char *v, unsigned long min, unsigned long max,
+                       unsigned long *out, char *errbuf, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || n < min || n > max)
+        return fail(errbuf, errlen, "%s: expected a whole number from %lu to %lu, got '%.40s'",
+                    flag, min, max, v);
+    *out = n;
+    return 0;
+}
+
+static int set_path(const char *flag, const char *v, const char **out, char *errbuf, size_t errlen)
+{
+    if (v[0] == '\0')
+        return fail(errbuf, errlen, "%s: empty path", flag);
+    *out = v;
+    return 0;
+}
+
+int hbd_host_is_loopback(const char *host)
+{
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    unsigned char a[16];
+    if (inet_pton(AF_INET, host, a) == 1)
+        return a[0] == 127;
+    if (inet_pton(AF_INET6, host, a) == 1) {
+        static const unsigned char one[16] = {[15] = 1};
+        return memcmp(a, one, 16) == 0;
+    }
+    return 0;
+}
+
+int hbd_listen_is_local(const char *url)
+{
+    const char *sep = strstr(url, "://");
+    if (sep == NULL)
+        return 0;
+    size_t slen = (size_t)(sep - url);
+    static const char *const local[] = {"ipc", "inproc", "abstract"};
+    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
+        if (slen == strlen(local[i]) && strncmp(url, local[i], slen) == 0)
+            return 1;
+    }
+    /* Every other scheme nng knows (tcp, tls+tcp, ws, wss and their 4/6
+       forms) takes HOST:PORT; an unknown one counts as remote. */
+    const char *host = sep + 3;
+    char buf[256];
+    size_t hlen;
+    if (host[0] == '[') {
+        const char *close = strchr(host, ']');
+        if (close == NULL)
+            return 0;
+        host++;
+        hlen = (size_t)(close - host);
+    } else {
+        hlen = strcspn(host, ":/");
+    }
+    if (hlen == 0 || hlen >= sizeof buf)
+        return 0;
+    memcpy(buf, host, hlen);
+    buf[hlen] = '\0';
+    return hbd_host_is_loopback(buf);
+}
+
+static int is_tls_listen(const char *url)
+{
+    return strncmp(url, "tls+", 4) == 0 || strncmp(url, "wss", 3) == 0;
+}
+
+/* What no single flag can check: combinations, and where hbeatd may
+   listen without authentication. */
+static int check_security(const hbd_options *o, char *errbuf, size_t errlen)
+{
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL))
+        return fail(errbuf, errlen, "--tls-cert and --tls-key go together");
+    if (o->tls_client_ca != NULL && o->tls_cert == NULL)
+        return fail(errbuf, errlen, "--tls-client-ca needs --tls-cert and --tls-key");
+    for (size_t i = 0; i < o->nlisten; i++) {
+        if (is_tls_listen(o->listen[i]) && o->tls_cert == NULL)
+            return fail(errbuf, errlen, "--listen %.200s needs --tls-cert and --tls-key",
+                        o->listen[i]);
+    }
+    if (o->token_file != NULL || o->allow_remote)
+        return 0;
+    for (size_t i = 0; i < o->nlisten; i++) {
+        if (!hbd_listen_is_local(o->listen[i]))
+            return fail(errbuf, errlen,
+                        "--listen %.200s is not a loopback address, and without --token-file "
+                        "anyone who can reach it could change any run; give --token-file, "
+                        "or --allow-remote to listen there anyway",
+                        o->listen[i]);
+    }
+    if (o->http_enabled && !hbd_host_is_loopback(o->http_host))
+        return fail(errbuf, errlen,
+                    "--http %.64s is not a loopback address, and without --token-file anyone "
+                    "who can reach it could change any run; give --token-file, or "
+                    "--allow-remote to listen there anyway",
+                    o->http_host);
+    return 0;
+}
+
 int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -117,6 +222,10 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
     o->reap_interval = HBD_DEFAULT_REAP_INTERVAL;
     o->reap_grace = -1;
     o->log_level = HBEAT_LOG_INFO;
+    o->max_request = HBD_DEFAULT_MAX_REQUEST;
+    o->max_connections = HBD_DEFAULT_MAX_CONNECTIONS;
+    o->max_connections_per_ip = HBD_DEFAULT_MAX_CONNECTIONS_IP;
+    o->read_timeout = HBD_DEFAULT_READ_TIMEOUT;
     if (parse_http(o, HBD_DEFAULT_HTTP, errbuf, errlen) != 0)
         return -1;
 
@@ -130,6 +239,14 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
     if ((v = getenv("HBEATD_LOG_LEVEL")) != NULL && v[0] != '\0' &&
         set_level(o, "HBEATD_LOG_LEVEL", v, errbuf, errlen))
         return -1;
+    if ((v = getenv("HBEATD_TOKEN_FILE")) != NULL && v[0] != '\0')
+        o->token_file = v;
+    if ((v = getenv("HBEATD_TLS_CERT")) != NULL && v[0] != '\0')
+        o->tls_cert = v;
+    if ((v = getenv("HBEATD_TLS_KEY")) != NULL && v[0] != '\0')
+        o->tls_key = v;
+    if ((v = getenv("HBEATD_TLS_CLIENT_CA")) != NULL && v[0] != '\0')
+        o->tls_client_ca = v;
 
     int cli_listen = 0;
     for (int i = 1; i < argc; i++) {
@@ -142,6 +259,10 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
             o->version = 1;
             continue;
         }
+        if (strcmp(arg, "--allow-remote") == 0) {
+            o->allow_remote = 1;
+            continue;
+        }
         if (strncmp(arg, "--", 2) != 0)
             return fail(errbuf, errlen, "unexpected argument '%s'", arg);
         /* Every other flag takes a value. */
@@ -152,9 +273,21 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
             return fail(errbuf, errlen, "unknown option '%.40s'", arg);
         memcpy(flag, arg, flen);
         flag[flen] = '\0';
-        static const char *const known[] = {"--listen",        "--http",       "--db",
-                                            "--reap-interval", "--reap-grace", "--ready-file",
-                                            "--log-level"};
+        static const char *const known[] = {"--listen",
+                                            "--http",
+                                            "--db",
+                                            "--reap-interval",
+                                            "--reap-grace",
+                                            "--ready-file",
+                                            "--log-level",
+                                            "--tls-cert",
+                                            "--tls-key",
+                                            "--tls-client-ca",
+                                            "--token-file",
+                                            "--max-request",
+                                            "--max-connections",
+                                            "--max-connections-per-ip",
+                                            "--read-timeout"};
         int ok = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             ok |= strcmp(flag, known[k]) == 0;
@@ -188,6 +321,30 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
             if (v[0] == '\0')
                 return fail(errbuf, errlen, "--ready-file: empty path");
             o->ready_file = v;
+        } else if (strcmp(flag, "--tls-cert") == 0) {
+            rc = set_path(flag, v, &o->tls_cert, errbuf, errlen);
+        } else if (strcmp(flag, "--tls-key") == 0) {
+            rc = set_path(flag, v, &o->tls_key, errbuf, errlen);
+        } else if (strcmp(flag, "--tls-client-ca") == 0) {
+            rc = set_path(flag, v, &o->tls_client_ca, errbuf, errlen);
+        } else if (strcmp(flag, "--token-file") == 0) {
+            rc = set_path(flag, v, &o->token_file, errbuf, errlen);
+        } else if (strcmp(flag, "--max-request") == 0) {
+            unsigned long n;
+            rc = parse_count(flag, v, 1024, 64ul * 1024 * 1024, &n, errbuf, errlen);
+            o->max_request = n;
+        } else if (strcmp(flag, "--max-connections") == 0) {
+            unsigned long n;
+            rc = parse_count(flag, v, 1, 1000000, &n, errbuf, errlen);
+            o->max_connections = (unsigned int)n;
+        } else if (strcmp(flag, "--max-connections-per-ip") == 0) {
+            unsigned long n;
+            rc = parse_count(flag, v, 0, 1000000, &n, errbuf, errlen);
+            o->max_connections_per_ip = (unsigned int)n;
+        } else if (strcmp(flag, "--read-timeout") == 0) {
+            rc = parse_seconds(flag, v, 0, 1, &o->read_timeout, errbuf, errlen);
+            if (rc == 0 && o->read_timeout > 3600)
+                rc = fail(errbuf, errlen, "--read-timeout: at most 3600 seconds, got '%.40s'", v);
         } else {
             rc = set_level(o, flag, v, errbuf, errlen);
         }
@@ -196,7 +353,7 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
     }
     if (o->nlisten == 0 && !o->http_enabled)
         return fail(errbuf, errlen, "nothing to serve: no --listen URL and --http none");
-    return 0;
+    return check_security(o, errbuf, errlen);
 }
 
 void hbd_options_usage(FILE *out)
@@ -220,11 +377,35 @@ void hbd_options_usage(FILE *out)
           "                       one line per listener: 'nng URL' or 'http URL'\n"
           "  --log-level LEVEL    debug, info, warn or error (default info;\n"
           "                       env HBEATD_LOG_LEVEL); the log goes to stderr\n"
+          "\n"
+          "Security:\n"
+          "  --tls-cert FILE      PEM server certificate (chain); with --tls-key, REST is\n"
+          "                       served over https and tls+tcp://HOST:PORT listen URLs\n"
+          "                       are allowed (env HBEATD_TLS_CERT)\n"
+          "  --tls-key FILE       PEM private key, unencrypted (env HBEATD_TLS_KEY)\n"
+          "  --tls-client-ca FILE require client certificates signed by a CA in FILE\n"
+          "                       (mutual TLS) on https and tls+tcp (env HBEATD_TLS_CLIENT_CA)\n"
+          "  --token-file FILE    bearer tokens, one per line: 'client TOKEN' (heartbeat,\n"
+          "                       update_status) or 'operator TOKEN' (everything); '#'\n"
+          "                       starts a comment; tokens are 16 to 4096 printable bytes;\n"
+          "                       SIGHUP reloads it (env HBEATD_TOKEN_FILE). Without it\n"
+          "                       authentication is off and hbeatd listens on loopback only\n"
+          "  --allow-remote       listen on non-loopback addresses without --token-file\n"
+          "\n"
+          "Limits:\n"
+          "  --max-request BYTES  largest request: REST body, nng message (default 65536)\n"
+          "  --max-connections N  open connections per front end (default 1024, and never\n"
+          "                       more than the open-file limit allows)\n"
+          "  --max-connections-per-ip N\n"
+          "                       open connections from one address, per front end; 0 for\n"
+          "                       no limit (default 256)\n"
+          "  --read-timeout S     REST: seconds a connection may take to deliver a whole\n"
+          "                       request, and may stay idle (default 30)\n"
           "  --help               show this help and exit\n"
           "  --version            show the version and exit\n"
           "\n"
           "SIGINT or SIGTERM stops hbeatd cleanly: it stops taking requests, answers the\n"
-          "ones in flight and closes the store.\n"
+          "ones in flight and closes the store. SIGHUP reloads the token file.\n"
           "\n"
           "Exit status: 0 clean stop, 1 runtime failure (store, listen), 2 usage error.\n",
           out);

@@ -13,6 +13,11 @@
 #define HBD_DEFAULT_HTTP          "127.0.0.1:7780"
 #define HBD_DEFAULT_DB            "./hbeatd.db"
 #define HBD_DEFAULT_REAP_INTERVAL 10.0
+/* Limits (issue 7): sane for a heartbeat server, each a flag. */
+#define HBD_DEFAULT_MAX_REQUEST        (64 * 1024)
+#define HBD_DEFAULT_MAX_CONNECTIONS    1024
+#define HBD_DEFAULT_MAX_CONNECTIONS_IP 256
+#define HBD_DEFAULT_READ_TIMEOUT       30.0
 
 typedef struct hbd_options {
     const char *listen[HBD_MAX_LISTEN]; /* nng listen URLs */
@@ -25,6 +30,14 @@ typedef struct hbd_options {
     double reap_grace;      /* seconds; < 0: one full deadline */
     const char *ready_file; /* NULL: none */
     int log_level;          /* hbeat_log_level */
+    /* TLS files and the token file: NULL when not given. */
+    const char *tls_cert, *tls_key, *tls_client_ca;
+    const char *token_file;
+    int allow_remote;                    /* listen beyond loopback without a token file */
+    size_t max_request;                  /* bytes: REST body, nng message */
+    unsigned int max_connections;        /* per front end */
+    unsigned int max_connections_per_ip; /* per front end; 0: no limit */
+    double read_timeout;                 /* seconds */
     int help, version;
     /* Storage for HBEATD_LISTEN's pieces. */
     char env_listen[1024];
@@ -34,5 +47,11 @@ typedef struct hbd_options {
    message in errbuf (a usage error). */
 int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen);
 void hbd_options_usage(FILE *out);
+
+/* 1 when nng listen URL `url` binds only this host: ipc, inproc, or a tcp
+   form (tcp, tls+tcp, ws ...) on a loopback address or "localhost". */
+int hbd_listen_is_local(const char *url);
+/* 1 for a numeric loopback address ("127.0.0.1", "::1") or "localhost". */
+int hbd_host_is_loopback(const char *host);
 
 #endif /* HBD_OPTIONS_H */

@@ -91,6 +91,10 @@ static const char *type_for(unsigned int status)
         return "NotFound";
     case 405:
         return "MethodNotAllowed";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 413:
         return "PayloadTooLarge";
     case 503:

@@ -82,6 +82,12 @@ static int method_is(const hbd_rest_request *req, const char *m)
 
 void hbd_rest_route(hbd_engine *engine, const hbd_rest_request *req, hbd_rest_reply *r)
 {
+    hbd_rest_route_as(engine, req, 0, r);
+}
+
+void hbd_rest_route_as(hbd_engine *engine, const hbd_rest_request *req, int client_only,
+                       hbd_rest_reply *r)
+{
     if (hbd_rest_observe(engine, req, r))
         return;
     segment id_seg = {NULL, 0};
@@ -115,6 +121,11 @@ void hbd_rest_route(hbd_engine *engine, const hbd_rest_request *req, hbd_rest_re
         hbd_rest_echo(echo, sizeof echo, m, strlen(m));
         hbd_rest_reply_error(r, req, 405, "method %s not allowed here; allowed: %s", echo, allow);
         r->allow = allow;
+        return;
+    }
+
+    if (client_only && rt != RT_HEARTBEAT && rt != RT_UPDATE_STATUS) {
+        hbd_rest_reply_error(r, req, 403, "this route needs an operator token");
         return;
     }
 

@@ -53,6 +53,7 @@
 #include "server/metrics.h"
 #include "server/metrics_hooks.h"
 #include "server/rest/rest_internal.h"
+#include "server/rest/rest_secure.h"
 
 #define DEFAULT_MAX_BODY (64 * 1024)
 /* Seconds a connection may stay silent, idle keep-alive included. */
@@ -80,6 +81,10 @@ struct hbd_rest {
     unsigned int committing; /* of those, waiting for a durable callback */
     int stopping;
 
+    hbd_auth *auth;
+    int verify_clients; /* mutual TLS */
+    hbd_rest_deadlines *deadlines;
+
     /* MHD's last log message while starting, for a failed start. */
     atomic_int started;
     char last_log[160];
@@ -105,6 +110,8 @@ typedef struct conn {
     int responded; /* a reply was queued before the body was read */
     int resumed;   /* the next handler call sends `reply` */
     atomic_int durable;
+    hbd_rest_deadline deadline;
+    int client_only; /* the request's token grants only the client right */
     int durable_rc;
     hbd_durable waiter;
     hbd_rest_reply reply;
@@ -134,18 +141,22 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 {
     hbd_metrics_connection(HBD_PROTO_REST, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        if (((hbd_rest *)cls)->verify_clients)
+            hbd_rest_tls_require_client(c);
         conn *cn = calloc(1, sizeof *cn);
         /* NULL on failure: the request handler then drops the connection. */
         if (cn != NULL) {
             cn->rest = cls;
             cn->mhd = c;
             hbd_rest_reply_init(&cn->reply);
+            hbd_rest_deadline_add(cn->rest->deadlines, &cn->deadline, c);
         }
         *socket_context = cn;
         return;
     }
     conn *cn = *socket_context;
     if (cn != NULL) {
+        hbd_rest_deadline_remove(cn->rest->deadlines, &cn->deadline);
         hbd_rest_reply_release(&cn->reply);
         free(cn->body);
         free(cn);
@@ -163,6 +174,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     if (cn == NULL)
         return;
     *req_cls = NULL;
+    hbd_rest_deadline_arm(rest->deadlines, &cn->deadline);
     hbd_rest_reply_release(&cn->reply);
     if (cn->cap > KEEP_BUFFER_MAX) {
         free(cn->body);
@@ -188,6 +200,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const hbd_rest_reply
         ok = MHD_add_response_header(resp, h[0], h[1]);
     if (ok == MHD_YES && r->allow != NULL)
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (ok == MHD_YES && r->status == 401)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (ok == MHD_YES && close)
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (ok == MHD_YES)
@@ -355,6 +369,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_unlock(&rest->mu);
         if (stopping)
             return reply_early(c, cn, &req, 503, "server is shutting down");
+        /* Before the body: a request without a valid token costs no more
+           than its headers. */
+        hbd_right right = hbd_rest_bearer_right(rest->auth, c);
+        if (right == HBD_RIGHT_NONE)
+            return reply_early(c, cn, &req, 401,
+                               "a valid bearer token is required (Authorization: Bearer TOKEN)");
+        cn->client_only = right != HBD_RIGHT_OPERATOR;
         size_t declared = declared_length(c);
         if (declared > rest->max_body) {
             /* Refused before the body when the client is not sending it
@@ -390,6 +411,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    hbd_rest_deadline_disarm(&cn->deadline);
     if (cn->responded)
         return MHD_YES;
     if (cn->resumed)
@@ -401,7 +423,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     } else {
         req.body = cn->body;
         req.body_len = cn->len;
-        hbd_rest_route(rest->engine, &req, &cn->reply);
+        hbd_rest_route_as(rest->engine, &req, cn->client_only, &cn->reply);
         if (cn->reply.wait_durable && wait_durable(rest, c, cn))
             return MHD_YES;
     }
@@ -414,15 +436,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 /* Open file descriptors allowed, minus room for the store and nng. */
-static unsigned int connection_limit(void)
+static unsigned int connection_limit(unsigned int wanted)
 {
+    if (wanted == 0)
+        wanted = MAX_CONNECTIONS;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
-        return MAX_CONNECTIONS;
+        return wanted;
     if (rl.rlim_cur < 128)
         return 16;
     rlim_t n = rl.rlim_cur - 64;
-    return n < MAX_CONNECTIONS ? (unsigned int)n : MAX_CONNECTIONS;
+    return n < wanted ? (unsigned int)n : wanted;
 }
 
 static unsigned int default_threads(void)
@@ -433,6 +457,7 @@ static unsigned int default_threads(void)
 
 static void rest_free(hbd_rest *rest)
 {
+    hbd_rest_deadlines_stop(rest->deadlines);
     pthread_cond_destroy(&rest->idle);
     pthread_mutex_destroy(&rest->mu);
     free(rest);
@@ -441,6 +466,15 @@ static void rest_free(hbd_rest *rest)
 int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
                    hbeat_error *err)
 {
+    return hbd_rest_start_secure(out, engine, opts, NULL, err);
+}
+
+int hbd_rest_start_secure(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
+                          const hbd_rest_security *sec, hbeat_error *err)
+{
+    static const hbd_rest_security open_defaults;
+    if (sec == NULL)
+        sec = &open_defaults;
     if (out == NULL || engine == NULL || opts == NULL)
         return hbeat_error_set(err, HBEAT_EINVAL, "hbd_rest_start: NULL argument");
     *out = NULL;
@@ -476,6 +510,37 @@ int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *o
     pthread_condattr_destroy(&ca);
     rest->engine = engine;
     rest->max_body = opts->max_body != 0 ? opts->max_body : DEFAULT_MAX_BODY;
+    rest->auth = sec->auth;
+
+    /* TLS and the per-address limit only when asked for. */
+    struct MHD_OptionItem extra[6];
+    size_t nextra = 0;
+    if (sec->tls != NULL) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            rest_free(rest);
+            return hbeat_error_set(err, HBEAT_ENOTSUP, "this libmicrohttpd has no TLS support");
+        }
+        flags |= MHD_USE_TLS;
+        extra[nextra++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)sec->tls->key_pem};
+        extra[nextra++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)sec->tls->cert_pem};
+        if (sec->tls->client_ca_pem != NULL) {
+            extra[nextra++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                                      (void *)sec->tls->client_ca_pem};
+            rest->verify_clients = 1;
+        }
+    }
+    if (sec->max_connections_per_ip > 0)
+        extra[nextra++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                                  (intptr_t)sec->max_connections_per_ip, NULL};
+    extra[nextra] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    double read_timeout = sec->read_timeout > 0 ? sec->read_timeout : CONNECTION_TIMEOUT_S;
+    unsigned int idle_s = read_timeout < 1.0 ? 1u : (unsigned int)(read_timeout + 0.999);
+    if (hbd_rest_deadlines_start(&rest->deadlines, read_timeout) != 0) {
+        rest_free(rest);
+        return hbeat_error_set(err, HBEAT_ESYSTEM, "cannot start the read-timeout thread");
+    }
 
     unsigned int threads = opts->threads != 0 ? opts->threads : default_threads();
     /* The logger goes first so that MHD reports nothing to stderr itself.
@@ -487,10 +552,10 @@ int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *o
     rest->daemon = MHD_start_daemon(
         flags, opts->port, NULL, NULL, on_request, rest, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
         rest, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-        threads > 1 ? threads : 0u, MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+        threads > 1 ? threads : 0u, MHD_OPTION_CONNECTION_LIMIT,
+        connection_limit(sec->max_connections), MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, rest, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, rest, MHD_OPTION_END);
+        on_connection, rest, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     int saved = errno;
     if (rest->daemon == NULL) {
         int code = hbeat_error_set(err, HBEAT_ESYSTEM, "cannot serve HTTP on %s:%u: %s", host,

@@ -94,7 +94,8 @@ static void test_environment(void **state)
     setenv("HBEATD_HTTP", "0.0.0.0:8080", 1);
     setenv("HBEATD_DB", "/var/lib/hbeatd.db", 1);
     setenv("HBEATD_LOG_LEVEL", "warn", 1);
-    const char *none[] = {NULL};
+    /* 0.0.0.0 without a token file needs --allow-remote. */
+    const char *none[] = {"--allow-remote", NULL};
     assert_int_equal(parse(none), 0);
     assert_int_equal(o.nlisten, 2);
     assert_string_equal(o.listen[0], "tcp://127.0.0.1:1");
@@ -104,8 +105,8 @@ static void test_environment(void **state)
     assert_string_equal(o.db, "/var/lib/hbeatd.db");
     assert_int_equal(o.log_level, HBEAT_LOG_WARN);
     /* The command line wins, and its --listen replaces the env list. */
-    const char *args[] = {"--listen", "tcp://127.0.0.1:2", "--db", "x.db", "--log-level", "error",
-                          NULL};
+    const char *args[] = {"--listen", "tcp://127.0.0.1:2", "--db", "x.db", "--log-level",
+                          "error",    "--allow-remote",    NULL};
     assert_int_equal(parse(args), 0);
     assert_int_equal(o.nlisten, 1);
     assert_string_equal(o.listen[0], "tcp://127.0.0.1:2");

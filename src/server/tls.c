@@ -1,0 +1,142 @@
+/*
+ * Loading hbeatd's certificate files (tls.h). The files are read here, not
+ * by the TLS libraries, so that a wrong path or a file that is not PEM is
+ * reported at start with the flag that named it, the same way for both
+ * front ends.
+ */
+#define _DEFAULT_SOURCE /* explicit_bzero */
+
+#include "server/tls.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "server/log.h"
+
+/* A certificate chain or key beyond this is not what the flag meant. */
+#define PEM_MAX (1024 * 1024)
+
+static int read_pem(const char *flag, const char *path, int secret, char **out, size_t *len,
+                    hbeat_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        int e = errno;
+        int rc = hbeat_error_set(err, HBEAT_EINVAL, "%s %.200s: %s", flag, path, strerror(e));
+        if (err != NULL)
+            err->native = e;
+        return rc;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > PEM_MAX) {
+        fclose(f);
+        return hbeat_error_set(err, HBEAT_EINVAL, "%s %.200s: not a regular file under %d bytes",
+                               flag, path, PEM_MAX);
+    }
+    if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        hbd_warn("%s %s can be read by other users (mode %03o); chmod 600 it", flag, path,
+                 (unsigned)(st.st_mode & 0777));
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return hbeat_error_set(err, HBEAT_ENOMEM, "%s: out of memory", flag);
+    }
+    size_t n = fread(buf, 1, (size_t)st.st_size, f);
+    fclose(f);
+    buf[n] = '\0';
+    if (n == 0 || strstr(buf, "-----BEGIN ") == NULL || memchr(buf, '\0', n) != NULL) {
+        explicit_bzero(buf, n);
+        free(buf);
+        return hbeat_error_set(err, HBEAT_EINVAL, "%s %.200s: not a PEM file (no -----BEGIN line)",
+                               flag, path);
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int hbd_tls_load(hbd_tls **out, const char *cert, const char *key, const char *client_ca,
+                 hbeat_error *err)
+{
+    *out = NULL;
+    hbd_tls *tls = calloc(1, sizeof *tls);
+    if (tls == NULL)
+        return hbeat_error_set(err, HBEAT_ENOMEM, "tls: out of memory");
+    size_t len;
+    int rc = read_pem("--tls-cert", cert, 0, &tls->cert_pem, &len, err);
+    if (rc == 0 && strstr(tls->cert_pem, "CERTIFICATE-----") == NULL)
+        rc = hbeat_error_set(err, HBEAT_EINVAL, "--tls-cert %.200s: holds no certificate", cert);
+    if (rc == 0)
+        rc = read_pem("--tls-key", key, 1, &tls->key_pem, &tls->key_len, err);
+    if (rc == 0 && strstr(tls->key_pem, "PRIVATE KEY-----") == NULL)
+        rc = hbeat_error_set(err, HBEAT_EINVAL, "--tls-key %.200s: holds no private key", key);
+    if (rc == 0 && strstr(tls->key_pem, "ENCRYPTED") != NULL)
+        rc = hbeat_error_set(err, HBEAT_EINVAL,
+                             "--tls-key %.200s: the key is encrypted; hbeatd needs it unencrypted "
+                             "(protect it with file permissions)",
+                             key);
+    if (rc == 0 && client_ca != NULL) {
+        rc = read_pem("--tls-client-ca", client_ca, 0, &tls->client_ca_pem, &len, err);
+        if (rc == 0 && strstr(tls->client_ca_pem, "CERTIFICATE-----") == NULL)
+            rc = hbeat_error_set(err, HBEAT_EINVAL, "--tls-client-ca %.200s: holds no certificate",
+                                 client_ca);
+    }
+    if (rc != 0) {
+        hbd_tls_free(tls);
+        return rc;
+    }
+    *out = tls;
+    return 0;
+}
+
+void hbd_tls_free(hbd_tls *tls)
+{
+    if (tls == NULL)
+        return;
+    if (tls->key_pem != NULL) {
+        explicit_bzero(tls->key_pem, tls->key_len);
+        free(tls->key_pem);
+    }
+    free(tls->cert_pem);
+    free(tls->client_ca_pem);
+    free(tls);
+}
+
+int hbd_tls_nng_server_config(const hbd_tls *tls, void **out, hbeat_error *err)
+{
+    *out = NULL;
+    nng_tls_config *cfg;
+    int rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER);
+    if (rv != 0) {
+        int rc = hbeat_error_set(err, rv == NNG_ENOTSUP ? HBEAT_ENOTSUP : HBEAT_ESYSTEM,
+                                 "nng: no TLS configuration: %s", nng_strerror(rv));
+        if (err != NULL)
+            err->native = rv;
+        return rc;
+    }
+    const char *what = "--tls-cert/--tls-key";
+    rv = nng_tls_config_own_cert(cfg, tls->cert_pem, tls->key_pem, NULL);
+    if (rv == 0 && tls->client_ca_pem != NULL) {
+        what = "--tls-client-ca";
+        rv = nng_tls_config_ca_chain(cfg, tls->client_ca_pem, NULL);
+    }
+    if (rv == 0)
+        rv = nng_tls_config_auth_mode(cfg, tls->client_ca_pem != NULL ? NNG_TLS_AUTH_MODE_REQUIRED
+                                                                      : NNG_TLS_AUTH_MODE_NONE);
+    if (rv != 0) {
+        nng_tls_config_free(cfg);
+        int rc =
+            hbeat_error_set(err, HBEAT_EINVAL, "nng TLS: %s rejected: %s", what, nng_strerror(rv));
+        if (err != NULL)
+            err->native = rv;
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
