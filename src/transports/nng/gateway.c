@@ -1,5 +1,6 @@
 /*
- * The nng gateway: nng+tcp://HOST:PORT, nng+ipc:///path, nng+inproc://NAME.
+ * The nng gateway: nng+tcp://HOST:PORT, nng+tls+tcp://HOST:PORT,
+ * nng+ipc:///path, nng+inproc://NAME.
  *
  * One REQ socket per gateway, dialed in the background: opening succeeds
  * while the server is down, and nng reconnects on its own (after 10 ms, then
@@ -16,13 +17,25 @@
  * which it must not block for long; in particular it must not make blocking
  * calls on this gateway nor free it.
  *
- * Left out: TLS (nng+tls is not a scheme of ours) and connect_timeout,
- * which a background dialer has no use for; the request timeout bounds the
- * wait for a connection instead.
+ * nng+tls+tcp:// verifies the server's certificate against ca_file (the
+ * system's CAs when not given) and the URL's host unless `insecure`, and
+ * presents cert_file/key_file when given (mutual TLS). Because the dialer
+ * works in the background, a TLS failure would otherwise surface only as
+ * "no connection within the timeout": a blocking call that finds no
+ * connection up first runs a handshake of its own (tls.c) and, when that
+ * fails, returns HBEAT_ETLS naming the reason. The async heartbeat never
+ * blocks for that; it reports the last reason found, if any.
+ *
+ * Left out: connect_timeout, which a background dialer has no use for;
+ * the request timeout bounds the wait for a connection instead.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "core/builtins.h"
 #include "transports/nng/nng_internal.h"
@@ -52,6 +65,59 @@ static void nng_gw_destroy(void *self)
     free(gw);
 }
 
+/* ---- TLS: why no connection comes ---- */
+
+/* With no connection up, a TLS gateway checks the handshake itself before
+   waiting on nng's dialer: a certificate problem then fails the call at
+   once, with its reason, instead of as a timeout. */
+static int tls_precheck(hbeat__nng_gw *gw, hbeat_error *err)
+{
+    if (!gw->set.tls || atomic_load(&gw->pipes) > 0) {
+        return 0;
+    }
+    hbeat_error found = HBEAT_ERROR_INIT;
+    int rc = hbeat__nng_tls_probe(&gw->set, gw->url, (int)gw->set.timeout_ms, &found);
+    int tls_fault = rc == HBEAT_ETLS;
+    pthread_mutex_lock(&gw->mu);
+    if (tls_fault) {
+        gw->tls_failure = found;
+    } else {
+        hbeat_error_clear(&gw->tls_failure);
+    }
+    pthread_mutex_unlock(&gw->mu);
+    if (tls_fault || rc == HBEAT_ETIMEDOUT) {
+        if (err != NULL) {
+            *err = found;
+        }
+        return rc;
+    }
+    /* Connected fine, or no server at all: nng's dialer takes it from here. */
+    return 0;
+}
+
+/* The async path must not block on a handshake: it reports the reason a
+   blocking call found last, while there is still no connection. */
+static int tls_known_failure(hbeat__nng_gw *gw, hbeat_error *err)
+{
+    if (!gw->set.tls || atomic_load(&gw->pipes) > 0) {
+        return 0;
+    }
+    pthread_mutex_lock(&gw->mu);
+    int code = gw->tls_failure.code;
+    if (code != 0 && err != NULL) {
+        *err = gw->tls_failure;
+    }
+    pthread_mutex_unlock(&gw->mu);
+    return code;
+}
+
+static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    hbeat__nng_gw *gw = arg;
+    (void)p;
+    atomic_fetch_add(&gw->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+}
+
 /* ---- one call: encode, round trip, decode ---- */
 
 static int call(hbeat__nng_gw *gw, Hbeat__V1__Request *req, Hbeat__V1__Reply__ResultCase expect,
@@ -59,6 +125,10 @@ static int call(hbeat__nng_gw *gw, Hbeat__V1__Request *req, Hbeat__V1__Reply__Re
 {
     if (gw->set.token != NULL) {
         req->token = gw->set.token;
+    }
+    int tls_rc = tls_precheck(gw, err);
+    if (tls_rc != 0) {
+        return tls_rc;
     }
     nng_msg *msg;
     int rc = hbeat__nng_encode(&msg, req, gw->url, err);
@@ -148,6 +218,9 @@ static int nng_gw_log_heartbeat_async(void *self, const hbeat_heartbeat_request 
     }
     if (done == NULL) {
         return hbeat_error_set(err, HBEAT_EINVAL, "nng: done callback is NULL");
+    }
+    if ((rc = tls_known_failure(gw, err)) != 0) {
+        return rc;
     }
     Hbeat__V1__Request env;
     Hbeat__V1__HeartbeatRequest hb;
@@ -404,6 +477,22 @@ static int dial(hbeat__nng_gw *gw, const char *address, hbeat_error *err)
             return hbeat_error_set(err, HBEAT_ENOTSUP,
                                    "%.160s: this nng library has no support for the transport",
                                    gw->url);
+        }
+    }
+    if (rv == 0 && gw->set.tls) {
+        void *cfg;
+        int rc = hbeat__nng_tls_config(&cfg, &gw->set, gw->url, err);
+        if (rc != 0) {
+            return rc;
+        }
+        rv = nng_dialer_set_ptr(gw->dialer, NNG_OPT_TLS_CONFIG, cfg);
+        /* The dialer keeps its own reference. */
+        nng_tls_config_free(cfg);
+        if (rv == 0) {
+            rv = nng_pipe_notify(gw->sock, NNG_PIPE_EV_ADD_POST, on_pipe, gw);
+        }
+        if (rv == 0) {
+            rv = nng_pipe_notify(gw->sock, NNG_PIPE_EV_REM_POST, on_pipe, gw);
         }
     }
     if (rv == 0) {

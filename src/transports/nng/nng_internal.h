@@ -1,7 +1,9 @@
 /*
  * The nng transport's private pieces, shared between its files:
  *   url.c       check a client URL and turn it into an nng dial address
- *   options.c   timeouts, size cap and token from hbeat_gateway_options
+ *   options.c   timeouts, size cap, token and TLS files from the options
+ *   tls.c       nng+tls+tcp: the dialer's TLS config, and a diagnostic
+ *               handshake that names why TLS failed
  *   errors.c    nng error numbers and wire error codes -> hbeat codes
  *   codec.c     protobuf-c encoding of requests, validation of replies
  *   exchange.c  one request/reply round trip on a pooled nng context
@@ -11,6 +13,7 @@
 #define HBEAT_TRANSPORTS_NNG_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,9 +38,14 @@
 
 /* ---- url.c ---- */
 
-/* Check a client URL (nng+tcp://HOST:PORT, nng+ipc:///path,
-   nng+inproc://name) and write the address nng dials into @p dial. */
+/* Check a client URL (nng+tcp://HOST:PORT, nng+tls+tcp://HOST:PORT,
+   nng+ipc:///path, nng+inproc://name) and write the address nng dials
+   into @p dial. */
 int hbeat__nng_url_to_dial(const char *url, char *dial, size_t dial_size, hbeat_error *err);
+/* 1 for a (checked) nng+tls+tcp:// URL, with its host (no brackets) and
+   port copied out; 0 for the other forms. */
+int hbeat__nng_url_tls_host(const char *url, char *host, size_t host_size, char *port,
+                            size_t port_size);
 
 /* ---- options.c ---- */
 
@@ -47,11 +55,36 @@ typedef struct hbeat__nng_settings {
     size_t max_reply;
     /* Heap copy, or NULL when no token is configured. */
     char *token;
+    /* nng+tls+tcp only: heap copies (ca_file is the system bundle when
+       not given), the server name checked against the certificate, and
+       the port, for the diagnostic handshake. */
+    int tls;
+    int insecure;
+    char *ca_file, *cert_file, *key_file;
+    char host[256];
+    char port[8];
 } hbeat__nng_settings;
 
 int hbeat__nng_settings_from(hbeat__nng_settings *out, const char *url,
                              const hbeat_gateway_options *opts, hbeat_error *err);
 void hbeat__nng_settings_release(hbeat__nng_settings *s);
+
+/* ---- tls.c ---- */
+
+/* The dialer's TLS configuration (client mode, verification on unless
+   insecure, server name = URL host). HBEAT_ETLS names the file at fault.
+   *out is an nng_tls_config the caller frees after setting it. */
+int hbeat__nng_tls_config(void **out, const hbeat__nng_settings *s, const char *url,
+                          hbeat_error *err);
+/* One TLS handshake of our own (mbedTLS, set up as nng's dialer is) with a
+   time limit, to learn what nng only reports as a failed connection.
+   0: the handshake works. HBEAT_ETLS: it failed, with the reason (the
+   server's certificate expired, is for another host, is not signed by a
+   CA in ca_file; the server wants a client certificate; ...).
+   HBEAT_ETIMEDOUT: no handshake within @p timeout_ms. HBEAT_ETRANSPORT: no
+   TCP connection (the server is down; nothing to say about TLS). */
+int hbeat__nng_tls_probe(const hbeat__nng_settings *s, const char *url, int timeout_ms,
+                         hbeat_error *err);
 
 /* ---- errors.c ---- */
 
@@ -148,6 +181,11 @@ struct hbeat__nng_gw {
     hbeat__nng_slot *free_sync;
     hbeat__nng_slot *free_async;
     hbeat__nng_slot *all;
+
+    /* nng+tls+tcp: connections up now (pipe events), and the last
+       diagnosed TLS failure (under mu; code 0: none). */
+    atomic_int pipes;
+    hbeat_error tls_failure;
 };
 
 /* Blocking round trip: send @p req (always consumed), wait for the reply,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "transports/nng/nng_internal.h"
 
@@ -66,14 +67,80 @@ static int read_token_file(char **out, const char *path, hbeat_error *err)
     return rc;
 }
 
+/* Where Debian, Ubuntu and Alpine keep the system's CA certificates. */
+static const char *const system_bundles[] = {
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+};
+
+static char *copy_path(const char *p, int *oom)
+{
+    if (p == NULL) {
+        return NULL;
+    }
+    char *c = strdup(p);
+    *oom |= c == NULL;
+    return c;
+}
+
+/* The TLS files: readable now (so that a typo fails the open, not every
+   beat), copied for the dialer and the diagnostic handshake. */
+static int tls_files(hbeat__nng_settings *out, const hbeat_gateway_options *opts, hbeat_error *err)
+{
+    if ((opts->cert_file == NULL) != (opts->key_file == NULL)) {
+        return hbeat_error_set(err, HBEAT_EINVAL, "nng: cert_file and key_file go together");
+    }
+    const char *ca = opts->ca_file;
+    if (ca == NULL && !opts->insecure) {
+        for (size_t i = 0; i < sizeof(system_bundles) / sizeof(system_bundles[0]); i++) {
+            if (access(system_bundles[i], R_OK) == 0) {
+                ca = system_bundles[i];
+                break;
+            }
+        }
+        if (ca == NULL) {
+            return hbeat_error_set(err, HBEAT_ETLS,
+                                   "nng: no ca_file given and no system CA bundle found; "
+                                   "name the CA that signed the server's certificate");
+        }
+    }
+    const char *names[] = {"ca_file", "cert_file", "key_file"};
+    const char *paths[] = {ca, opts->cert_file, opts->key_file};
+    for (int i = 0; i < 3; i++) {
+        if (paths[i] != NULL && access(paths[i], R_OK) != 0) {
+            int e = errno;
+            int rc = hbeat_error_set(err, HBEAT_ETLS, "nng: %s %.160s cannot be read: %s", names[i],
+                                     paths[i], strerror(e));
+            if (err != NULL) {
+                err->native = e;
+            }
+            return rc;
+        }
+    }
+    int oom = 0;
+    out->insecure = opts->insecure != 0;
+    out->ca_file = copy_path(ca, &oom);
+    out->cert_file = copy_path(opts->cert_file, &oom);
+    out->key_file = copy_path(opts->key_file, &oom);
+    return oom ? hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory") : 0;
+}
+
 int hbeat__nng_settings_from(hbeat__nng_settings *out, const char *url,
                              const hbeat_gateway_options *opts, hbeat_error *err)
 {
     memset(out, 0, sizeof(*out));
     out->timeout_s = HBEAT__NNG_DEFAULT_TIMEOUT_S;
     out->max_reply = HBEAT__NNG_DEFAULT_MAX_REPLY;
+    out->tls =
+        hbeat__nng_url_tls_host(url, out->host, sizeof(out->host), out->port, sizeof(out->port));
     if (opts == NULL) {
         out->timeout_ms = (nng_duration)(out->timeout_s * 1000.0);
+        if (out->tls) {
+            /* Verification on, against the system's CAs. */
+            hbeat_gateway_options defaults = HBEAT_GATEWAY_OPTIONS_INIT;
+            return tls_files(out, &defaults, err);
+        }
         return 0;
     }
     if (opts->version != HBEAT_GATEWAY_OPTIONS_VERSION) {
@@ -83,12 +150,18 @@ int hbeat__nng_settings_from(hbeat__nng_settings *out, const char *url,
 
     /* Plain nng+tcp has no TLS; quietly ignoring these would let a user
        believe the link is encrypted or the server verified. */
-    if (opts->ca_file != NULL || opts->cert_file != NULL || opts->key_file != NULL ||
-        opts->insecure) {
+    if (!out->tls && (opts->ca_file != NULL || opts->cert_file != NULL || opts->key_file != NULL ||
+                      opts->insecure)) {
         return hbeat_error_set(err, HBEAT_EINVAL,
                                "nng: %.120s has no TLS, so ca_file, cert_file, key_file and "
-                               "insecure cannot be used with it",
+                               "insecure cannot be used with it (nng+tls+tcp:// has)",
                                url);
+    }
+    if (out->tls) {
+        int rc = tls_files(out, opts, err);
+        if (rc != 0) {
+            return rc;
+        }
     }
 
     double t = opts->request_timeout;
@@ -128,6 +201,10 @@ int hbeat__nng_settings_from(hbeat__nng_settings *out, const char *url,
 
 void hbeat__nng_settings_release(hbeat__nng_settings *s)
 {
+    free(s->ca_file);
+    free(s->cert_file);
+    free(s->key_file);
+    s->ca_file = s->cert_file = s->key_file = NULL;
     if (s->token != NULL) {
         /* The token is a credential: do not leave it in freed memory. */
         volatile char *p = s->token;

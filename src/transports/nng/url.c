@@ -82,6 +82,7 @@ int hbeat__nng_url_to_dial(const char *url, char *dial, size_t dial_size, hbeat_
         {"nng+tcp://", "tcp://"},
         {"nng+ipc://", "ipc://"},
         {"nng+inproc://", "inproc://"},
+        {"nng+tls+tcp://", "tls+tcp://"},
     };
 
     if (url == NULL) {
@@ -102,10 +103,10 @@ int hbeat__nng_url_to_dial(const char *url, char *dial, size_t dial_size, hbeat_
         int rc = 0;
         if (*rest == '\0') {
             rc = bad(err, url,
-                     i == 0   ? "empty host"
-                     : i == 1 ? "missing socket path (expected nng+ipc:///path)"
-                              : "missing name (expected nng+inproc://NAME)");
-        } else if (i == 0) {
+                     i == 0 || i == 3 ? "empty host"
+                     : i == 1         ? "missing socket path (expected nng+ipc:///path)"
+                                      : "missing name (expected nng+inproc://NAME)");
+        } else if (i == 0 || i == 3) {
             rc = check_tcp(url, rest, err);
         } else if (i == 1 && strlen(rest) > IPC_PATH_MAX) {
             rc = hbeat_error_set(err, HBEAT_EINVAL,
@@ -123,5 +124,30 @@ int hbeat__nng_url_to_dial(const char *url, char *dial, size_t dial_size, hbeat_
         }
         return 0;
     }
-    return bad(err, url, "expected nng+tcp://HOST:PORT, nng+ipc:///path or nng+inproc://NAME");
+    return bad(err, url,
+               "expected nng+tcp://HOST:PORT, nng+tls+tcp://HOST:PORT, nng+ipc:///path or "
+               "nng+inproc://NAME");
+}
+
+int hbeat__nng_url_tls_host(const char *url, char *host, size_t host_size, char *port,
+                            size_t port_size)
+{
+    static const char prefix[] = "nng+tls+tcp://";
+    if (url == NULL || strncasecmp(url, prefix, sizeof(prefix) - 1) != 0) {
+        return 0;
+    }
+    /* Already checked by hbeat__nng_url_to_dial: HOST:PORT or [V6]:PORT. */
+    const char *h = url + sizeof(prefix) - 1;
+    const char *colon = strrchr(h, ':');
+    if (colon == NULL) {
+        return 0;
+    }
+    size_t hlen = (size_t)(colon - h);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    snprintf(host, host_size, "%.*s", (int)hlen, h);
+    snprintf(port, port_size, "%s", colon + 1);
+    return 1;
 }
