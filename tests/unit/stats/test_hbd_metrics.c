@@ -1,0 +1,426 @@
+/*
+ * hbeatd's metrics without a server: what the front ends' hooks read from
+ * nng bytes and HTTP requests (metrics_hooks.h), and what recording does
+ * to the rendered text (metrics.h), checked with the same strict reader
+ * the integration test uses (tests/integration/metrics/expo.c).
+ *
+ * The counters are process-wide, so each check compares a render before
+ * and after the calls it makes.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hbeat/v1/hbeat.pb-c.h"
+#include "integration/metrics/expo.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/metrics_hooks.h"
+
+/* ---- nng: the call a request makes ------------------------------------- */
+
+static size_t pack_request(Hbeat__V1__Request *req, uint8_t *buf, size_t cap)
+{
+    size_t n = hbeat__v1__request__get_packed_size(req);
+    assert_true(n <= cap);
+    return hbeat__v1__request__pack(req, buf);
+}
+
+static void test_nng_route_of_each_call(void **state)
+{
+    (void)state;
+    uint8_t buf[256];
+    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    hb.workflow_run_id = 5;
+    hb.status = "R";
+    hb.next_report_increment = 93;
+    Hbeat__V1__UpdateStatusRequest us = HBEAT__V1__UPDATE_STATUS_REQUEST__INIT;
+    us.status = "D";
+    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    Hbeat__V1__GetRunRequest gr = HBEAT__V1__GET_RUN_REQUEST__INIT;
+    Hbeat__V1__ListRunsRequest lr = HBEAT__V1__LIST_RUNS_REQUEST__INIT;
+    Hbeat__V1__SetStatusRequest ss = HBEAT__V1__SET_STATUS_REQUEST__INIT;
+
+    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
+    req.token = "a-token-first";
+    req.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    req.heartbeat = &hb;
+    size_t n = pack_request(&req, buf, sizeof buf);
+    assert_int_equal(hbd_metrics_nng_route(buf, n), HBD_ROUTE_HEARTBEAT);
+
+    req.call_case = HBEAT__V1__REQUEST__CALL_UPDATE_STATUS;
+    req.update_status = &us;
+    n = pack_request(&req, buf, sizeof buf);
+    assert_int_equal(hbd_metrics_nng_route(buf, n), HBD_ROUTE_UPDATE_STATUS);
+
+    req.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    req.create_run = &cr; /* an empty message is still present on the wire */
+    n = pack_request(&req, buf, sizeof buf);
+    assert_int_equal(hbd_metrics_nng_route(buf, n), HBD_ROUTE_CREATE_RUN);
+
+    req.call_case = HBEAT__V1__REQUEST__CALL_GET_RUN;
+    req.get_run = &gr;
+    n = pack_request(&req, buf, sizeof buf);
+    assert_int_equal(hbd_metrics_nng_route(buf, n), HBD_ROUTE_GET_RUN);
+
+    req.call_case = HBEAT__V1__REQUEST__CALL_LIST_RUNS;
+    req.list_runs = &lr;
+    n = pack_request(&req, buf, sizeof buf);
+    assert_int_equal(hbd_metrics_nng_route(buf, n), HBD_ROUTE_LIST_RUNS);
+
+    req.call_case = HBEAT__V1__REQUEST__CALL_SET_STATUS;
+    req.set_status = &ss;
+    n = pack_request(&req, buf, sizeof buf);
+    assert_int_equal(hbd_metrics_nng_route(buf, n), HBD_ROUTE_SET_STATUS);
+
+    /* No call at all: only a token. */
+    req.call_case = HBEAT__V1__REQUEST__CALL__NOT_SET;
+    n = pack_request(&req, buf, sizeof buf);
+    assert_int_equal(hbd_metrics_nng_route(buf, n), HBD_ROUTE_OTHER);
+}
+
+static void test_nng_route_of_bad_bytes(void **state)
+{
+    (void)state;
+    assert_int_equal(hbd_metrics_nng_route(NULL, 0), HBD_ROUTE_OTHER);
+    assert_int_equal(hbd_metrics_nng_route("", 0), HBD_ROUTE_OTHER);
+    /* A call from a newer schema: field 16, empty message. */
+    static const uint8_t newer[] = {0x82, 0x01, 0x00};
+    assert_int_equal(hbd_metrics_nng_route(newer, sizeof newer), HBD_ROUTE_OTHER);
+    /* Field 10 claiming more bytes than there are. */
+    static const uint8_t cut[] = {0x52, 0x05, 0x08};
+    assert_int_equal(hbd_metrics_nng_route(cut, sizeof cut), HBD_ROUTE_OTHER);
+    /* A varint that never ends. */
+    static const uint8_t endless[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(hbd_metrics_nng_route(endless, sizeof endless), HBD_ROUTE_OTHER);
+    /* Field number 0, and a group wire type. */
+    static const uint8_t zero[] = {0x02, 0x00};
+    assert_int_equal(hbd_metrics_nng_route(zero, sizeof zero), HBD_ROUTE_OTHER);
+    static const uint8_t group[] = {0x53};
+    assert_int_equal(hbd_metrics_nng_route(group, sizeof group), HBD_ROUTE_OTHER);
+    /* Valid heartbeat followed by junk: not a Request. */
+    static const uint8_t junk[] = {0x52, 0x00, 0xff};
+    assert_int_equal(hbd_metrics_nng_route(junk, sizeof junk), HBD_ROUTE_OTHER);
+}
+
+/* ---- nng: the result a reply reports ---------------------------------- */
+
+static hbd_result result_of_error(Hbeat__V1__ErrorCode code, int set_code)
+{
+    uint8_t buf[256];
+    Hbeat__V1__Error e = HBEAT__V1__ERROR__INIT;
+    if (set_code)
+        e.code = code;
+    e.message = "what was wrong";
+    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
+    r.result_case = HBEAT__V1__REPLY__RESULT_ERROR;
+    r.error = &e;
+    size_t n = hbeat__v1__reply__pack(&r, buf);
+    return hbd_metrics_nng_result(buf, n);
+}
+
+static void test_nng_result(void **state)
+{
+    (void)state;
+    uint8_t buf[256];
+    Hbeat__V1__HeartbeatReply hb = HBEAT__V1__HEARTBEAT_REPLY__INIT;
+    hb.status = "R";
+    hb.sequence = 9;
+    hb.deadline = 1764280000.25;
+    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
+    r.result_case = HBEAT__V1__REPLY__RESULT_HEARTBEAT;
+    r.heartbeat = &hb;
+    size_t n = hbeat__v1__reply__pack(&r, buf);
+    assert_int_equal(hbd_metrics_nng_result(buf, n), HBD_RESULT_OK);
+
+    Hbeat__V1__ListRunsReply lr = HBEAT__V1__LIST_RUNS_REPLY__INIT;
+    r.result_case = HBEAT__V1__REPLY__RESULT_LIST_RUNS;
+    r.list_runs = &lr;
+    n = hbeat__v1__reply__pack(&r, buf);
+    assert_int_equal(hbd_metrics_nng_result(buf, n), HBD_RESULT_OK);
+
+    assert_int_equal(result_of_error(HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT, 1),
+                     HBD_RESULT_BAD_REQUEST);
+    assert_int_equal(result_of_error(HBEAT__V1__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED, 1),
+                     HBD_RESULT_BAD_REQUEST);
+    assert_int_equal(result_of_error(HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND, 1),
+                     HBD_RESULT_NOT_FOUND);
+    assert_int_equal(result_of_error(HBEAT__V1__ERROR_CODE__ERROR_CODE_UNAUTHENTICATED, 1),
+                     HBD_RESULT_UNAUTHORIZED);
+    assert_int_equal(result_of_error(HBEAT__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED, 1),
+                     HBD_RESULT_UNAUTHORIZED);
+    assert_int_equal(result_of_error(HBEAT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE, 1),
+                     HBD_RESULT_TOO_LARGE);
+    assert_int_equal(result_of_error(HBEAT__V1__ERROR_CODE__ERROR_CODE_INTERNAL, 1),
+                     HBD_RESULT_SERVER_ERROR);
+    assert_int_equal(result_of_error(HBEAT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE, 1),
+                     HBD_RESULT_SERVER_ERROR);
+    assert_int_equal(result_of_error(HBEAT__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED, 0),
+                     HBD_RESULT_SERVER_ERROR);
+
+    /* Not a Reply at all. */
+    assert_int_equal(hbd_metrics_nng_result(NULL, 0), HBD_RESULT_SERVER_ERROR);
+    assert_int_equal(hbd_metrics_nng_result("", 0), HBD_RESULT_SERVER_ERROR);
+    static const uint8_t cut[] = {0x0a, 0x09, 0x08, 0x02};
+    assert_int_equal(hbd_metrics_nng_result(cut, sizeof cut), HBD_RESULT_SERVER_ERROR);
+}
+
+/* ---- HTTP ------------------------------------------------------------------- */
+
+static void test_rest_route(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method, *path;
+        hbd_route want;
+    } cases[] = {
+        {"POST", "/api/v3/workflow_run/12/log_heartbeat", HBD_ROUTE_HEARTBEAT},
+        {"GET", "/api/v3/workflow_run/12/log_heartbeat", HBD_ROUTE_HEARTBEAT}, /* 405 */
+        {"PUT", "/api/v3/workflow_run/x/update_status", HBD_ROUTE_UPDATE_STATUS},
+        {"POST", "/api/v3/runs", HBD_ROUTE_CREATE_RUN},
+        {"GET", "/api/v3/runs", HBD_ROUTE_LIST_RUNS},
+        {"GET", "/api/v3/runs/3", HBD_ROUTE_GET_RUN},
+        {"PUT", "/api/v3/runs/3/status", HBD_ROUTE_SET_STATUS},
+        {"GET", "/", HBD_ROUTE_STATUS_PAGE},
+        {"HEAD", "/metrics", HBD_ROUTE_METRICS},
+        {"GET", "/metrics/", HBD_ROUTE_OTHER},
+        {"GET", "/index.html", HBD_ROUTE_OTHER},
+        {"GET", "/api/v3/", HBD_ROUTE_OTHER},
+        {"GET", "/api/v3/runs/3/status/more", HBD_ROUTE_OTHER},
+        {"GET", "/api/v3/runs/3/other", HBD_ROUTE_OTHER},
+        {"POST", "/api/v3/workflow_run/12/other", HBD_ROUTE_OTHER},
+        {"POST", "/api/v2/workflow_run/12/log_heartbeat", HBD_ROUTE_OTHER},
+        {"GET", "", HBD_ROUTE_OTHER},
+        {NULL, NULL, HBD_ROUTE_OTHER},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hbd_route got = hbd_metrics_rest_route(cases[i].method, cases[i].path);
+        if (got != cases[i].want) {
+            fail_msg("%s %s: route %d, want %d", cases[i].method ? cases[i].method : "(null)",
+                     cases[i].path ? cases[i].path : "(null)", got, cases[i].want);
+        }
+    }
+}
+
+static void test_http_result(void **state)
+{
+    (void)state;
+    assert_int_equal(hbd_metrics_http_result(200), HBD_RESULT_OK);
+    assert_int_equal(hbd_metrics_http_result(204), HBD_RESULT_OK);
+    assert_int_equal(hbd_metrics_http_result(400), HBD_RESULT_BAD_REQUEST);
+    assert_int_equal(hbd_metrics_http_result(405), HBD_RESULT_BAD_REQUEST);
+    assert_int_equal(hbd_metrics_http_result(401), HBD_RESULT_UNAUTHORIZED);
+    assert_int_equal(hbd_metrics_http_result(403), HBD_RESULT_UNAUTHORIZED);
+    assert_int_equal(hbd_metrics_http_result(404), HBD_RESULT_NOT_FOUND);
+    assert_int_equal(hbd_metrics_http_result(413), HBD_RESULT_TOO_LARGE);
+    assert_int_equal(hbd_metrics_http_result(500), HBD_RESULT_SERVER_ERROR);
+    assert_int_equal(hbd_metrics_http_result(503), HBD_RESULT_SERVER_ERROR);
+    assert_int_equal(hbd_metrics_http_result(0), HBD_RESULT_SERVER_ERROR);
+}
+
+/* ---- recording and rendering --------------------------------------------- */
+
+static void render(expo *e)
+{
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(hbd_metrics_render(NULL, &text, &len), 0);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    if (expo_parse(e, text, len) != 0) {
+        fprintf(stderr, "%s", text);
+        fail_msg("%s", e->error);
+    }
+    free(text);
+}
+
+static double val(const expo *e, const char *name, const char *labels)
+{
+    double v = expo_get(e, name, labels);
+    if (isnan(v)) {
+        fail_msg("no series %s{%s}", name, labels);
+    }
+    return v;
+}
+
+#define D(name, labels) (val(&b, name, labels) - val(&a, name, labels))
+
+/* An error series appears once it has happened: absent is 0. */
+static double count0(const expo *e, const char *labels)
+{
+    double v = expo_get(e, "hbeatd_requests_total", labels);
+    return isnan(v) ? 0 : v;
+}
+#define R(labels) (count0(&b, labels) - count0(&a, labels))
+
+static void test_request_counter_and_histogram(void **state)
+{
+    (void)state;
+    expo a, b;
+    render(&a);
+    hbd_metrics_request(HBD_PROTO_NNG, HBD_ROUTE_HEARTBEAT, HBD_RESULT_OK, 0.003);
+    hbd_metrics_request(HBD_PROTO_NNG, HBD_ROUTE_HEARTBEAT, HBD_RESULT_OK, 0.0025);
+    hbd_metrics_request(HBD_PROTO_NNG, HBD_ROUTE_HEARTBEAT, HBD_RESULT_NOT_FOUND, 7.0);
+    hbd_metrics_request(HBD_PROTO_REST, HBD_ROUTE_STATUS_PAGE, HBD_RESULT_OK, -1.0);
+    hbd_metrics_request(HBD_PROTO_REST, HBD_ROUTE_OTHER, HBD_RESULT_TOO_LARGE, NAN);
+    /* Out of range: ignored, never a crash. */
+    hbd_metrics_request(HBD_PROTO_COUNT, HBD_ROUTE_HEARTBEAT, HBD_RESULT_OK, 1);
+    hbd_metrics_request(HBD_PROTO_NNG, HBD_ROUTE_COUNT, HBD_RESULT_OK, 1);
+    hbd_metrics_request(HBD_PROTO_NNG, HBD_ROUTE_HEARTBEAT, HBD_RESULT_COUNT, 1);
+    hbd_metrics_request((hbd_proto)-1, HBD_ROUTE_HEARTBEAT, HBD_RESULT_OK, 1);
+    render(&b);
+
+    assert_true(R("protocol=\"nng\",result=\"ok\",route=\"heartbeat\"") == 2);
+    assert_true(R("protocol=\"nng\",result=\"not_found\",route=\"heartbeat\"") == 1);
+    assert_true(R("protocol=\"rest\",result=\"ok\",route=\"status_page\"") == 1);
+    assert_true(R("protocol=\"rest\",result=\"too_large\",route=\"other\"") == 1);
+
+    static const char bk[] = "hbeatd_request_duration_seconds_bucket";
+    static const char hb[] = "protocol=\"nng\",route=\"heartbeat\"";
+    /* 0.0025 lands in le=0.0025 (bounds are inclusive), 0.003 in le=0.005,
+       7 s only in +Inf. */
+    assert_true(D(bk, "le=\"0.001\",protocol=\"nng\",route=\"heartbeat\"") == 0);
+    assert_true(D(bk, "le=\"0.0025\",protocol=\"nng\",route=\"heartbeat\"") == 1);
+    assert_true(D(bk, "le=\"0.005\",protocol=\"nng\",route=\"heartbeat\"") == 2);
+    assert_true(D(bk, "le=\"2.5\",protocol=\"nng\",route=\"heartbeat\"") == 2);
+    assert_true(D(bk, "le=\"+Inf\",protocol=\"nng\",route=\"heartbeat\"") == 3);
+    assert_true(D("hbeatd_request_duration_seconds_count", hb) == 3);
+    assert_true(fabs(D("hbeatd_request_duration_seconds_sum", hb) - 7.0055) < 1e-9);
+    /* A negative or NaN latency counts as 0: first bucket, nothing added. */
+    static const char sp[] = "protocol=\"rest\",route=\"status_page\"";
+    assert_true(D(bk, "le=\"0.0001\",protocol=\"rest\",route=\"status_page\"") == 1);
+    assert_true(D("hbeatd_request_duration_seconds_sum", sp) == 0);
+    /* The bounds as Prometheus writes them. */
+    assert_false(isnan(expo_get(&b, bk, "le=\"0.00025\",protocol=\"nng\",route=\"get_run\"")));
+    assert_false(isnan(expo_get(&b, bk, "le=\"1\",protocol=\"nng\",route=\"get_run\"")));
+    /* nng never serves the HTTP-only routes. */
+    assert_true(isnan(expo_get(&b, "hbeatd_request_duration_seconds_count",
+                               "protocol=\"nng\",route=\"metrics\"")));
+    expo_free(&a);
+    expo_free(&b);
+}
+
+static void test_reaped_commits_connections(void **state)
+{
+    (void)state;
+    expo a, b;
+    render(&a);
+    hbd_metrics_reaped("R", "E");
+    hbd_metrics_reaped("R", "E");
+    hbd_metrics_reaped("L", "A");
+    hbd_metrics_reaped("C", "T");
+    hbd_metrics_reaped("H", "T");
+    /* Not a reaper move, or nothing at all: ignored. */
+    hbd_metrics_reaped("R", "D");
+    hbd_metrics_reaped(NULL, "E");
+    hbd_metrics_reaped("R", NULL);
+    hbd_metrics_commit(0.004, 3);
+    hbd_metrics_commit(0.0001, 1);
+    hbd_metrics_commit(30.0, 2);
+    hbd_metrics_connection(HBD_PROTO_NNG, 1);
+    hbd_metrics_connection(HBD_PROTO_NNG, 1);
+    hbd_metrics_connection(HBD_PROTO_REST, 1);
+    hbd_metrics_connection(HBD_PROTO_NNG, -1);
+    hbd_metrics_connection(HBD_PROTO_COUNT, 1);
+    render(&b);
+
+    static const char rp[] = "hbeatd_reaped_runs_total";
+    assert_true(D(rp, "from=\"R\",to=\"E\"") == 2);
+    assert_true(D(rp, "from=\"L\",to=\"A\"") == 1);
+    assert_true(D(rp, "from=\"C\",to=\"T\"") == 1);
+    assert_true(D(rp, "from=\"H\",to=\"T\"") == 1);
+    assert_int_equal(expo_series(&b, rp), 4);
+
+    static const char cb[] = "hbeatd_store_commit_duration_seconds_bucket";
+    assert_true(D(cb, "le=\"0.0001\"") == 1);
+    assert_true(D(cb, "le=\"0.005\"") == 2);
+    assert_true(D(cb, "le=\"1\"") == 2);
+    assert_true(D(cb, "le=\"+Inf\"") == 3);
+    assert_true(D("hbeatd_store_commit_duration_seconds_count", "") == 3);
+    assert_true(fabs(D("hbeatd_store_commit_duration_seconds_sum", "") - 30.0041) < 1e-9);
+    assert_true(D("hbeatd_store_committed_changes_total", "") == 6);
+
+    assert_true(D("hbeatd_open_connections", "protocol=\"nng\"") == 1);
+    assert_true(D("hbeatd_open_connections", "protocol=\"rest\"") == 1);
+    hbd_metrics_connection(HBD_PROTO_NNG, -1);
+    hbd_metrics_connection(HBD_PROTO_REST, -1);
+
+    /* Without an engine every status is there, at 0. */
+    assert_int_equal(expo_series(&b, "hbeatd_runs"), 13);
+    assert_true(val(&b, "hbeatd_runs", "status=\"A\"") == 0);
+    expo_free(&a);
+    expo_free(&b);
+}
+
+/* Runs by status, read from a real engine (in memory, no reaper thread),
+   across more than one page of the engine's list. */
+static void test_runs_by_status_from_the_engine(void **state)
+{
+    (void)state;
+    hbd_engine *engine = NULL;
+    hbd_engine_options o;
+    memset(&o, 0, sizeof o);
+    o.db_path = ":memory:";
+    o.reap_interval = 0;
+    o.reap_grace = 0;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (hbd_engine_open(&engine, &o, &err) != 0) {
+        fail_msg("engine: %s", err.message);
+    }
+    static const char *const statuses[] = {"G", "R", "R", "E", "A", "D"};
+    for (int i = 0; i < HBD_LIST_MAX + 200; i++) {
+        hbd_run run;
+        assert_int_equal(hbd_engine_create_run(engine, 1, statuses[i % 6], &run, &err), 0);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(hbd_metrics_render(engine, &text, &len), 0);
+    expo e;
+    if (expo_parse(&e, text, len) != 0) {
+        fail_msg("%s", e.error);
+    }
+    int per = (HBD_LIST_MAX + 200) / 6;
+    assert_true(val(&e, "hbeatd_runs", "status=\"G\"") == per);
+    assert_true(val(&e, "hbeatd_runs", "status=\"R\"") == 2 * per);
+    assert_true(val(&e, "hbeatd_runs", "status=\"E\"") == per);
+    assert_true(val(&e, "hbeatd_runs", "status=\"A\"") == per);
+    assert_true(val(&e, "hbeatd_runs", "status=\"D\"") == per);
+    assert_true(val(&e, "hbeatd_runs", "status=\"L\"") == 0);
+    expo_free(&e);
+    free(text);
+    hbd_engine_close(engine);
+}
+
+static void test_render_arguments(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(hbd_metrics_render(NULL, NULL, &len), HBEAT_EINVAL);
+    assert_int_equal(hbd_metrics_render(NULL, &text, NULL), HBEAT_EINVAL);
+}
+
+int main(void)
+{
+    hbd_log_set_level(HBEAT_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nng_route_of_each_call),
+        cmocka_unit_test(test_nng_route_of_bad_bytes),
+        cmocka_unit_test(test_nng_result),
+        cmocka_unit_test(test_rest_route),
+        cmocka_unit_test(test_http_result),
+        cmocka_unit_test(test_request_counter_and_histogram),
+        cmocka_unit_test(test_reaped_commits_connections),
+        cmocka_unit_test(test_runs_by_status_from_the_engine),
+        cmocka_unit_test(test_render_arguments),
+    };
+    return cmocka_run_group_tests_name("hbeatd_metrics", tests, NULL, NULL);
+}
