@@ -513,7 +513,7 @@ int hbd_rest_start_secure(hbd_rest **out, hbd_engine *engine, const hbd_rest_opt
     rest->auth = sec->auth;
 
     /* TLS and the per-address limit only when asked for. */
-    struct MHD_OptionItem extra[6];
+    struct MHD_OptionItem extra[8];
     size_t nextra = 0;
     if (sec->tls != NULL) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
@@ -530,6 +530,16 @@ int hbd_rest_start_secure(hbd_rest **out, hbd_engine *engine, const hbd_rest_opt
                                                       (void *)sec->tls->client_ca_pem};
             rest->verify_clients = 1;
         }
+        /* TLS 1.2 at least. With client certificates, TLS 1.2 only: in
+           TLS 1.3 the client finishes its handshake before the server has
+           judged its certificate, so a refusal reaches it only after its
+           first request, racing the server's close, and can look like a
+           dropped connection instead of a TLS error. */
+        extra[nextra++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                    (void *)(sec->tls->client_ca_pem != NULL
+                                                 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2"
+                                                 : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2")};
     }
     if (sec->max_connections_per_ip > 0)
         extra[nextra++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,

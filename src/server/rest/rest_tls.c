@@ -7,6 +7,7 @@
  * can name.
  */
 #include <gnutls/gnutls.h>
+#include <string.h>
 
 #include "server/log.h"
 #include "server/rest/rest_secure.h"
@@ -16,7 +17,10 @@
    here lets it say why ("certificate required", "unknown CA"). */
 static int refuse(gnutls_session_t session, gnutls_alert_description_t alert, const char *why)
 {
-    hbd_log(HBEAT_LOG_WARN, "rest: refused a TLS client: %s", why);
+    int len = (int)strlen(why);
+    while (len > 0 && why[len - 1] == ' ')
+        len--;
+    hbd_log(HBEAT_LOG_WARN, "rest: refused a TLS client: %.*s", len, why);
     gnutls_alert_send(session, GNUTLS_AL_FATAL, alert);
     return -1;
 }
@@ -36,10 +40,10 @@ static int verify_client(gnutls_session_t session)
         return refuse(session, GNUTLS_A_BAD_CERTIFICATE, gnutls_strerror(rv));
     if (status == 0)
         return 0;
+    /* Not certificate_expired for an expired one: curl reports that alert
+       as if the *server's* certificate had failed verification. */
     gnutls_alert_description_t alert = GNUTLS_A_BAD_CERTIFICATE;
-    if (status & GNUTLS_CERT_EXPIRED)
-        alert = GNUTLS_A_CERTIFICATE_EXPIRED;
-    else if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA))
+    if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA))
         alert = GNUTLS_A_UNKNOWN_CA;
     gnutls_datum_t why = {NULL, 0};
     if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0) == 0 &&
