@@ -546,6 +546,58 @@ static void test_free_after_the_loop_went_fatal(void **state)
     f->svc = NULL;
 }
 
+typedef struct gate_opener {
+    t_gate *gate;
+} gate_opener;
+
+static void *open_the_gate(void *arg)
+{
+    t_gate_set_open(((gate_opener *)arg)->gate, 1);
+    return NULL;
+}
+
+static void test_stop_is_prompt_while_a_beat_is_in_flight(void **state)
+{
+    /* The beat is held in the gateway; stop must not wait for it, and free
+       must (the gateway is freed right after and must not be used again). */
+    fx *f = *state;
+    t_gate g;
+    t_gate_init(&g, 0);
+    hbeat_gateway *gw = t_gate_gateway(&g, 0);
+    hbeat_service *svc = t_service(gw, f->clock, 11, 30, 3.1, 5);
+
+    assert_int_equal(hbeat_service_start(svc, NULL), 0);
+    t_settle(f->clock);
+    assert_int_equal(hbeat_fake_clock_advance(f->clock, 30 * NS_PER_S), 0);
+    t_gate_wait_waiting(&g, 1);
+    assert_int_equal(hbeat_service_stop(svc, NULL), 0);
+    assert_int_equal(hbeat_service_is_running(svc), 0);
+
+    gate_opener o = {&g};
+    pthread_t th = t_thread(open_the_gate, &o);
+    hbeat_service_free(svc);
+    t_join(th);
+    hbeat_gateway_free(gw);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.destroys, 1);
+
+    /* And free without stop, the beat still held. */
+    t_gate_destroy(&g);
+    t_gate_init(&g, 0);
+    gw = t_gate_gateway(&g, 0);
+    svc = t_service(gw, f->clock, 11, 30, 3.1, 5);
+    assert_int_equal(hbeat_service_start(svc, NULL), 0);
+    t_settle(f->clock);
+    assert_int_equal(hbeat_fake_clock_advance(f->clock, 30 * NS_PER_S), 0);
+    t_gate_wait_waiting(&g, 1);
+    th = t_thread(open_the_gate, &o);
+    hbeat_service_free(svc);
+    t_join(th);
+    hbeat_gateway_free(gw);
+    assert_int_equal(g.calls, 1);
+    t_gate_destroy(&g);
+}
+
 /* ---- status changes and the loop ---------------------------------------- */
 
 static void test_loop_adopts_server_status_and_reports_once(void **state)
@@ -632,6 +684,7 @@ int main(void)
         T(test_start_stop_state_errors),
         T(test_free_while_the_loop_runs_stops_it),
         T(test_free_after_the_loop_went_fatal),
+        T(test_stop_is_prompt_while_a_beat_is_in_flight),
         T(test_loop_adopts_server_status_and_reports_once),
         T(test_set_status_and_reset_timer_while_the_loop_waits),
         T(test_tick_does_not_touch_the_loops_failure_count),
