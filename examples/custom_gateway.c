@@ -130,7 +130,11 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    /* Tell systemd the job is done: STATUS=... and STOPPING=1. */
+    /* run() returns at once when stopped, even with a beat in flight;
+       freeing the service waits for it, so that nothing follows the last
+       word. Then tell systemd the job is done: STATUS=... and STOPPING=1. */
+    hbeat_service_free(svc);
+    svc = NULL;
     char held[HBEAT_STATUS_MAX + 1];
     rc = hbeat_gateway_update_status(gw, RUN_ID, HBEAT_STATUS_DONE, held, &err);
     if (rc != 0) {

@@ -114,12 +114,14 @@ typedef struct beat_state {
     double window;
     hbeat_stop_event *stop;
     int ended;
+    uint64_t changes;
     char final_status[HBEAT_STATUS_MAX + 1];
 } beat_state;
 
 static void on_status_change(void *arg, const char *old_status, const char *new_status)
 {
     beat_state *st = arg;
+    st->changes++;
     if (st->json) {
         printf("{\"event\":\"status_change\",\"workflow_run_id\":%" PRId64 ",\"from\":", st->run);
         cli_json_string(stdout, old_status);
@@ -141,28 +143,25 @@ static void on_status_change(void *arg, const char *old_status, const char *new_
     fflush(stdout);
 }
 
-static void print_stats(hbeat_service *svc, int64_t run, int json)
+static void print_stats(const cli_tap_result *r, int64_t run, uint64_t changes, int json)
 {
-    hbeat_service_stats st;
-    memset(&st, 0, sizeof st);
-    st.version = HBEAT_SERVICE_STATS_VERSION;
-    if (hbeat_service_get_stats(svc, &st) != 0)
-        return;
+    uint64_t failed = r->beats - r->replies;
+    double mean = r->replies ? r->rtt_sum / (double)r->replies : 0.0;
     if (json) {
         printf("{\"event\":\"stats\",\"workflow_run_id\":%" PRId64 ",\"sent\":%" PRIu64
                ",\"answered\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"status_changes\":%" PRIu64,
-               run, st.beats_sent, st.beats_acknowledged, st.beats_failed, st.status_changes);
-        if (st.beats_acknowledged > 0)
-            printf(",\"rtt_min\":%.6f,\"rtt_mean\":%.6f,\"rtt_max\":%.6f", st.rtt_min, st.rtt_mean,
-                   st.rtt_max);
+               run, r->beats, r->replies, failed, changes);
+        if (r->replies > 0)
+            printf(",\"rtt_min\":%.6f,\"rtt_mean\":%.6f,\"rtt_max\":%.6f", r->rtt_min, mean,
+                   r->rtt_max);
         printf("}\n");
     } else {
         printf("stats run %" PRId64 ": %" PRIu64 " sent, %" PRIu64 " answered, %" PRIu64
                " failed, %" PRIu64 " status changes",
-               run, st.beats_sent, st.beats_acknowledged, st.beats_failed, st.status_changes);
-        if (st.beats_acknowledged > 0)
-            printf("; round trip min %.3f ms, mean %.3f ms, max %.3f ms", st.rtt_min * 1e3,
-                   st.rtt_mean * 1e3, st.rtt_max * 1e3);
+               run, r->beats, r->replies, failed, changes);
+        if (r->replies > 0)
+            printf("; round trip min %.3f ms, mean %.3f ms, max %.3f ms", r->rtt_min * 1e3,
+                   mean * 1e3, r->rtt_max * 1e3);
         printf("\n");
     }
     fflush(stdout);
@@ -189,7 +188,7 @@ static int beat_loop(const cli_common *common, const beat_args *a, hbeat_stop_ev
     hbeat_gateway *inner = NULL, *gw = NULL;
     hbeat_service *svc = NULL;
     hbeat_error err = HBEAT_ERROR_INIT;
-    beat_state st = {a->run, common->json, a->interval * a->buffer, stop, 0, ""};
+    beat_state st = {a->run, common->json, a->interval * a->buffer, stop, 0, 0, ""};
     int exit_code = cli_open_gateway(common, &inner);
     if (exit_code != 0)
         return exit_code;
@@ -225,6 +224,11 @@ static int beat_loop(const cli_common *common, const beat_args *a, hbeat_stop_ev
     (void)hbeat_service_tick(svc, NULL, NULL);
     rc = hbeat_stop_event_is_set(stop) ? 0 : hbeat_service_run(svc, stop, &err);
 
+    /* run() returns as soon as it is stopped, even with a beat in flight;
+       freeing the service waits for that beat and its callbacks, so that
+       every line is printed and what the tap counted is final. */
+    hbeat_service_free(svc);
+    svc = NULL;
     cli_tap_result res;
     cli_tap_result_get(gw, &res);
     if (res.gave_up || rc == HBEAT_EFATAL) {
@@ -239,7 +243,7 @@ static int beat_loop(const cli_common *common, const beat_args *a, hbeat_stop_ev
         exit_code = CLI_EXIT_FAILURE;
     }
     if (a->stats)
-        print_stats(svc, a->run, common->json);
+        print_stats(&res, a->run, st.changes, common->json);
 out:
     hbeat_service_free(svc);
     hbeat_gateway_free(gw);

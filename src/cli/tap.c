@@ -58,6 +58,7 @@ static int tap_log_heartbeat(void *self, const hbeat_heartbeat_request *req,
     tap *t = self;
     hbeat_error local = HBEAT_ERROR_INIT;
     t->result.beats++;
+    int64_t sent_ns = hbeat_clock_now_ns(hbeat_clock_system());
     int rc = hbeat_gateway_log_heartbeat(t->cfg.inner, req->workflow_run_id, req->status,
                                          req->next_report_increment, reply->status, &local);
     if (rc != 0) {
@@ -74,6 +75,12 @@ static int tap_log_heartbeat(void *self, const hbeat_heartbeat_request *req,
             *err = local;
         return rc;
     }
+    double rtt = (double)(hbeat_clock_now_ns(hbeat_clock_system()) - sent_ns) / 1e9;
+    if (t->result.replies == 0 || rtt < t->result.rtt_min)
+        t->result.rtt_min = rtt;
+    if (rtt > t->result.rtt_max)
+        t->result.rtt_max = rtt;
+    t->result.rtt_sum += rtt;
     t->result.failures = 0;
     t->result.replies++;
     print_reply(t, req, reply->status);

@@ -212,7 +212,7 @@ static void test_beat_with_count(void **state)
             snprintf(want, sizeof want, "beat %d run %s: status R\n", k, id_text);
             expect_out(&p, want);
         }
-        assert_int_equal(hb_proc_count(&p, "beat "), 3);
+        assert_int_equal(hb_proc_count_lines(&p, "beat "), 3);
         assert_int_equal(p.err_len, 0);
 
         /* The server counted them and moved the deadline. */

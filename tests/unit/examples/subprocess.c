@@ -204,6 +204,21 @@ int hb_proc_count(const hb_proc *p, const char *needle)
     return n;
 }
 
+int hb_proc_count_lines(const hb_proc *p, const char *prefix)
+{
+    int n = 0;
+    size_t len = strlen(prefix);
+    for (const char *line = p->out; *line;) {
+        if (strncmp(line, prefix, len) == 0)
+            n++;
+        const char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return n;
+}
+
 static int decode(int status)
 {
     if (WIFEXITED(status))

@@ -36,6 +36,9 @@ int hb_proc_wait_for(hb_proc *p, const char *needle, double timeout);
 /* Count occurrences of @p needle in what stdout has given so far. */
 int hb_proc_count(const hb_proc *p, const char *needle);
 
+/* Count the lines of stdout so far that start with @p prefix. */
+int hb_proc_count_lines(const hb_proc *p, const char *prefix);
+
 /* Wait for the child to exit, reading its output, at most @p timeout
    seconds. @return its exit code (128 + signal when killed), or -1 when it
    is still running. */

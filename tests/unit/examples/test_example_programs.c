@@ -63,7 +63,7 @@ static void test_runtime_select_over_fake(void **state)
     expect_out(&p, "opened fake:// with the fake transport\n");
     expect_out(&p, "beat 1 run 5: server holds R\n");
     expect_out(&p, "beat 2 run 5: server holds R\n");
-    assert_int_equal(hb_proc_count(&p, "beat "), 2);
+    assert_int_equal(hb_proc_count_lines(&p, "beat "), 2);
 }
 
 static void test_runtime_select_takes_hbeat_url(void **state)
