@@ -70,7 +70,8 @@ static void metrics(hbd_engine *engine, const hbd_rest_request *req, hbd_rest_re
     r->headers = metrics_headers;
 }
 
-int hbd_rest_observe(hbd_engine *engine, const hbd_rest_request *req, hbd_rest_reply *r)
+int hbd_rest_observe(hbd_engine *engine, const hbd_rest_request *req, int client_only,
+                     hbd_rest_reply *r)
 {
     if (req->path == NULL)
         return 0;
@@ -81,6 +82,8 @@ int hbd_rest_observe(hbd_engine *engine, const hbd_rest_request *req, hbd_rest_r
         return 1;
     if (page)
         status_page(r);
+    else if (client_only)
+        hbd_rest_reply_error(r, req, 403, "/metrics needs an operator token");
     else
         metrics(engine, req, r);
     return 1;

@@ -88,7 +88,7 @@ void hbd_rest_route(hbd_engine *engine, const hbd_rest_request *req, hbd_rest_re
 void hbd_rest_route_as(hbd_engine *engine, const hbd_rest_request *req, int client_only,
                        hbd_rest_reply *r)
 {
-    if (hbd_rest_observe(engine, req, r))
+    if (hbd_rest_observe(engine, req, client_only, r))
         return;
     segment id_seg = {NULL, 0};
     route rt = match(req->path, &id_seg);

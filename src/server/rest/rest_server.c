@@ -370,9 +370,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (stopping)
             return reply_early(c, cn, &req, 503, "server is shutting down");
         /* Before the body: a request without a valid token costs no more
-           than its headers. */
+           than its headers. The status page holds no data (its script
+           fetches the runs with the token the user types in), so it loads
+           without one. */
         hbd_right right = hbd_rest_bearer_right(rest->auth, c);
-        if (right == HBD_RIGHT_NONE)
+        if (right == HBD_RIGHT_NONE && cn->route != HBD_ROUTE_STATUS_PAGE)
             return reply_early(c, cn, &req, 401,
                                "a valid bearer token is required (Authorization: Bearer TOKEN)");
         cn->client_only = right != HBD_RIGHT_OPERATOR;

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -38,6 +39,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 
 int obs_http_do(const char *method, const char *url, const char *body, obs_http *out)
 {
+    return obs_http_do_auth(method, url, body, NULL, out);
+}
+
+int obs_http_do_auth(const char *method, const char *url, const char *body, const char *token,
+                     obs_http *out)
+{
     memset(out, 0, sizeof *out);
     CURL *h = curl_easy_init();
     if (h == NULL)
@@ -55,6 +62,12 @@ int obs_http_do(const char *method, const char *url, const char *body, obs_http 
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     else
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (token != NULL) {
+        char auth[512];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        hdrs = curl_slist_append(hdrs, auth);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    }
     if (body != NULL) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
         hdrs = curl_slist_append(hdrs, "Expect:");

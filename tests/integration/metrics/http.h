@@ -18,6 +18,9 @@ typedef struct obs_http {
 /* `method` `url`, with `body` (NULL: none) sent as application/json.
    0 when an answer came back, else the CURLcode. */
 int obs_http_do(const char *method, const char *url, const char *body, obs_http *out);
+/* The same with "Authorization: Bearer `token`" (NULL: no header). */
+int obs_http_do_auth(const char *method, const char *url, const char *body, const char *token,
+                     obs_http *out);
 /* The value of header `name` (case-insensitive) copied into out; 0 when
    present, -1 when not. */
 int obs_http_header(const obs_http *r, const char *name, char *out, size_t cap);

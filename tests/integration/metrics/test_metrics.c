@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -504,6 +505,81 @@ static void test_observe_routes_over_http(void **state)
     expo_free(&e);
 }
 
+/* ---- with tokens: /metrics needs an operator, the page needs nothing --- */
+
+static char token_file[64];
+
+static int setup_tokens(void **state)
+{
+    snprintf(token_file, sizeof token_file, "/tmp/hbeat-obs-tokens-XXXXXX");
+    int fd = mkstemp(token_file);
+    assert_true(fd >= 0);
+    static const char tokens[] =
+        "# test tokens\noperator op-secret-0123456789abcdef\nclient cl-secret-0123456789abcdef\n";
+    assert_int_equal(write(fd, tokens, sizeof tokens - 1), (ssize_t)(sizeof tokens - 1));
+    close(fd);
+    static const char *args[] = {"--token-file", token_file, NULL};
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    *state = f;
+    assert_int_equal(hbd_harness_start(&f->h, args), 0);
+    f->started = 1;
+    snprintf(f->metrics_url, sizeof f->metrics_url, "http://%s/metrics", f->h.rest_host_port);
+    return 0;
+}
+
+static int teardown_tokens(void **state)
+{
+    unlink(token_file);
+    return teardown(state);
+}
+
+static void test_tokens_guard_metrics_not_the_page(void **state)
+{
+    fx *f = *state;
+    obs_http r;
+    assert_int_equal(obs_http_do("GET", f->metrics_url, NULL, &r), 0);
+    assert_int_equal(r.status, 401);
+    obs_http_free(&r);
+    assert_int_equal(obs_http_do_auth("GET", f->metrics_url, NULL, "wrong", &r), 0);
+    assert_int_equal(r.status, 401);
+    obs_http_free(&r);
+    assert_int_equal(
+        obs_http_do_auth("GET", f->metrics_url, NULL, "cl-secret-0123456789abcdef", &r), 0);
+    assert_int_equal(r.status, 403);
+    assert_null(strstr(r.body, "hbeatd_requests_total"));
+    obs_http_free(&r);
+
+    /* The page loads without a token; the runs it fetches need one. */
+    char url[320];
+    snprintf(url, sizeof url, "http://%s/", f->h.rest_host_port);
+    assert_int_equal(obs_http_do("GET", url, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "Authorization"));
+    obs_http_free(&r);
+    snprintf(url, sizeof url, "%s/runs", f->h.rest_url);
+    assert_int_equal(obs_http_do("GET", url, NULL, &r), 0);
+    assert_int_equal(r.status, 401);
+    obs_http_free(&r);
+    assert_int_equal(obs_http_do_auth("GET", url, NULL, "op-secret-0123456789abcdef", &r), 0);
+    assert_int_equal(r.status, 200);
+    obs_http_free(&r);
+
+    assert_int_equal(
+        obs_http_do_auth("GET", f->metrics_url, NULL, "op-secret-0123456789abcdef", &r), 0);
+    assert_int_equal(r.status, 200);
+    expo e;
+    if (expo_parse(&e, r.body, r.len) != 0) {
+        fail_msg("%s", e.error);
+    }
+    obs_http_free(&r);
+    assert_true(requests(&e, "rest", "metrics", "unauthorized") == 3);
+    assert_true(requests(&e, "rest", "status_page", "ok") == 1);
+    assert_true(requests(&e, "rest", "list_runs", "unauthorized") == 1);
+    assert_true(requests(&e, "rest", "list_runs", "ok") == 1);
+    expo_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +594,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reaper_counter_moves_after_a_reap, setup_reaping,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_observe_routes_over_http, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens_guard_metrics_not_the_page, setup_tokens,
+                                        teardown_tokens),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }
