@@ -235,7 +235,11 @@ static void render_requests(buf *b)
         for (int r = 0; r < HBD_ROUTE_COUNT; r++) {
             for (int x = 0; x < HBD_RESULT_COUNT; x++) {
                 uint64_t n = atomic_load_explicit(&requests[p][r][x], memory_order_relaxed);
-                if (n == 0 && !(x == HBD_RESULT_OK && proto_has_route((hbd_proto)p, (hbd_route)r)))
+                /* Written at 0 too: each route's ok series ("other" is never
+                   ok). An error series appears once it happened. */
+                int always = x == HBD_RESULT_OK && r != HBD_ROUTE_OTHER &&
+                             proto_has_route((hbd_proto)p, (hbd_route)r);
+                if (n == 0 && !always)
                     continue;
                 put(b, "hbeatd_requests_total{protocol=\"%s\",route=\"%s\",result=\"%s\"} %llu\n",
                     proto_names[p], route_names[r], result_names[x], (unsigned long long)n);
@@ -280,7 +284,8 @@ static void render_reaper(buf *b)
 static void render_store(buf *b)
 {
     header(b, "hbeatd_store_commit_duration_seconds", "histogram",
-           "Time to write one group commit (one SQLite transaction and its fsync).");
+           "Time to write one group commit: one SQLite transaction, with its fsync when "
+           "the batch needs one.");
     put_histogram(b, "hbeatd_store_commit_duration_seconds", "", commit_bounds, COMMIT_BUCKETS,
                   commits.buckets, &commits.sum_ns);
     header(b, "hbeatd_store_committed_changes_total", "counter",
