@@ -8,6 +8,11 @@
  * state machine says (server_model.h) -- including that a refused request
  * changes no run. The same bytes are then served again with a size limit one
  * byte short, which must give TOO_LARGE and change nothing.
+ *
+ * A request that carries a token is served with tokens checked (one
+ * operator and one client token, nng_model.h), so that the rights are
+ * fuzzed too; one without a token is served as by a server without a
+ * token file.
  */
 #include <math.h>
 #include <stdint.h>
@@ -36,13 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_snapshot_take(e, &before);
 
     Hbeat__V1__Request *req = hbeat__v1__request__unpack(NULL, size, data);
-    Hbeat__V1__Reply *r = fz_nng_serve(e, data, size, FZ_NNG_MAX_MESSAGE);
+    int auth_on = fz_nng_wants_auth(req);
+    hbd_auth *auth = auth_on ? fz_nng_auth() : NULL;
+    Hbeat__V1__Reply *r = fz_nng_serve(e, auth, data, size, FZ_NNG_MAX_MESSAGE);
     fz_snapshot_take(e, &after);
-    fz_nng_check(req, r, &before, &after);
+    fz_nng_check(req, auth_on, r, &before, &after);
     hbeat__v1__reply__free_unpacked(r, NULL);
 
     if (size > 0) {
-        r = fz_nng_serve(e, data, size, size - 1);
+        r = fz_nng_serve(e, auth, data, size, size - 1);
         fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE);
         fz_snapshot_take(e, &again);
         fz_expect_state(&after, &again, NULL, "an oversized request");

@@ -34,9 +34,16 @@ static uint8_t session[1 << 16];
 static size_t session_len;
 static int recording;
 
-static void req_file(const char *name, const Hbeat__V1__Request *r)
+/* The token the request helpers put in Request.token; NULL: none. */
+static const char *token;
+
+static void req_file(const char *name, const Hbeat__V1__Request *in)
 {
     uint8_t buf[8192];
+    Hbeat__V1__Request copy = *in;
+    if (token != NULL && (copy.token == NULL || copy.token[0] == '\0'))
+        copy.token = (char *)token;
+    const Hbeat__V1__Request *r = &copy;
     size_t n = hbeat__v1__request__pack(r, buf);
     if (name != NULL)
         write_file("fuzz_server_nng_request", name, buf, n);
@@ -197,7 +204,7 @@ static void requests(void)
     r.token = "s3cr3t-token";
     r.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
     r.heartbeat = &hb;
-    req_file("hb_with_token", &r);
+    req_file("hb_bad_token", &r);
     Hbeat__V1__Request none = HBEAT__V1__REQUEST__INIT;
     none.token = "s3cr3t-token";
     req_file("no_call", &none);
@@ -211,6 +218,23 @@ static void requests(void)
     static const uint8_t cut[] = {0x52, 0x08, 0x08, 0x06, 0x12, 0x05, 'R'};
     write_file("fuzz_server_nng_request", "truncated", cut, sizeof cut);
     session_end("every_request_seed");
+
+    /* The tokens of the fuzz targets' token table (nng_model.h): each
+       right on a client call and on an admin call. */
+    token = "operator-token-0123456789";
+    heartbeat("auth_operator_heartbeat", 6, "R", 45.0, 1);
+    set_status("auth_operator_set_status", 6, "C", 0);
+    list_runs("auth_operator_list", "", 0, 0);
+    token = "client-token-0123456789";
+    heartbeat("auth_client_heartbeat", 6, "R", 45.0, 1);
+    update_status("auth_client_update_status", 6, "D");
+    get_run("auth_client_get_run", 6);
+    create_run("auth_client_create_run", 7, "");
+    Hbeat__V1__Request bare = HBEAT__V1__REQUEST__INIT;
+    req_file("auth_client_no_call", &bare);
+    token = "client-token-012345678";
+    heartbeat("auth_short_token", 6, "R", 45.0, 1);
+    token = NULL;
 }
 
 /* Sessions: sequences that only make sense against one engine. */
@@ -246,7 +270,7 @@ static void sessions(void)
     get_run(NULL, 314);
     session_end("many_runs");
 
-    /* An operator steering runs, forced and not. */
+    /* An operator steering runs, forced and not, then a client trying. */
     session_begin();
     set_status(NULL, 6, "H", 0);
     set_status(NULL, 6, "T", 0);
@@ -257,6 +281,12 @@ static void sessions(void)
     create_run(NULL, 7, "L");
     heartbeat(NULL, 14, "A", 1.0, 2);
     update_status(NULL, 14, "A");
+    token = "client-token-0123456789";
+    heartbeat(NULL, 6, "R", 1.0, 3);
+    set_status(NULL, 6, "E", 1);
+    token = "operator-token-0123456789";
+    set_status(NULL, 6, "E", 1);
+    token = NULL;
     session_end("operator");
 }
 

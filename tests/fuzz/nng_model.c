@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzz_support.h"
 #include "server/nng_codec.h"
@@ -270,13 +271,36 @@ static void check_list_runs(const Hbeat__V1__ListRunsRequest *lr, const Hbeat__V
                (long long)page->next_after_id, (long long)next);
 }
 
-void fz_nng_check(const Hbeat__V1__Request *req, const Hbeat__V1__Reply *r,
+void fz_nng_check(const Hbeat__V1__Request *req, int auth_on, const Hbeat__V1__Reply *r,
                   const fz_snapshot *before, const fz_snapshot *after)
 {
     if (req == NULL) {
         fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
         fz_expect_state(before, after, NULL, "an undecodable request");
         return;
+    }
+    if (auth_on) {
+        /* heartbeat and update_status need the client right, every other
+           call the operator right; no valid token, no call. */
+        const char *t = req->token != NULL ? req->token : "";
+        int op = strcmp(t, FZ_OPERATOR_TOKEN) == 0;
+        int client = strcmp(t, FZ_CLIENT_TOKEN) == 0;
+        int client_call = req->call_case == HBEAT__V1__REQUEST__CALL_HEARTBEAT ||
+                          req->call_case == HBEAT__V1__REQUEST__CALL_UPDATE_STATUS ||
+                          req->call_case == HBEAT__V1__REQUEST__CALL__NOT_SET;
+        if (!op && !client) {
+            fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_UNAUTHENTICATED);
+            fz_expect_state(before, after, NULL, "a request without a valid token");
+            return;
+        }
+        if (client && !client_call) {
+            fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED);
+            fz_expect_state(before, after, NULL, "an admin call with a client token");
+            return;
+        }
+        /* The token must not come back in the reply. */
+        if (r->result_case == HBEAT__V1__REPLY__RESULT_ERROR)
+            FUZZ_CHECK(strstr(r->error->message, t) == NULL, "an error message quotes the token");
     }
     switch (req->call_case) {
     case HBEAT__V1__REQUEST__CALL_HEARTBEAT:
@@ -307,11 +331,12 @@ void fz_nng_check(const Hbeat__V1__Request *req, const Hbeat__V1__Reply *r,
     }
 }
 
-Hbeat__V1__Reply *fz_nng_serve(hbd_engine *e, const uint8_t *data, size_t size, size_t limit)
+Hbeat__V1__Reply *fz_nng_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *data, size_t size,
+                               size_t limit)
 {
     out_buf out = {NULL, 0, 0};
     uint64_t t = UINT64_MAX, *ticket = &t;
-    int rc = hbd_codec_serve(e, data, size, limit, reserve, &out, ticket);
+    int rc = hbd_codec_serve_auth(e, auth, data, size, limit, reserve, &out, ticket);
     FUZZ_CHECK(rc == 0, "hbd_codec_serve returned %d with memory to spare", rc);
     FUZZ_CHECK(out.calls == 1, "the codec reserved %d reply buffers, not one", out.calls);
     FUZZ_CHECK(*ticket != UINT64_MAX, "the codec left the ticket unset");
@@ -325,4 +350,29 @@ Hbeat__V1__Reply *fz_nng_serve(hbd_engine *e, const uint8_t *data, size_t size, 
     else if (*ticket != 0)
         fz_wait_durable(e, *ticket);
     return r;
+}
+
+int fz_nng_wants_auth(const Hbeat__V1__Request *req)
+{
+    return req != NULL && req->token != NULL && req->token[0] != '\0';
+}
+
+hbd_auth *fz_nng_auth(void)
+{
+    static hbd_auth *auth;
+    if (auth != NULL)
+        return auth;
+    char path[] = "/tmp/hbeat-fuzz-tokens-XXXXXX";
+    int fd = mkstemp(path);
+    FUZZ_CHECK(fd >= 0, "mkstemp");
+    static const char text[] = "# the fuzz targets' tokens\n"
+                               "operator " FZ_OPERATOR_TOKEN "\n"
+                               "client " FZ_CLIENT_TOKEN "\n";
+    FUZZ_CHECK(write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1), "write");
+    close(fd);
+    hbeat_error err = HBEAT_ERROR_INIT;
+    int rc = hbd_auth_open(&auth, path, &err);
+    unlink(path);
+    FUZZ_CHECK(rc == 0 && hbd_auth_enabled(auth), "hbd_auth_open: %s", err.message);
+    return auth;
 }
