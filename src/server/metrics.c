@@ -34,7 +34,8 @@ static const double request_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 
                                         0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5};
 #define REQUEST_BUCKETS (sizeof request_bounds / sizeof request_bounds[0] + 1)
 
-/* A group commit is one fsync: typically a few milliseconds. */
+/* A group commit is one SQLite transaction, usually with one fsync: a few
+   milliseconds on a disk, well under one without the fsync. */
 static const double commit_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                        0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
 #define COMMIT_BUCKETS (sizeof commit_bounds / sizeof commit_bounds[0] + 1)
@@ -84,8 +85,11 @@ static uint_fast64_t to_ns(double seconds)
     return (uint_fast64_t)(seconds * 1e9 + 0.5);
 }
 
+/* A negative or NaN latency (a clock that went wrong) counts as 0. */
 static size_t bucket_of(const double *bounds, size_t nbounds, double seconds)
 {
+    if (!(seconds > 0))
+        seconds = 0;
     size_t i = 0;
     while (i < nbounds && !(seconds <= bounds[i]))
         i++;
@@ -99,7 +103,7 @@ void hbd_metrics_request(hbd_proto proto, hbd_route route, hbd_result result, do
         return;
     atomic_fetch_add_explicit(&requests[proto][route][result], 1, memory_order_relaxed);
     request_hist *h = &request_latency[proto][route];
-    size_t b = bucket_of(request_bounds, REQUEST_BUCKETS - 1, seconds < 0 ? 0 : seconds);
+    size_t b = bucket_of(request_bounds, REQUEST_BUCKETS - 1, seconds);
     atomic_fetch_add_explicit(&h->buckets[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->sum_ns, to_ns(seconds), memory_order_relaxed);
 }
@@ -118,7 +122,7 @@ void hbd_metrics_reaped(const char *from, const char *to)
 
 void hbd_metrics_commit(double seconds, unsigned int changes)
 {
-    size_t b = bucket_of(commit_bounds, COMMIT_BUCKETS - 1, seconds < 0 ? 0 : seconds);
+    size_t b = bucket_of(commit_bounds, COMMIT_BUCKETS - 1, seconds);
     atomic_fetch_add_explicit(&commits.buckets[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&commits.sum_ns, to_ns(seconds), memory_order_relaxed);
     atomic_fetch_add_explicit(&committed_changes, changes, memory_order_relaxed);

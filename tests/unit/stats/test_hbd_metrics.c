@@ -298,6 +298,8 @@ static void test_request_counter_and_histogram(void **state)
     static const char sp[] = "protocol=\"rest\",route=\"status_page\"";
     assert_true(D(bk, "le=\"0.0001\",protocol=\"rest\",route=\"status_page\"") == 1);
     assert_true(D("hbeatd_request_duration_seconds_sum", sp) == 0);
+    assert_true(D(bk, "le=\"0.0001\",protocol=\"rest\",route=\"other\"") == 1);
+    assert_true(D("hbeatd_request_duration_seconds_sum", "protocol=\"rest\",route=\"other\"") == 0);
     /* The bounds as Prometheus writes them. */
     assert_false(isnan(expo_get(&b, bk, "le=\"0.00025\",protocol=\"nng\",route=\"get_run\"")));
     assert_false(isnan(expo_get(&b, bk, "le=\"1\",protocol=\"nng\",route=\"get_run\"")));
