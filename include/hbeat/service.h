@@ -295,8 +295,10 @@ HBEAT_API int hbeat_service_tick_async(hbeat_service *svc, hbeat_tick_fn done, v
  * (retry_base, retry_factor, retry_cap, retry_jitter), never sending a retry
  * so late that it could not arrive before the lease lapses. When the lease
  * lapses without an acknowledged beat it tells on_lease_change. Returns
- * within a millisecond of @p stop being set, also while a beat is in flight
- * (that beat then completes on its own and is still applied).
+ * within a millisecond of @p stop being set, also while a beat is in flight:
+ * that beat then completes on its own and is still applied, so the
+ * status-change and lease callbacks may run once more after this returns
+ * (hbeat_service_free() waits for them).
  * @return 0 when stopped; HBEAT_EFATAL after max_consecutive_failures
  *         failures in a row, with the last transport error in @p err;
  *         HBEAT_ESTATE when the service's loop already runs.
