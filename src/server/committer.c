@@ -1,13 +1,32 @@
 /*
- * The writer swaps the queue out under the lock and writes it without the
- * lock, so requests keep queueing during the fsync: that wait is what
- * groups them. Tickets are batch numbers: `open` is the batch now filling,
- * `durable` the last one committed.
+ * Whoever commits takes the queue out under the lock and writes it without
+ * the lock, so requests keep queueing during the write and its fsync: that
+ * wait is what groups them. Tickets are batch numbers: `open` is the batch
+ * now filling, `durable` the last one committed. One commit runs at a time
+ * (`busy`), by one of two hands:
+ *
+ *   - inline: a request that asks to be told when its change is durable
+ *     (notify, wait) and finds no commit running and nothing in the queue
+ *     that needs an fsync commits the queue itself, in its own thread. A
+ *     steady stream of heartbeats (lazy under "changes", or any change under
+ *     "normal" and ":memory:") thus costs no thread hand-off: the reply
+ *     leaves from the thread that received the request, as in a server
+ *     without a store.
+ *   - the writer thread: batches that need an fsync (which would stall a
+ *     front end's thread for the length of a disk flush), and whatever
+ *     queues while a commit runs. It keeps going while the queue refills,
+ *     which is group commit under load.
+ *
+ * Progress: a request that cannot commit inline wakes the writer, and so
+ * does an inline commit that ends with changes queued behind it. A change
+ * queued by a caller that never waits for it is picked up by the writer
+ * within IDLE_FLUSH_MS.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "server/committer.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +34,8 @@
 
 #include "server/log.h"
 #include "server/metrics_hooks.h"
+
+#define IDLE_FLUSH_MS 100
 
 typedef struct batch {
     hbd_rec *recs;
@@ -26,16 +47,18 @@ struct hbd_committer {
     hbd_store *store;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t work; /* queue not empty, or stopping */
+    pthread_cond_t work; /* the writer has something to do, or stopping */
     pthread_cond_t done; /* durable advanced, or failed */
     batch queue, writing;
     uint64_t open;    /* ticket of the batch now filling */
     uint64_t durable; /* every ticket <= this is committed */
+    int busy;         /* a commit runs (and owns `writing` and the store) */
     int failed;
     int stopping;
     hbd_durable *waiters;
     hbd_sync sync;
-    /* HBEATD_TEST_COMMIT_DELAY_MS: tests hold a batch in flight with it. */
+    /* HBEATD_TEST_COMMIT_DELAY_MS: tests hold a batch in flight with it
+       (on the writer thread only: no inline commits then). */
     long test_delay_ms;
 };
 
@@ -65,55 +88,105 @@ static hbd_durable *take_ready(hbd_committer *c)
     return ready;
 }
 
+/* Whether a batch must be fsynced. */
+static int needs_sync(const hbd_committer *c, const batch *b)
+{
+    return c->sync == HBD_SYNC_FULL || (c->sync == HBD_SYNC_CHANGES && b->must_sync);
+}
+
+/* Commits the queue: called with mu held, `busy` clear and the queue not
+   empty; returns with mu held, `busy` clear again and the waiters whose
+   fate is now known unlinked into *ready (to be fired without the lock). */
+static int commit_queue(hbd_committer *c, hbd_durable **ready)
+{
+    c->busy = 1;
+    batch tmp = c->writing;
+    c->writing = c->queue;
+    c->queue = tmp;
+    uint64_t ticket = c->open++;
+    int sync = needs_sync(c, &c->writing);
+    pthread_mutex_unlock(&c->mu);
+
+    hbeat_error err = HBEAT_ERROR_INIT;
+    hbd_debug("committing batch %llu: %zu changes%s", (unsigned long long)ticket, c->writing.count,
+              sync ? ", fsynced" : "");
+    double started = hbd_metrics_now();
+    if (c->test_delay_ms > 0) {
+        struct timespec ts = {c->test_delay_ms / 1000, (c->test_delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int rc = hbd_store_commit(c->store, c->writing.recs, c->writing.count, sync, &err);
+    if (rc != 0)
+        hbd_error("%s; refusing further changes (restart hbeatd)", err.message);
+    else
+        hbd_debug("committed batch %llu", (unsigned long long)ticket);
+    hbd_metrics_commit(hbd_metrics_now() - started, (unsigned int)c->writing.count);
+    c->writing.count = 0;
+    c->writing.must_sync = 0;
+
+    pthread_mutex_lock(&c->mu);
+    c->busy = 0;
+    if (rc != 0) {
+        c->failed = 1;
+        /* Fail-stop: drop what queued behind the failure. */
+        c->queue.count = 0;
+        c->queue.must_sync = 0;
+    } else {
+        c->durable = ticket;
+    }
+    *ready = take_ready(c);
+    pthread_cond_broadcast(&c->done);
+    return rc;
+}
+
+/* With mu held: commit the queue in this thread when allowed (see the file
+   comment), else make sure the writer will. Returns with mu held; *ready
+   as for commit_queue (NULL when nothing was committed here). */
+static void commit_or_hand_off(hbd_committer *c, hbd_durable **ready)
+{
+    *ready = NULL;
+    if (c->busy || c->failed || c->queue.count == 0)
+        return; /* the running commit hands off what it leaves */
+    if (c->test_delay_ms > 0 || c->stopping || needs_sync(c, &c->queue)) {
+        pthread_cond_signal(&c->work);
+        return;
+    }
+    commit_queue(c, ready);
+    if (c->queue.count > 0)
+        pthread_cond_signal(&c->work);
+}
+
 static void *writer(void *arg)
 {
     hbd_committer *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (c->queue.count == 0 && !c->stopping)
-            pthread_cond_wait(&c->work, &c->mu);
+        while ((c->queue.count == 0 || c->busy) && !c->stopping) {
+            /* Woken when there is work; the time limit only bounds how long
+               a change nobody waits for can sit in the queue. */
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += IDLE_FLUSH_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&c->work, &c->mu, &until) == ETIMEDOUT &&
+                c->queue.count > 0 && !c->busy)
+                break;
+        }
+        if (c->busy) {
+            /* Stopping while an inline commit runs: let it finish. */
+            pthread_cond_wait(&c->done, &c->mu);
+            continue;
+        }
         if (c->queue.count == 0)
             break;
-        batch tmp = c->writing;
-        c->writing = c->queue;
-        c->queue = tmp;
-        uint64_t ticket = c->open++;
-        pthread_mutex_unlock(&c->mu);
-
-        hbeat_error err = HBEAT_ERROR_INIT;
-        hbd_debug("committing batch %llu: %zu changes", (unsigned long long)ticket,
-                  c->writing.count);
-        double started = hbd_metrics_now();
-        if (c->test_delay_ms > 0) {
-            struct timespec ts = {c->test_delay_ms / 1000, (c->test_delay_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-        int sync =
-            c->sync == HBD_SYNC_FULL || (c->sync == HBD_SYNC_CHANGES && c->writing.must_sync);
-        int rc = hbd_store_commit(c->store, c->writing.recs, c->writing.count, sync, &err);
-        if (rc != 0)
-            hbd_error("%s; refusing further changes (restart hbeatd)", err.message);
-        else
-            hbd_debug("committed batch %llu", (unsigned long long)ticket);
-        hbd_metrics_commit(hbd_metrics_now() - started, (unsigned int)c->writing.count);
-        c->writing.count = 0;
-        c->writing.must_sync = 0;
-
-        pthread_mutex_lock(&c->mu);
-        if (rc != 0)
-            c->failed = 1;
-        else
-            c->durable = ticket;
-        hbd_durable *ready = take_ready(c);
-        pthread_cond_broadcast(&c->done);
+        hbd_durable *ready;
+        int rc = commit_queue(c, &ready);
         pthread_mutex_unlock(&c->mu);
         fire(ready, rc != 0 ? HBEAT_ESYSTEM : 0);
         pthread_mutex_lock(&c->mu);
-        if (c->failed) {
-            /* Fail-stop: drop what queued behind the failure. */
-            c->queue.count = 0;
-            c->queue.must_sync = 0;
-        }
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -138,7 +211,11 @@ int hbd_committer_start(hbd_committer **out, hbd_store *store, hbeat_error *err)
                      c->test_delay_ms);
     }
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->work, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->work, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&c->done, NULL);
     int rc = pthread_create(&c->thread, NULL, writer, c);
     if (rc != 0) {
@@ -203,7 +280,10 @@ static int add(hbd_committer *c, const hbd_rec *rec, int lazy, uint64_t *ticket,
         c->queue.recs[c->queue.count++] = *rec;
         c->queue.must_sync |= !lazy;
         *ticket = c->open;
-        if (c->queue.count == 1)
+        /* A change that needs an fsync goes to the writer at once; a lazy
+           one waits for its caller's notify or wait, which may commit it
+           inline. */
+        if (!c->busy && needs_sync(c, &c->queue))
             pthread_cond_signal(&c->work);
     }
     pthread_mutex_unlock(&c->mu);
@@ -223,8 +303,18 @@ int hbd_committer_add_lazy(hbd_committer *c, const hbd_rec *rec, uint64_t *ticke
 int hbd_committer_wait(hbd_committer *c, uint64_t ticket, hbeat_error *err)
 {
     pthread_mutex_lock(&c->mu);
-    while (ticket > c->durable && !c->failed)
-        pthread_cond_wait(&c->done, &c->mu);
+    while (ticket > c->durable && !c->failed) {
+        hbd_durable *ready;
+        commit_or_hand_off(c, &ready);
+        if (ready != NULL) {
+            pthread_mutex_unlock(&c->mu);
+            fire(ready, c->failed ? HBEAT_ESYSTEM : 0);
+            pthread_mutex_lock(&c->mu);
+            continue;
+        }
+        if (ticket > c->durable && !c->failed)
+            pthread_cond_wait(&c->done, &c->mu);
+    }
     int ok = ticket <= c->durable;
     pthread_mutex_unlock(&c->mu);
     if (!ok)
@@ -241,13 +331,18 @@ void hbd_committer_notify(hbd_committer *c, uint64_t ticket, hbd_durable *w, hbd
     pthread_mutex_lock(&c->mu);
     int known = ticket <= c->durable || c->failed;
     int rc = ticket <= c->durable ? 0 : HBEAT_ESYSTEM;
+    hbd_durable *ready = NULL;
     if (!known) {
         w->next = c->waiters;
         c->waiters = w;
+        commit_or_hand_off(c, &ready);
     }
+    int failed = c->failed;
     pthread_mutex_unlock(&c->mu);
     if (known)
         fn(arg, rc);
+    else
+        fire(ready, failed ? HBEAT_ESYSTEM : 0);
 }
 
 int hbd_committer_failed(hbd_committer *c)

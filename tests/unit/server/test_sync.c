@@ -8,10 +8,13 @@
  *   - the engine marks a heartbeat that keeps the status lazy, and a status
  *     change, a new run or an operator's change not;
  *   - a lazy commit is still in the file when it is reopened;
+ *   - a change that needs no fsync is committed by the thread that asks to
+ *     be told (no hand-off), one that needs an fsync by the writer thread;
  *   - HBEATD_SYNC chooses the mode and a bad value is refused.
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -255,6 +258,13 @@ static void test_store_commit(void **state)
     hbd_store_close(s);
 }
 
+static int count_beats(void *arg, const hbd_rec *r)
+{
+    if (r->id == 3)
+        *(int *)arg = (int)r->beats;
+    return 0;
+}
+
 /* Commits one change through a committer in `mode`; 1 when it was
    fsynced. */
 static int synced(hbd_committer *c, int64_t id, int lazy)
@@ -301,6 +311,86 @@ static void test_committer_modes(void **state)
 
     /* Every change, synced or not, is in the file. */
     assert_int_equal(hbd_store_open(&s, path, NULL), 0);
+    hbd_store_close(s);
+}
+
+typedef struct told {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int calls, rc;
+    pthread_t thread;
+} told;
+
+static void on_told(void *arg, int rc)
+{
+    told *t = arg;
+    pthread_mutex_lock(&t->mu);
+    t->calls++;
+    t->rc = rc;
+    t->thread = pthread_self();
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Queues one change and asks to be told; returns once told. *inline_out is
+   1 when the callback ran before notify returned, on this thread. */
+static void tell(hbd_committer *c, int lazy, int *inline_out)
+{
+    static uint64_t beats;
+    told t = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, -1, pthread_self()};
+    hbd_rec r = rec(3, ++beats);
+    uint64_t ticket;
+    if (lazy)
+        assert_int_equal(hbd_committer_add_lazy(c, &r, &ticket, NULL), 0);
+    else
+        assert_int_equal(hbd_committer_add(c, &r, &ticket, NULL), 0);
+    hbd_durable w;
+    hbd_committer_notify(c, ticket, &w, on_told, &t);
+    pthread_mutex_lock(&t.mu);
+    int at_once = t.calls == 1 && pthread_equal(t.thread, pthread_self());
+    while (t.calls == 0)
+        pthread_cond_wait(&t.cv, &t.mu);
+    pthread_mutex_unlock(&t.mu);
+    assert_int_equal(t.calls, 1);
+    assert_int_equal(t.rc, 0);
+    *inline_out = at_once;
+}
+
+static void test_inline_commit(void **state)
+{
+    (void)state;
+    hbd_store *s;
+    hbd_committer *c;
+    assert_int_equal(hbd_store_open(&s, path, NULL), 0);
+    assert_int_equal(hbd_committer_start(&c, s, NULL), 0);
+    int at_once;
+
+    tell(c, 1, &at_once);
+    assert_true(at_once); /* lazy under "changes": committed here */
+    tell(c, 0, &at_once);
+    assert_false(at_once); /* needs an fsync: the writer's */
+
+    hbd_committer_set_sync(c, HBD_SYNC_NORMAL);
+    tell(c, 0, &at_once);
+    assert_true(at_once);
+
+    hbd_committer_set_sync(c, HBD_SYNC_FULL);
+    tell(c, 1, &at_once);
+    assert_false(at_once);
+
+    /* wait() commits inline too, and both paths keep the order. */
+    hbd_committer_set_sync(c, HBD_SYNC_CHANGES);
+    hbd_rec r = rec(3, 1000);
+    uint64_t ticket;
+    assert_int_equal(hbd_committer_add_lazy(c, &r, &ticket, NULL), 0);
+    int before = wal_syncs;
+    assert_int_equal(hbd_committer_wait(c, ticket, NULL), 0);
+    assert_int_equal(wal_syncs, before);
+    hbd_committer_stop(c);
+
+    int found = 0;
+    assert_int_equal(hbd_store_load(s, count_beats, &found, NULL), 0);
+    assert_int_equal(found, 1000);
     hbd_store_close(s);
 }
 
@@ -424,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test_setup_teardown(test_store_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_committer_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inline_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_marks_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_full_and_env, setup, teardown),
     };
