@@ -278,8 +278,17 @@ void hbd_harness_kill9(hbd_harness *h)
 
 void hbd_harness_sigstop(hbd_harness *h)
 {
-    if (h->pid != 0)
-        kill(h->pid, SIGSTOP);
+    if (h->pid == 0)
+        return;
+    kill(h->pid, SIGSTOP);
+    /* kill() returns before every thread has stopped: wait until the
+       whole server has, or a request sent next may still be answered. */
+    int status;
+    pid_t r;
+    while ((r = waitpid(h->pid, &status, WUNTRACED)) < 0 && errno == EINTR) {
+    }
+    if (r == h->pid && !WIFSTOPPED(status))
+        h->pid = 0; /* it had exited: reaped now */
 }
 
 void hbd_harness_sigcont(hbd_harness *h)
