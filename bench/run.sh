@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The one bench command: builds hbeat (Release) with the bench programs and
+# runs every measurement, printing one table.
+#
+#   bench/run.sh            the full run (about 4 minutes on 2 cores)
+#   bench/run.sh --smoke    a few hundred beats and short windows (CI)
+#   bench/run.sh [--only latency,throughput,rss,client,python] [--duration S]
+#                [--beats N] [--sync full|normal]
+#
+# Environment:
+#   HBEAT_BENCH_BUILD   build directory (default: <repo>/build-bench)
+#   HBEAT_JOBS          build parallelism (default: 2)
+# The table is also written to $HBEAT_BENCH_BUILD/bench-results/table.txt,
+# with every figure in results.tsv next to it.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${HBEAT_BENCH_BUILD:-$root/build-bench}
+jobs=${HBEAT_JOBS:-2}
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PROJECT_hbeat_INCLUDE="$root/bench/cmake/AddBench.cmake" >/dev/null
+cmake --build "$build" --parallel "$jobs" --target hbeat-bench >/dev/null
+
+out=$build/bench-results
+mkdir -p "$out"
+exec "$build/bench/hbeat-bench" --out "$out" "$@"
