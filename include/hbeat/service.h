@@ -83,7 +83,7 @@ typedef struct hbeat_service_options {
     /** Passed to on_lease_change. */
     void *on_lease_change_arg;
     /** Wait before the first retry after a failed beat; 0: max(0.1 s,
-        interval / 2), the pace of Jobmon's loop. */
+        interval / 2), the pace of Jobmon's loop, but no more than retry_cap. */
     double retry_base;
     /** Each further retry waits this many times longer: finite, >= 1.
         Default 2. */
