@@ -10,8 +10,10 @@
  * Success is 200 with application/json; Jobmon's routes answer exactly
  * {"status":"X"} (the status the server holds afterwards). Errors carry
  * Jobmon's body {"error": {"type", "exception_message", "status_code"}}:
- * 400 bad input, 404 unknown run or route, 405 wrong method (with Allow),
- * 413 body over max_body, 500 store failure, 503 while stopping. A reply
+ * 400 bad input, 401 no valid token (with WWW-Authenticate: Bearer), 403
+ * an admin route with a client token, 404 unknown run or route, 405 wrong
+ * method (with Allow), 413 body over max_body, 500 store failure, 503 while
+ * stopping. A reply
  * that reports a change is sent only once the engine has made it durable.
  * Every refused request is logged (hbd_log) quoting at most 80 bytes of
  * what the client sent.
