@@ -13,6 +13,8 @@
  * the runs afterwards are what a model of TEAM.md's routes and DESIGN.md's
  * state machine says (server_model.h).
  */
+#define _GNU_SOURCE /* memmem */
+
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -423,7 +425,29 @@ static const char *type_for(unsigned int status)
     }
 }
 
-static void check_error(const json_t *doc, unsigned int status)
+/* TEAM.md: an error message never quotes more than 80 bytes of client
+   input. No run of 96 bytes of the message may appear in the input (with
+   the bytes the echo replaces by '?' replaced alike): the 16 bytes of
+   slack let the text around a quote match the input by chance (" /api"
+   after "GET"). */
+static void check_echo_bound(const char *msg, const uint8_t *data, size_t size)
+{
+    enum { RUN = HBD_REST_ECHO_MAX + 16 };
+    size_t len = strlen(msg);
+    if (len < RUN || size < RUN)
+        return;
+    char *in = malloc(size);
+    FUZZ_CHECK(in != NULL, "out of memory");
+    for (size_t i = 0; i < size; i++)
+        in[i] = data[i] >= 0x20 && data[i] < 0x7f ? (char)data[i] : '?';
+    for (size_t i = 0; i + RUN <= len; i++)
+        FUZZ_CHECK(memmem(in, size, msg + i, RUN) == NULL,
+                   "the error message quotes more than %d bytes of the request: %s",
+                   HBD_REST_ECHO_MAX, msg);
+    free(in);
+}
+
+static void check_error(const json_t *doc, unsigned int status, const uint8_t *data, size_t size)
 {
     const json_t *e = json_object_get(doc, "error");
     FUZZ_CHECK(json_object_size(doc) == 1 && json_is_object(e) && json_object_size(e) == 3,
@@ -444,6 +468,7 @@ static void check_error(const json_t *doc, unsigned int status)
     for (const char *p = json_string_value(msg); *p != '\0'; p++)
         FUZZ_CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f,
                    "exception_message holds byte 0x%02x", (unsigned char)*p);
+    check_echo_bound(json_string_value(msg), data, size);
 }
 
 static void check_run_json(const json_t *j, const hbd_run *run)
@@ -579,7 +604,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                jerr.text, (int)(r->len < 300 ? r->len : 300), r->body);
     FUZZ_CHECK(fuzz_utf8_valid(r->body, r->len), "the reply body is not UTF-8");
     if (r->status != 200) {
-        check_error(doc, r->status);
+        check_error(doc, r->status, data, size);
     } else if (x.reply_status != NULL) {
         char want[64];
         int n = snprintf(want, sizeof want, "{\"status\":\"%s\"}", x.reply_status);
