@@ -71,8 +71,10 @@ typedef struct hbeat_gateway_options {
 /**
  * @brief Open a gateway for @p url, choosing the transport by its scheme.
  *
- * Built-in schemes: fake://, http://, https://, nng+tcp://, nng+ipc://,
- * nng+inproc:// (each only when its transport is built in), then anything
+ * Built-in schemes: fake://, http://, https://, nng+tcp://, nng+tls+tcp://,
+ * nng+ipc://, nng+inproc:// (each only when its transport is built in). TLS
+ * (https, nng+tls+tcp) verifies the server's certificate and host name by
+ * default; a TLS failure is HBEAT_ETLS. Then anything
  * registered with hbeat_transport_register(). Schemes are matched without
  * regard to case, user registrations first.
  *
