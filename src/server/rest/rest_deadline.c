@@ -71,12 +71,16 @@ static void *sweeper(void *arg)
         set->closed += closed;
         time_t t = time(NULL);
         if (closed > 0 && t != last_log) {
-            /* At most one line a second, whatever the flood. */
+            /* At most one line a second, whatever the flood; not under the
+               lock the connections take. */
             last_log = t;
+            unsigned long total = set->closed;
+            pthread_mutex_unlock(&set->mu);
             hbd_log(HBEAT_LOG_WARN,
                     "rest: closed %lu connection(s) that did not deliver a request within "
                     "%.3g s (--read-timeout); %lu so far",
-                    closed, (double)set->timeout_ms / 1000.0, set->closed);
+                    closed, (double)set->timeout_ms / 1000.0, total);
+            pthread_mutex_lock(&set->mu);
         }
     }
     pthread_mutex_unlock(&set->mu);
