@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs hbeat's tests: the one test command of the README and of CI.
 #
-#   scripts/test.sh              plain, asan and tsan, in order
+#   scripts/test.sh              plain, asan, tsan and valgrind, in order
 #   scripts/test.sh plain        format check; build/ with warnings as errors;
 #                                every CTest test (unit, integration, install)
 #   scripts/test.sh asan         build-asan/ under ASan+UBSan; unit + integration
 #   scripts/test.sh tsan         build-tsan/ under TSan; unit + integration
+#   scripts/test.sh valgrind     build-valgrind/; every unit test under
+#                                valgrind memcheck: no errors, no leaks
 #   scripts/test.sh static       build-static/ with a static libhbeat; the
 #                                install tests (package, pkg-config, symbols)
 #   scripts/test.sh asan tsan    several modes
@@ -30,13 +32,13 @@ read -r -a user_args <<<"${HBEAT_CMAKE_ARGS:-}"
 
 modes=("$@")
 if [ ${#modes[@]} -eq 0 ]; then
-    modes=(plain asan tsan)
+    modes=(plain asan tsan valgrind)
 fi
 for m in "${modes[@]}"; do
     case "$m" in
-    plain | asan | tsan | static) ;;
+    plain | asan | tsan | valgrind | static) ;;
     *)
-        echo "usage: scripts/test.sh [plain|asan|tsan|static]..." >&2
+        echo "usage: scripts/test.sh [plain|asan|tsan|valgrind|static]..." >&2
         exit 2
         ;;
     esac
@@ -160,6 +162,19 @@ run_tsan() {
     log "ctest build-tsan (unit, integration)"
     "${tsan_runner[@]}" ctest --test-dir "$root/build-tsan" --output-on-failure -j "$jobs" \
         -L 'unit|integration'
+}
+
+# ---- valgrind: memcheck over the unit tests ----------------------------------
+# CMake puts the emulator in front of every test program, so each unit test
+# runs under memcheck and fails on any error or definite/indirect leak.
+# tests/valgrind.supp names the few reports that are not ours to fix.
+run_valgrind() {
+    local vg="valgrind;--error-exitcode=99;--leak-check=full"
+    vg+=";--errors-for-leak-kinds=definite,indirect;--show-leak-kinds=definite,indirect"
+    vg+=";--suppressions=$root/tests/valgrind.supp;--quiet"
+    configure_and_build build-valgrind "-DCMAKE_CROSSCOMPILING_EMULATOR=$vg"
+    log "ctest build-valgrind (unit, under memcheck)"
+    ctest --test-dir "$root/build-valgrind" --output-on-failure -j "$jobs" -L unit --timeout 900
 }
 
 # ---- static: a static libhbeat installs and links as well -----------------
