@@ -5,6 +5,8 @@
 #
 #   scripts/install-deps.sh            apt-get update + install (as root, or via sudo)
 #   scripts/install-deps.sh --print    print the package names, one a line
+#   scripts/install-deps.sh --missing  install only when a package is missing
+#                                      (quick when everything is there)
 set -euo pipefail
 
 packages=(
@@ -19,14 +21,24 @@ packages=(
     libsqlite3-dev libmicrohttpd-dev      # hbeatd: run store, REST front end
     libcmocka-dev                         # unit and integration tests
     # tools the tests and examples run
-    valgrind openssl sqlite3 curl python3 python3-aiohttp
+    valgrind openssl libssl-dev sqlite3 curl python3 python3-aiohttp
+    procps util-linux # sysctl and setarch, for the TSan probe
+    chromium          # the status page test renders hbeatd's page headless
 )
 
 if [ "${1:-}" = "--print" ]; then
     printf '%s\n' "${packages[@]}"
     exit 0
+elif [ "${1:-}" = "--missing" ]; then
+    missing=()
+    for pkg in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && exit 0
+    echo "install-deps: missing: ${missing[*]}"
 elif [ $# -gt 0 ]; then
-    echo "usage: $0 [--print]" >&2
+    echo "usage: $0 [--print|--missing]" >&2
     exit 2
 fi
 

@@ -16,6 +16,7 @@
 # the exit status is non-zero when any mode failed.
 #
 # Environment:
+#   HBEAT_SKIP_DEPS=1   do not install missing Debian packages first
 #   HBEAT_JOBS=N        build and test parallelism (default 2)
 #   HBEAT_CMAKE_ARGS    extra configure arguments, split on spaces
 #                       (e.g. "-G Ninja -DHBEAT_WITH_REST=OFF")
@@ -183,6 +184,11 @@ run_static() {
     log "ctest build-static (install)"
     ctest --test-dir "$root/build-static" --output-on-failure -j "$jobs" -L install
 }
+
+# ---- packages: a fresh machine has none of them ------------------------------
+if [ "${HBEAT_SKIP_DEPS:-0}" != 1 ]; then
+    "$root/scripts/install-deps.sh" --missing
+fi
 
 # ---- run the modes -----------------------------------------------------------
 if [ ${#missing[@]} -gt 0 ]; then
