@@ -48,14 +48,31 @@ static int heartbeat_prepare(rest_gw *gw, rest_slot *s, const hbeat_heartbeat_re
 {
     if (req == NULL || !hbeat_status_is_valid(req->status))
         return hbeat_error_set(err, HBEAT_EINVAL, "rest: a heartbeat needs a valid status token");
-    int n = hbeat__rest_json_heartbeat_body(s->body, sizeof(s->body), req->status,
-                                            req->next_report_increment);
-    if (n < 0)
-        return hbeat_error_set(err, HBEAT_EINVAL,
-                               "rest: next_report_increment must be a finite number");
-    s->body_len = (size_t)n;
-    snprintf(s->url, url_cap(gw), "%s/workflow_run/%lld/log_heartbeat?client_jobmon_version=%s",
-             gw->base, (long long)req->workflow_run_id, hbeat_version());
+    /* Formatted again only when what they say changes (see rest_slot). */
+    /* Compared bit for bit: 0.0 and -0.0 are written differently. */
+    if (s->hb_body_len == 0 ||
+        memcmp(&s->hb_inc, &req->next_report_increment, sizeof(s->hb_inc)) != 0 ||
+        strcmp(s->hb_status, req->status) != 0) {
+        s->hb_body_len = 0;
+        int n = hbeat__rest_json_heartbeat_body(s->hb_body, sizeof(s->hb_body), req->status,
+                                                req->next_report_increment);
+        if (n < 0)
+            return hbeat_error_set(err, HBEAT_EINVAL,
+                                   "rest: next_report_increment must be a finite number");
+        s->hb_body_len = (size_t)n;
+        s->hb_inc = req->next_report_increment;
+        snprintf(s->hb_status, sizeof(s->hb_status), "%s", req->status);
+    }
+    if (s->hb_run == 0 || s->hb_run != req->workflow_run_id) {
+        int n = snprintf(s->hb_url, url_cap(gw),
+                         "%s/workflow_run/%lld/log_heartbeat?client_jobmon_version=%s", gw->base,
+                         (long long)req->workflow_run_id, hbeat_version());
+        s->hb_url_len = n < 0 ? 0 : (size_t)n < url_cap(gw) ? (size_t)n : url_cap(gw) - 1;
+        s->hb_run = req->workflow_run_id;
+    }
+    memcpy(s->body, s->hb_body, s->hb_body_len);
+    s->body_len = s->hb_body_len;
+    memcpy(s->url, s->hb_url, s->hb_url_len + 1);
     return 0;
 }
 

@@ -64,6 +64,16 @@ typedef struct rest_slot {
        the URL on every setopt, so it is only set when it changes. */
     char *url;
     char *url_set;
+    /* The last heartbeat's URL (for hb_run) and body (for hb_status and
+       hb_inc), kept apart from url and body, which every call rewrites: a
+       steady beat copies them instead of formatting them again. */
+    char *hb_url;
+    size_t hb_url_len;
+    int64_t hb_run; /* 0: hb_url holds nothing */
+    char hb_body[REST_BODY_MAX];
+    size_t hb_body_len; /* 0: hb_body holds nothing */
+    char hb_status[HBEAT_STATUS_MAX + 1];
+    double hb_inc;
     /* Request body (POST/PUT). */
     char body[REST_BODY_MAX];
     size_t body_len;

@@ -49,6 +49,7 @@ void hbeat__rest_slot_free(rest_slot *s)
     if (s->easy != NULL)
         curl_easy_cleanup(s->easy);
     free(s->url);
+    free(s->hb_url);
     free(s->url_set);
     free(s->reply);
     free(s);
@@ -104,12 +105,13 @@ static int slot_new(rest_gw *gw, rest_slot **out, hbeat_error *err)
     size_t url_cap = gw->base_len + REST_ROUTE_MAX;
     s->reply_cap = gw->max_reply + 1 < REPLY_INITIAL ? gw->max_reply + 1 : REPLY_INITIAL;
     s->url = calloc(1, url_cap);
+    s->hb_url = calloc(1, url_cap);
     s->url_set = calloc(1, url_cap);
     s->reply = malloc(s->reply_cap);
     s->easy = curl_easy_init();
     s->multi = curl_multi_init();
-    if (s->url == NULL || s->url_set == NULL || s->reply == NULL || s->easy == NULL ||
-        s->multi == NULL) {
+    if (s->url == NULL || s->hb_url == NULL || s->url_set == NULL || s->reply == NULL ||
+        s->easy == NULL || s->multi == NULL) {
         hbeat__rest_slot_free(s);
         return hbeat_error_set(err, HBEAT_ENOMEM, "rest: out of memory for a curl handle");
     }
