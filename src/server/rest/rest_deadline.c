@@ -156,12 +156,16 @@ void hbd_rest_deadline_add(hbd_rest_deadlines *set, hbd_rest_deadline *d, struct
 
 void hbd_rest_deadline_remove(hbd_rest_deadlines *set, hbd_rest_deadline *d)
 {
-    if (set == NULL || d->next == NULL)
+    if (set == NULL)
         return;
+    /* Under the lock even to look: a neighbour's removal rewrites our
+       links. */
     pthread_mutex_lock(&set->mu);
-    d->prev->next = d->next;
-    d->next->prev = d->prev;
-    d->next = d->prev = NULL;
+    if (d->next != NULL) {
+        d->prev->next = d->next;
+        d->next->prev = d->prev;
+        d->next = d->prev = NULL;
+    }
     pthread_mutex_unlock(&set->mu);
 }
 
