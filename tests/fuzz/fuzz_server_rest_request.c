@@ -13,8 +13,6 @@
  * the runs afterwards are what a model of TEAM.md's routes and DESIGN.md's
  * state machine says (server_model.h).
  */
-#define _GNU_SOURCE /* memmem */
-
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -425,6 +423,26 @@ static const char *type_for(unsigned int status)
     }
 }
 
+/* 1 when `needle` occurs in `hay`. Neither memmem (libFuzzer intercepts
+   it and feeds the message text back into its inputs, which then quote it
+   by construction) nor coverage-instrumented: this check must not teach
+   the fuzzer anything. */
+#if defined(__clang__)
+__attribute__((no_sanitize("coverage")))
+#endif
+static int
+occurs(const char *hay, size_t hn, const char *needle, size_t nn)
+{
+    for (size_t i = 0; i + nn <= hn; i++) {
+        size_t k = 0;
+        while (k < nn && hay[i + k] == needle[k])
+            k++;
+        if (k == nn)
+            return 1;
+    }
+    return 0;
+}
+
 /* TEAM.md: an error message never quotes more than 80 bytes of client
    input. No run of 96 bytes of the message may appear in the input (with
    the bytes the echo replaces by '?' replaced alike): the 16 bytes of
@@ -441,7 +459,7 @@ static void check_echo_bound(const char *msg, const uint8_t *data, size_t size)
     for (size_t i = 0; i < size; i++)
         in[i] = data[i] >= 0x20 && data[i] < 0x7f ? (char)data[i] : '?';
     for (size_t i = 0; i + RUN <= len; i++)
-        FUZZ_CHECK(memmem(in, size, msg + i, RUN) == NULL,
+        FUZZ_CHECK(!occurs(in, size, msg + i, RUN),
                    "the error message quotes more than %d bytes of the request: %s",
                    HBD_REST_ECHO_MAX, msg);
     free(in);
