@@ -180,6 +180,7 @@ int main(int argc, char **argv)
     hbd_engine_options eo;
     memset(&eo, 0, sizeof eo);
     eo.db_path = o.db;
+    eo.sync = o.sync;
     eo.reap_interval = o.reap_interval;
     eo.reap_grace = o.reap_grace;
     hbd_engine *engine = NULL;

@@ -10,12 +10,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <nng/nng.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hbeat/log.h"
 #include "server/log.h"
+#include "server/store.h"
 
 static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
 {
@@ -109,6 +111,15 @@ static int set_level(hbd_options *o, const char *flag, const char *v, char *errb
     return 0;
 }
 
+static int set_sync(hbd_options *o, const char *flag, const char *v, char *errbuf, size_t errlen)
+{
+    int mode = hbd_sync_parse(v);
+    if (mode < 0)
+        return fail(errbuf, errlen, "%s: expected full, changes or normal, got '%.40s'", flag, v);
+    o->sync = mode;
+    return 0;
+}
+
 static int parse_count(const char *flag, const char *v, unsigned long min, unsigned long max,
                        unsigned long *out, char *errbuf, size_t errlen)
 {
@@ -146,34 +157,31 @@ int hbd_host_is_loopback(const char *host)
 
 int hbd_listen_is_local(const char *url)
 {
-    const char *sep = strstr(url, "://");
-    if (sep == NULL)
+    /* Read with nng's own parser, as the listener will: what is checked
+       is what nng binds. A parser of our own read the host of
+       "tcp://127.0.0.1@0.0.0.0:7781" as 127.0.0.1; nng binds 0.0.0.0.
+       libnng 1.5.2's parser reads a byte past a URL that ends in '@',
+       hence the extra NUL. */
+    size_t n = strlen(url);
+    char *copy = calloc(1, n + 2);
+    if (copy == NULL)
         return 0;
-    size_t slen = (size_t)(sep - url);
-    static const char *const local[] = {"ipc", "inproc", "abstract"};
-    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
-        if (slen == strlen(local[i]) && strncmp(url, local[i], slen) == 0)
-            return 1;
+    memcpy(copy, url, n);
+    nng_url *u = NULL;
+    int local = 0;
+    if (nng_url_parse(&u, copy) == 0) {
+        /* Path-based transports stay on this machine. */
+        static const char *const paths[] = {"ipc", "inproc", "abstract", "unix"};
+        for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+            local |= strcmp(u->u_scheme, paths[i]) == 0;
+        /* Every other scheme binds its host: tcp, tls+tcp, ws, wss and
+           their 4/6 forms, and anything unknown (then remote). */
+        if (!local && u->u_userinfo == NULL && u->u_hostname != NULL)
+            local = hbd_host_is_loopback(u->u_hostname);
+        nng_url_free(u);
     }
-    /* Every other scheme nng knows (tcp, tls+tcp, ws, wss and their 4/6
-       forms) takes HOST:PORT; an unknown one counts as remote. */
-    const char *host = sep + 3;
-    char buf[256];
-    size_t hlen;
-    if (host[0] == '[') {
-        const char *close = strchr(host, ']');
-        if (close == NULL)
-            return 0;
-        host++;
-        hlen = (size_t)(close - host);
-    } else {
-        hlen = strcspn(host, ":/");
-    }
-    if (hlen == 0 || hlen >= sizeof buf)
-        return 0;
-    memcpy(buf, host, hlen);
-    buf[hlen] = '\0';
-    return hbd_host_is_loopback(buf);
+    free(copy);
+    return local;
 }
 
 static int is_tls_listen(const char *url)
@@ -239,6 +247,9 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
     if ((v = getenv("HBEATD_LOG_LEVEL")) != NULL && v[0] != '\0' &&
         set_level(o, "HBEATD_LOG_LEVEL", v, errbuf, errlen))
         return -1;
+    if ((v = getenv("HBEATD_SYNC")) != NULL && v[0] != '\0' &&
+        set_sync(o, "HBEATD_SYNC", v, errbuf, errlen))
+        return -1;
     if ((v = getenv("HBEATD_TOKEN_FILE")) != NULL && v[0] != '\0')
         o->token_file = v;
     if ((v = getenv("HBEATD_TLS_CERT")) != NULL && v[0] != '\0')
@@ -276,6 +287,7 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
         static const char *const known[] = {"--listen",
                                             "--http",
                                             "--db",
+                                            "--sync",
                                             "--reap-interval",
                                             "--reap-grace",
                                             "--ready-file",
@@ -309,6 +321,8 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
             rc = add_listen(o, v, errbuf, errlen);
         } else if (strcmp(flag, "--http") == 0) {
             rc = parse_http(o, v, errbuf, errlen);
+        } else if (strcmp(flag, "--sync") == 0) {
+            rc = set_sync(o, flag, v, errbuf, errlen);
         } else if (strcmp(flag, "--db") == 0) {
             if (v[0] == '\0')
                 return fail(errbuf, errlen, "--db: empty path");
@@ -370,6 +384,12 @@ void hbd_options_usage(FILE *out)
           "                       (default " HBD_DEFAULT_HTTP "; env HBEATD_HTTP)\n"
           "  --db PATH            SQLite file, or :memory: for a store that dies with the\n"
           "                       process (default " HBD_DEFAULT_DB "; env HBEATD_DB)\n"
+          "  --sync MODE          when a commit is fsynced: 'changes' (default) fsyncs\n"
+          "                       status changes and new runs, and writes plain heartbeats\n"
+          "                       without an fsync (a power loss can take back the last\n"
+          "                       deadline moves); 'full' fsyncs every commit; 'normal'\n"
+          "                       none (WAL synced at checkpoints). Every mode survives a\n"
+          "                       crash of hbeatd (kill -9). Env HBEATD_SYNC\n"
           "  --reap-interval S    seconds between reaper passes (default 10)\n"
           "  --reap-grace S       seconds after start before the first reap (default: the\n"
           "                       longest next_report_increment among stored live runs)\n"

@@ -26,6 +26,7 @@ typedef struct hbd_options {
     char http_host[64]; /* numeric, without brackets ("::1") */
     unsigned short http_port;
     const char *db;         /* path or ":memory:" */
+    int sync;               /* hbd_sync (store.h); 0: the engine's default */
     double reap_interval;   /* seconds, > 0 */
     double reap_grace;      /* seconds; < 0: one full deadline */
     const char *ready_file; /* NULL: none */

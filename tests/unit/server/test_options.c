@@ -12,6 +12,7 @@
 
 #include "hbeat/log.h"
 #include "server/options.h"
+#include "server/store.h"
 
 static hbd_options o;
 static char err[256];
@@ -34,6 +35,7 @@ static int clear_env(void **state)
     unsetenv("HBEATD_HTTP");
     unsetenv("HBEATD_DB");
     unsetenv("HBEATD_LOG_LEVEL");
+    unsetenv("HBEATD_SYNC");
     return 0;
 }
 
@@ -161,6 +163,29 @@ static void test_errors(void **state)
     assert_int_equal(parse(many), -1);
 }
 
+/* --sync and HBEATD_SYNC: the flag wins; a bad value is a usage error. */
+static void test_sync(void **state)
+{
+    (void)state;
+    assert_int_equal(parse((const char *const[]){NULL}), 0);
+    assert_int_equal(o.sync, HBD_SYNC_DEFAULT);
+    assert_int_equal(parse((const char *const[]){"--sync", "full", NULL}), 0);
+    assert_int_equal(o.sync, HBD_SYNC_FULL);
+    assert_int_equal(parse((const char *const[]){"--sync=normal", NULL}), 0);
+    assert_int_equal(o.sync, HBD_SYNC_NORMAL);
+    setenv("HBEATD_SYNC", "changes", 1);
+    assert_int_equal(parse((const char *const[]){NULL}), 0);
+    assert_int_equal(o.sync, HBD_SYNC_CHANGES);
+    assert_int_equal(parse((const char *const[]){"--sync", "full", NULL}), 0);
+    assert_int_equal(o.sync, HBD_SYNC_FULL);
+    setenv("HBEATD_SYNC", "always", 1);
+    assert_int_equal(parse((const char *const[]){NULL}), -1);
+    assert_non_null(strstr(err, "HBEATD_SYNC"));
+    unsetenv("HBEATD_SYNC");
+    assert_int_equal(parse((const char *const[]){"--sync", "FULL", NULL}), -1);
+    assert_non_null(strstr(err, "--sync"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +193,7 @@ int main(void)
         cmocka_unit_test_setup(test_flags, clear_env),
         cmocka_unit_test_setup(test_environment, clear_env),
         cmocka_unit_test_setup(test_errors, clear_env),
+        cmocka_unit_test_setup(test_sync, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
