@@ -48,12 +48,17 @@ static void test_local_addresses(void **state)
     (void)state;
     const char *local[] = {"tcp://127.0.0.1:7781", "tcp://127.1.2.3:1",     "tcp://[::1]:7781",
                            "tcp://localhost:7781", "tls+tcp://127.0.0.1:0", "ipc:///tmp/x.sock",
-                           "inproc://x",           "tcp4://127.0.0.1:5",    "ws://127.0.0.1:80/x"};
+                           "inproc://x",           "tcp4://127.0.0.1:5",    "ws://127.0.0.1:80/x",
+                           "IPC:///tmp/x.sock",    "TCP://127.0.0.1:1"};
     for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
         if (!hbd_listen_is_local(local[i]))
             fail_msg("%s should count as local", local[i]);
     }
-    const char *remote[] = {"tcp://0.0.0.0:7781",
+    const char *remote[] = {"tcp://127.0.0.1@0.0.0.0:7781",
+                            "ws://[::1]@0.0.0.0:7781/hbeat",
+                            "tcp://127.0.0.1:1@",
+                            "TCP://0.0.0.0:1",
+                            "tcp://0.0.0.0:7781",
                             "tcp://[::]:7781",
                             "tcp://*:7781",
                             "tcp://:7781",
