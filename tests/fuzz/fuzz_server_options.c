@@ -6,8 +6,9 @@
  * keeps hbeatd's security rule (TEAM.md, issue 7): without --token-file or
  * --allow-remote, every nng listener and the HTTP listener bind only this
  * host. The host each --listen URL binds is taken from nng's own URL parser
- * (a listener is created, never started: nothing is bound, and a URL nng
- * refuses is fine; then nng_url_parse, as the listener reads it), so that
+ * (nng_url_parse, as the listener reads it; and a listener created, never
+ * started, on the same URL with a numeric host, to see whether nng takes
+ * it at all: nothing is bound, no name is looked up), so that
  * a URL hbeatd reads as loopback but nng binds elsewhere is caught: a
  * parser differential.
  * hbd_listen_is_local() is also checked the same way on every line alone.
@@ -29,6 +30,36 @@
    nng_listener_start). */
 static nng_socket sock;
 
+/* `url` with its host (nng's reading, `host`) replaced by 127.0.0.1, so
+   that nng_listener_create(), which resolves the host, never looks up a
+   name (no DNS query leaves this process); NULL when the host cannot be
+   found in the URL. Whether nng accepts a URL does not depend on the
+   host's value. */
+static char *numeric_host(const char *url, const nng_url *u)
+{
+    const char *auth = strstr(url, "://");
+    if (auth == NULL)
+        return NULL;
+    auth += 3;
+    if (u->u_userinfo != NULL) {
+        const char *at = strchr(auth, '@');
+        if (at == NULL)
+            return NULL;
+        auth = at + 1;
+    }
+    const char *h = strstr(auth, u->u_hostname);
+    if (h == NULL)
+        return NULL;
+    size_t hl = strlen(u->u_hostname), n = strlen(url);
+    char *out = calloc(1, n + 16);
+    FUZZ_CHECK(out != NULL, "out of memory");
+    size_t pre = (size_t)(h - url);
+    memcpy(out, url, pre);
+    memcpy(out + pre, "127.0.0.1", 9);
+    memcpy(out + pre + 9, h + hl, n - pre - hl);
+    return out;
+}
+
 /* What nng would bind for listen URL `url`: 1 when only this host, or
    nothing (nng refuses the URL, so hbeatd fails to start). */
 static int nng_binds_local(const char *url)
@@ -41,22 +72,28 @@ static int nng_binds_local(const char *url)
     char *padded = calloc(1, n + 2);
     FUZZ_CHECK(padded != NULL, "out of memory");
     memcpy(padded, url, n);
-    int local = 1;
-    nng_listener l;
     nng_url *u = NULL;
-    if (nng_listener_create(&l, sock, padded) == 0) {
-        nng_listener_close(l);
-        if (nng_url_parse(&u, padded) == 0) {
-            /* Path-based transports (ipc, unix, abstract, inproc) have no
-               host and stay on this machine. */
-            const char *h = u->u_hostname;
-            local = h == NULL || strcmp(u->u_scheme, "inproc") == 0 ||
-                    strcmp(u->u_scheme, "ipc") == 0 || strcmp(u->u_scheme, "unix") == 0 ||
-                    strcmp(u->u_scheme, "abstract") == 0 ||
-                    (h[0] != '\0' && hbd_host_is_loopback(h));
-            nng_url_free(u);
-        }
+    if (nng_url_parse(&u, padded) != 0) {
+        free(padded);
+        return 1;
     }
+    /* Path-based transports (ipc, unix, abstract, inproc) have no host and
+       stay on this machine. */
+    const char *h = u->u_hostname;
+    int local = h == NULL || strcmp(u->u_scheme, "inproc") == 0 ||
+                strcmp(u->u_scheme, "ipc") == 0 || strcmp(u->u_scheme, "unix") == 0 ||
+                strcmp(u->u_scheme, "abstract") == 0 || (h[0] != '\0' && hbd_host_is_loopback(h));
+    if (!local) {
+        char *probe = h[0] != '\0' ? numeric_host(padded, u) : padded;
+        nng_listener l;
+        if (probe == NULL || nng_listener_create(&l, sock, probe) != 0)
+            local = 1; /* refused: nothing is bound */
+        else
+            nng_listener_close(l);
+        if (probe != padded)
+            free(probe);
+    }
+    nng_url_free(u);
     free(padded);
     return local;
 }
