@@ -28,6 +28,15 @@ struct timespec hbeat__timespec_from_ns(int64_t ns)
     return ts;
 }
 
+struct timespec hbeat__deadline_in(double seconds)
+{
+    if (!(seconds > 0))
+        seconds = 0;
+    if (seconds > 1e9)
+        seconds = 1e9;
+    return hbeat__timespec_from_ns(hbeat__monotonic_ns() + (int64_t)(seconds * 1e9));
+}
+
 int hbeat_stop_event_new(hbeat_stop_event **out)
 {
     if (out == NULL)
@@ -91,13 +100,7 @@ int hbeat_stop_event_wait(hbeat_stop_event *ev, double timeout_seconds)
     if (ev == NULL)
         return HBEAT_EINVAL;
     int forever = isinf(timeout_seconds) && timeout_seconds > 0;
-    if (!(timeout_seconds > 0)) /* negative or NaN */
-        timeout_seconds = 0;
-    /* Cap far deadlines so that the arithmetic cannot overflow. */
-    if (timeout_seconds > 1e9)
-        timeout_seconds = 1e9;
-    int64_t deadline = hbeat__monotonic_ns() + (int64_t)(timeout_seconds * 1e9);
-    struct timespec ts = hbeat__timespec_from_ns(deadline);
+    struct timespec ts = hbeat__deadline_in(timeout_seconds);
 
     pthread_mutex_lock(&ev->mu);
     while (!ev->set) {

@@ -21,6 +21,11 @@ struct hbeat_stop_event {
 /* Initialise a condition variable that times out on CLOCK_MONOTONIC. */
 int hbeat__cond_init_monotonic(pthread_cond_t *cond);
 
+/* The CLOCK_MONOTONIC moment `seconds` from now, for a timed wait; negative
+   or NaN counts as 0, and far futures are cut to 10^9 seconds (31 years) so
+   that the arithmetic cannot overflow. */
+struct timespec hbeat__deadline_in(double seconds);
+
 /* Absolute CLOCK_MONOTONIC time `ns` as a timespec. */
 struct timespec hbeat__timespec_from_ns(int64_t ns);
 

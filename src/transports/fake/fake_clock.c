@@ -130,12 +130,7 @@ int hbeat_fake_clock_wait_waiters(hbeat_clock *clock, int n, double timeout_seco
     fake_clock *fc = hbeat__clock_impl(clock, &fake_clock_vtable);
     if (fc == NULL || isnan(timeout_seconds))
         return HBEAT_EINVAL;
-    if (timeout_seconds > 1e6)
-        timeout_seconds = 1e6;
-    if (timeout_seconds < 0)
-        timeout_seconds = 0;
-    struct timespec until =
-        hbeat__timespec_from_ns(hbeat__monotonic_ns() + (int64_t)(timeout_seconds * 1e9));
+    struct timespec until = hbeat__deadline_in(timeout_seconds);
     int rc = 0;
     pthread_mutex_lock(&fc->mu);
     while (fc->count < n && rc == 0) {

@@ -410,12 +410,7 @@ int hbeat_fake_gateway_wait_calls(hbeat_gateway *gw, int n, double timeout_secon
     fake *f = fake_of(gw);
     if (f == NULL || isnan(timeout_seconds))
         return HBEAT_EINVAL;
-    if (timeout_seconds > 1e6)
-        timeout_seconds = 1e6;
-    if (timeout_seconds < 0)
-        timeout_seconds = 0;
-    struct timespec until =
-        hbeat__timespec_from_ns(hbeat__monotonic_ns() + (int64_t)(timeout_seconds * 1e9));
+    struct timespec until = hbeat__deadline_in(timeout_seconds);
     int rc = 0;
     pthread_mutex_lock(&f->mu);
     while ((int)f->call_count < n && rc == 0) {
