@@ -17,6 +17,10 @@
  *     queues while a commit runs. It keeps going while the queue refills,
  *     which is group commit under load.
  *
+ * The writer also checkpoints the WAL when it is due (store.h), so that no
+ * request's commit pays for it; while one is due, commits are the
+ * writer's.
+ *
  * Progress: a request that cannot commit inline wakes the writer, and so
  * does an inline commit that ends with changes queued behind it. A change
  * queued by a caller that never waits for it is picked up by the writer
@@ -139,6 +143,24 @@ static int commit_queue(hbd_committer *c, hbd_durable **ready)
     return rc;
 }
 
+/* With mu held and `busy` clear: checkpoints the store (store.h), here on
+   the writer thread rather than inside some request's commit. Requests
+   queue meanwhile and go out in the batch after it. */
+static void checkpoint(hbd_committer *c)
+{
+    c->busy = 1;
+    pthread_mutex_unlock(&c->mu);
+    hbeat_error err = HBEAT_ERROR_INIT;
+    double started = hbd_metrics_now();
+    if (hbd_store_checkpoint(c->store, &err) != 0)
+        hbd_warn("%s; will try again later", err.message);
+    else
+        hbd_debug("checkpointed the WAL in %.1f ms", (hbd_metrics_now() - started) * 1e3);
+    pthread_mutex_lock(&c->mu);
+    c->busy = 0;
+    pthread_cond_broadcast(&c->done);
+}
+
 /* With mu held: commit the queue in this thread when allowed (see the file
    comment), else make sure the writer will. Returns with mu held; *ready
    as for commit_queue (NULL when nothing was committed here). */
@@ -147,7 +169,8 @@ static void commit_or_hand_off(hbd_committer *c, hbd_durable **ready)
     *ready = NULL;
     if (c->busy || c->failed || c->queue.count == 0)
         return; /* the running commit hands off what it leaves */
-    if (c->test_delay_ms > 0 || c->stopping || needs_sync(c, &c->queue)) {
+    if (c->test_delay_ms > 0 || c->stopping || needs_sync(c, &c->queue) ||
+        hbd_store_checkpoint_due(c->store)) {
         pthread_cond_signal(&c->work);
         return;
     }
@@ -187,6 +210,8 @@ static void *writer(void *arg)
         pthread_mutex_unlock(&c->mu);
         fire(ready, rc != 0 ? HBEAT_ESYSTEM : 0);
         pthread_mutex_lock(&c->mu);
+        if (!c->busy && !c->failed && hbd_store_checkpoint_due(c->store))
+            checkpoint(c);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;

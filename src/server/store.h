@@ -65,4 +65,26 @@ int hbd_store_write(hbd_store *store, const hbd_rec *recs, size_t count, hbeat_e
 int hbd_store_commit(hbd_store *store, const hbd_rec *recs, size_t count, int sync,
                      hbeat_error *err);
 
+/*
+ * Checkpoints. SQLite's own would run inside whichever commit crosses its
+ * threshold (1000 WAL pages: every few hundred one-row commits), adding two
+ * fsyncs and the page copies to that commit and stalling every request
+ * behind it. The store turns it off and leaves the timing to its user (the
+ * committer's writer thread), at HBD_STORE_CHECKPOINT_FRAMES: rows are
+ * rewritten in place, so a checkpoint copies the few distinct pages however
+ * long the WAL is, and its cost per commit shrinks as the interval grows.
+ * The WAL file is reused, not truncated, so it keeps that size (16 MiB with
+ * the 1 KiB pages of a new file). A commit still checkpoints by itself past
+ * four times the threshold, should nobody else.
+ */
+#define HBD_STORE_CHECKPOINT_FRAMES 16384
+/* Sets the threshold (tests use a small one). */
+void hbd_store_set_checkpoint_frames(hbd_store *store, int frames);
+/* 1 when the WAL has grown enough to be checkpointed. */
+int hbd_store_checkpoint_due(const hbd_store *store);
+/* Copies the WAL into the database file and starts it over. A failure
+   loses nothing (the WAL keeps the commits); it is retried a threshold
+   later. */
+int hbd_store_checkpoint(hbd_store *store, hbeat_error *err);
+
 #endif /* HBD_STORE_H */

@@ -10,6 +10,7 @@
  *   - a lazy commit is still in the file when it is reopened;
  *   - a change that needs no fsync is committed by the thread that asks to
  *     be told (no hand-off), one that needs an fsync by the writer thread;
+ *   - the writer checkpoints the WAL when it is due, so it stays bounded;
  *   - HBEATD_SYNC chooses the mode and a bad value is refused.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -394,6 +396,33 @@ static void test_inline_commit(void **state)
     hbd_store_close(s);
 }
 
+static void test_checkpoint(void **state)
+{
+    (void)state;
+    hbd_store *s;
+    hbd_committer *c;
+    assert_int_equal(hbd_store_open(&s, path, NULL), 0);
+    hbd_store_set_checkpoint_frames(s, 32);
+    assert_int_equal(hbd_committer_start(&c, s, NULL), 0);
+    char wal[80];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    off_t largest = 0;
+    for (int i = 0; i < 400; i++) {
+        synced(c, 1, 1);
+        struct stat st;
+        if (stat(wal, &st) == 0 && st.st_size > largest)
+            largest = st.st_size;
+    }
+    /* Each one-row commit adds a page (at least 1 KiB); without
+       checkpoints the WAL would hold 400 of them. */
+    assert_true(largest > 0);
+    assert_true(largest < 100 * 1100);
+    hbd_committer_stop(c);
+    hbd_store_close(s);
+    assert_int_equal(hbd_store_open(&s, path, NULL), 0);
+    hbd_store_close(s);
+}
+
 static double now_s = 1764280000.0;
 static double fake_clock(void *arg)
 {
@@ -515,6 +544,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_committer_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inline_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_marks_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_full_and_env, setup, teardown),
     };
