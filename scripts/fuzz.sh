@@ -10,7 +10,7 @@
 #
 # Environment:
 #   CC                clang (default: clang)
-#   HBEAT_JOBS=N      build parallelism (default 2)
+#   HBEAT_JOBS=N      build parallelism, and targets fuzzed at once (default 2)
 #   HBEAT_FUZZ_BUILD  build directory (default <repo>/build-fuzz)
 #   HBEAT_FUZZ_ARGS   extra libFuzzer flags, split on spaces (e.g. "-jobs=2")
 #
@@ -65,36 +65,57 @@ mkdir -p "$artifacts"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-failed=()
-for t in "${targets[@]}"; do
-    bin=$build/tests/fuzz/$t
-    if [ ! -x "$bin" ]; then
-        echo "==== fuzz.sh: $t was not built (its component is off); skipped"
-        continue
-    fi
+# One target: fuzz it from a scratch corpus; its exit status goes to
+# $work/<target>/rc.
+run_one() {
+    local t=$1 bin=$build/tests/fuzz/$1
     rm -rf "${work:?}/$t"
+    rm -f "$artifacts/$t-"*
     mkdir -p "$work/$t/corpus"
     cp "$root/tests/fuzz/corpus/$t/"* "$work/$t/corpus/"
     if [ -d "$root/tests/fuzz/regressions/$t" ]; then
         find "$root/tests/fuzz/regressions/$t" -type f ! -name 'README*' \
             -exec cp {} "$work/$t/corpus/" \;
     fi
-    args=(-max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1
+    local args=(-max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$artifacts/$t-")
     if [ -f "$root/tests/fuzz/dict/$t.dict" ]; then
         args+=(-dict="$root/tests/fuzz/dict/$t.dict")
     fi
-    echo "==== fuzz.sh: $t for ${secs}s"
-    log=$work/$t/fuzz.log
-    rc=0
+    local rc=0
     # The outer limit catches a target that hangs where libFuzzer's own
     # -timeout cannot (in its start-up, or in a thread it does not watch).
     (cd "$work/$t" && timeout --kill-after=10 $((secs + 120)) \
-        "$bin" "${args[@]}" "${extra[@]}" corpus) >"$log" 2>&1 || rc=$?
-    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -2 || true
-    if [ "$rc" -ne 0 ]; then
-        echo "---- $t FAILED (exit $rc); the end of $log:"
-        tail -n 40 "$log"
+        "$bin" "${args[@]}" "${extra[@]}" corpus) >"$work/$t/fuzz.log" 2>&1 || rc=$?
+    echo "$rc" >"$work/$t/rc"
+}
+
+# HBEAT_JOBS targets at a time: each is one process on one core.
+running=0
+ran=()
+for t in "${targets[@]}"; do
+    if [ ! -x "$build/tests/fuzz/$t" ]; then
+        echo "==== fuzz.sh: $t was not built (its component is off); skipped"
+        continue
+    fi
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n || true
+        running=$((running - 1))
+    fi
+    echo "==== fuzz.sh: $t for ${secs}s"
+    run_one "$t" &
+    running=$((running + 1))
+    ran+=("$t")
+done
+wait || true
+
+failed=()
+for t in "${ran[@]}"; do
+    rc=$(cat "$work/$t/rc" 2>/dev/null || echo missing)
+    printf '%-28s %s\n' "$t" "$(grep -E '^#[0-9]+[[:space:]]+DONE' "$work/$t/fuzz.log" | tail -1)"
+    if [ "$rc" != 0 ]; then
+        echo "---- $t FAILED (exit $rc); the end of $work/$t/fuzz.log:"
+        tail -n 40 "$work/$t/fuzz.log"
         ls -1 "$artifacts/$t-"* 2>/dev/null | sed 's/^/     input: /' || true
         failed+=("$t")
     fi
