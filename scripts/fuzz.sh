@@ -116,7 +116,7 @@ for t in "${ran[@]}"; do
     if [ "$rc" != 0 ]; then
         echo "---- $t FAILED (exit $rc); the end of $work/$t/fuzz.log:"
         tail -n 40 "$work/$t/fuzz.log"
-        ls -1 "$artifacts/$t-"* 2>/dev/null | sed 's/^/     input: /' || true
+        find "$artifacts" -name "$t-*" -printf '     input: %p\n'
         failed+=("$t")
     fi
 done
