@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs hbeat's tests: the one test command of the README and of CI.
 #
-#   scripts/test.sh              plain, asan, tsan and valgrind, in order
+#   scripts/test.sh              plain, asan, tsan, valgrind and fuzz, in order
 #   scripts/test.sh plain        format check; build/ with warnings as errors;
 #                                every CTest test (unit, integration, install)
 #   scripts/test.sh asan         build-asan/ under ASan+UBSan; unit + integration
 #   scripts/test.sh tsan         build-tsan/ under TSan; unit + integration
 #   scripts/test.sh valgrind     build-valgrind/; every unit test under
 #                                valgrind memcheck: no errors, no leaks
+#   scripts/test.sh fuzz         build-fuzz/ (clang): every libFuzzer target
+#                                replays its seeds and regressions, then
+#                                fuzzes for HBEAT_FUZZ_SECONDS (default 15)
 #   scripts/test.sh static       build-static/ with a static libhbeat; the
 #                                install tests (package, pkg-config, symbols)
 #   scripts/test.sh asan tsan    several modes
@@ -33,13 +36,13 @@ read -r -a user_args <<<"${HBEAT_CMAKE_ARGS:-}"
 
 modes=("$@")
 if [ ${#modes[@]} -eq 0 ]; then
-    modes=(plain asan tsan valgrind)
+    modes=(plain asan tsan valgrind fuzz)
 fi
 for m in "${modes[@]}"; do
     case "$m" in
-    plain | asan | tsan | valgrind | static) ;;
+    plain | asan | tsan | valgrind | fuzz | static) ;;
     *)
-        echo "usage: scripts/test.sh [plain|asan|tsan|valgrind|static]..." >&2
+        echo "usage: scripts/test.sh [plain|asan|tsan|valgrind|fuzz|static]..." >&2
         exit 2
         ;;
     esac
@@ -176,6 +179,14 @@ run_valgrind() {
     configure_and_build build-valgrind "-DCMAKE_CROSSCOMPILING_EMULATOR=$vg"
     log "ctest build-valgrind (unit, under memcheck)"
     ctest --test-dir "$root/build-valgrind" --output-on-failure -j "$jobs" -L unit --timeout 900
+}
+
+# ---- fuzz: a short run of every libFuzzer target ------------------------------
+run_fuzz() {
+    log "fuzz: ${HBEAT_FUZZ_SECONDS:-15} s per target (scripts/fuzz.sh)"
+    HBEAT_FUZZ_BUILD="$root/build-fuzz" "$root/scripts/fuzz.sh" "${HBEAT_FUZZ_SECONDS:-15}"
+    log "ctest build-fuzz (fuzz: replay seeds and regressions)"
+    ctest --test-dir "$root/build-fuzz" --output-on-failure -j "$jobs" -L fuzz
 }
 
 # ---- static: a static libhbeat installs and links as well -----------------
