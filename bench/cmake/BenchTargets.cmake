@@ -31,9 +31,10 @@ target_link_libraries(hbeat_bench_allocshim PRIVATE Threads::Threads ${CMAKE_DL_
 set_target_properties(hbeat_bench_allocshim PROPERTIES C_VISIBILITY_PRESET default)
 
 # One service in a process of its own: RSS, threads, allocations per beat.
-# Linked like a user's program: libhbeat only.
 add_executable(hbeat-bench-client ${_bench_src}/client_mem.c)
-target_link_libraries(hbeat-bench-client PRIVATE hbeat hbeat_bench_util ${CMAKE_DL_LIBS})
+# Also beats with bare libcurl or nng, for comparison (raw+ URLs).
+target_link_libraries(hbeat-bench-client PRIVATE hbeat hbeat_proto hbeat_bench_util nng::nng
+  PkgConfig::BENCH_CURL ${CMAKE_DL_LIBS})
 
 # The driver.
 add_executable(hbeat-bench ${_bench_src}/bench_main.c)

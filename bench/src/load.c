@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -283,11 +284,19 @@ int load_run(const load_opts *o, load_result *r, char *err, size_t errlen)
 
     struct epoll_event evs[512];
     int64_t now = bench_now_ns();
+    int64_t cpu0 = -1, cpu1 = -1, my0 = -1, my1 = -1;
+    int in_window = 0;
     while (alive > 0 && waiting > 0) {
         if (o->total > 0 ? completed >= o->total : now >= win_to)
             break;
         int n = epoll_wait(ep, evs, 512, 1000);
         now = bench_now_ns();
+        if (!in_window && now >= win_from) {
+            in_window = 1;
+            if (o->server_pid > 0)
+                cpu0 = bench_cpu_ns(o->server_pid);
+            my0 = bench_cpu_ns(0);
+        }
         if (n < 0 && errno != EINTR) {
             rc = fail(err, errlen, "epoll_wait: %s", strerror(errno));
             break;
@@ -359,6 +368,14 @@ int load_run(const load_opts *o, load_result *r, char *err, size_t errlen)
             }
         }
     }
+    if (o->server_pid > 0)
+        cpu1 = bench_cpu_ns(o->server_pid);
+    my1 = bench_cpu_ns(0);
+    r->server_cpu_us = cpu0 >= 0 && cpu1 >= cpu0 && r->done > 0
+                           ? (double)(cpu1 - cpu0) / 1e3 / (double)r->done
+                           : NAN;
+    r->client_cpu_us =
+        my0 >= 0 && my1 >= my0 && r->done > 0 ? (double)(my1 - my0) / 1e3 / (double)r->done : NAN;
     int64_t end = o->total > 0 ? now : (now < win_to ? now : win_to);
     r->seconds = (double)(end - win_from) / 1e9;
     r->rate = r->seconds > 0 ? (double)r->done / r->seconds : 0;

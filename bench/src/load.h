@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 typedef enum load_proto { LOAD_SP_TCP, LOAD_SP_IPC, LOAD_HTTP } load_proto;
@@ -31,6 +32,9 @@ typedef struct load_opts {
        (SP) or the whole HTTP request. */
     const struct iovec *reqs;
     size_t nreqs;
+    /* When set, the CPU time this process spends in the window is
+       reported (server_cpu_us per reply). */
+    pid_t server_pid;
 } load_opts;
 
 typedef struct load_result {
@@ -39,6 +43,8 @@ typedef struct load_result {
     double seconds;  /* length of the window */
     double rate;     /* done / seconds */
     double p50_us, p99_us;
+    double server_cpu_us; /* server CPU per reply in the window; NaN unknown */
+    double client_cpu_us; /* the load generator's own CPU per reply */
 } load_result;
 
 /* 0, or -1 with a message in err. */

@@ -201,6 +201,32 @@ long bench_rss_kb(pid_t pid)
     return status_field(pid, "VmRSS");
 }
 
+int64_t bench_cpu_ns(pid_t pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%ld/task", (long)(pid == 0 ? getpid() : pid));
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    int64_t sum = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[sizeof dir + sizeof e->d_name + 16];
+        snprintf(path, sizeof path, "%s/%s/schedstat", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        long long ns = 0;
+        if (f != NULL) {
+            if (fscanf(f, "%lld", &ns) == 1)
+                sum += ns;
+            fclose(f);
+        }
+    }
+    closedir(d);
+    return sum;
+}
+
 int bench_threads(pid_t pid)
 {
     return (int)status_field(pid, "Threads");

@@ -40,6 +40,9 @@ int bench_stop(pid_t pid);
 
 /* VmRSS of a process in KiB (-1 when unknown); pid 0 is this process. */
 long bench_rss_kb(pid_t pid);
+/* CPU time used so far by every thread of a process, in nanoseconds
+   (from /proc/PID/task/TID/schedstat); -1 when unknown. */
+int64_t bench_cpu_ns(pid_t pid);
 /* Threads of a process; pid 0 is this process. */
 int bench_threads(pid_t pid);
 
