@@ -22,7 +22,7 @@
  * "durable" callback, so one thread keeps serving its other connections
  * and concurrent beats share one commit.
  *
- * Stopping: the listen socket is closed first (quiesce); requests already
+ * Stopping: the listen socket is shut first (quiesce); requests already
  * in flight are answered (a bounded wait, except that a request waiting
  * for a commit is always waited for, since its callback will still come);
  * requests that arrive meanwhile on open keep-alive connections get a 503
@@ -600,10 +600,14 @@ void hbd_rest_stop(hbd_rest *rest)
     rest->stopping = 1;
     pthread_mutex_unlock(&rest->mu);
 
-    /* No new connections from here on. */
+    /* No new connections from here on: shutdown() makes the kernel refuse
+       them now, while the descriptor stays open until MHD_stop_daemon, since
+       MHD's threads may still hold it in their epoll sets (closing it early
+       races with them; MHD's documentation says to close it only after
+       MHD_stop_daemon). */
     MHD_socket fd = MHD_quiesce_daemon(rest->daemon);
     if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+        shutdown(fd, SHUT_RDWR);
 
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -629,5 +633,7 @@ void hbd_rest_stop(hbd_rest *rest)
     pthread_mutex_unlock(&rest->mu);
 
     MHD_stop_daemon(rest->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
     rest_free(rest);
 }
