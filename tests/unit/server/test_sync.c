@@ -38,7 +38,8 @@
 
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs counting_vfs;
-static int wal_syncs;
+/* Counted on the committer's thread, read on the test's. */
+static _Atomic int wal_syncs;
 
 typedef struct cfile {
     sqlite3_file base;
