@@ -103,10 +103,8 @@ static int teardown(void **state)
     fx_observe_end(&f->obs);
     /* 0 is a clean exit; under ASan it also means LeakSanitizer found
        nothing in hbeatd, under TSan (exit 66 otherwise) that no race was
-       seen. KNOWN BUG, found by this test under TSan over REST: hbeatd's
-       hbd_rest_deadline_remove (src/server/rest/rest_deadline.c) reads
-       d->next before taking the lock that neighbouring connections write
-       it under, so hbeatd exits 66; see the report on issue 5. */
+       seen: this caught the race in hbd_rest_deadline_remove fixed in
+       d4fa64f. */
     int rc = hbd_harness_stop(&f->h);
     hbd_harness_cleanup(&f->h);
     if (rc != 0)
