@@ -484,8 +484,12 @@ int hbd_rest_start_secure(hbd_rest **out, hbd_engine *engine, const hbd_rest_opt
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
+    /* poll(), not epoll: with a thread pool on epoll, MHD_quiesce_daemon and
+       the workers both remove the listen socket from the workers' epoll sets,
+       and the loser of that race makes MHD abort ("Failed to remove listen
+       FD from epoll set"; seen at stop under TSan). */
     unsigned int flags =
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
@@ -601,10 +605,9 @@ void hbd_rest_stop(hbd_rest *rest)
     pthread_mutex_unlock(&rest->mu);
 
     /* No new connections from here on: shutdown() makes the kernel refuse
-       them now, while the descriptor stays open until MHD_stop_daemon, since
-       MHD's threads may still hold it in their epoll sets (closing it early
-       races with them; MHD's documentation says to close it only after
-       MHD_stop_daemon). */
+       them at once, while the descriptor stays valid until MHD_stop_daemon,
+       as MHD's documentation asks (its threads may still be using it;
+       closing it under them races). */
     MHD_socket fd = MHD_quiesce_daemon(rest->daemon);
     if (fd != MHD_INVALID_SOCKET)
         shutdown(fd, SHUT_RDWR);
