@@ -20,6 +20,8 @@
 #include "server/store.h"
 
 static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
