@@ -282,13 +282,21 @@ void hbd_harness_sigstop(hbd_harness *h)
         return;
     kill(h->pid, SIGSTOP);
     /* kill() returns before every thread has stopped: wait until the
-       whole server has, or a request sent next may still be answered. */
-    int status;
-    pid_t r;
-    while ((r = waitpid(h->pid, &status, WUNTRACED)) < 0 && errno == EINTR) {
+       whole server has, or a request sent next may still be answered.
+       Bounded (5 s): a stop report that never comes must not hang a test. */
+    for (int i = 0; i < 5000; i++) {
+        int status;
+        pid_t r = waitpid(h->pid, &status, WUNTRACED | WNOHANG);
+        if (r == h->pid) {
+            if (!WIFSTOPPED(status))
+                h->pid = 0; /* it had exited: reaped now */
+            return;
+        }
+        if (r < 0 && errno != EINTR)
+            return;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
     }
-    if (r == h->pid && !WIFSTOPPED(status))
-        h->pid = 0; /* it had exited: reaped now */
 }
 
 void hbd_harness_sigcont(hbd_harness *h)
