@@ -38,7 +38,17 @@ int hbeat__wait_until(hbeat_clock *clock, hbeat_stop_event *stop, int64_t deadli
     for (;;) {
         pthread_mutex_lock(&stop->mu);
         unsigned int wakes = stop->wakes;
+        int stopped_before = stop->set;
         pthread_mutex_unlock(&stop->mu);
+        /* Decide before watching, so that a registered watch always means
+           "about to sleep": a test that waits for waiters then sees a loop
+           that has finished reacting to the last move of the clock. */
+        if (stopped_before)
+            return HBEAT__WAIT_STOPPED;
+        if (is_ready(ready))
+            return HBEAT__WAIT_READY;
+        if (hbeat_clock_now_ns(clock) >= deadline_ns)
+            return HBEAT__WAIT_DEADLINE;
         int watched = watchable && hbeat__clock_watch(clock, wake_stop_event, stop) == 0;
         pthread_mutex_lock(&stop->mu);
         int64_t now = hbeat_clock_now_ns(clock);
