@@ -140,7 +140,7 @@ typedef void (*hbeat_tick_fn)(void *arg, int rc, const hbeat_update *update,
                               const hbeat_error *err);
 
 /** Current version of hbeat_service_stats. */
-#define HBEAT_SERVICE_STATS_VERSION 1
+#define HBEAT_SERVICE_STATS_VERSION 2
 
 /** Buckets of the round-trip histogram; see hbeat_rtt_bucket_bound(). */
 #define HBEAT_RTT_BUCKETS 12
@@ -182,6 +182,11 @@ typedef struct hbeat_service_stats {
         is the service's creation plus the increment. NaN before the first
         acknowledgement. */
     double lease_slack;
+    /* ---- version 2 ---- */
+    /** Why the last failed beat failed (code, HTTP status, native code and
+        message); code 0 before any failure. Kept after later successes, so
+        compare beats_failed to tell whether it is news. */
+    hbeat_error last_error;
 } hbeat_service_stats;
 
 /**

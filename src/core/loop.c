@@ -141,8 +141,8 @@ static int loop_body(hbeat_service *svc, hbeat_stop_event *stop, hbeat_error *er
         if (rc == HBEAT_ESTATE)
             return hbeat_error_set(err, HBEAT_ECANCELED, "the service is being freed");
         set_failures(svc, ++failures);
-        hbeat__log(HBEAT_LOG_WARN, "run %lld: heartbeat failed (%u in a row): %s",
-                   (long long)svc->run_id, failures, last.message);
+        hbeat__log(HBEAT_LOG_WARN, "run %lld: heartbeat failed (%u in a row): %s: %s",
+                   (long long)svc->run_id, failures, hbeat_strerror(last.code), last.message);
         if (svc->max_failures != 0 && failures >= svc->max_failures)
             return give_up(svc, failures, &last, err);
         retry_at = retry_time(svc, failures, hbeat_clock_now_ns(svc->clock));

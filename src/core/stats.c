@@ -1,6 +1,7 @@
 #include "core/stats.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 static const double bucket_bounds[HBEAT_RTT_BUCKETS - 1] = {
@@ -46,12 +47,20 @@ void hbeat__stats_acknowledged(hbeat__stats *st, int64_t send_ns, int64_t ack_ns
     st->has_lease = 1;
 }
 
-void hbeat__stats_fill(const hbeat__stats *st, unsigned int failures, int64_t now_ns,
-                       hbeat_service_stats *out)
+/* A caller built against an older header passes a shorter struct: fill
+   only the fields its version has. */
+static size_t size_of_version(unsigned int version)
 {
-    unsigned int version = out->version;
+    return version == 1 ? offsetof(hbeat_service_stats, last_error) : sizeof(hbeat_service_stats);
+}
+
+void hbeat__stats_fill(const hbeat__stats *st, unsigned int failures, int64_t now_ns,
+                       hbeat_service_stats *caller)
+{
+    hbeat_service_stats full;
+    hbeat_service_stats *out = &full;
     memset(out, 0, sizeof(*out));
-    out->version = version;
+    out->version = caller->version;
     out->beats_sent = st->sent;
     out->beats_acknowledged = st->acknowledged;
     out->beats_failed = st->failed;
@@ -65,4 +74,6 @@ void hbeat__stats_fill(const hbeat__stats *st, unsigned int failures, int64_t no
     memcpy(out->rtt_buckets, st->buckets, sizeof(out->rtt_buckets));
     out->time_since_ack = any ? (double)(now_ns - st->last_ack_ns) / 1e9 : NAN;
     out->lease_slack = st->has_slack ? (double)st->lease_slack_ns / 1e9 : NAN;
+    out->last_error = st->last_error;
+    memcpy(caller, out, size_of_version(caller->version));
 }

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "hbeat/errors.h"
 #include "hbeat/service.h"
 
 typedef struct hbeat__stats {
@@ -23,6 +24,7 @@ typedef struct hbeat__stats {
     int64_t lease_slack_ns;
     int has_lease;
     int has_slack;
+    hbeat_error last_error;
 } hbeat__stats;
 
 void hbeat__stats_acknowledged(hbeat__stats *st, int64_t send_ns, int64_t ack_ns,

@@ -115,6 +115,7 @@ static void settle(hbeat_service *svc, int rc, const hbeat_heartbeat_reply *repl
         }
     } else {
         svc->stats.failed++;
+        svc->stats.last_error = *err;
         if (lease_lapsed_locked(svc, now))
             lease_news = 1;
     }
@@ -153,11 +154,14 @@ int hbeat_service_tick(hbeat_service *svc, hbeat_update *out, hbeat_error *err)
     if (rc != 0)
         return rc;
     hbeat_heartbeat_reply reply;
-    rc = hbeat__gateway_heartbeat(svc->gw, &req, &reply, err);
+    hbeat_error local = HBEAT_ERROR_INIT; /* kept for the statistics */
+    rc = hbeat__gateway_heartbeat(svc->gw, &req, &reply, &local);
     hbeat_update update;
-    settle(svc, rc, &reply, sent, send_ns, NULL, NULL, NULL, &update);
+    settle(svc, rc, &reply, sent, send_ns, &local, NULL, NULL, &update);
     if (rc == 0 && out != NULL)
         *out = update;
+    if (rc != 0 && err != NULL)
+        *err = local;
     return rc;
 }
 

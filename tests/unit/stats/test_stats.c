@@ -157,6 +157,27 @@ static void test_a_new_service_has_empty_stats(void **state)
     assert_true(isnan(st.time_since_ack));
     assert_true(isnan(st.lease_slack));
     assert_int_equal(bucket_total(&st), 0);
+    assert_int_equal(st.last_error.code, 0);
+    assert_string_equal(st.last_error.message, "");
+}
+
+/* A caller built against version 1 passes the shorter struct: nothing past
+   it is written. */
+static void test_version_1_callers_get_version_1_fields(void **state)
+{
+    fx *f = *state;
+    make(f, 5);
+    assert_int_equal(hbeat_fake_gateway_fail(f->gw, HBEAT_ETRANSPORT, 1, 0, "down (test)"), 0);
+    assert_int_equal(tick(f, 0, NULL), HBEAT_ETRANSPORT);
+    hbeat_service_stats st;
+    memset(&st, 0xa5, sizeof st);
+    st.version = 1;
+    assert_int_equal(hbeat_service_get_stats(f->svc, &st), 0);
+    assert_int_equal(st.version, 1);
+    assert_int_equal(st.beats_failed, 1);
+    const unsigned char *tail = (const unsigned char *)&st.last_error;
+    for (size_t i = 0; i < sizeof st.last_error; i++)
+        assert_int_equal(tail[i], 0xa5);
 }
 
 /* ---- counts ------------------------------------------------------------ */
@@ -182,6 +203,16 @@ static void test_sent_acknowledged_failed(void **state)
     /* Only the loop counts failures in a row; tick leaves the count alone. */
     assert_int_equal(st.consecutive_failures, 0);
     assert_int_equal(hbeat_fake_gateway_call_count(f->gw), 6);
+    /* The last failure's reason, as the gateway gave it. */
+    assert_int_equal(st.last_error.code, HBEAT_ETIMEDOUT);
+    assert_non_null(strstr(st.last_error.message, "slow (test)"));
+
+    /* It stays after a success; beats_failed tells whether it is news. */
+    assert_int_equal(hbeat_fake_gateway_heal(f->gw), 0);
+    assert_int_equal(tick(f, 0, NULL), 0);
+    st = stats_of(f);
+    assert_int_equal(st.beats_failed, 3);
+    assert_int_equal(st.last_error.code, HBEAT_ETIMEDOUT);
 }
 
 /* ---- round trips ------------------------------------------------------- */
@@ -452,6 +483,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_version_is_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_1_callers_get_version_1_fields, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_new_service_has_empty_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sent_acknowledged_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtt_min_mean_max_last, setup, teardown),
