@@ -92,6 +92,27 @@ static int commit_locked(hbd_engine *e, hbd_rec *rec, hbd_rec next, int lazy, ui
     return 0;
 }
 
+/* A status change asked for by update_status or set_status; called with mu
+   held. `change`: queue the run in status `to`; otherwise leave it. Either
+   way *out is the run as it now stands and *ticket the commit that makes
+   that durable: the new one, or the run's last, so that an answer that
+   changed nothing still waits for what it reports. */
+static int apply_status_locked(hbd_engine *e, hbd_rec *rec, int to, int change, hbd_run *out,
+                               uint64_t *ticket, hbeat_error *err)
+{
+    int rc = 0;
+    if (change) {
+        hbd_rec next = *rec;
+        next.status = (uint8_t)to;
+        rc = commit_locked(e, rec, next, 0, ticket, err);
+    } else {
+        *ticket = rec->ticket;
+    }
+    if (rc == 0)
+        to_run(rec, out);
+    return rc;
+}
+
 static int lock_open(hbd_engine *e, hbeat_error *err)
 {
     pthread_mutex_lock(&e->mu);
@@ -102,10 +123,26 @@ static int lock_open(hbd_engine *e, hbeat_error *err)
     return 0;
 }
 
+/* lock_open, then the run: on 0 mu is held and *rec is the run; on an
+   error (shutting down, no such run) mu is not held. */
+static int lock_run(hbd_engine *e, int64_t run_id, hbd_rec **rec, hbeat_error *err)
+{
+    int rc = lock_open(e, err);
+    if (rc != 0)
+        return rc;
+    *rec = hbd_runs_find(&e->runs, run_id);
+    if (*rec == NULL) {
+        pthread_mutex_unlock(&e->mu);
+        return not_found(run_id, err);
+    }
+    return 0;
+}
+
 int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status, double inc,
                                hbd_run *out, uint64_t *ticket, hbeat_error *err)
 {
     int to, rc;
+    hbd_rec *rec;
     *ticket = 0;
     if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0)
         return rc;
@@ -114,13 +151,8 @@ int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status
                                "next_report_increment must be a number of seconds in [0, %.0f] "
                                "(got %.17g)",
                                HBD_MAX_INCREMENT, inc);
-    if ((rc = lock_open(e, err)) != 0)
+    if ((rc = lock_run(e, run_id, &rec, err)) != 0)
         return rc;
-    hbd_rec *rec = hbd_runs_find(&e->runs, run_id);
-    if (rec == NULL) {
-        pthread_mutex_unlock(&e->mu);
-        return not_found(run_id, err);
-    }
     int from = rec->status;
     hbd_transition tr = hbd_transition_check(from, to);
     if (tr == HBD_TR_INVALID) {
@@ -151,27 +183,14 @@ int hbd_engine_update_status_begin(hbd_engine *e, int64_t run_id, const char *st
                                    uint64_t *ticket, hbeat_error *err)
 {
     int to, rc;
+    hbd_rec *rec;
     *ticket = 0;
-    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0)
+    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0 ||
+        (rc = lock_run(e, run_id, &rec, err)) != 0)
         return rc;
-    if ((rc = lock_open(e, err)) != 0)
-        return rc;
-    hbd_rec *rec = hbd_runs_find(&e->runs, run_id);
-    if (rec == NULL) {
-        pthread_mutex_unlock(&e->mu);
-        return not_found(run_id, err);
-    }
     int from = rec->status;
     hbd_transition tr = hbd_transition_check(from, to);
-    if (tr == HBD_TR_VALID) {
-        hbd_rec next = *rec;
-        next.status = (uint8_t)to;
-        rc = commit_locked(e, rec, next, 0, ticket, err);
-    } else {
-        *ticket = rec->ticket;
-    }
-    if (rc == 0)
-        to_run(rec, out);
+    rc = apply_status_locked(e, rec, to, tr == HBD_TR_VALID, out, ticket, err);
     pthread_mutex_unlock(&e->mu);
     if (tr == HBD_TR_INVALID)
         hbd_info("run %lld: update_status with invalid transition %s -> %s ignored",
@@ -219,16 +238,14 @@ int hbd_engine_get_run_begin(hbd_engine *e, int64_t run_id, hbd_run *out, uint64
                              hbeat_error *err)
 {
     int rc;
+    hbd_rec *rec;
     *ticket = 0;
-    if ((rc = check_run_id(run_id, err)) != 0 || (rc = lock_open(e, err)) != 0)
+    if ((rc = check_run_id(run_id, err)) != 0 || (rc = lock_run(e, run_id, &rec, err)) != 0)
         return rc;
-    hbd_rec *rec = hbd_runs_find(&e->runs, run_id);
-    if (rec != NULL) {
-        *ticket = rec->ticket;
-        to_run(rec, out);
-    }
+    *ticket = rec->ticket;
+    to_run(rec, out);
     pthread_mutex_unlock(&e->mu);
-    return rec != NULL ? 0 : not_found(run_id, err);
+    return 0;
 }
 
 int hbd_engine_list_runs_begin(hbd_engine *e, const char *status, int64_t after_id, uint32_t limit,
@@ -280,16 +297,11 @@ int hbd_engine_set_status_begin(hbd_engine *e, int64_t run_id, const char *statu
                                 hbd_run *out, uint64_t *ticket, hbeat_error *err)
 {
     int to, rc;
+    hbd_rec *rec;
     *ticket = 0;
-    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0)
+    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0 ||
+        (rc = lock_run(e, run_id, &rec, err)) != 0)
         return rc;
-    if ((rc = lock_open(e, err)) != 0)
-        return rc;
-    hbd_rec *rec = hbd_runs_find(&e->runs, run_id);
-    if (rec == NULL) {
-        pthread_mutex_unlock(&e->mu);
-        return not_found(run_id, err);
-    }
     int from = rec->status;
     hbd_transition tr = force ? HBD_TR_VALID : hbd_transition_check(from, to);
     if (tr == HBD_TR_INVALID) {
@@ -299,15 +311,7 @@ int hbd_engine_set_status_begin(hbd_engine *e, int64_t run_id, const char *statu
                                "run %lld: %s -> %s is not a valid transition (force overrides)",
                                (long long)run_id, hbd_status_token(from), hbd_status_token(to));
     }
-    if (tr == HBD_TR_VALID && from != to) {
-        hbd_rec next = *rec;
-        next.status = (uint8_t)to;
-        rc = commit_locked(e, rec, next, 0, ticket, err);
-    } else {
-        *ticket = rec->ticket;
-    }
-    if (rc == 0)
-        to_run(rec, out);
+    rc = apply_status_locked(e, rec, to, tr == HBD_TR_VALID && from != to, out, ticket, err);
     pthread_mutex_unlock(&e->mu);
     if (rc == 0 && from != to)
         hbd_info("run %lld: %s -> %s (set by operator%s)", (long long)run_id,
