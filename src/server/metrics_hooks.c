@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/api_path.h"
+
 double hbd_metrics_now(void)
 {
     struct timespec ts;
@@ -176,53 +178,32 @@ hbd_result hbd_metrics_nng_result(const void *reply, size_t len)
 
 /* ---- HTTP -------------------------------------------------------------- */
 
-static int seg_is(const char *s, size_t len, const char *lit)
-{
-    return strlen(lit) == len && memcmp(s, lit, len) == 0;
-}
-
 hbd_route hbd_metrics_rest_route(const char *method, const char *path)
 {
-    static const char base[] = "/api/v3/";
     if (path == NULL)
         return HBD_ROUTE_OTHER;
     if (strcmp(path, "/") == 0)
         return HBD_ROUTE_STATUS_PAGE;
     if (strcmp(path, "/metrics") == 0)
         return HBD_ROUTE_METRICS;
-    if (strncmp(path, base, sizeof base - 1) != 0)
-        return HBD_ROUTE_OTHER;
-    /* Up to three segments after the base. */
-    const char *seg[3];
-    size_t len[3];
-    int n = 0;
-    const char *p = path + sizeof base - 1;
-    for (;;) {
-        if (n == 3)
-            return HBD_ROUTE_OTHER;
-        const char *slash = strchr(p, '/');
-        seg[n] = p;
-        len[n] = slash != NULL ? (size_t)(slash - p) : strlen(p);
-        n++;
-        if (slash == NULL)
-            break;
-        p = slash + 1;
-    }
-    if (n == 3 && seg_is(seg[0], len[0], "workflow_run")) {
-        if (seg_is(seg[2], len[2], "log_heartbeat"))
-            return HBD_ROUTE_HEARTBEAT;
-        if (seg_is(seg[2], len[2], "update_status"))
-            return HBD_ROUTE_UPDATE_STATUS;
-        return HBD_ROUTE_OTHER;
-    }
-    if (!seg_is(seg[0], len[0], "runs"))
-        return HBD_ROUTE_OTHER;
-    if (n == 1)
+    const char *id;
+    size_t id_len;
+    switch (hbd_api_path_match(path, &id, &id_len)) {
+    case HBD_API_HEARTBEAT:
+        return HBD_ROUTE_HEARTBEAT;
+    case HBD_API_UPDATE_STATUS:
+        return HBD_ROUTE_UPDATE_STATUS;
+    case HBD_API_RUNS:
         return method != NULL && strcmp(method, "POST") == 0 ? HBD_ROUTE_CREATE_RUN
                                                              : HBD_ROUTE_LIST_RUNS;
-    if (n == 2)
+    case HBD_API_RUN:
         return HBD_ROUTE_GET_RUN;
-    return seg_is(seg[2], len[2], "status") ? HBD_ROUTE_SET_STATUS : HBD_ROUTE_OTHER;
+    case HBD_API_RUN_STATUS:
+        return HBD_ROUTE_SET_STATUS;
+    case HBD_API_NONE:
+        break;
+    }
+    return HBD_ROUTE_OTHER;
 }
 
 hbd_result hbd_metrics_http_result(unsigned int status)

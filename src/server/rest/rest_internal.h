@@ -10,10 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/api_path.h" /* HBD_REST_BASE */
 #include "server/engine.h"
-
-/* Every route lives under this prefix (Jobmon's v3 API). */
-#define HBD_REST_BASE "/api/v3"
 
 /* Most bytes of client input any message (reply or log) quotes. */
 #define HBD_REST_ECHO_MAX 80
