@@ -108,7 +108,16 @@ static const char *query_get(void *ctx, const char *key)
     return NULL;
 }
 
-/* ---- the model ---- */
+/* ---- the model ----
+ *
+ * Written from TEAM.md and DESIGN.md, not from the server's code, and kept
+ * apart from it on purpose: the fuzzer calls the real router, and this is
+ * what its answers are checked against. Were the model to call the
+ * server's path reader (api_path.h) or its error table (rest_reply.c), it
+ * would agree with any bug in them (a router that took runs/{id}/{any}
+ * for runs/{id}/status would pass unnoticed; this model catches it within
+ * a few hundred inputs). The likeness to the server is the contract
+ * written twice, once on each side of the check. */
 
 enum route { R_NONE, R_HEARTBEAT, R_UPDATE_STATUS, R_RUNS, R_RUN, R_RUN_STATUS };
 
@@ -407,6 +416,8 @@ static void model(expect *x, const request *rq, const fz_snapshot *before)
 
 /* ---- checking the reply ---- */
 
+/* TEAM.md's error types, for the statuses this model predicts (the model
+   above says why this is not rest_reply.c's table). */
 static const char *type_for(unsigned int status)
 {
     switch (status) {
