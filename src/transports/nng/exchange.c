@@ -101,6 +101,9 @@ static int slot_acquire(hbeat__nng_gw *gw, int async, hbeat__nng_slot **out, hbe
     gw->in_flight++;
     pthread_mutex_unlock(&gw->mu);
 
+    /* Counted in flight, so that shutdown does not close the socket under
+       a dialer being replaced. */
+    hbeat__nng_redial_if_stuck(gw);
     int rc = 0;
     if (s == NULL) {
         rc = slot_create(gw, async, &s, err);

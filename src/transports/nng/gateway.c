@@ -2,11 +2,10 @@
  * The nng gateway: nng+tcp://HOST:PORT, nng+tls+tcp://HOST:PORT,
  * nng+ipc:///path, nng+inproc://NAME.
  *
- * One REQ socket per gateway, dialed in the background: opening succeeds
- * while the server is down, and nng reconnects on its own (after 10 ms, then
- * backing off to 1 s) when the server goes away and comes back, so a gateway
- * outlives server restarts. A request waits for a connection within its own
- * time limit, request_timeout (5 s by default, never infinite).
+ * One REQ socket per gateway, dialed in the background (dialer.c): opening
+ * succeeds while the server is down, and the gateway reconnects on its own
+ * when the server goes away and comes back, so it outlives server restarts. A request waits for a
+ * connection within its own time limit, request_timeout (5 s by default, never infinite).
  *
  * Thread safety: every call runs on an nng context of its own (see
  * exchange.c), so the table sets HBEAT_GATEWAY_THREAD_SAFE and one gateway
@@ -35,7 +34,6 @@
 #include <string.h>
 
 #include <nng/nng.h>
-#include <nng/supplemental/tls/tls.h>
 
 #include "core/builtins.h"
 #include "transports/nng/nng_internal.h"
@@ -59,8 +57,10 @@ static void nng_gw_destroy(void *self)
     hbeat__nng_shutdown(gw);
     hbeat__nng_free_slots(gw);
     pthread_cond_destroy(&gw->idle);
+    pthread_mutex_destroy(&gw->dial_mu);
     pthread_mutex_destroy(&gw->mu);
     hbeat__nng_settings_release(&gw->set);
+    free(gw->address);
     free(gw->url);
     free(gw);
 }
@@ -109,13 +109,6 @@ static int tls_known_failure(hbeat__nng_gw *gw, hbeat_error *err)
     }
     pthread_mutex_unlock(&gw->mu);
     return code;
-}
-
-static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-    hbeat__nng_gw *gw = arg;
-    (void)p;
-    atomic_fetch_add(&gw->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
 }
 
 /* ---- one call: encode, round trip, decode ---- */
@@ -458,7 +451,7 @@ const hbeat_gateway_vtable hbeat__nng_vtable = {
 
 /* ---- open ---- */
 
-static int dial(hbeat__nng_gw *gw, const char *address, hbeat_error *err)
+static int dial(hbeat__nng_gw *gw, hbeat_error *err)
 {
     int rv = nng_req0_open(&gw->sock);
     if (rv != 0) {
@@ -468,51 +461,12 @@ static int dial(hbeat__nng_gw *gw, const char *address, hbeat_error *err)
     /* Also set per context; this covers contexts nng makes by itself. */
     rv = nng_socket_set_ms(gw->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     if (rv == 0) {
-        rv = nng_dialer_create(&gw->dialer, gw->sock, address);
-        if (rv == NNG_EADDRINVAL || rv == NNG_EINVAL) {
-            return hbeat_error_set(err, HBEAT_EINVAL, "bad nng URL \"%.160s\": %s", gw->url,
-                                   nng_strerror(rv));
-        }
-        if (rv == NNG_ENOTSUP) {
-            return hbeat_error_set(err, HBEAT_ENOTSUP,
-                                   "%.160s: this nng library has no support for the transport",
-                                   gw->url);
-        }
-    }
-    if (rv == 0 && gw->set.tls) {
-        void *cfg;
-        int rc = hbeat__nng_tls_config(&cfg, &gw->set, gw->url, err);
-        if (rc != 0) {
-            return rc;
-        }
-        rv = nng_dialer_set_ptr(gw->dialer, NNG_OPT_TLS_CONFIG, cfg);
-        /* The dialer keeps its own reference. */
-        nng_tls_config_free(cfg);
-        if (rv == 0) {
-            rv = nng_pipe_notify(gw->sock, NNG_PIPE_EV_ADD_POST, on_pipe, gw);
-        }
-        if (rv == 0) {
-            rv = nng_pipe_notify(gw->sock, NNG_PIPE_EV_REM_POST, on_pipe, gw);
-        }
-    }
-    if (rv == 0) {
-        rv = nng_dialer_set_size(gw->dialer, NNG_OPT_RECVMAXSZ, gw->set.max_reply);
-    }
-    if (rv == 0) {
-        rv = nng_dialer_set_ms(gw->dialer, NNG_OPT_RECONNMINT, HBEAT__NNG_RECONNECT_MIN_MS);
-    }
-    if (rv == 0) {
-        rv = nng_dialer_set_ms(gw->dialer, NNG_OPT_RECONNMAXT, HBEAT__NNG_RECONNECT_MAX_MS);
-    }
-    if (rv == 0) {
-        /* In the background: a server that is down now is not an error;
-           the first request waits for it within its timeout. */
-        rv = nng_dialer_start(gw->dialer, NNG_FLAG_NONBLOCK);
+        rv = hbeat__nng_watch_pipes(gw);
     }
     if (rv != 0) {
         return hbeat__nng_fail(err, rv, HBEAT__NNG_SEND, 0, gw->url, 0.0);
     }
-    return 0;
+    return hbeat__nng_dialer_start(gw, &gw->dialer, err);
 }
 
 int hbeat__nng_open(hbeat_gateway **out, const char *url, const hbeat_gateway_options *opts,
@@ -540,16 +494,23 @@ int hbeat__nng_open(hbeat_gateway **out, const char *url, const hbeat_gateway_op
         free(gw);
         return hbeat_error_set(err, HBEAT_ESYSTEM, "nng: cannot create a condition variable");
     }
+    if (pthread_mutex_init(&gw->dial_mu, NULL) != 0) {
+        pthread_cond_destroy(&gw->idle);
+        pthread_mutex_destroy(&gw->mu);
+        free(gw);
+        return hbeat_error_set(err, HBEAT_ESYSTEM, "nng: cannot create a mutex");
+    }
     /* From here nng_gw_destroy cleans up whatever was made. */
     gw->url = strdup(url);
-    if (gw->url == NULL) {
+    gw->address = strdup(address);
+    if (gw->url == NULL || gw->address == NULL) {
         rc = hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
     }
     if (rc == 0) {
         rc = hbeat__nng_settings_from(&gw->set, url, opts, err);
     }
     if (rc == 0) {
-        rc = dial(gw, address, err);
+        rc = dial(gw, err);
     }
     if (rc == 0) {
         rc = hbeat_gateway_new(out, &hbeat__nng_vtable, gw, err);

@@ -7,6 +7,7 @@
  *   errors.c    nng error numbers and wire error codes -> hbeat codes
  *   codec.c     protobuf-c encoding of requests, validation of replies
  *   exchange.c  one request/reply round trip on a pooled nng context
+ *   dialer.c    the background dialer, replaced when nng gives up on it
  *   gateway.c   the vtable and hbeat__nng_open
  */
 #ifndef HBEAT_TRANSPORTS_NNG_INTERNAL_H
@@ -168,7 +169,11 @@ typedef struct hbeat__nng_slot {
 
 struct hbeat__nng_gw {
     nng_socket sock;
+    /* Replaced (under dial_mu) when nng's own gives up; see dialer.c. */
     nng_dialer dialer;
+    pthread_mutex_t dial_mu;
+    /* What nng dials (the URL without "nng+"). */
+    char *address;
     int sock_open;
     /* The URL as the user gave it, for messages. */
     char *url;
@@ -182,9 +187,11 @@ struct hbeat__nng_gw {
     hbeat__nng_slot *free_async;
     hbeat__nng_slot *all;
 
-    /* nng+tls+tcp: connections up now (pipe events), and the last
-       diagnosed TLS failure (under mu; code 0: none). */
+    /* Connections up now (pipe events), and since when (nng_clock) there
+       has been none or the dialer was last replaced. */
     atomic_int pipes;
+    _Atomic uint64_t pipeless_since;
+    /* nng+tls+tcp: the last diagnosed TLS failure (under mu; code 0: none). */
     hbeat_error tls_failure;
 };
 
@@ -200,6 +207,17 @@ int hbeat__nng_start_async(hbeat__nng_gw *gw, nng_msg *req, uint64_t sequence,
 void hbeat__nng_shutdown(hbeat__nng_gw *gw);
 /* Free the pooled slots; no call may be in flight. */
 void hbeat__nng_free_slots(hbeat__nng_gw *gw);
+
+/* ---- dialer.c ---- */
+
+/* Count the socket's connections (before any dialer starts). */
+int hbeat__nng_watch_pipes(hbeat__nng_gw *gw);
+/* A dialer for gw->address with the gateway's options, dialing in the
+   background. */
+int hbeat__nng_dialer_start(hbeat__nng_gw *gw, nng_dialer *out, hbeat_error *err);
+/* Called by every call before it waits for a connection: replace a dialer
+   that has had no connection for too long. Cheap when connected. */
+void hbeat__nng_redial_if_stuck(hbeat__nng_gw *gw);
 
 /* ---- gateway.c ---- */
 

@@ -1,11 +1,12 @@
 /*
- * Not a test: a soak run by hand for the nng+ipc restart problems that
- * test_faults_hbeatd_nng_ipc meets now and then (see the report on issue 5).
- * A service loop beats hbeatd over nng+ipc; hbeatd is killed -9 and
- * restarted, round after round. Each round must recover within 15 s. When
- * one does not, the tool shows whether the gateway's nng dialer still
- * dials (strace, if installed) and whether a new gateway gets through.
- * Build the target faults_ipc_restart_soak; run it as
+ * Not a test: a soak run by hand for server restarts over nng+ipc. A
+ * service loop beats hbeatd; hbeatd is killed -9 and restarted, round after
+ * round. Each round must recover within 15 s. When one does not, the tool
+ * prints nng's counters for every dialer, whether the gateway's dialer
+ * still dials (strace, if installed) and whether a new gateway gets
+ * through. It found libnng 1.5's ipc dialer giving up for good (see
+ * src/transports/nng/dialer.c). Build the target faults_ipc_restart_soak;
+ * run it as
  *     faults_ipc_restart_soak [rounds] [nng+tcp]
  * Exit status: 0 every round recovered, 1 one did not, 2 setup failed.
  * Under ASan, LeakSanitizer reports at exit what was lost on the way.
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <nng/nng.h>
 
 #include "hbeat/hbeat.h"
 #include "support/hbeatd_harness.h"
@@ -56,6 +59,34 @@ static hbeat_gateway *open_gw(const char *url)
     return gw;
 }
 
+/* nng's own counters for every dialer in the process: what the stuck one
+   last saw. */
+static void print_stats(nng_stat *st, int depth, int in_dialer)
+{
+    for (; st != NULL; st = nng_stat_next(st)) {
+        const char *name = nng_stat_name(st);
+        int dialer = in_dialer || strncmp(name, "dialer", 6) == 0;
+        if (dialer && nng_stat_type(st) == NNG_STAT_STRING)
+            printf("%*s%s = %s\n", depth * 2, "", name, nng_stat_string(st));
+        else if (dialer && nng_stat_type(st) != NNG_STAT_SCOPE)
+            printf("%*s%s = %llu\n", depth * 2, "", name, (unsigned long long)nng_stat_value(st));
+        else if (dialer)
+            printf("%*s[%s]\n", depth * 2, "", name);
+        print_stats(nng_stat_child(st), depth + 1, dialer);
+    }
+}
+
+static void dump_dialers(void)
+{
+    nng_stat *all;
+    if (nng_stats_get(&all) != 0) {
+        printf("(no nng statistics)\n");
+        return;
+    }
+    print_stats(all, 0, 0);
+    nng_stats_free(all);
+}
+
 /* What the stuck gateway and a new one do, for the report. */
 static void diagnose(const hbd_harness *h, const char *url, hbeat_gateway *gw, int64_t run)
 {
@@ -66,6 +97,7 @@ static void diagnose(const hbd_harness *h, const char *url, hbeat_gateway *gw, i
              (int)getpid());
     if (system(cmd) != 0)
         fprintf(stderr, "(strace not available)\n");
+    dump_dialers();
     char st[HBEAT_STATUS_MAX + 1];
     hbeat_error err = HBEAT_ERROR_INIT;
     int rc = hbeat_gateway_log_heartbeat(gw, run, "R", 10.0, st, &err);

@@ -13,6 +13,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "core/builtins.h"
 #include "hbeat/errors.h"
@@ -242,6 +246,54 @@ static void test_threads_share_a_gateway(void **state)
     peer_destroy(&p);
 }
 
+/* A server that closes a new connection before the SP handshake, as one
+   killed with connections in its listen backlog does. libnng 1.5's ipc
+   dialer then gives up for good; the gateway must notice and dial afresh
+   once the real server is up on the same path. */
+static void test_dialer_that_gave_up_is_replaced(void **state)
+{
+    (void)state;
+    char dir[256];
+    make_temp_dir(dir, sizeof(dir));
+    peer p;
+    peer_init(&p, "gaveup.sock", dir);
+
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/gaveup.sock", dir);
+    assert_true(n > 0 && (size_t)n < sizeof(sa.sun_path));
+    int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(ls >= 0);
+    assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(ls, 4), 0);
+
+    hbeat_gateway *gw = open_gw(p.client_url, 1.0);
+    struct pollfd pfd = {ls, POLLIN, 0};
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    int conn = accept(ls, NULL, NULL);
+    assert_true(conn >= 0);
+    close(conn); /* before nng's handshake */
+    close(ls);
+    unlink(sa.sun_path);
+
+    assert_int_equal(peer_start(&p), 0);
+    /* nng alone would time out forever here; the replacement dialer comes
+       within a few seconds (bounded by the attempts, not measured). */
+    char status[HBEAT_STATUS_MAX + 1] = "";
+    hbeat_error err = HBEAT_ERROR_INIT;
+    int rc = HBEAT_ETIMEDOUT;
+    for (int i = 0; i < 15 && rc != 0; i++) {
+        rc = hbeat_gateway_log_heartbeat(gw, 1, "R", 10.0, status, &err);
+        if (rc != 0 && rc != HBEAT_ETIMEDOUT)
+            fail_msg("attempt %d: %d %s", i, rc, err.message);
+    }
+    if (rc != 0)
+        fail_msg("no connection after 15 attempts: %s", err.message);
+    assert_string_equal(status, "R");
+    hbeat_gateway_free(gw);
+    peer_destroy(&p);
+    rm_temp_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_server_comes_later_and_restarts),
         cmocka_unit_test(test_no_resend_after_drop),
         cmocka_unit_test(test_threads_share_a_gateway),
+        cmocka_unit_test(test_dialer_that_gave_up_is_replaced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
