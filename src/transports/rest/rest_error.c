@@ -202,3 +202,16 @@ int hbeat__rest_canceled_error(const rest_slot *s, hbeat_error *err)
     hbeat__rest_describe(s, what, sizeof(what));
     return hbeat_error_set(err, HBEAT_ECANCELED, "rest: %s canceled: the gateway is closing", what);
 }
+
+int hbeat__rest_cut_off_error(const rest_slot *s, long http_status, hbeat_error *err)
+{
+    char what[128];
+    hbeat__rest_describe(s, what, sizeof(what));
+    int rc = hbeat_error_set(err, HBEAT_ETRANSPORT,
+                             "rest: %s: the connection closed in the middle of the reply's "
+                             "headers (HTTP %ld so far)",
+                             what, http_status);
+    if (err != NULL)
+        err->http_status = (int)http_status;
+    return rc;
+}

@@ -83,6 +83,9 @@ typedef struct rest_slot {
     size_t reply_cap;
     int reply_too_big;
     int reply_oom;
+    /* A header section has begun and not yet ended: libcurl 7.88 takes
+       headers cut off by a close for a whole reply with an empty body. */
+    int in_headers;
     /* The next transfer must open a new connection (one-shot), and
        whether CURLOPT_FRESH_CONNECT is currently on. */
     int fresh;
@@ -172,6 +175,8 @@ int hbeat__rest_http_error(const rest_slot *s, long http_status, hbeat_error *er
 /* A 200 whose body breaks the contract; why says how. */
 int hbeat__rest_proto_error(const rest_slot *s, const char *why, hbeat_error *err);
 int hbeat__rest_canceled_error(const rest_slot *s, hbeat_error *err);
+/* The connection closed in the middle of the reply's headers. */
+int hbeat__rest_cut_off_error(const rest_slot *s, long http_status, hbeat_error *err);
 /* "POST /api/v3/..." for messages (without the query string). */
 void hbeat__rest_describe(const rest_slot *s, char *out, size_t cap);
 /* A printable, bounded quote of the reply body. */

@@ -40,6 +40,20 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
     return len;
 }
 
+/* Tracks whether the reply's header section was whole: it starts with a
+   status line and ends with an empty line (once per interim 1xx reply,
+   too). */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    rest_slot *s = userdata;
+    size_t len = size * nmemb;
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+        s->in_headers = 1;
+    else if ((len == 2 && data[0] == '\r' && data[1] == '\n') || (len == 1 && data[0] == '\n'))
+        s->in_headers = 0;
+    return len;
+}
+
 void hbeat__rest_slot_free(rest_slot *s)
 {
     if (s == NULL)
@@ -69,6 +83,8 @@ static int slot_setup(rest_slot *s, hbeat_error *err)
     SET(CURLOPT_ERRORBUFFER, s->errbuf);
     SET(CURLOPT_WRITEFUNCTION, on_write);
     SET(CURLOPT_WRITEDATA, (void *)s);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, (void *)s);
     SET(CURLOPT_PRIVATE, (void *)s);
     SET(CURLOPT_USERAGENT, gw->user_agent);
     SET(CURLOPT_CONNECTTIMEOUT_MS, gw->connect_ms);
@@ -238,6 +254,7 @@ void hbeat__rest_slot_prepare(rest_slot *s, rest_method method)
     s->reply[0] = '\0';
     s->reply_too_big = 0;
     s->reply_oom = 0;
+    s->in_headers = 0;
     s->errbuf[0] = '\0';
 }
 
@@ -335,6 +352,10 @@ int hbeat__rest_transfer_result(rest_slot *s, CURLcode res, int canceled, hbeat_
         return hbeat__rest_curl_error(s, res, err);
     long status = 0;
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (s->in_headers) {
+        s->fresh = 1;
+        return hbeat__rest_cut_off_error(s, status, err);
+    }
     if (status != 200) {
         /* Jobmon's server drops the connection after an error reply
            without saying so; do not offer the next request to it. */
