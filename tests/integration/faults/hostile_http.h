@@ -1,14 +1,15 @@
 /*
  * A hostile HTTP server for the fault tests: a raw TCP listener on
  * 127.0.0.1 (free port) that reads each request whole and answers as its
- * current mode says, honestly or not. The mode stays until changed, so a
- * heartbeat loop meets the same fault beat after beat.
+ * current mode says, honestly or not (see hostile_peer.h).
  */
 #ifndef HBEAT_ITEST_FAULTS_HOSTILE_HTTP_H
 #define HBEAT_ITEST_FAULTS_HOSTILE_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "hostile_peer.h"
 
 typedef enum hh_mode {
     /* Jobmon's exact success reply, echoing the status sent; keep-alive. */
@@ -37,22 +38,8 @@ typedef enum hh_mode {
 /* The 100 MB of HH_HUGE and HH_HUGE_CHUNKED. */
 #define HH_HUGE_LEN ((uint64_t)100 * 1024 * 1024)
 
-typedef struct hh_peer hh_peer;
-
-hh_peer *hh_start(void);
-/* Closes every connection and joins every thread. NULL is a no-op. */
-void hh_stop(hh_peer *p);
-/* http://127.0.0.1:PORT/api/v3 */
-const char *hh_url(const hh_peer *p);
-void hh_set_mode(hh_peer *p, hh_mode mode);
-/* Requests answered in `mode` so far. */
-unsigned hh_answered(hh_peer *p, hh_mode mode);
-/* The most body bytes any one huge reply has got out so far (HH_HUGE_LEN
-   when one was sent whole). */
-uint64_t hh_huge_sent_max(hh_peer *p);
-/* Huge replies that ended: sent whole, or cut off by the client. */
-unsigned hh_huge_done(hh_peer *p);
-/* Requests whose path was not a heartbeat route. */
-unsigned hh_unexpected(hh_peer *p);
+/* Listens on 127.0.0.1 (free port); the URL is http://127.0.0.1:PORT/api/v3.
+   Stop it, switch its mode and read its counts with fx_hostile_*. */
+fx_hostile *hh_start(void);
 
 #endif

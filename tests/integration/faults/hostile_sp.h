@@ -3,7 +3,7 @@
  * protocol (SP over TCP or IPC) on raw sockets, so that it can send what no
  * REP socket would: a frame cut off mid-way, a frame header announcing
  * 100 MB. It answers each heartbeat as its current mode says, honestly or
- * not; the mode stays until changed.
+ * not (see hostile_peer.h).
  *
  * The wire, as nng 1.x speaks it: each side first sends 8 bytes
  * "\0SP\0", its protocol number (REQ 0x30, REP 0x31, big-endian) and two
@@ -16,6 +16,8 @@
 #define HBEAT_ITEST_FAULTS_HOSTILE_SP_H
 
 #include <stdint.h>
+
+#include "hostile_peer.h"
 
 typedef enum hs_mode {
     /* A correct HeartbeatReply echoing status and sequence. */
@@ -40,22 +42,9 @@ typedef enum hs_kind { HS_TCP, HS_IPC } hs_kind;
 
 #define HS_HUGE_LEN ((uint64_t)100 * 1024 * 1024)
 
-typedef struct hs_peer hs_peer;
-
-/* Listens on tcp://127.0.0.1:<free port> or ipc://<temp dir>/peer.sock. */
-hs_peer *hs_start(hs_kind kind);
-/* Closes every connection, joins every thread, removes the ipc path. */
-void hs_stop(hs_peer *p);
-/* The client's URL: nng+tcp://127.0.0.1:PORT or nng+ipc:///... */
-const char *hs_url(const hs_peer *p);
-void hs_set_mode(hs_peer *p, hs_mode mode);
-/* Heartbeats answered in `mode` so far. */
-unsigned hs_answered(hs_peer *p, hs_mode mode);
-/* Requests that were not a well-formed heartbeat. */
-unsigned hs_unexpected(hs_peer *p);
-/* The most payload bytes any one huge frame has got out so far. */
-uint64_t hs_huge_sent_max(hs_peer *p);
-/* Huge frames that ended: sent whole, or cut off by the client. */
-unsigned hs_huge_done(hs_peer *p);
+/* Listens on tcp://127.0.0.1:<free port> or ipc://<temp dir>/peer.sock;
+   the client's URL is nng+tcp://127.0.0.1:PORT or nng+ipc:///... Stop it,
+   switch its mode and read its counts with fx_hostile_*. */
+fx_hostile *hs_start(hs_kind kind);
 
 #endif

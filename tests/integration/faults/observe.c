@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "support/tsock.h"
+
 #define MAX_FRAGMENTS 8
 
 /* The observer whose handler is installed, for dumping what the loop said
@@ -45,14 +47,6 @@ void fx_sleep_ms(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
-}
-
-void fx_no_proxy(void)
-{
-    static const char *const vars[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
-                                       "HTTPS_PROXY", "all_proxy",  "ALL_PROXY"};
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-        unsetenv(vars[i]);
 }
 
 static struct timespec deadline_in(double seconds)
@@ -316,7 +310,7 @@ void fx_stop_loop(fx_observer *o, const fx_mark *start)
 
 hbeat_gateway *fx_open(const char *url, double request_timeout)
 {
-    fx_no_proxy();
+    tsock_no_proxy();
     hbeat_gateway_options go = HBEAT_GATEWAY_OPTIONS_INIT;
     go.request_timeout = request_timeout;
     go.connect_timeout = request_timeout;

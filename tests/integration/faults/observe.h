@@ -87,9 +87,6 @@ hbeat_service_stats fx_stats(hbeat_service *svc);
 double fx_now(void);
 void fx_sleep_ms(long ms);
 
-/* Loopback tests: a proxy from the environment must not get in between. */
-void fx_no_proxy(void);
-
 /* The loop under test: interval 0.2 s, report_by_buffer 3 (a 0.6 s lease),
    never giving up, lease changes told to `o`. Started before returning;
    `o` keeps it until fx_stop_loop. */

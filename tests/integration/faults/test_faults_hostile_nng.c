@@ -16,56 +16,30 @@
 
 #include "hbeat/hbeat.h"
 #include "hostile_sp.h"
-#include "observe.h"
 
 #ifndef FX_IPC
 #error "FX_IPC must be 0 (tcp) or 1 (ipc)"
 #endif
 
-typedef struct fixture {
-    hs_peer *peer;
-    fx_observer obs;
-    hbeat_gateway *gw;
-    hs_mode mode; /* the fault of the running test */
-} fixture;
-
-static fixture f;
+static fx_hostile_fixture f;
 
 static int setup(void **state)
 {
     (void)state;
-    f.peer = hs_start(FX_IPC ? HS_IPC : HS_TCP);
-    fx_observe_begin(&f.obs);
-    f.gw = fx_open(hs_url(f.peer), 0.5);
+    fx_hostile_setup(&f, hs_start(FX_IPC ? HS_IPC : HS_TCP));
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    fx_drop_loop(&f.obs);
-    hbeat_gateway_free(f.gw);
-    unsigned unexpected = hs_unexpected(f.peer);
-    hs_stop(f.peer);
-    fx_observe_end(&f.obs);
-    if (unexpected != 0) {
-        fprintf(stderr, "%u requests were not heartbeats\n", unexpected);
-        return -1;
-    }
-    return 0;
-}
-
-static void set_mode(void *peer, int hostile)
-{
-    hs_set_mode(peer, hostile ? f.mode : HS_HONEST);
+    return fx_hostile_teardown(&f);
 }
 
 static void run(hs_mode mode, int code, const char *phrase)
 {
-    f.mode = mode;
     fx_case c = {code, phrase, 0};
-    fx_run_case(f.gw, &f.obs, &c, set_mode, f.peer);
-    assert_true(hs_answered(f.peer, mode) >= 4);
+    fx_hostile_run(&f, mode, &c);
 }
 
 static void test_random_bytes(void **state)
@@ -88,13 +62,7 @@ static void test_huge_frame(void **state)
 {
     (void)state;
     run(HS_HUGE, HBEAT_ETRANSPORT, "connection lost before the reply came");
-    double until = fx_now() + FX_WAIT_S;
-    while (hs_huge_done(f.peer) < 3 && fx_now() < until)
-        fx_sleep_ms(5);
-    assert_true(hs_huge_done(f.peer) >= 3);
-    uint64_t sent = hs_huge_sent_max(f.peer);
-    if (sent >= HS_HUGE_LEN / 4)
-        fail_msg("the peer sent %llu bytes of one 100 MB frame", (unsigned long long)sent);
+    fx_hostile_expect_huge_cut_off(&f, HS_HUGE_LEN);
 }
 
 static void test_server_error(void **state)

@@ -17,54 +17,26 @@
 
 #include "hbeat/hbeat.h"
 #include "hostile_http.h"
-#include "observe.h"
 
-typedef struct fixture {
-    hh_peer *peer;
-    fx_observer obs;
-    hbeat_gateway *gw;
-    hh_mode mode; /* the fault of the running test */
-} fixture;
-
-static fixture f;
+static fx_hostile_fixture f;
 
 static int setup(void **state)
 {
     (void)state;
-    f.peer = hh_start();
-    fx_observe_begin(&f.obs);
-    f.gw = fx_open(hh_url(f.peer), 0.5);
+    fx_hostile_setup(&f, hh_start());
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    fx_drop_loop(&f.obs);
-    hbeat_gateway_free(f.gw);
-    /* After the gateway: its connections are gone, so no peer thread is
-       left blocked on a client that stopped reading. */
-    unsigned unexpected = hh_unexpected(f.peer);
-    hh_stop(f.peer);
-    fx_observe_end(&f.obs);
-    if (unexpected != 0) {
-        fprintf(stderr, "%u requests were not heartbeats\n", unexpected);
-        return -1;
-    }
-    return 0;
-}
-
-static void set_mode(void *peer, int hostile)
-{
-    hh_set_mode(peer, hostile ? f.mode : HH_HONEST);
+    return fx_hostile_teardown(&f);
 }
 
 static void run(hh_mode mode, int code, const char *phrase, int http_status)
 {
-    f.mode = mode;
     fx_case c = {code, phrase, http_status};
-    fx_run_case(f.gw, &f.obs, &c, set_mode, f.peer);
-    assert_true(hh_answered(f.peer, mode) >= 4);
+    fx_hostile_run(&f, mode, &c);
 }
 
 /* Not HTTP at all: curl takes it for HTTP/0.9, which it refuses. */
@@ -86,13 +58,7 @@ static void test_truncated_body(void **state)
    socket buffers hold. */
 static void expect_huge_cut_off(void)
 {
-    double until = fx_now() + FX_WAIT_S;
-    while (hh_huge_done(f.peer) < 3 && fx_now() < until)
-        fx_sleep_ms(5);
-    assert_true(hh_huge_done(f.peer) >= 3);
-    uint64_t sent = hh_huge_sent_max(f.peer);
-    if (sent >= HH_HUGE_LEN / 4)
-        fail_msg("the peer sent %llu bytes of one 100 MB body", (unsigned long long)sent);
+    fx_hostile_expect_huge_cut_off(&f, HH_HUGE_LEN);
 }
 
 static void test_huge_body(void **state)
