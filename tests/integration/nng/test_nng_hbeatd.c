@@ -3,29 +3,10 @@
  * deadline, admin calls round-trip, errors come back with hbeatd's words,
  * and one gateway survives a crash and restart of the server.
  */
-#include <pthread.h>
 
-#include "common.h"
 #include "core/gateway_internal.h"
+#include "integration/common/itest.h"
 #include "transports/nng/nng_internal.h"
-
-static hbd_harness h;
-
-static int setup(void **state)
-{
-    (void)state;
-    if (hbd_harness_start(&h, itest_args) != 0) {
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    hbd_harness_cleanup(&h);
-    return 0;
-}
 
 static void beats_move_deadline(const char *url)
 {
@@ -57,21 +38,21 @@ static void beats_move_deadline(const char *url)
 static void test_beats_over_tcp(void **state)
 {
     (void)state;
-    assert_non_null(strstr(h.nng_tcp_url, "nng+tcp://"));
-    beats_move_deadline(h.nng_tcp_url);
+    assert_non_null(strstr(itest_h.nng_tcp_url, "nng+tcp://"));
+    beats_move_deadline(itest_h.nng_tcp_url);
 }
 
 static void test_beats_over_ipc(void **state)
 {
     (void)state;
-    assert_non_null(strstr(h.nng_ipc_url, "nng+ipc://"));
-    beats_move_deadline(h.nng_ipc_url);
+    assert_non_null(strstr(itest_h.nng_ipc_url, "nng+ipc://"));
+    beats_move_deadline(itest_h.nng_ipc_url);
 }
 
 static void test_admin_round_trip(void **state)
 {
     (void)state;
-    hbeat_gateway *gw = itest_open(h.nng_tcp_url, 10.0);
+    hbeat_gateway *gw = itest_open(itest_h.nng_tcp_url, 10.0);
     hbeat_error err = HBEAT_ERROR_INIT;
     hbeat_run_info run;
 
@@ -126,7 +107,7 @@ static void test_admin_round_trip(void **state)
 static void test_unknown_run(void **state)
 {
     (void)state;
-    hbeat_gateway *gw = itest_open(h.nng_ipc_url, 10.0);
+    hbeat_gateway *gw = itest_open(itest_h.nng_ipc_url, 10.0);
     hbeat_error err = HBEAT_ERROR_INIT;
     hbeat_run_info run;
     char status[HBEAT_STATUS_MAX + 1] = "";
@@ -142,10 +123,7 @@ static void test_unknown_run(void **state)
 
 /* Async beats on nng's aio against the real server. */
 typedef struct done_box {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int calls;
-    int rc;
+    itest_done done;
     char status[HBEAT_STATUS_MAX + 1];
 } done_box;
 
@@ -153,43 +131,31 @@ static void on_done(void *arg, int rc, const hbeat_heartbeat_reply *reply, const
 {
     (void)err;
     done_box *b = arg;
-    pthread_mutex_lock(&b->mu);
-    b->calls++;
-    b->rc = rc;
-    if (rc == 0) {
+    if (rc == 0)
         snprintf(b->status, sizeof(b->status), "%s", reply->status);
-    }
-    pthread_cond_broadcast(&b->cv);
-    pthread_mutex_unlock(&b->mu);
+    itest_done_call(&b->done, rc);
 }
 
 static void test_async_beat(void **state)
 {
     (void)state;
-    hbeat_gateway *gw = itest_open(h.nng_tcp_url, 10.0);
+    hbeat_gateway *gw = itest_open(itest_h.nng_tcp_url, 10.0);
     int64_t id = itest_new_run(gw, "R");
     void *self = hbeat__gateway_impl(gw, &hbeat__nng_vtable);
     assert_non_null(self);
 
-    done_box b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1, ""};
+    done_box b = {ITEST_DONE_INIT, ""};
     hbeat_heartbeat_request req = {id, "R", 500.0, 1};
     hbeat_error err = HBEAT_ERROR_INIT;
     assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(self, &req, on_done, &b, &err), 0);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 30;
-    pthread_mutex_lock(&b.mu);
-    while (b.calls == 0 && pthread_cond_timedwait(&b.cv, &b.mu, &until) == 0) {
-    }
-    pthread_mutex_unlock(&b.mu);
-    assert_int_equal(b.calls, 1);
-    assert_int_equal(b.rc, 0);
+    assert_int_equal(itest_done_wait(&b.done), 1);
+    assert_int_equal(b.done.rc, 0);
     assert_string_equal(b.status, "R");
     hbeat_run_info run = itest_get(gw, id);
     assert_int_equal(run.beats, 1);
     assert_true(run.deadline - run.last_heartbeat > 499.0);
     hbeat_gateway_free(gw);
-    assert_int_equal(b.calls, 1);
+    assert_int_equal(b.done.calls, 1);
 }
 
 /* kill -9 and restart on the same port and path: the same gateways carry
@@ -197,8 +163,8 @@ static void test_async_beat(void **state)
 static void test_kill9_and_restart(void **state)
 {
     (void)state;
-    hbeat_gateway *tcp = itest_open(h.nng_tcp_url, 10.0);
-    hbeat_gateway *ipc = itest_open(h.nng_ipc_url, 10.0);
+    hbeat_gateway *tcp = itest_open(itest_h.nng_tcp_url, 10.0);
+    hbeat_gateway *ipc = itest_open(itest_h.nng_ipc_url, 10.0);
     int64_t id = itest_new_run(tcp, "R");
     char status[HBEAT_STATUS_MAX + 1] = "";
     hbeat_error err = HBEAT_ERROR_INIT;
@@ -207,8 +173,8 @@ static void test_kill9_and_restart(void **state)
     hbeat_run_info before = itest_get(tcp, id);
     assert_int_equal(before.beats, 2);
 
-    hbd_harness_kill9(&h);
-    assert_int_equal(hbd_harness_restart(&h), 0);
+    hbd_harness_kill9(&itest_h);
+    assert_int_equal(hbd_harness_restart(&itest_h), 0);
 
     itest_beat_after_restart(tcp, id, 2000.0, status);
     assert_string_equal(status, "R");
@@ -225,20 +191,20 @@ static void test_kill9_and_restart(void **state)
 static void test_stopped_server_times_out(void **state)
 {
     (void)state;
-    hbeat_gateway *gw = itest_open(h.nng_tcp_url, 0.5);
+    hbeat_gateway *gw = itest_open(itest_h.nng_tcp_url, 0.5);
     int64_t id = itest_new_run(gw, "R");
     char status[HBEAT_STATUS_MAX + 1] = "";
     hbeat_error err = HBEAT_ERROR_INIT;
 
-    hbd_harness_sigstop(&h);
+    hbd_harness_sigstop(&itest_h);
     double t0 = itest_now();
     int rc = hbeat_gateway_log_heartbeat(gw, id, "R", 100.0, status, &err);
     double elapsed = itest_now() - t0;
-    hbd_harness_sigcont(&h);
+    hbd_harness_sigcont(&itest_h);
     assert_int_equal(rc, HBEAT_ETIMEDOUT);
     assert_true(elapsed >= 0.49);
     assert_non_null(strstr(err.message, "within 0.5 s"));
-    assert_non_null(strstr(err.message, h.nng_tcp_url));
+    assert_non_null(strstr(err.message, itest_h.nng_tcp_url));
 
     /* The late reply to the timed-out beat is dropped, not taken for
        this one's. */
@@ -251,10 +217,10 @@ static void test_stopped_server_times_out(void **state)
 static void test_absent_server(void **state)
 {
     (void)state;
-    hbeat_gateway *gw = itest_open(h.nng_ipc_url, 0.5);
+    hbeat_gateway *gw = itest_open(itest_h.nng_ipc_url, 0.5);
     int64_t id = itest_new_run(gw, "R");
     /* Down, not stopped cleanly: the clean stop is hbeatd's own test. */
-    hbd_harness_kill9(&h);
+    hbd_harness_kill9(&itest_h);
     char status[HBEAT_STATUS_MAX + 1] = "";
     hbeat_error err = HBEAT_ERROR_INIT;
     int rc = HBEAT_ETRANSPORT;
@@ -264,12 +230,12 @@ static void test_absent_server(void **state)
     }
     assert_int_equal(rc, HBEAT_ETIMEDOUT);
     assert_non_null(strstr(err.message, "no connection"));
-    assert_int_equal(hbd_harness_restart(&h), 0);
+    assert_int_equal(hbd_harness_restart(&itest_h), 0);
     hbeat_gateway_free(gw);
     /* A gateway opened while the server was down works once it is up. */
-    hbd_harness_kill9(&h);
-    gw = itest_open(h.nng_ipc_url, 10.0);
-    assert_int_equal(hbd_harness_restart(&h), 0);
+    hbd_harness_kill9(&itest_h);
+    gw = itest_open(itest_h.nng_ipc_url, 10.0);
+    assert_int_equal(hbd_harness_restart(&itest_h), 0);
     assert_int_equal(hbeat_gateway_log_heartbeat(gw, id, "R", 100.0, status, &err), 0);
     hbeat_gateway_free(gw);
 }
@@ -277,14 +243,14 @@ static void test_absent_server(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_beats_over_tcp, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_beats_over_ipc, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_admin_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_async_beat, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill9_and_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stopped_server_times_out, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_absent_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beats_over_tcp, itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_beats_over_ipc, itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_round_trip, itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_run, itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_async_beat, itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_and_restart, itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_stopped_server_times_out, itest_setup, itest_teardown),
+        cmocka_unit_test_setup_teardown(test_absent_server, itest_setup, itest_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
