@@ -30,6 +30,10 @@ int itest_setup(void **state);
 /* The same, for REST: fails when hbeatd was built without it. */
 int itest_setup_rest(void **state);
 int itest_teardown(void **state);
+/* A cmocka case with a fresh hbeatd of its own. */
+#define ITEST_CASE(test) cmocka_unit_test_setup_teardown(test, itest_setup, itest_teardown)
+#define ITEST_REST_CASE(test)                                                                      \
+    cmocka_unit_test_setup_teardown(test, itest_setup_rest, itest_teardown)
 
 /* Seconds on the monotonic clock. */
 double itest_now(void);

@@ -46,14 +46,12 @@ static void test_tick_async(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_operator_over_tcp, itest_setup, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_operator_over_ipc, itest_setup, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_loop_survives_restart, itest_setup, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_loop_goes_fatal_when_server_is_down, itest_setup,
-                                        itest_teardown),
-        cmocka_unit_test_setup_teardown(test_tick_times_out_on_frozen_server, itest_setup,
-                                        itest_teardown),
-        cmocka_unit_test_setup_teardown(test_tick_async, itest_setup, itest_teardown),
+        ITEST_CASE(test_operator_over_tcp),
+        ITEST_CASE(test_operator_over_ipc),
+        ITEST_CASE(test_loop_survives_restart),
+        ITEST_CASE(test_loop_goes_fatal_when_server_is_down),
+        ITEST_CASE(test_tick_times_out_on_frozen_server),
+        ITEST_CASE(test_tick_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -243,14 +243,14 @@ static void test_absent_server(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_beats_over_tcp, itest_setup, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_beats_over_ipc, itest_setup, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_admin_round_trip, itest_setup, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_run, itest_setup, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_async_beat, itest_setup, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_kill9_and_restart, itest_setup, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_stopped_server_times_out, itest_setup, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_absent_server, itest_setup, itest_teardown),
+        ITEST_CASE(test_beats_over_tcp),
+        ITEST_CASE(test_beats_over_ipc),
+        ITEST_CASE(test_admin_round_trip),
+        ITEST_CASE(test_unknown_run),
+        ITEST_CASE(test_async_beat),
+        ITEST_CASE(test_kill9_and_restart),
+        ITEST_CASE(test_stopped_server_times_out),
+        ITEST_CASE(test_absent_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,15 +40,11 @@ static void test_tick_async(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_operator_steers_the_run, itest_setup_rest,
-                                        itest_teardown),
-        cmocka_unit_test_setup_teardown(test_loop_survives_restart, itest_setup_rest,
-                                        itest_teardown),
-        cmocka_unit_test_setup_teardown(test_loop_goes_fatal_when_server_is_down, itest_setup_rest,
-                                        itest_teardown),
-        cmocka_unit_test_setup_teardown(test_tick_times_out_on_frozen_server, itest_setup_rest,
-                                        itest_teardown),
-        cmocka_unit_test_setup_teardown(test_tick_async, itest_setup_rest, itest_teardown),
+        ITEST_REST_CASE(test_operator_steers_the_run),
+        ITEST_REST_CASE(test_loop_survives_restart),
+        ITEST_REST_CASE(test_loop_goes_fatal_when_server_is_down),
+        ITEST_REST_CASE(test_tick_times_out_on_frozen_server),
+        ITEST_REST_CASE(test_tick_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -218,18 +218,14 @@ static void test_frozen_server_times_out(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_beats_move_the_deadline, itest_setup_rest,
-                                        itest_teardown),
-        cmocka_unit_test_setup_teardown(test_update_status, itest_setup_rest, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_operator_status_reaches_the_beat, itest_setup_rest,
-                                        itest_teardown),
-        cmocka_unit_test_setup_teardown(test_list_runs_pages, itest_setup_rest, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_server_errors, itest_setup_rest, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_threads_share_a_gateway, itest_setup_rest,
-                                        itest_teardown),
-        cmocka_unit_test_setup_teardown(test_kill9_and_restart, itest_setup_rest, itest_teardown),
-        cmocka_unit_test_setup_teardown(test_frozen_server_times_out, itest_setup_rest,
-                                        itest_teardown),
+        ITEST_REST_CASE(test_beats_move_the_deadline),
+        ITEST_REST_CASE(test_update_status),
+        ITEST_REST_CASE(test_operator_status_reaches_the_beat),
+        ITEST_REST_CASE(test_list_runs_pages),
+        ITEST_REST_CASE(test_server_errors),
+        ITEST_REST_CASE(test_threads_share_a_gateway),
+        ITEST_REST_CASE(test_kill9_and_restart),
+        ITEST_REST_CASE(test_frozen_server_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
