@@ -90,7 +90,7 @@ static void dump_dialers(void)
 /* What the stuck gateway and a new one do, for the report. */
 static void diagnose(const hbd_harness *h, const char *url, hbeat_gateway *gw, int64_t run)
 {
-    char cmd[256];
+    char cmd[1024];
     snprintf(cmd, sizeof(cmd),
              "command -v strace >/dev/null && echo \"connect() calls in 3 s: $(timeout 3 "
              "strace -f -e trace=connect -p %d 2>&1 | grep -c 'connect(')\"",
@@ -108,7 +108,14 @@ static void diagnose(const hbd_harness *h, const char *url, hbeat_gateway *gw, i
         printf("a new gateway: %s\n", rc == 0 ? "ok" : err.message);
         hbeat_gateway_free(fresh);
     }
-    (void)h;
+    /* And what the server was doing. */
+    snprintf(cmd, sizeof(cmd),
+             "echo '--- hbeatd %d:'; grep -E '^(State|Threads)' /proc/%d/status; "
+             "tail -n 40 %s; command -v gdb >/dev/null && gdb -p %d -batch "
+             "-ex 'thread apply all bt 8' 2>/dev/null | grep -E '^(Thread|#)' | head -n 120",
+             (int)h->pid, (int)h->pid, h->log_path, (int)h->pid);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no server diagnosis)\n");
 }
 
 int main(int argc, char **argv)
