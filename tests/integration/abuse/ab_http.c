@@ -132,7 +132,7 @@ static int read_response(int fd, int *close_after)
    status hbeatd must answer. */
 static size_t build(kind k, const ab_target *t, uint64_t *rng, char **out, int *expect)
 {
-    long long run = (long long)t->runs[ab_random(rng) % t->nruns];
+    long long run = (long long)t->runs[tsock_xorshift(rng) % t->nruns];
     char path[128];
     snprintf(path, sizeof(path), "/api/v3/workflow_run/%lld/log_heartbeat", run);
     const char *method = "POST";
@@ -144,7 +144,7 @@ static size_t build(kind k, const ab_target *t, uint64_t *rng, char **out, int *
         static const char *const bodies[] = {
             "{\"status\": \"D\", \"next_report_increment\": ", "status=D", "{\"status\": \"D\"",
             "\x01\x02\x03", "{\"status\": \"D\", \"next_report_increment\": 45.0}}"};
-        body = bodies[ab_random(rng) % 5];
+        body = bodies[tsock_xorshift(rng) % 5];
         *expect = 400;
         break;
     }
@@ -154,7 +154,7 @@ static size_t build(kind k, const ab_target *t, uint64_t *rng, char **out, int *
             "{\"status\": \"D\", \"next_report_increment\": \"45\"}",
             "{\"status\": [\"D\"], \"next_report_increment\": 45.0}", "[\"D\", 45.0]",
             "{\"status\": null, \"next_report_increment\": 45.0}"};
-        body = bodies[ab_random(rng) % 5];
+        body = bodies[tsock_xorshift(rng) % 5];
         *expect = 400;
         break;
     }
@@ -164,13 +164,13 @@ static size_t build(kind k, const ab_target *t, uint64_t *rng, char **out, int *
             "{\"status\": \"Z\", \"next_report_increment\": 45.0}",
             "{\"status\": \"D\", \"next_report_increment\": -1.0}",
             "{\"status\": \"D\", \"next_report_increment\": 1e300}"};
-        body = bodies[ab_random(rng) % 5];
+        body = bodies[tsock_xorshift(rng) % 5];
         *expect = 400;
         break;
     }
     case K_WRONG_METHOD: {
         static const char *const methods[] = {"GET", "PUT", "DELETE", "PATCH"};
-        method = methods[ab_random(rng) % 4];
+        method = methods[tsock_xorshift(rng) % 4];
         body = "{\"status\": \"D\", \"next_report_increment\": 45.0}";
         *expect = 405;
         break;
@@ -191,7 +191,7 @@ static size_t build(kind k, const ab_target *t, uint64_t *rng, char **out, int *
         /* Not "%31": that is "1" (RFC 3986 equivalence), a valid id. */
         static const char *const ids[] = {"abc", "1x", "-", "0x10", "1.5", "1e3", "%41"};
         snprintf(path, sizeof(path), "/api/v3/workflow_run/%s/log_heartbeat",
-                 ids[ab_random(rng) % 7]);
+                 ids[tsock_xorshift(rng) % 7]);
         body = "{\"status\": \"D\", \"next_report_increment\": 45.0}";
         *expect = 400;
         break;

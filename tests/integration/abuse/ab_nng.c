@@ -70,28 +70,28 @@ static size_t pack_heartbeat(uint8_t *out, int64_t run, const char *status, doub
 static size_t build(kind k, const ab_target *t, uint64_t *rng, uint8_t *buf, uint8_t **big,
                     int *expect)
 {
-    int64_t run = t->runs[ab_random(rng) % t->nruns];
+    int64_t run = t->runs[tsock_xorshift(rng) % t->nruns];
     size_t n = 0;
     *big = NULL;
     switch (k) {
     case K_GARBAGE: {
         /* Eleven 0xff bytes are a varint too long to be a tag. */
-        n = 16 + (size_t)(ab_random(rng) % 112);
+        n = 16 + (size_t)(tsock_xorshift(rng) % 112);
         for (size_t i = 0; i < n; i++)
-            buf[i] = i < 11 ? 0xff : (uint8_t)ab_random(rng);
+            buf[i] = i < 11 ? 0xff : (uint8_t)tsock_xorshift(rng);
         *expect = INVALID;
         break;
     }
     case K_UNKNOWN_CALL: {
         /* A length-delimited field numbered past every call we know. */
-        unsigned field = 16 + (unsigned)(ab_random(rng) % 84);
+        unsigned field = 16 + (unsigned)(tsock_xorshift(rng) % 84);
         unsigned tag = field << 3 | 2;
         buf[n++] = (uint8_t)(0x80 | (tag & 0x7f));
         buf[n++] = (uint8_t)(tag >> 7);
-        unsigned len = (unsigned)(ab_random(rng) % 24);
+        unsigned len = (unsigned)(tsock_xorshift(rng) % 24);
         buf[n++] = (uint8_t)len;
         for (unsigned i = 0; i < len; i++)
-            buf[n++] = (uint8_t)ab_random(rng);
+            buf[n++] = (uint8_t)tsock_xorshift(rng);
         *expect = UNIMPLEMENTED;
         break;
     }
@@ -99,19 +99,19 @@ static size_t build(kind k, const ab_target *t, uint64_t *rng, uint8_t *buf, uin
         /* The whole request is one length-delimited field, so every
            proper prefix runs past its end (or, empty, has no call). */
         size_t whole = pack_heartbeat(buf, run, "D", 45.0, NULL);
-        n = (size_t)(ab_random(rng) % whole);
+        n = (size_t)(tsock_xorshift(rng) % whole);
         *expect = INVALID;
         break;
     }
     case K_WRONG_TYPE:
         /* Field 10 (heartbeat) is a message; here it is a varint. */
         buf[n++] = 10 << 3 | 0;
-        buf[n++] = (uint8_t)(ab_random(rng) % 100);
+        buf[n++] = (uint8_t)(tsock_xorshift(rng) % 100);
         *expect = INVALID;
         break;
     case K_BAD_VALUES: {
         static const double bad[] = {NAN, -1.0, INFINITY, 1e300};
-        n = pack_heartbeat(buf, run, "D", bad[ab_random(rng) % 4], NULL);
+        n = pack_heartbeat(buf, run, "D", bad[tsock_xorshift(rng) % 4], NULL);
         *expect = INVALID;
         break;
     }
@@ -301,14 +301,4 @@ void ab_wrong(ab_tally *t, const char *fmt, ...)
         vsnprintf(t->first_wrong, sizeof(t->first_wrong), fmt, ap);
         va_end(ap);
     }
-}
-
-uint64_t ab_random(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "support/tsock.h" /* tsock_xorshift: repeatable junk */
+
 typedef struct ab_tally {
     unsigned sent;
     unsigned refused_right; /* refused as the contract says */
@@ -42,7 +44,5 @@ void ab_wrong(ab_tally *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-
-uint64_t ab_random(uint64_t *state);
 
 #endif
