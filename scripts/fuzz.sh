@@ -44,6 +44,7 @@ cmake -S "$root" -B "$build" \
     -DCMAKE_C_COMPILER="$cc" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DHBEAT_BUILD_FUZZERS=ON \
+    -DHBEAT_WERROR=ON \
     -DHBEAT_SANITIZE=address \
     -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link \
     -DHBEAT_BUILD_EXAMPLES=OFF \

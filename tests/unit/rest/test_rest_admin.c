@@ -126,8 +126,8 @@ static void test_bad_run_replies(void **state)
         "{\"run\":{\"workflow_run_id\":\"5\",\"workflow_id\":1,\"status\":\"G\",\"beats\":0}}",
         "{\"run\":{\"workflow_run_id\":5,\"workflow_id\":1,\"status\":\"no way\",\"beats\":0}}",
         "{\"run\":{\"workflow_run_id\":5,\"workflow_id\":1,\"status\":\"G\",\"beats\":-1}}",
-        "{\"run\":{\"workflow_run_id\":5,\"workflow_id\":1,\"status\":\"G\",\"beats\":0,"
-        "\"deadline\":\"soon\"}}",
+        ("{\"run\":{\"workflow_run_id\":5,\"workflow_id\":1,\"status\":\"G\",\"beats\":0,"
+         "\"deadline\":\"soon\"}}"),
         "{\"run\":{\"workflow_run_id\":5,\"workflow_id\":1,\"status\":\"G\"}}",
         "{\"run\":{\"workflow_run_id\":0,\"workflow_id\":1,\"status\":\"G\",\"beats\":0}}",
     };
