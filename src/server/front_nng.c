@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/ipc_probe.h"
 #include "server/log.h"
 #include "server/metrics_hooks.h"
 #include "server/nng_codec.h"
@@ -39,6 +40,10 @@
 #define DEFAULT_MAX_PIPES   1024
 #define STOP_TIMEOUT_S      10
 #define CLOSE_TIMEOUT_S     3
+/* How often an ipc listener is asked whether it still accepts, and how
+   long its answer may take before it is re-created (see ipc_probe.h). */
+#define IPC_PROBE_EVERY_S 2.0
+#define IPC_DEAD_AFTER_S  5.0
 
 enum { ST_RECV, ST_BUSY, ST_SEND, ST_IDLE };
 
@@ -61,6 +66,8 @@ struct hbd_nng {
     unsigned int nworkers;
     nng_listener *listeners;
     char **bound;
+    hbd_ipc_probe *probes; /* one per listener; used for ipc:// only */
+    size_t hard_max;       /* NNG_OPT_RECVMAXSZ of every listener */
     size_t nurls;
     pthread_mutex_t mu;
     pthread_cond_t quiet; /* `active` dropped */
@@ -252,6 +259,7 @@ static void free_all(hbd_nng *srv)
     for (size_t i = 0; i < srv->nurls; i++)
         free(srv->bound[i]);
     free(srv->bound);
+    free(srv->probes);
     free(srv->listeners);
     free(srv->workers);
     hbd_nng_limits_free(srv->limits);
@@ -286,7 +294,9 @@ int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_option
     srv->workers = calloc(srv->nworkers, sizeof *srv->workers);
     srv->listeners = calloc(opts->url_count, sizeof *srv->listeners);
     srv->bound = calloc(opts->url_count, sizeof *srv->bound);
-    if (srv->workers == NULL || srv->listeners == NULL || srv->bound == NULL) {
+    srv->probes = calloc(opts->url_count, sizeof *srv->probes);
+    if (srv->workers == NULL || srv->listeners == NULL || srv->bound == NULL ||
+        srv->probes == NULL) {
         free_all(srv);
         return hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
     }
@@ -299,6 +309,7 @@ int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_option
        limit are still read so that they can be answered TOO_LARGE, and
        anything beyond makes nng drop the connection unread. */
     size_t hard = srv->max_message * 16 > 1024 * 1024 ? srv->max_message * 16 : 1024 * 1024;
+    srv->hard_max = hard;
     nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, hard);
 
     int code = hbd_nng_limits_attach(
@@ -328,6 +339,7 @@ int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_option
             break;
         }
         srv->listeners[i] = l;
+        hbd_ipc_probe_init(&srv->probes[i]);
         srv->nurls = i + 1;
         if ((srv->bound[i] = bound_url(url, l)) == NULL)
             code = hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
@@ -352,6 +364,52 @@ const char *hbd_nng_bound_url(const hbd_nng *srv, size_t index)
     if (srv == NULL || index >= srv->nurls)
         return NULL;
     return srv->bound[index];
+}
+
+static double monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Replaces a listener that no longer accepts. Closing it drops its
+   connections too; their clients redial within milliseconds. */
+static void relisten(hbd_nng *srv, size_t i)
+{
+    hbd_warn("nng: %s accepts no connection any more (libnng 1.5 stops accepting on ipc "
+             "when a peer closes before the handshake); listening again",
+             srv->bound[i]);
+    hbd_nng_limits_forget(srv->limits, nng_listener_id(srv->listeners[i]));
+    nng_listener_close(srv->listeners[i]);
+    nng_listener l;
+    int rv = nng_listener_create(&l, srv->sock, srv->bound[i]);
+    if (rv == 0 && (rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, srv->hard_max)) == 0)
+        rv = nng_listener_start(l, 0);
+    if (rv != 0) {
+        hbd_error("nng: cannot listen on %s again: %s", srv->bound[i], nng_strerror(rv));
+        return;
+    }
+    srv->listeners[i] = l;
+}
+
+void hbd_nng_watch_listeners(hbd_nng *srv)
+{
+    if (srv == NULL)
+        return;
+    double now = monotonic_now();
+    for (size_t i = 0; i < srv->nurls; i++) {
+        if (strncmp(srv->bound[i], "ipc://", 6) != 0)
+            continue;
+        hbd_ipc_probe *p = &srv->probes[i];
+        unsigned long arrivals =
+            hbd_nng_limits_arrivals(srv->limits, nng_listener_id(srv->listeners[i]));
+        if (hbd_ipc_probe_step(p, srv->bound[i] + 6, arrivals, now, IPC_PROBE_EVERY_S,
+                               IPC_DEAD_AFTER_S) == HBD_IPC_DEAD) {
+            relisten(srv, i);
+            hbd_ipc_probe_reset(p, now);
+        }
+    }
 }
 
 /* Set when a socket close was abandoned: nng cannot be finalised then. */

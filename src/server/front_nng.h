@@ -50,6 +50,10 @@ int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_option
                          const hbd_nng_security *sec, hbeat_error *err);
 /* The URL actually bound for listen URL `index` (a tcp port 0 resolved). */
 const char *hbd_nng_bound_url(const hbd_nng *nng, size_t index);
+/* Re-creates an ipc listener that no longer accepts (see ipc_probe.h).
+   Called a few times a second from the main loop; cheap between probes.
+   NULL is a no-op. */
+void hbd_nng_watch_listeners(hbd_nng *nng);
 /* Answers requests in flight, then stops. NULL is a no-op. */
 void hbd_nng_stop(hbd_nng *nng);
 

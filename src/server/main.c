@@ -243,6 +243,7 @@ int main(int argc, char **argv)
         }
         if (sig == SIGHUP)
             reload_tokens(auth);
+        hbd_nng_watch_listeners(nng);
         if (hbd_engine_failed(engine)) {
             hbd_error("the store failed; stopping");
             status = EXIT_RUNTIME;

@@ -20,8 +20,17 @@ typedef struct slot {
     unsigned char addr[17]; /* family byte, then 4 or 16 address bytes */
 } slot;
 
+/* Listeners are few; their ids are recycled slots of a small table. */
+#define ARRIVAL_SLOTS 32
+
+typedef struct arrivals {
+    int listener_id; /* 0: free */
+    unsigned long count;
+} arrivals;
+
 struct hbd_nng_limits {
     pthread_mutex_t mu;
+    arrivals arrived[ARRIVAL_SLOTS];
     unsigned int max_pipes, max_per_addr;
     slot *slots; /* max_pipes of them */
     unsigned int open;
@@ -49,6 +58,46 @@ static int addr_key(nng_pipe p, unsigned char key[17])
     return 0;
 }
 
+/* Called with mu held. Dialed pipes (id -1) are not counted. */
+static void count_arrival(hbd_nng_limits *l, int listener_id)
+{
+    if (listener_id <= 0)
+        return;
+    arrivals *free_slot = NULL;
+    for (int i = 0; i < ARRIVAL_SLOTS; i++) {
+        if (l->arrived[i].listener_id == listener_id) {
+            l->arrived[i].count++;
+            return;
+        }
+        if (l->arrived[i].listener_id == 0 && free_slot == NULL)
+            free_slot = &l->arrived[i];
+    }
+    if (free_slot != NULL)
+        *free_slot = (arrivals){listener_id, 1};
+}
+
+unsigned long hbd_nng_limits_arrivals(hbd_nng_limits *l, int listener_id)
+{
+    unsigned long n = 0;
+    pthread_mutex_lock(&l->mu);
+    for (int i = 0; i < ARRIVAL_SLOTS; i++) {
+        if (l->arrived[i].listener_id == listener_id)
+            n = l->arrived[i].count;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
+void hbd_nng_limits_forget(hbd_nng_limits *l, int listener_id)
+{
+    pthread_mutex_lock(&l->mu);
+    for (int i = 0; i < ARRIVAL_SLOTS; i++) {
+        if (l->arrived[i].listener_id == listener_id)
+            l->arrived[i] = (arrivals){0, 0};
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     hbd_nng_limits *l = arg;
@@ -69,7 +118,9 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
     /* NNG_PIPE_EV_ADD_PRE */
     unsigned char key[17];
     int has_addr = addr_key(p, key);
+    int listener_id = nng_listener_id(nng_pipe_listener(p));
     pthread_mutex_lock(&l->mu);
+    count_arrival(l, listener_id);
     const char *why = NULL;
     slot *free_slot = NULL;
     unsigned int same = 0;

@@ -4,6 +4,10 @@
  * and one gateway survives a crash and restart of the server.
  */
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include "core/gateway_internal.h"
 #include "integration/common/itest.h"
 #include "transports/nng/nng_internal.h"
@@ -240,6 +244,43 @@ static void test_absent_server(void **state)
     hbeat_gateway_free(gw);
 }
 
+/* A peer that connects to the ipc socket and closes before the SP
+   handshake makes libnng 1.5's ipc listener stop accepting anyone; hbeatd
+   probes its ipc listeners and listens again, so clients are answered
+   again within seconds (bounded by the attempts, not measured). */
+static void test_ipc_listener_survives_an_early_close(void **state)
+{
+    (void)state;
+    hbeat_gateway *tcp = itest_open(itest_h.nng_tcp_url, 10.0);
+    int64_t id = itest_new_run(tcp, "R");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    const char *path = itest_h.nng_ipc_url + strlen("nng+ipc://");
+    assert_true(strlen(path) < sizeof(sa.sun_path));
+    strcpy(sa.sun_path, path);
+    for (int i = 0; i < 3; i++) {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        close(fd);
+    }
+
+    hbeat_gateway *ipc = itest_open(itest_h.nng_ipc_url, 1.0);
+    char status[HBEAT_STATUS_MAX + 1] = "";
+    hbeat_error err = HBEAT_ERROR_INIT;
+    int rc = HBEAT_ETIMEDOUT;
+    for (int i = 0; i < 20 && rc != 0; i++) {
+        rc = hbeat_gateway_log_heartbeat(ipc, id, "R", 100.0, status, &err);
+        if (rc != 0 && rc != HBEAT_ETIMEDOUT && rc != HBEAT_ETRANSPORT)
+            fail_msg("attempt %d: %d %s", i, rc, err.message);
+    }
+    if (rc != 0)
+        fail_msg("hbeatd's ipc listener never came back: %s", err.message);
+    /* tcp was never affected. */
+    assert_int_equal(hbeat_gateway_log_heartbeat(tcp, id, "R", 100.0, status, &err), 0);
+    hbeat_gateway_free(ipc);
+    hbeat_gateway_free(tcp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +292,7 @@ int main(void)
         ITEST_CASE(test_kill9_and_restart),
         ITEST_CASE(test_stopped_server_times_out),
         ITEST_CASE(test_absent_server),
+        ITEST_CASE(test_ipc_listener_survives_an_early_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
