@@ -90,7 +90,7 @@ static void dump_dialers(void)
 /* What the stuck gateway and a new one do, for the report. */
 static void diagnose(const hbd_harness *h, const char *url, hbeat_gateway *gw, int64_t run)
 {
-    char cmd[1024];
+    char cmd[2048];
     snprintf(cmd, sizeof(cmd),
              "command -v strace >/dev/null && echo \"connect() calls in 3 s: $(timeout 3 "
              "strace -f -e trace=connect -p %d 2>&1 | grep -c 'connect(')\"",
@@ -108,14 +108,28 @@ static void diagnose(const hbd_harness *h, const char *url, hbeat_gateway *gw, i
         printf("a new gateway: %s\n", rc == 0 ? "ok" : err.message);
         hbeat_gateway_free(fresh);
     }
-    /* And what the server was doing. */
+    /* Whether another process gets through (then this one is wedged),
+       what hbeatd counted, and what both processes' threads are doing. */
     snprintf(cmd, sizeof(cmd),
+             "echo '--- another process:'; HBEAT_URL=%s timeout 10 %s run get %lld; "
+             "echo '--- hbeatd metrics:'; curl -s --max-time 5 http://%s/metrics | "
+             "grep -E '^hbeatd_(requests_total|open_connections)' | grep -v ' 0$'; "
              "echo '--- hbeatd %d:'; grep -E '^(State|Threads)' /proc/%d/status; "
-             "tail -n 40 %s; command -v gdb >/dev/null && gdb -p %d -batch "
-             "-ex 'thread apply all bt 8' 2>/dev/null | grep -E '^(Thread|#)' | head -n 120",
-             (int)h->pid, (int)h->pid, h->log_path, (int)h->pid);
+             "tail -n 5 %s",
+             url, HBEAT_CLI_PATH, (long long)run, h->rest_host_port, (int)h->pid, (int)h->pid,
+             h->log_path);
     if (system(cmd) != 0)
         fprintf(stderr, "(no server diagnosis)\n");
+    pid_t pids[2] = {h->pid, getpid()};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof(cmd),
+                 "echo '--- threads of %s %d:'; command -v gdb >/dev/null && gdb -p %d -batch "
+                 "-ex 'thread apply all bt 10' 2>/dev/null | grep -E '^(Thread|#)' | "
+                 "grep -v -E 'futex-internal|pthread_cond_wait.c|clone3|start_thread'",
+                 i == 0 ? "hbeatd" : "this soak", (int)pids[i], (int)pids[i]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "(no thread dump)\n");
+    }
 }
 
 int main(int argc, char **argv)
