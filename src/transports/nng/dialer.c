@@ -8,7 +8,8 @@
  * killed with connections still in its listen backlog does. It then never
  * dials again and every call times out (test_nng_connection reproduces
  * it). So a call that finds no connection, when there has been none for
- * longer than nng's slowest retry, replaces the dialer with a fresh one.
+ * longer than nng's slowest retry, starts a fresh dialer. The old one is
+ * closed once a connection is up again, not at once (see close_retired).
  */
 #include <stdatomic.h>
 
@@ -100,26 +101,53 @@ int hbeat__nng_dialer_start(hbeat__nng_gw *gw, nng_dialer *out, hbeat_error *err
     return 0;
 }
 
-void hbeat__nng_redial_if_stuck(hbeat__nng_gw *gw)
+/* Closes the dialer replaced last, once a connection is up again. Closing
+   a dialer in the middle of a handshake is what stops libnng 1.5's ipc
+   listener on the server's side (see hbeatd's ipc_probe.h); by now a
+   replaced dialer that still works is connected or between tries. */
+static void close_retired(hbeat__nng_gw *gw)
 {
-    if (atomic_load(&gw->pipes) > 0 ||
-        (uint64_t)nng_clock() - atomic_load(&gw->pipeless_since) < REDIAL_AFTER_MS) {
-        return;
-    }
-    /* One thread replaces it; the others go on waiting for a connection. */
     if (pthread_mutex_trylock(&gw->dial_mu) != 0) {
         return;
     }
-    if (atomic_load(&gw->pipes) == 0 &&
-        (uint64_t)nng_clock() - atomic_load(&gw->pipeless_since) >= REDIAL_AFTER_MS) {
-        nng_dialer fresh;
-        hbeat_error ignored = HBEAT_ERROR_INIT;
-        nng_dialer_close(gw->dialer);
-        if (hbeat__nng_dialer_start(gw, &fresh, &ignored) == 0) {
-            gw->dialer = fresh;
-        }
-        /* Not again before the fresh dialer had its chance. */
-        atomic_store(&gw->pipeless_since, (uint64_t)nng_clock());
+    if (atomic_load(&gw->has_retired)) {
+        nng_dialer_close(gw->retired);
+        atomic_store(&gw->has_retired, 0);
     }
+    pthread_mutex_unlock(&gw->dial_mu);
+}
+
+static int stuck(hbeat__nng_gw *gw)
+{
+    return atomic_load(&gw->pipes) == 0 &&
+           (uint64_t)nng_clock() - atomic_load(&gw->pipeless_since) >= REDIAL_AFTER_MS;
+}
+
+void hbeat__nng_redial_if_stuck(hbeat__nng_gw *gw)
+{
+    if (atomic_load(&gw->pipes) > 0) {
+        if (atomic_load(&gw->has_retired)) {
+            close_retired(gw);
+        }
+        return;
+    }
+    /* One thread replaces it; the others go on waiting for a connection. */
+    if (!stuck(gw) || pthread_mutex_trylock(&gw->dial_mu) != 0) {
+        return;
+    }
+    nng_dialer fresh;
+    hbeat_error ignored = HBEAT_ERROR_INIT;
+    if (stuck(gw) && hbeat__nng_dialer_start(gw, &fresh, &ignored) == 0) {
+        /* The one retired before has had another 2.5 s without a
+           connection: dead, or between tries to a server that is down. */
+        if (atomic_load(&gw->has_retired)) {
+            nng_dialer_close(gw->retired);
+        }
+        gw->retired = gw->dialer;
+        atomic_store(&gw->has_retired, 1);
+        gw->dialer = fresh;
+    }
+    /* Not again before the fresh dialer had its chance. */
+    atomic_store(&gw->pipeless_since, (uint64_t)nng_clock());
     pthread_mutex_unlock(&gw->dial_mu);
 }

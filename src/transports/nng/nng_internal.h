@@ -169,8 +169,11 @@ typedef struct hbeat__nng_slot {
 
 struct hbeat__nng_gw {
     nng_socket sock;
-    /* Replaced (under dial_mu) when nng's own gives up; see dialer.c. */
+    /* Replaced (under dial_mu) when nng's own gives up; the one replaced
+       is kept as `retired` until a connection is up. See dialer.c. */
     nng_dialer dialer;
+    nng_dialer retired;
+    atomic_int has_retired;
     pthread_mutex_t dial_mu;
     /* What nng dials (the URL without "nng+"). */
     char *address;
