@@ -22,6 +22,10 @@
 #include <nng/nng.h>
 
 #include "hbeat/hbeat.h"
+
+#ifndef HBEAT_CLI_PATH
+#define HBEAT_CLI_PATH "false" /* built without the hbeat tool */
+#endif
 #include "support/hbeatd_harness.h"
 
 static double now(void)
