@@ -215,6 +215,39 @@ static long reply_length(const load_opts *o, const lconn *c, int *ok)
     return (long)(pre + len);
 }
 
+/* Connections still open, and requests sent but not yet answered. */
+typedef struct flow {
+    unsigned int alive, waiting;
+    uint64_t issued;
+} flow;
+
+/* A connection that failed: out of the run, its request counted as an
+   error. */
+static void drop(lconn *c, flow *f, load_result *r)
+{
+    c->dead = 1;
+    f->alive--;
+    f->waiting--;
+    r->errors++;
+}
+
+/* Sends c's request (its id already set for this round) at `now`. */
+static void send_request(const load_opts *o, int ep, lconn *c, int64_t now, flow *f, load_result *r)
+{
+    set_id(o, c);
+    c->out_off = 0;
+    c->sent_ns = now;
+    f->issued++;
+    f->waiting++;
+    int sent = flush_out(c);
+    if (sent == 1) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+        epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+    } else if (sent < 0) {
+        drop(c, f, r);
+    }
+}
+
 int load_run(const load_opts *o, load_result *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
@@ -253,40 +286,26 @@ int load_run(const load_opts *o, load_result *r, char *err, size_t errlen)
 
     bench_samples lat;
     bench_samples_init(&lat, 1 << 16);
-    uint64_t issued = 0, completed = 0;
+    uint64_t completed = 0;
     int64_t start = bench_now_ns();
     int64_t win_from = o->total > 0 ? start : start + (int64_t)(o->warmup_s * 1e9);
     int64_t win_to = o->total > 0 ? INT64_MAX : win_from + (int64_t)(o->duration_s * 1e9);
-    unsigned int alive = o->clients, waiting = 0;
+    flow f = {o->clients, 0, 0};
 
     /* Every connection sends its first request. */
     for (unsigned int i = 0; i < o->clients; i++) {
         lconn *c = &conns[i];
-        if (o->total > 0 && issued >= o->total)
+        if (o->total > 0 && f.issued >= o->total)
             break;
         c->id = 1;
-        set_id(o, c);
-        c->out_off = 0;
-        c->sent_ns = bench_now_ns();
-        issued++;
-        waiting++;
-        int f = flush_out(c);
-        if (f == 1) {
-            struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-            epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-        } else if (f < 0) {
-            c->dead = 1;
-            alive--;
-            waiting--;
-            r->errors++;
-        }
+        send_request(o, ep, c, bench_now_ns(), &f, r);
     }
 
     struct epoll_event evs[512];
     int64_t now = bench_now_ns();
     int64_t cpu0 = -1, cpu1 = -1, my0 = -1, my1 = -1;
     int in_window = 0;
-    while (alive > 0 && waiting > 0) {
+    while (f.alive > 0 && f.waiting > 0) {
         if (o->total > 0 ? completed >= o->total : now >= win_to)
             break;
         int n = epoll_wait(ep, evs, 512, 1000);
@@ -306,8 +325,7 @@ int load_run(const load_opts *o, load_result *r, char *err, size_t errlen)
             if (c->dead)
                 continue;
             if (evs[i].events & EPOLLOUT) {
-                int f = flush_out(c);
-                if (f == 0) {
+                if (flush_out(c) == 0) {
                     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
                     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
                 }
@@ -318,10 +336,7 @@ int load_run(const load_opts *o, load_result *r, char *err, size_t errlen)
             if (got <= 0) {
                 if (got < 0 && (errno == EAGAIN || errno == EINTR))
                     continue;
-                c->dead = 1;
-                alive--;
-                waiting--;
-                r->errors++;
+                drop(c, &f, r);
                 epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
                 continue;
             }
@@ -331,16 +346,13 @@ int load_run(const load_opts *o, load_result *r, char *err, size_t errlen)
             if (len == 0)
                 continue;
             if (len < 0) {
-                c->dead = 1;
-                alive--;
-                waiting--;
-                r->errors++;
+                drop(c, &f, r);
                 epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
                 continue;
             }
             /* One request in flight per connection: nothing follows it. */
             c->in_len = 0;
-            waiting--;
+            f.waiting--;
             completed++;
             if (!ok)
                 r->errors++;
@@ -348,24 +360,10 @@ int load_run(const load_opts *o, load_result *r, char *err, size_t errlen)
                 r->done++;
                 bench_samples_add(&lat, now - c->sent_ns);
             }
-            if (o->total > 0 ? issued >= o->total : now >= win_to)
+            if (o->total > 0 ? f.issued >= o->total : now >= win_to)
                 continue;
             c->id++;
-            set_id(o, c);
-            c->out_off = 0;
-            c->sent_ns = now;
-            issued++;
-            waiting++;
-            int f = flush_out(c);
-            if (f == 1) {
-                struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-            } else if (f < 0) {
-                c->dead = 1;
-                alive--;
-                waiting--;
-                r->errors++;
-            }
+            send_request(o, ep, c, now, &f, r);
         }
     }
     if (o->server_pid > 0)
@@ -381,7 +379,7 @@ int load_run(const load_opts *o, load_result *r, char *err, size_t errlen)
     r->rate = r->seconds > 0 ? (double)r->done / r->seconds : 0;
     r->p50_us = bench_samples_quantile_us(&lat, 0.50);
     r->p99_us = bench_samples_quantile_us(&lat, 0.99);
-    if (rc == 0 && alive < o->clients && r->done == 0)
+    if (rc == 0 && f.alive < o->clients && r->done == 0)
         rc = fail(err, errlen, "every connection failed");
     bench_samples_free(&lat);
     for (unsigned int i = 0; i < o->clients; i++) {
