@@ -515,5 +515,7 @@ int main(void)
         cmocka_unit_test(test_slowloris_and_flood),
         cmocka_unit_test(test_help_lists_the_limits),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    tc_fini();
+    return failed;
 }

@@ -33,6 +33,11 @@ void tc_close(tc_client *c)
     nng_close(c->sock);
 }
 
+void tc_fini(void)
+{
+    nng_fini();
+}
+
 Hbeat__V1__Reply *tc_raw(tc_client *c, const void *buf, size_t len, int *rv)
 {
     nng_msg *msg;

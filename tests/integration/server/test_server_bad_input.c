@@ -231,5 +231,7 @@ int main(void)
         T(test_bad_list),
         cmocka_unit_test(test_still_serving),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
+    tc_fini();
+    return failed;
 }

@@ -174,5 +174,7 @@ int main(void)
         cmocka_unit_test_teardown(test_kill9, teardown),
         cmocka_unit_test_teardown(test_kill9_under_load, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    tc_fini();
+    return failed;
 }

@@ -227,5 +227,7 @@ int main(void)
         cmocka_unit_test(test_list_pages),
         cmocka_unit_test(test_ipc),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
+    tc_fini();
+    return failed;
 }

@@ -190,5 +190,7 @@ int main(void)
         cmocka_unit_test_teardown(test_startup_grace, teardown),
         cmocka_unit_test_teardown(test_explicit_grace, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    tc_fini();
+    return failed;
 }

@@ -216,5 +216,7 @@ int main(void)
         cmocka_unit_test_teardown(test_sigterm_under_load, teardown),
         cmocka_unit_test_teardown(test_sigterm_answers_in_flight, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    tc_fini();
+    return failed;
 }
