@@ -1,269 +1,857 @@
 /*
- * The nng front end. One REP socket, N contexts; each context is a small
- * state machine driven by its aio:
+ * The nng front end: hbeatd's own server for the wire protocol of nng's
+ * REQ clients (sp_wire.h), on one thread with epoll. libnng's listeners
+ * are not used: libnng 1.5.2 wedges its only reaper thread when a peer
+ * vanishes while a reply to it is being sent and its next request is being
+ * read (its tcp and ipc transports resubmit a receive after the close;
+ * fixed upstream after 1.5.2), and from then on no connection is ever
+ * released. Owning the sockets also lets every connection be counted from
+ * its accept, timed out, and held to its share (docs/security.md).
  *
- *   RECV --message--> BUSY (codec: decode, engine, encode)
- *   BUSY --commit durable (committer thread, or at once)--> SEND
- *   SEND --sent--> RECV, or IDLE when stopping
- *
- * No thread ever blocks on the store: a request that waits for its group
- * commit holds only its context.
- *
- * Stopping never cancels an aio by hand. It raises `stopping`, so that a
- * request received from then on is dropped unanswered (as if it had come
- * too late) and a finished reply leads to no new receive; waits until no
- * context is BUSY or SEND (the requests in flight are answered); then stops
- * every aio, so the socket has nothing outstanding when it is closed.
+ * A connection: (TLS handshake) -> greeting -> requests. Each request is
+ * decoded and applied at once (the engine works in memory), and its reply
+ * is queued once its commit is durable, which may be on the committer's
+ * thread (then it comes back through `ready` and an eventfd). Limits:
+ *   - one connection holds at most MAX_PIPELINE requests, and OUT_HIGH
+ *     bytes of unread replies; past either, hbeatd stops reading from it
+ *     (its own socket buffers hold the rest), so no peer can take more;
+ *   - the greeting, and then each whole request, must arrive within the
+ *     read timeout of the connection's start or of its previous request;
+ *     replies that the peer does not read for as long close it too;
+ *   - every accepted connection counts against the connection limits;
+ *     when a limit is reached, the connection that has gone longest
+ *     without a request (and has none in flight) gives way to the new one.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 
 #include "server/front_nng.h"
 
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/rep.h>
-#include <nng/supplemental/tls/tls.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
-#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "server/ipc_probe.h"
 #include "server/log.h"
 #include "server/metrics_hooks.h"
 #include "server/nng_codec.h"
-#include "server/nng_limits.h"
+#include "server/sp_listen.h"
+#include "server/sp_tls.h"
+#include "server/sp_wire.h"
 
 #define DEFAULT_MAX_MESSAGE (64 * 1024)
-#define DEFAULT_CONTEXTS    64
-#define DEFAULT_MAX_PIPES   1024
-#define STOP_TIMEOUT_S      10
-#define CLOSE_TIMEOUT_S     3
-/* How often an ipc listener is asked whether it still accepts, and how
-   long its answer may take before it is re-created (see ipc_probe.h). */
-#define IPC_PROBE_EVERY_S 2.0
-#define IPC_DEAD_AFTER_S  5.0
+#define DEFAULT_MAX_CONNS   1024
+#define DEFAULT_TIMEOUT_S   30.0
+#define MAX_PIPELINE        32
+#define OUT_HIGH            (256 * 1024)
+#define IN_CHUNK            4096
+#define READS_PER_EVENT     16
+#define ACCEPT_BURST        64
+#define MAX_EVENTS          64
+#define TICK_MS             100
+#define STOP_TIMEOUT_S      10.0
+#define ACCEPT_PAUSE_S      0.1
+/* Room before a reply for its frame header and backtrace. */
+#define REPLY_ROOM (HBD_SP_MAX_FRAME_HEAD + HBD_SP_MAX_BACKTRACE)
 
-enum { ST_RECV, ST_BUSY, ST_SEND, ST_IDLE };
+enum { K_LISTENER, K_CONN, K_WAKE };
+enum { C_TLS, C_GREET, C_OPEN };
 
-typedef struct worker {
-    hbd_nng *srv;
-    nng_ctx ctx;
-    nng_aio *aio;
-    nng_msg *msg; /* the request, turned into the reply */
-    int state;    /* guarded by srv->mu */
+typedef struct listener {
+    int kind; /* K_LISTENER: first, as in every epoll tag */
+    hbd_sp_listener l;
+    int armed;        /* in the epoll set */
+    double resume_at; /* accepting paused (no descriptors) until then */
+} listener;
+
+typedef struct conn {
+    int kind; /* K_CONN */
+    int fd;
+    listener *lst;
+    int state;
+    int dead;    /* closed; freed once its requests are back */
+    int reading; /* in read_conn: replies are batched, flushed after */
+    hbd_sp_tls *tls;
+    unsigned char key[17]; /* the peer: address, or uid over ipc */
+    uint8_t greet_in[HBD_SP_GREETING_LEN];
+    size_t greet_got, greet_sent;
+    hbd_sp_reader rd;
+    uint8_t in[IN_CHUNK];
+    size_t in_off, in_len;
+    uint8_t *out; /* replies not yet sent */
+    size_t out_off, out_len, out_cap;
+    unsigned int pending; /* requests waiting for their commit */
+    double deadline;      /* the next whole request (or greeting) by then */
+    double stalled_since; /* replies waiting, no progress since */
+    uint32_t events;
+    struct conn *prev, *next; /* live connections; dead ones: next only */
+} conn;
+
+typedef struct request {
+    struct hbd_nng *srv;
+    conn *c;
     hbd_durable durable;
-    double started; /* for the metrics */
+    double started;
     hbd_route route;
-} worker;
+    int rc;
+    uint8_t bt[HBD_SP_MAX_BACKTRACE];
+    size_t bt_len;
+    uint8_t *buf; /* REPLY_ROOM, then the reply */
+    size_t len;
+    struct request *next;
+} request;
 
 struct hbd_nng {
+    int wake_kind; /* K_WAKE: the eventfd's epoll tag */
     hbd_engine *engine;
-    nng_socket sock;
-    size_t max_message;
-    worker *workers;
-    unsigned int nworkers;
-    nng_listener *listeners;
-    char **bound;
-    hbd_ipc_probe *probes; /* one per listener; used for ipc:// only */
-    size_t hard_max;       /* NNG_OPT_RECVMAXSZ of every listener */
-    size_t nurls;
-    pthread_mutex_t mu;
-    pthread_cond_t quiet; /* `active` dropped */
-    int stopping;
-    unsigned int active; /* workers in BUSY or SEND */
     hbd_auth *auth;
-    hbd_nng_limits *limits;
+    size_t max_message;
+    unsigned int max_conns, max_per_peer;
+    double timeout;
+    hbd_sp_tls_ctx *tls;
+    listener *lst;
+    size_t nlst;
+    int ep, wake;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    request *ready; /* durable replies from other threads, newest first */
+    int stop_asked;
+    /* The loop thread's own. */
+    conn *conns, *graveyard;
+    unsigned int nconns;
+    unsigned long pending;
+    int stopping;
+    double stop_deadline;
+    unsigned long notes[3];
+    double noted_at[3];
 };
 
-static int nng_fail(hbeat_error *err, int code, int rv, const char *what, const char *url)
+static _Thread_local int on_loop_thread;
+
+static double now_s(void)
 {
-    code = hbeat_error_set(err, code, "nng: %s%s%s: %s", what, url ? " " : "", url ? url : "",
-                           nng_strerror(rv));
-    if (err != NULL)
-        err->native = rv;
-    return code;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A request is finished (answered or dropped): receive the next one, or
-   go idle when stopping. */
-static void next_request(worker *w)
+/* ---- socket I/O, plain or TLS: > 0 bytes, 0 closed, HBD_IO_* ---------- */
+
+static ssize_t io_recv(conn *c, void *buf, size_t len)
 {
-    hbd_nng *srv = w->srv;
-    pthread_mutex_lock(&srv->mu);
-    if (w->state == ST_BUSY || w->state == ST_SEND) {
-        srv->active--;
-        pthread_cond_broadcast(&srv->quiet);
+    if (c->tls != NULL)
+        return hbd_sp_tls_recv(c->tls, buf, len);
+    ssize_t n = recv(c->fd, buf, len, 0);
+    if (n >= 0)
+        return n;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? HBD_IO_AGAIN : HBD_IO_ERROR;
+}
+
+static ssize_t io_send(conn *c, const void *buf, size_t len)
+{
+    if (c->tls != NULL)
+        return hbd_sp_tls_send(c->tls, buf, len);
+    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    if (n >= 0)
+        return n;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? HBD_IO_AGAIN : HBD_IO_ERROR;
+}
+
+/* ---- connection state ---------------------------------------------------- */
+
+static int has_output(const conn *c)
+{
+    return c->out_off < c->out_len || (c->state != C_TLS && c->greet_sent < HBD_SP_GREETING_LEN);
+}
+
+/* A connection with this much in flight is not read until it drains. */
+static int saturated(const conn *c)
+{
+    return c->pending >= MAX_PIPELINE || c->out_len - c->out_off >= OUT_HIGH;
+}
+
+static void set_interest(hbd_nng *srv, conn *c)
+{
+    if (c->dead)
+        return;
+    uint32_t ev = 0;
+    if (!saturated(c))
+        ev |= EPOLLIN;
+    if (has_output(c) || (c->tls != NULL && hbd_sp_tls_wants_write(c->tls)))
+        ev |= EPOLLOUT;
+    if (ev == c->events)
+        return;
+    struct epoll_event e = {.events = ev, .data.ptr = c};
+    epoll_ctl(srv->ep, EPOLL_CTL_MOD, c->fd, &e);
+    c->events = ev;
+}
+
+static void close_conn(hbd_nng *srv, conn *c, const char *why)
+{
+    if (c->dead)
+        return;
+    hbd_debug("nng: closing a connection on %s: %s", c->lst->l.bound, why);
+    epoll_ctl(srv->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    hbd_sp_tls_free(c->tls);
+    c->tls = NULL;
+    close(c->fd);
+    c->fd = -1;
+    c->dead = 1;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    srv->nconns--;
+    hbd_metrics_connection(HBD_PROTO_NNG, -1);
+    hbd_sp_reader_free(&c->rd);
+    free(c->out);
+    c->out = NULL;
+    c->out_off = c->out_len = c->out_cap = 0;
+    c->prev = NULL;
+    c->next = srv->graveyard;
+    srv->graveyard = c;
+}
+
+/* Frees the closed connections that no request refers to any more. */
+static void bury(hbd_nng *srv)
+{
+    conn **p = &srv->graveyard;
+    while (*p != NULL) {
+        conn *c = *p;
+        if (c->pending == 0) {
+            *p = c->next;
+            free(c);
+        } else {
+            p = &c->next;
+        }
     }
-    if (srv->stopping) {
-        w->state = ST_IDLE;
-        pthread_mutex_unlock(&srv->mu);
+}
+
+/* Sends what is queued: our greeting, then replies. */
+static void flush(hbd_nng *srv, conn *c, double now)
+{
+    while (!c->dead && c->state != C_TLS && c->greet_sent < HBD_SP_GREETING_LEN) {
+        uint8_t g[HBD_SP_GREETING_LEN];
+        hbd_sp_greeting(g, HBD_SP_PROTO_REP0);
+        ssize_t n = io_send(c, g + c->greet_sent, sizeof g - c->greet_sent);
+        if (n == HBD_IO_AGAIN)
+            return;
+        if (n < 0) {
+            close_conn(srv, c, "send failed");
+            return;
+        }
+        c->greet_sent += (size_t)n;
+    }
+    while (!c->dead && c->out_off < c->out_len) {
+        ssize_t n = io_send(c, c->out + c->out_off, c->out_len - c->out_off);
+        if (n == HBD_IO_AGAIN)
+            break;
+        if (n <= 0) {
+            close_conn(srv, c, "send failed");
+            return;
+        }
+        c->out_off += (size_t)n;
+        c->stalled_since = now;
+    }
+    if (c->dead)
+        return;
+    if (c->out_off == c->out_len) {
+        c->out_off = c->out_len = 0;
+        c->stalled_since = 0;
+        if (c->out_cap > 2 * OUT_HIGH) { /* a burst is over: give it back */
+            free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
+        }
+    } else if (c->stalled_since == 0) {
+        c->stalled_since = now;
+    }
+}
+
+static int queue_output(conn *c, const uint8_t *data, size_t len)
+{
+    if (c->out_len + len > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        while (cap < c->out_len + len)
+            cap *= 2;
+        uint8_t *out = realloc(c->out, cap);
+        if (out == NULL)
+            return -1;
+        c->out = out;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, data, len);
+    c->out_len += len;
+    return 0;
+}
+
+static void read_conn(hbd_nng *srv, conn *c, double now);
+
+/* 1 when bytes already taken from the socket wait to be read. */
+static int input_waiting(const conn *c)
+{
+    return c->in_off < c->in_len || (c->tls != NULL && hbd_sp_tls_pending(c->tls));
+}
+
+/* After a reply or a send: read on if the connection has room again and
+   input waits in our buffers (the socket will not wake us for it), else
+   send what is queued. */
+static void kick(hbd_nng *srv, conn *c, double now)
+{
+    if (c->dead || c->reading)
+        return;
+    if (input_waiting(c) && !saturated(c)) {
+        read_conn(srv, c, now);
         return;
     }
-    w->state = ST_RECV;
-    pthread_mutex_unlock(&srv->mu);
-    nng_ctx_recv(w->ctx, w->aio);
+    flush(srv, c, now);
+    set_interest(srv, c);
 }
+
+/* ---- requests -------------------------------------------------------------- */
 
 static uint8_t *reserve(void *arg, size_t len)
 {
-    nng_msg *msg = arg;
-    nng_msg_clear(msg);
-    if (nng_msg_realloc(msg, len) != 0)
+    request *q = arg;
+    uint8_t *buf = realloc(q->buf, REPLY_ROOM + len);
+    if (buf == NULL)
         return NULL;
-    return nng_msg_body(msg);
+    q->buf = buf;
+    q->len = REPLY_ROOM + len;
+    return buf + REPLY_ROOM;
 }
 
+/* The reply is durable (or failed): queue it on its connection. */
+static void complete(hbd_nng *srv, request *q)
+{
+    conn *c = q->c;
+    if (q->rc != 0 &&
+        hbd_codec_error(HBEAT_ESYSTEM, "the store failed to commit the change", reserve, q) != 0)
+        q->len = 0; /* no memory even for the error: the request goes unanswered */
+    if (q->len > 0) {
+        const uint8_t *reply = q->buf + REPLY_ROOM;
+        size_t reply_len = q->len - REPLY_ROOM;
+        hbd_metrics_request(HBD_PROTO_NNG, q->route, hbd_metrics_nng_result(reply, reply_len),
+                            hbd_metrics_now() - q->started);
+        if (!c->dead) {
+            uint8_t head[HBD_SP_MAX_FRAME_HEAD];
+            size_t hlen =
+                hbd_sp_frame_head(head, c->lst->l.url.scheme == HBD_SP_IPC, q->bt_len + reply_len);
+            uint8_t *start = q->buf + REPLY_ROOM - q->bt_len - hlen;
+            memcpy(start, head, hlen);
+            memcpy(start + hlen, q->bt, q->bt_len);
+            if (queue_output(c, start, hlen + q->bt_len + reply_len) != 0)
+                close_conn(srv, c, "out of memory for a reply");
+        }
+    }
+    c->pending--;
+    srv->pending--;
+    free(q->buf);
+    free(q);
+    kick(srv, c, now_s());
+}
+
+/* From the committer's thread (or this one, when already durable). */
 static void on_durable(void *arg, int rc)
 {
-    worker *w = arg;
-    if (rc != 0 && hbd_codec_error(HBEAT_ESYSTEM, "the store failed to commit the change", reserve,
-                                   w->msg) != 0) {
-        nng_msg_free(w->msg);
-        w->msg = NULL;
-        next_request(w);
+    request *q = arg;
+    hbd_nng *srv = q->srv;
+    q->rc = rc;
+    if (on_loop_thread) {
+        complete(srv, q);
         return;
     }
-    pthread_mutex_lock(&w->srv->mu);
-    w->state = ST_SEND;
-    pthread_mutex_unlock(&w->srv->mu);
-    hbd_metrics_request(HBD_PROTO_NNG, w->route,
-                        hbd_metrics_nng_result(nng_msg_body(w->msg), nng_msg_len(w->msg)),
-                        hbd_metrics_now() - w->started);
-    nng_aio_set_msg(w->aio, w->msg);
-    w->msg = NULL;
-    nng_ctx_send(w->ctx, w->aio);
+    pthread_mutex_lock(&srv->mu);
+    int was_empty = srv->ready == NULL;
+    q->next = srv->ready;
+    srv->ready = q;
+    pthread_mutex_unlock(&srv->mu);
+    if (was_empty) {
+        uint64_t one = 1;
+        if (write(srv->wake, &one, sizeof one) < 0) {
+            /* The counter is full: a wake-up is pending anyway. */
+        }
+    }
 }
 
-static void on_recv(worker *w)
+static void drain_ready(hbd_nng *srv)
 {
-    hbd_nng *srv = w->srv;
-    int rv = nng_aio_result(w->aio);
-    if (rv != 0) {
-        pthread_mutex_lock(&srv->mu);
-        int stopping = srv->stopping;
-        pthread_mutex_unlock(&srv->mu);
-        if (stopping || rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
-            pthread_mutex_lock(&srv->mu);
-            w->state = ST_IDLE;
-            pthread_mutex_unlock(&srv->mu);
+    uint64_t n;
+    if (read(srv->wake, &n, sizeof n) < 0) {
+        /* Nothing to read: another pass took it. */
+    }
+    pthread_mutex_lock(&srv->mu);
+    request *list = srv->ready;
+    srv->ready = NULL;
+    pthread_mutex_unlock(&srv->mu);
+    /* Oldest first. */
+    request *fifo = NULL;
+    while (list != NULL) {
+        request *next = list->next;
+        list->next = fifo;
+        fifo = list;
+        list = next;
+    }
+    while (fifo != NULL) {
+        request *next = fifo->next;
+        complete(srv, fifo);
+        fifo = next;
+    }
+}
+
+static void serve(hbd_nng *srv, conn *c, const uint8_t *body, size_t len)
+{
+    size_t bt = hbd_sp_backtrace_len(body, len);
+    if (bt == 0) {
+        close_conn(srv, c, "a request without a request id");
+        return;
+    }
+    if (srv->stopping)
+        return; /* arrived after the stop began: dropped, as if it came later */
+    request *q = calloc(1, sizeof *q);
+    if (q == NULL) {
+        close_conn(srv, c, "out of memory for a request");
+        return;
+    }
+    q->srv = srv;
+    q->c = c;
+    q->started = hbd_metrics_now();
+    q->route = hbd_metrics_nng_route(body + bt, len - bt);
+    memcpy(q->bt, body, bt);
+    q->bt_len = bt;
+    c->pending++;
+    srv->pending++;
+    uint64_t ticket = 0;
+    if (hbd_codec_serve_auth(srv->engine, srv->auth, body + bt, len - bt, srv->max_message, reserve,
+                             q, &ticket) != 0) {
+        hbd_error("nng: out of memory for a reply; dropping the request");
+        q->len = 0;
+        q->rc = 0;
+        complete(srv, q);
+        return;
+    }
+    hbd_engine_when_durable(srv->engine, ticket, &q->durable, on_durable, q);
+}
+
+/* A request over --max-request: answered TOO_LARGE from its first bytes;
+   the rest is skipped as it arrives, never stored. */
+static void refuse_large(hbd_nng *srv, conn *c, const uint8_t *prefix, size_t len)
+{
+    size_t bt = hbd_sp_backtrace_len(prefix, len);
+    if (bt == 0) {
+        close_conn(srv, c, "a request without a request id");
+        return;
+    }
+    request *q = calloc(1, sizeof *q);
+    if (q == NULL) {
+        close_conn(srv, c, "out of memory for a reply");
+        return;
+    }
+    q->srv = srv;
+    q->c = c;
+    q->started = hbd_metrics_now();
+    q->route = HBD_ROUTE_OTHER;
+    memcpy(q->bt, prefix, bt);
+    q->bt_len = bt;
+    c->pending++;
+    srv->pending++;
+    char why[96];
+    snprintf(why, sizeof why, "the request is larger than the server's limit of %zu bytes",
+             srv->max_message);
+    if (hbd_codec_error(HBEAT_ETOOBIG, why, reserve, q) != 0)
+        q->len = 0;
+    complete(srv, q);
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+/* Consumes buffered bytes: the greeting, then frames. */
+static void consume(hbd_nng *srv, conn *c, double now)
+{
+    if (c->state == C_GREET) {
+        size_t n = HBD_SP_GREETING_LEN - c->greet_got;
+        if (n > c->in_len - c->in_off)
+            n = c->in_len - c->in_off;
+        memcpy(c->greet_in + c->greet_got, c->in + c->in_off, n);
+        c->greet_got += n;
+        c->in_off += n;
+        if (c->greet_got < HBD_SP_GREETING_LEN)
+            return;
+        if (hbd_sp_check_greeting(c->greet_in, HBD_SP_PROTO_REQ0) != 0) {
+            close_conn(srv, c, "not an nng REQ peer");
             return;
         }
-        hbd_warn("nng: receive failed: %s", nng_strerror(rv));
-        next_request(w);
+        c->state = C_OPEN;
+        c->deadline = now + srv->timeout;
+    }
+    while (!c->dead && c->in_off < c->in_len && !saturated(c)) {
+        size_t used = 0;
+        hbd_sp_event ev =
+            hbd_sp_reader_feed(&c->rd, c->in + c->in_off, c->in_len - c->in_off, &used);
+        c->in_off += used;
+        const uint8_t *body;
+        size_t len;
+        switch (ev) {
+        case HBD_SP_MORE:
+            break;
+        case HBD_SP_MESSAGE:
+            c->deadline = now + srv->timeout;
+            body = hbd_sp_reader_body(&c->rd, &len);
+            serve(srv, c, body, len);
+            break;
+        case HBD_SP_TOO_LARGE:
+            body = hbd_sp_reader_body(&c->rd, &len);
+            refuse_large(srv, c, body, len);
+            break;
+        case HBD_SP_BAD:
+            close_conn(srv, c, "not the nng wire protocol");
+            break;
+        }
+    }
+}
+
+static void read_conn(hbd_nng *srv, conn *c, double now)
+{
+    if (c->dead)
+        return;
+    c->reading = 1;
+    if (c->state == C_TLS) {
+        int rc = hbd_sp_tls_handshake(c->tls);
+        if (rc == HBD_IO_ERROR) {
+            close_conn(srv, c, hbd_sp_tls_reason(c->tls));
+        } else if (rc == 1) {
+            c->state = C_GREET;
+        }
+    }
+    /* Plain sockets are read a few times per wake-up, for fairness (epoll
+       wakes us again); TLS until its buffers are empty, since bytes that
+       OpenSSL holds wake nobody. */
+    for (int i = 0; (i < READS_PER_EVENT || c->tls != NULL) && !c->dead && c->state != C_TLS; i++) {
+        if (c->in_off == c->in_len) {
+            if (saturated(c))
+                break;
+            ssize_t n = io_recv(c, c->in, sizeof c->in);
+            if (n == HBD_IO_AGAIN)
+                break;
+            if (n <= 0) {
+                close_conn(srv, c, n == 0 ? "the peer closed" : "receive failed");
+                break;
+            }
+            c->in_off = 0;
+            c->in_len = (size_t)n;
+        }
+        consume(srv, c, now);
+        if (c->in_off < c->in_len)
+            break; /* saturated: the rest waits */
+    }
+    c->reading = 0;
+    if (!c->dead) {
+        flush(srv, c, now);
+        set_interest(srv, c);
+    }
+}
+
+/* ---- accepting, and the limits ------------------------------------------- */
+
+static void peer_key(int fd, int ipc, unsigned char key[17])
+{
+    memset(key, 0, 17);
+    if (ipc) {
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        key[0] = 'u';
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+            memcpy(key + 1, &cred.uid, sizeof cred.uid);
         return;
     }
-    nng_msg *msg = nng_aio_get_msg(w->aio);
-    nng_aio_set_msg(w->aio, NULL);
-    if (msg == NULL)
-        return; /* a completion reported twice: the first one has it */
-    pthread_mutex_lock(&srv->mu);
-    if (srv->stopping) {
-        /* Arrived after the stop began: not in flight, not answered. */
-        w->state = ST_IDLE;
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) != 0)
+        return;
+    if (sa.ss_family == AF_INET) {
+        key[0] = 4;
+        memcpy(key + 1, &((struct sockaddr_in *)&sa)->sin_addr, 4);
+    } else if (sa.ss_family == AF_INET6) {
+        key[0] = 6;
+        memcpy(key + 1, &((struct sockaddr_in6 *)&sa)->sin6_addr, 16);
+    }
+}
+
+/* The connection that has gone longest without a request and has nothing
+   in flight; NULL when every one is busy. `key` NULL: any peer. */
+static conn *longest_idle(hbd_nng *srv, const unsigned char *key, unsigned int *same)
+{
+    conn *victim = NULL;
+    unsigned int n = 0;
+    for (conn *c = srv->conns; c != NULL; c = c->next) {
+        if (key != NULL && memcmp(c->key, key, sizeof c->key) != 0)
+            continue;
+        n++;
+        if (c->pending == 0 && c->out_off == c->out_len &&
+            (victim == NULL || c->deadline < victim->deadline))
+            victim = c;
+    }
+    if (same != NULL)
+        *same = n;
+    return victim;
+}
+
+/* What the limits did, logged at most once per 10 s each, with a count,
+   so that a flood of connections cannot flood the log. */
+enum { N_GAVE_WAY_PEER, N_GAVE_WAY_ALL, N_REFUSED, N_KINDS };
+
+static void note(hbd_nng *srv, int kind, double now)
+{
+    static const char *const what[N_KINDS] = {
+        "--max-connections-per-ip reached: the longest-idle connection of that peer gave way to "
+        "a new one",
+        "--max-connections reached: the longest-idle connection gave way to a new one",
+        "a new connection was refused: every connection is busy, or no file descriptor is left"};
+    srv->notes[kind]++;
+    if (now - srv->noted_at[kind] >= 10.0) {
+        hbd_warn("nng: %s (%lu time(s) in the last 10 s)", what[kind], srv->notes[kind]);
+        srv->notes[kind] = 0;
+        srv->noted_at[kind] = now;
+    }
+}
+
+/* Makes room for one more connection from `key`: 0, or -1 when every
+   connection that counts is busy. */
+static int make_room(hbd_nng *srv, const unsigned char *key, double now)
+{
+    if (srv->max_per_peer > 0) {
+        unsigned int same = 0;
+        conn *victim = longest_idle(srv, key, &same);
+        if (same >= srv->max_per_peer) {
+            if (victim == NULL) {
+                note(srv, N_REFUSED, now);
+                return -1;
+            }
+            close_conn(srv, victim, "gave way to a newer connection from the same peer");
+            note(srv, N_GAVE_WAY_PEER, now);
+        }
+    }
+    if (srv->nconns >= srv->max_conns) {
+        conn *victim = longest_idle(srv, NULL, NULL);
+        if (victim == NULL) {
+            note(srv, N_REFUSED, now);
+            return -1;
+        }
+        close_conn(srv, victim, "gave way to a newer connection");
+        note(srv, N_GAVE_WAY_ALL, now);
+    }
+    return 0;
+}
+
+static void admit(hbd_nng *srv, listener *l, int fd, double now)
+{
+    int ipc = l->l.url.scheme == HBD_SP_IPC;
+    unsigned char key[17];
+    peer_key(fd, ipc, key);
+    conn *c = make_room(srv, key, now) == 0 ? calloc(1, sizeof *c) : NULL;
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    c->kind = K_CONN;
+    c->fd = fd;
+    c->lst = l;
+    memcpy(c->key, key, sizeof key);
+    c->deadline = now + srv->timeout;
+    hbd_sp_reader_init(&c->rd, ipc, srv->max_message + HBD_SP_MAX_BACKTRACE);
+    if (!ipc) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    c->state = C_GREET;
+    if (l->l.url.scheme == HBD_SP_TLS_TCP) {
+        c->state = C_TLS;
+        if ((c->tls = hbd_sp_tls_new(srv->tls, fd)) == NULL) {
+            hbd_sp_reader_free(&c->rd);
+            free(c);
+            close(fd);
+            return;
+        }
+    }
+    c->events = EPOLLIN | EPOLLOUT;
+    struct epoll_event e = {.events = c->events, .data.ptr = c};
+    if (epoll_ctl(srv->ep, EPOLL_CTL_ADD, fd, &e) != 0) {
+        hbd_sp_tls_free(c->tls);
+        hbd_sp_reader_free(&c->rd);
+        free(c);
+        close(fd);
+        return;
+    }
+    c->next = srv->conns;
+    if (srv->conns != NULL)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    hbd_metrics_connection(HBD_PROTO_NNG, +1);
+}
+
+static void arm_listener(hbd_nng *srv, listener *l, int on)
+{
+    if (l->armed == on || l->l.fd < 0)
+        return;
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = l};
+    epoll_ctl(srv->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->l.fd, &e);
+    l->armed = on;
+}
+
+static void accept_some(hbd_nng *srv, listener *l, double now)
+{
+    for (int i = 0; i < ACCEPT_BURST; i++) {
+        int fd = accept4(l->l.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            admit(srv, l, fd, now);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Out of descriptors: free one if an idle connection can give
+               way, else stop accepting for a moment (the listener would
+               wake us at once, again and again). */
+            conn *victim = longest_idle(srv, NULL, NULL);
+            if (victim != NULL) {
+                close_conn(srv, victim, "gave way: out of file descriptors");
+                continue;
+            }
+            note(srv, N_REFUSED, now);
+            arm_listener(srv, l, 0);
+            l->resume_at = now + ACCEPT_PAUSE_S;
+        }
+        break;
+    }
+}
+
+/* ---- time -------------------------------------------------------------- */
+
+static void sweep(hbd_nng *srv, double now)
+{
+    for (conn *c = srv->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->out_off < c->out_len) {
+            if (now - c->stalled_since > srv->timeout)
+                close_conn(srv, c, "its replies went unread");
+        } else if (c->pending == 0 && now > c->deadline) {
+            close_conn(srv, c,
+                       c->state == C_OPEN && !hbd_sp_reader_partial(&c->rd) &&
+                               c->in_off == c->in_len
+                           ? "idle for the read timeout"
+                           : "too slow to send its request");
+        }
+    }
+    for (size_t i = 0; i < srv->nlst; i++) {
+        if (!srv->stopping && !srv->lst[i].armed && now >= srv->lst[i].resume_at)
+            arm_listener(srv, &srv->lst[i], 1);
+    }
+}
+
+static void begin_stop(hbd_nng *srv, double now)
+{
+    srv->stopping = 1;
+    srv->stop_deadline = now + STOP_TIMEOUT_S;
+    /* Listeners go first: nothing new arrives; connections stay, so that
+       the replies still to be sent reach their clients. */
+    for (size_t i = 0; i < srv->nlst; i++) {
+        arm_listener(srv, &srv->lst[i], 0);
+        hbd_sp_listener_close(&srv->lst[i].l);
+    }
+    hbd_info("nng: stopping; answering %lu requests in flight", srv->pending);
+}
+
+static int unsent_replies(const hbd_nng *srv)
+{
+    for (const conn *c = srv->conns; c != NULL; c = c->next) {
+        if (c->out_off < c->out_len)
+            return 1;
+    }
+    return 0;
+}
+
+static void *loop_main(void *arg)
+{
+    hbd_nng *srv = arg;
+    on_loop_thread = 1;
+    double last_sweep = now_s();
+    for (;;) {
+        struct epoll_event evs[MAX_EVENTS];
+        int n = epoll_wait(srv->ep, evs, MAX_EVENTS, TICK_MS);
+        double now = now_s();
+        for (int i = 0; i < n; i++) {
+            int kind = *(int *)evs[i].data.ptr;
+            if (kind == K_WAKE)
+                drain_ready(srv);
+            else if (kind == K_LISTENER)
+                accept_some(srv, evs[i].data.ptr, now);
+            else {
+                conn *c = evs[i].data.ptr;
+                if (c->dead)
+                    continue;
+                /* Gone while we do not read it: nobody will read a reply. */
+                if ((evs[i].events & (EPOLLHUP | EPOLLERR)) && saturated(c)) {
+                    close_conn(srv, c, "the peer went away");
+                    continue;
+                }
+                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR) || c->state == C_TLS)
+                    read_conn(srv, c, now);
+                if (!c->dead && (evs[i].events & EPOLLOUT)) {
+                    flush(srv, c, now);
+                    if (c->tls != NULL)
+                        read_conn(srv, c, now); /* TLS may have waited to write */
+                    else
+                        kick(srv, c, now);
+                }
+            }
+        }
+        pthread_mutex_lock(&srv->mu);
+        int stop = srv->stop_asked;
         pthread_mutex_unlock(&srv->mu);
-        nng_msg_free(msg);
-        return;
+        if (stop && !srv->stopping)
+            begin_stop(srv, now);
+        if (now - last_sweep >= TICK_MS / 1000.0) {
+            sweep(srv, now);
+            last_sweep = now;
+        }
+        bury(srv);
+        /* Every commit answers (durable or failed), so requests waiting
+           for one are always waited for; unread replies only so long. */
+        if (srv->stopping && srv->pending == 0 &&
+            (!unsent_replies(srv) || now > srv->stop_deadline))
+            break;
     }
-    w->state = ST_BUSY;
-    srv->active++;
-    pthread_mutex_unlock(&srv->mu);
-
-    w->started = hbd_metrics_now();
-    w->route = hbd_metrics_nng_route(nng_msg_body(msg), nng_msg_len(msg));
-    /* Decode straight from the message body; the reply reuses the message. */
-    w->msg = msg;
-    uint64_t ticket = 0;
-    if (hbd_codec_serve_auth(srv->engine, srv->auth, nng_msg_body(msg), nng_msg_len(msg),
-                             srv->max_message, reserve, msg, &ticket) != 0) {
-        hbd_error("nng: out of memory for a reply; dropping the request");
-        nng_msg_free(msg);
-        w->msg = NULL;
-        next_request(w);
-        return;
-    }
-    hbd_engine_when_durable(srv->engine, ticket, &w->durable, on_durable, w);
+    if (unsent_replies(srv))
+        hbd_warn("nng: replies still unsent after %g s; closing anyway", STOP_TIMEOUT_S);
+    while (srv->conns != NULL)
+        close_conn(srv, srv->conns, "stopping");
+    bury(srv);
+    return NULL;
 }
 
-static void on_send(worker *w)
-{
-    int rv = nng_aio_result(w->aio);
-    if (rv != 0) {
-        /* The message is still ours; the peer has most likely gone. */
-        nng_msg_free(nng_aio_get_msg(w->aio));
-        nng_aio_set_msg(w->aio, NULL);
-        if (rv != NNG_ECLOSED)
-            hbd_debug("nng: send failed: %s", nng_strerror(rv));
-    }
-    next_request(w);
-}
-
-static void on_aio(void *arg)
-{
-    worker *w = arg;
-    pthread_mutex_lock(&w->srv->mu);
-    int state = w->state;
-    pthread_mutex_unlock(&w->srv->mu);
-    if (state == ST_RECV)
-        on_recv(w);
-    else if (state == ST_SEND)
-        on_send(w);
-}
-
-/* "tcp://HOST:0" -> "tcp://HOST:PORT" with the port the kernel picked. */
-static char *bound_url(const char *url, nng_listener l)
-{
-    int port = 0;
-    if ((strncmp(url, "tcp", 3) == 0 || strncmp(url, "tls+tcp", 7) == 0) &&
-        nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
-        const char *colon = strrchr(url, ':');
-        size_t n = colon != NULL ? (size_t)(colon - url) : strlen(url);
-        size_t size = n + 16;
-        char *out = malloc(size);
-        if (out != NULL)
-            snprintf(out, size, "%.*s:%d", (int)n, url, port);
-        return out;
-    }
-    size_t len = strlen(url) + 1;
-    char *out = malloc(len);
-    if (out != NULL)
-        memcpy(out, url, len);
-    return out;
-}
-
-/* A tls+tcp:// (or wss://) listener gets hbeatd's certificate. */
-static int set_tls(nng_listener l, const char *url, const hbd_tls *tls, hbeat_error *err)
-{
-    if (strncmp(url, "tls+", 4) != 0 && strncmp(url, "wss", 3) != 0)
-        return 0;
-    if (tls == NULL)
-        return hbeat_error_set(err, HBEAT_EINVAL, "nng: %.200s needs --tls-cert and --tls-key",
-                               url);
-    void *cfg;
-    int code = hbd_tls_nng_server_config(tls, &cfg, err);
-    if (code != 0)
-        return code;
-    int rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
-    /* The listener holds its own reference. */
-    nng_tls_config_free(cfg);
-    return rv == 0 ? 0 : nng_fail(err, HBEAT_ESYSTEM, rv, "cannot set TLS on", url);
-}
+/* ---- start and stop ------------------------------------------------------ */
 
 static void free_all(hbd_nng *srv)
 {
-    for (unsigned int i = 0; i < srv->nworkers; i++) {
-        if (srv->workers[i].aio != NULL)
-            nng_aio_free(srv->workers[i].aio);
-    }
-    for (size_t i = 0; i < srv->nurls; i++)
-        free(srv->bound[i]);
-    free(srv->bound);
-    free(srv->probes);
-    free(srv->listeners);
-    free(srv->workers);
-    hbd_nng_limits_free(srv->limits);
-    pthread_cond_destroy(&srv->quiet);
+    for (size_t i = 0; i < srv->nlst; i++)
+        hbd_sp_listener_close(&srv->lst[i].l);
+    free(srv->lst);
+    if (srv->ep >= 0)
+        close(srv->ep);
+    if (srv->wake >= 0)
+        close(srv->wake);
+    hbd_sp_tls_ctx_free(srv->tls);
     pthread_mutex_destroy(&srv->mu);
     free(srv);
 }
@@ -271,6 +859,15 @@ static void free_all(hbd_nng *srv)
 int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts, hbeat_error *err)
 {
     return hbd_nng_start_secure(out, engine, opts, NULL, err);
+}
+
+static int needs_tls(const hbd_nng_options *opts)
+{
+    for (size_t i = 0; i < opts->url_count; i++) {
+        if (strncmp(opts->urls[i], "tls+", 4) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts,
@@ -282,251 +879,72 @@ int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_option
     *out = NULL;
     if (opts->url_count == 0)
         return hbeat_error_set(err, HBEAT_EINVAL, "nng: no listen URL");
+    if (needs_tls(opts) && sec->tls == NULL)
+        return hbeat_error_set(err, HBEAT_EINVAL, "nng: tls+tcp:// needs --tls-cert and --tls-key");
     hbd_nng *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
         return hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
+    srv->wake_kind = K_WAKE;
+    srv->ep = srv->wake = -1;
     pthread_mutex_init(&srv->mu, NULL);
-    pthread_cond_init(&srv->quiet, NULL);
     srv->engine = engine;
     srv->auth = sec->auth;
     srv->max_message = opts->max_message ? opts->max_message : DEFAULT_MAX_MESSAGE;
-    srv->nworkers = opts->contexts ? opts->contexts : DEFAULT_CONTEXTS;
-    srv->workers = calloc(srv->nworkers, sizeof *srv->workers);
-    srv->listeners = calloc(opts->url_count, sizeof *srv->listeners);
-    srv->bound = calloc(opts->url_count, sizeof *srv->bound);
-    srv->probes = calloc(opts->url_count, sizeof *srv->probes);
-    if (srv->workers == NULL || srv->listeners == NULL || srv->bound == NULL ||
-        srv->probes == NULL) {
-        free_all(srv);
-        return hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
-    }
-    int rv = nng_rep0_open(&srv->sock);
-    if (rv != 0) {
-        free_all(srv);
-        return nng_fail(err, HBEAT_ESYSTEM, rv, "cannot open a REP socket", NULL);
-    }
-    /* Requests up to max_message are decoded; bigger ones up to this hard
-       limit are still read so that they can be answered TOO_LARGE, and
-       anything beyond makes nng drop the connection unread. */
-    size_t hard = srv->max_message * 16 > 1024 * 1024 ? srv->max_message * 16 : 1024 * 1024;
-    srv->hard_max = hard;
-    nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, hard);
-
-    int code = hbd_nng_limits_attach(
-        &srv->limits, srv->sock, sec->max_connections ? sec->max_connections : DEFAULT_MAX_PIPES,
-        sec->max_connections_per_ip, err);
-    for (unsigned int i = 0; i < srv->nworkers && code == 0; i++) {
-        worker *w = &srv->workers[i];
-        w->srv = srv;
-        if ((rv = nng_aio_alloc(&w->aio, on_aio, w)) != 0 ||
-            (rv = nng_ctx_open(&w->ctx, srv->sock)) != 0)
-            code = nng_fail(err, HBEAT_ESYSTEM, rv, "cannot set up a context", NULL);
-    }
+    srv->max_conns = sec->max_connections ? sec->max_connections : DEFAULT_MAX_CONNS;
+    srv->max_per_peer = sec->max_connections_per_ip;
+    srv->timeout = sec->read_timeout > 0 ? sec->read_timeout : DEFAULT_TIMEOUT_S;
+    int code = 0;
+    if (needs_tls(opts))
+        code = hbd_sp_tls_ctx_new(&srv->tls, sec->tls, err);
+    if (code == 0 && ((srv->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+                      (srv->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0))
+        code = hbeat_error_set(err, HBEAT_ESYSTEM, "nng: %s", strerror(errno));
+    if (code == 0 && (srv->lst = calloc(opts->url_count, sizeof *srv->lst)) == NULL)
+        code = hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
     for (size_t i = 0; i < opts->url_count && code == 0; i++) {
-        const char *url = opts->urls[i];
-        nng_listener l;
-        if ((rv = nng_listener_create(&l, srv->sock, url)) != 0) {
-            /* The URL itself is wrong: a usage error, not a runtime one. */
-            int bad_url = rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP || rv == NNG_EINVAL;
-            code = nng_fail(err, bad_url ? HBEAT_EINVAL : HBEAT_ESYSTEM, rv, "bad listen URL", url);
-            break;
+        listener *l = &srv->lst[i];
+        l->kind = K_LISTENER;
+        if ((code = hbd_sp_listen(&l->l, opts->urls[i], err)) == 0) {
+            srv->nlst = i + 1;
+            arm_listener(srv, l, 1);
+        } else {
+            l->l.fd = -1;
         }
-        nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, hard);
-        if ((code = set_tls(l, url, sec->tls, err)) != 0)
-            break;
-        if ((rv = nng_listener_start(l, 0)) != 0) {
-            code = nng_fail(err, HBEAT_ESYSTEM, rv, "cannot listen on", url);
-            break;
-        }
-        srv->listeners[i] = l;
-        hbd_ipc_probe_init(&srv->probes[i]);
-        srv->nurls = i + 1;
-        if ((srv->bound[i] = bound_url(url, l)) == NULL)
-            code = hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
+    }
+    if (code == 0) {
+        struct epoll_event e = {.events = EPOLLIN, .data.ptr = &srv->wake_kind};
+        if (epoll_ctl(srv->ep, EPOLL_CTL_ADD, srv->wake, &e) != 0 ||
+            pthread_create(&srv->thread, NULL, loop_main, srv) != 0)
+            code = hbeat_error_set(err, HBEAT_ESYSTEM, "nng: cannot start: %s", strerror(errno));
     }
     if (code != 0) {
-        nng_close(srv->sock);
         free_all(srv);
         return code;
     }
-    for (unsigned int i = 0; i < srv->nworkers; i++) {
-        srv->workers[i].state = ST_RECV;
-        nng_ctx_recv(srv->workers[i].ctx, srv->workers[i].aio);
-    }
-    for (size_t i = 0; i < srv->nurls; i++)
-        hbd_info("nng: listening on %s", srv->bound[i]);
+    for (size_t i = 0; i < srv->nlst; i++)
+        hbd_info("nng: listening on %s", srv->lst[i].l.bound);
     *out = srv;
     return 0;
 }
 
 const char *hbd_nng_bound_url(const hbd_nng *srv, size_t index)
 {
-    if (srv == NULL || index >= srv->nurls)
+    if (srv == NULL || index >= srv->nlst)
         return NULL;
-    return srv->bound[index];
-}
-
-static double monotonic_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Replaces a listener that no longer accepts. Closing it drops its
-   connections too; their clients redial within milliseconds. */
-static void relisten(hbd_nng *srv, size_t i)
-{
-    hbd_warn("nng: %s accepts no connection any more (libnng 1.5 stops accepting on ipc "
-             "when a peer closes before the handshake); listening again",
-             srv->bound[i]);
-    hbd_nng_limits_forget(srv->limits, nng_listener_id(srv->listeners[i]));
-    nng_listener_close(srv->listeners[i]);
-    nng_listener l;
-    int rv = nng_listener_create(&l, srv->sock, srv->bound[i]);
-    if (rv == 0 && (rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, srv->hard_max)) == 0)
-        rv = nng_listener_start(l, 0);
-    if (rv != 0) {
-        hbd_error("nng: cannot listen on %s again: %s", srv->bound[i], nng_strerror(rv));
-        return;
-    }
-    srv->listeners[i] = l;
-}
-
-void hbd_nng_watch_listeners(hbd_nng *srv)
-{
-    if (srv == NULL)
-        return;
-    double now = monotonic_now();
-    for (size_t i = 0; i < srv->nurls; i++) {
-        if (strncmp(srv->bound[i], "ipc://", 6) != 0)
-            continue;
-        hbd_ipc_probe *p = &srv->probes[i];
-        unsigned long arrivals =
-            hbd_nng_limits_arrivals(srv->limits, nng_listener_id(srv->listeners[i]));
-        if (hbd_ipc_probe_step(p, srv->bound[i] + 6, arrivals, now, IPC_PROBE_EVERY_S,
-                               IPC_DEAD_AFTER_S) == HBD_IPC_DEAD) {
-            relisten(srv, i);
-            hbd_ipc_probe_reset(p, now);
-        }
-    }
-}
-
-/* Set when a socket close was abandoned: nng cannot be finalised then. */
-static atomic_int abandoned_close;
-
-void hbd_nng_fini(void)
-{
-    if (!atomic_load(&abandoned_close))
-        nng_fini();
-}
-
-/* nng_close on a thread of its own, waited for with a time limit. */
-typedef struct closer {
-    nng_socket sock;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    int finished, abandoned;
-} closer;
-
-static void closer_free(closer *c)
-{
-    pthread_cond_destroy(&c->cond);
-    pthread_mutex_destroy(&c->mu);
-    free(c);
-}
-
-static void *closer_main(void *arg)
-{
-    closer *c = arg;
-    nng_close(c->sock);
-    pthread_mutex_lock(&c->mu);
-    c->finished = 1;
-    int abandoned = c->abandoned;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->mu);
-    if (abandoned)
-        closer_free(c);
-    return NULL;
-}
-
-/* 1 when the socket closed in time. */
-static int close_socket(nng_socket sock)
-{
-    closer *c = calloc(1, sizeof *c);
-    pthread_t t;
-    if (c == NULL) {
-        nng_close(sock);
-        return 1;
-    }
-    c->sock = sock;
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cond, NULL);
-    if (pthread_create(&t, NULL, closer_main, c) != 0) {
-        closer_free(c);
-        nng_close(sock);
-        return 1;
-    }
-    pthread_detach(t);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += CLOSE_TIMEOUT_S;
-    pthread_mutex_lock(&c->mu);
-    while (!c->finished && pthread_cond_timedwait(&c->cond, &c->mu, &until) == 0) {
-    }
-    int finished = c->finished;
-    c->abandoned = !finished;
-    pthread_mutex_unlock(&c->mu);
-    if (finished)
-        closer_free(c);
-    return finished;
+    return srv->lst[index].l.bound;
 }
 
 void hbd_nng_stop(hbd_nng *srv)
 {
     if (srv == NULL)
         return;
-    /* Listeners stay open until the end: closing one closes its
-       connections, which would cut off the replies still to be sent. */
     pthread_mutex_lock(&srv->mu);
-    srv->stopping = 1;
-    hbd_info("nng: stopping; answering %u requests in flight", srv->active);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += STOP_TIMEOUT_S;
-    while (srv->active > 0) {
-        if (pthread_cond_timedwait(&srv->quiet, &srv->mu, &until) == 0)
-            continue;
-        /* A request waiting for its commit always gets an answer from the
-           committer (durable or failed), and its callback must not outlive
-           us: wait for those. Only replies stuck in send are abandoned. */
-        int busy = 0;
-        for (unsigned int i = 0; i < srv->nworkers; i++)
-            busy |= srv->workers[i].state == ST_BUSY;
-        if (!busy) {
-            hbd_warn("nng: %u replies still unsent after %d s; closing anyway", srv->active,
-                     STOP_TIMEOUT_S);
-            break;
-        }
-        until.tv_sec += 1;
-    }
+    srv->stop_asked = 1;
     pthread_mutex_unlock(&srv->mu);
-    /* Stop every aio (cancelling the idle receives and waiting for their
-       callbacks) before the socket closes, so that it closes with nothing
-       outstanding. */
-    for (unsigned int i = 0; i < srv->nworkers; i++)
-        nng_aio_stop(srv->workers[i].aio);
-    if (!close_socket(srv->sock)) {
-        atomic_store(&abandoned_close, 1);
-        /* Leave the socket (and what it may still touch) to process exit. */
-        hbd_warn("nng: socket close did not finish within %d s (nng 1.5.2 can hang in "
-                 "nng_close, nanomsg/nng#1543); leaving it to process exit",
-                 CLOSE_TIMEOUT_S);
-        return;
+    uint64_t one = 1;
+    if (write(srv->wake, &one, sizeof one) < 0) {
+        /* A wake-up is pending anyway; the loop also looks every tick. */
     }
-    for (unsigned int i = 0; i < srv->nworkers; i++) {
-        if (srv->workers[i].msg != NULL)
-            nng_msg_free(srv->workers[i].msg);
-    }
+    pthread_join(srv->thread, NULL);
     free_all(srv);
 }

@@ -1,7 +1,7 @@
 /*
- * hbeatd's nng front end: a REP socket listening on one or more URLs
- * (tcp://, ipc://, inproc://), answering many requests at once through nng
- * contexts with asynchronous I/O. Each message is a hbeat.v1.Request
+ * hbeatd's nng front end: serves nng REQ clients on one or more listen
+ * URLs (tcp://, tls+tcp://, ipc://), speaking their wire protocol itself
+ * (sp_wire.h) on one event-loop thread. Each message is a hbeat.v1.Request
  * answered by a hbeat.v1.Reply.
  */
 #ifndef HBD_FRONT_NNG_H
@@ -20,17 +20,16 @@ typedef struct hbd_nng_options {
     /* nng listen URLs ("tcp://127.0.0.1:7781", "ipc:///tmp/hbeatd.sock"). */
     const char *const *urls;
     size_t url_count;
-    /* Largest request accepted, in bytes. */
+    /* Largest request accepted, in bytes; a larger one is answered
+       TOO_LARGE without being stored. */
     size_t max_message;
-    /* Requests served at once (nng contexts). */
-    unsigned int contexts;
 } hbd_nng_options;
 
 int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts, hbeat_error *err);
 
 /* What stands between the network and the engine. All zero (or NULL
    instead of the struct) is what hbd_nng_start does: no tls+tcp://, no
-   authentication, 1024 connections, no per-address limit. */
+   authentication, 1024 connections, no per-address limit, 30 s. */
 typedef struct hbd_nng_security {
     /* Certificate and key for tls+tcp:// URLs, which are refused without
        them (HBEAT_EINVAL); with client_ca_pem, client certificates are
@@ -39,10 +38,17 @@ typedef struct hbd_nng_security {
     /* Checks each Request.token; NULL: authentication off. Borrowed; must
        outlive the front end. */
     hbd_auth *auth;
-    /* Connections open at once (0: 1024), and from one address (0: no
-       limit). Connections over either are closed as they arrive. */
+    /* Connections open at once (0: 1024), and from one address, or one
+       user over ipc (0: no limit). Every accepted connection counts; at
+       either limit the connection that has gone longest without a request
+       and has none in flight is closed for the new one, and when all are
+       busy the new one is closed. */
     unsigned int max_connections;
     unsigned int max_connections_per_ip;
+    /* Seconds (0: 30) for the TLS handshake and greeting, then for each
+       whole request from the previous one (so also the longest idle time),
+       and for replies that the peer does not read. */
+    double read_timeout;
 } hbd_nng_security;
 
 /* hbd_nng_start with TLS, tokens and limits. */
@@ -50,16 +56,7 @@ int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_option
                          const hbd_nng_security *sec, hbeat_error *err);
 /* The URL actually bound for listen URL `index` (a tcp port 0 resolved). */
 const char *hbd_nng_bound_url(const hbd_nng *nng, size_t index);
-/* Re-creates an ipc listener that no longer accepts (see ipc_probe.h).
-   Called a few times a second from the main loop; cheap between probes.
-   NULL is a no-op. */
-void hbd_nng_watch_listeners(hbd_nng *nng);
 /* Answers requests in flight, then stops. NULL is a no-op. */
 void hbd_nng_stop(hbd_nng *nng);
-
-/* Ends nng's own threads, once every socket is stopped, so that a clean
-   exit leaves nothing behind (valgrind). Skipped when a stop had to
-   abandon a socket. Call at most once, at exit. */
-void hbd_nng_fini(void);
 
 #endif /* HBD_FRONT_NNG_H */

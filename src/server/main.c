@@ -194,8 +194,9 @@ int main(int argc, char **argv)
 
     hbd_nng *nng = NULL;
     if (o.nlisten > 0) {
-        hbd_nng_options no = {o.listen, o.nlisten, o.max_request, 64};
-        hbd_nng_security ns = {tls, auth, o.max_connections, o.max_connections_per_ip};
+        hbd_nng_options no = {o.listen, o.nlisten, o.max_request};
+        hbd_nng_security ns = {tls, auth, o.max_connections, o.max_connections_per_ip,
+                               o.read_timeout};
         if ((rc = hbd_nng_start_secure(&nng, engine, &no, &ns, &err)) != 0) {
             hbd_error("%s", err.message);
             hbd_engine_close(engine);
@@ -243,7 +244,6 @@ int main(int argc, char **argv)
         }
         if (sig == SIGHUP)
             reload_tokens(auth);
-        hbd_nng_watch_listeners(nng);
         if (hbd_engine_failed(engine)) {
             hbd_error("the store failed; stopping");
             status = EXIT_RUNTIME;
@@ -259,7 +259,6 @@ int main(int argc, char **argv)
     hbd_engine_close(engine);
     if (o.ready_file != NULL)
         unlink(o.ready_file);
-    hbd_nng_fini();
     hbd_tls_free(tls);
     hbd_auth_close(auth);
     hbd_info("stopped");

@@ -10,13 +10,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <nng/nng.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hbeat/log.h"
 #include "server/log.h"
+#include "server/sp_url.h"
 #include "server/store.h"
 
 static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
@@ -80,10 +80,10 @@ static int add_listen(hbd_options *o, const char *url, char *errbuf, size_t errl
 {
     if (o->nlisten == HBD_MAX_LISTEN)
         return fail(errbuf, errlen, "--listen: at most %d URLs", HBD_MAX_LISTEN);
-    if (strstr(url, "://") == NULL)
-        return fail(errbuf, errlen,
-                    "--listen: expected tcp://HOST:PORT, ipc:///PATH or inproc://NAME, got '%s'",
-                    url);
+    hbd_sp_url parsed;
+    char why[300];
+    if (hbd_sp_url_parse(url, &parsed, why, sizeof why) != 0)
+        return fail(errbuf, errlen, "--listen: %s", why);
     o->listen[o->nlisten++] = url;
     return 0;
 }
@@ -159,36 +159,12 @@ int hbd_host_is_loopback(const char *host)
 
 int hbd_listen_is_local(const char *url)
 {
-    /* Read with nng's own parser, as the listener will: what is checked
-       is what nng binds. A parser of our own read the host of
-       "tcp://127.0.0.1@0.0.0.0:7781" as 127.0.0.1; nng binds 0.0.0.0.
-       libnng 1.5.2's parser reads a byte past a URL that ends in '@',
-       hence the extra NUL. */
-    size_t n = strlen(url);
-    char *copy = calloc(1, n + 2);
-    if (copy == NULL)
-        return 0;
-    memcpy(copy, url, n);
-    nng_url *u = NULL;
-    int local = 0;
-    if (nng_url_parse(&u, copy) == 0) {
-        /* Path-based transports stay on this machine. */
-        static const char *const paths[] = {"ipc", "inproc", "abstract", "unix"};
-        for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
-            local |= strcmp(u->u_scheme, paths[i]) == 0;
-        /* Every other scheme binds its host: tcp, tls+tcp, ws, wss and
-           their 4/6 forms, and anything unknown (then remote). */
-        if (!local && u->u_userinfo == NULL && u->u_hostname != NULL)
-            local = hbd_host_is_loopback(u->u_hostname);
-        nng_url_free(u);
-    }
-    free(copy);
-    return local;
+    return hbd_sp_url_is_local(url);
 }
 
 static int is_tls_listen(const char *url)
 {
-    return strncmp(url, "tls+", 4) == 0 || strncmp(url, "wss", 3) == 0;
+    return strncmp(url, "tls+", 4) == 0;
 }
 
 /* What no single flag can check: combinations, and where hbeatd may

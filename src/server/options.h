@@ -49,8 +49,8 @@ typedef struct hbd_options {
 int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen);
 void hbd_options_usage(FILE *out);
 
-/* 1 when nng listen URL `url` binds only this host: ipc, inproc, or a tcp
-   form (tcp, tls+tcp, ws ...) on a loopback address or "localhost". */
+/* 1 when nng listen URL `url` binds only this host: ipc, or tcp or
+   tls+tcp on a loopback address or "localhost" (sp_url.h). */
 int hbd_listen_is_local(const char *url);
 /* 1 for a numeric loopback address ("127.0.0.1", "::1") or "localhost". */
 int hbd_host_is_loopback(const char *host);

@@ -9,8 +9,6 @@
 #include "server/tls.h"
 
 #include <errno.h>
-#include <nng/nng.h>
-#include <nng/supplemental/tls/tls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,37 +104,4 @@ void hbd_tls_free(hbd_tls *tls)
     free(tls->cert_pem);
     free(tls->client_ca_pem);
     free(tls);
-}
-
-int hbd_tls_nng_server_config(const hbd_tls *tls, void **out, hbeat_error *err)
-{
-    *out = NULL;
-    nng_tls_config *cfg;
-    int rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER);
-    if (rv != 0) {
-        int rc = hbeat_error_set(err, rv == NNG_ENOTSUP ? HBEAT_ENOTSUP : HBEAT_ESYSTEM,
-                                 "nng: no TLS configuration: %s", nng_strerror(rv));
-        if (err != NULL)
-            err->native = rv;
-        return rc;
-    }
-    const char *what = "--tls-cert/--tls-key";
-    rv = nng_tls_config_own_cert(cfg, tls->cert_pem, tls->key_pem, NULL);
-    if (rv == 0 && tls->client_ca_pem != NULL) {
-        what = "--tls-client-ca";
-        rv = nng_tls_config_ca_chain(cfg, tls->client_ca_pem, NULL);
-    }
-    if (rv == 0)
-        rv = nng_tls_config_auth_mode(cfg, tls->client_ca_pem != NULL ? NNG_TLS_AUTH_MODE_REQUIRED
-                                                                      : NNG_TLS_AUTH_MODE_NONE);
-    if (rv != 0) {
-        nng_tls_config_free(cfg);
-        int rc =
-            hbeat_error_set(err, HBEAT_EINVAL, "nng TLS: %s rejected: %s", what, nng_strerror(rv));
-        if (err != NULL)
-            err->native = rv;
-        return rc;
-    }
-    *out = cfg;
-    return 0;
 }

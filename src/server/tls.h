@@ -2,7 +2,8 @@
  * hbeatd's TLS material: the server certificate (chain) and key, and the
  * CA certificates that client certificates must chain to (mutual TLS),
  * read once at start from PEM files and shared by both front ends: REST
- * (libmicrohttpd with GnuTLS) and nng's tls+tcp:// listeners (mbedTLS).
+ * (libmicrohttpd with GnuTLS) and the nng front end's tls+tcp:// listeners
+ * (OpenSSL, sp_tls.h).
  * Certificates are not reloaded; a restart picks up new files.
  */
 #ifndef HBD_TLS_H
@@ -24,12 +25,5 @@ typedef struct hbd_tls {
 int hbd_tls_load(hbd_tls **out, const char *cert, const char *key, const char *client_ca,
                  hbeat_error *err);
 void hbd_tls_free(hbd_tls *tls);
-
-/* An nng TLS configuration for a listener, in server mode: own certificate
-   and key; with client_ca_pem, client certificates are required and
-   verified. The caller sets it with NNG_OPT_TLS_CONFIG and then drops its
-   reference with nng_tls_config_free (passed as void * so that this header
-   needs no nng include). */
-int hbd_tls_nng_server_config(const hbd_tls *tls, void **out, hbeat_error *err);
 
 #endif /* HBD_TLS_H */

@@ -102,9 +102,10 @@ int hbeat__nng_dialer_start(hbeat__nng_gw *gw, nng_dialer *out, hbeat_error *err
 }
 
 /* Closes the dialer replaced last, once a connection is up again. Closing
-   a dialer in the middle of a handshake is what stops libnng 1.5's ipc
-   listener on the server's side (see hbeatd's ipc_probe.h); by now a
-   replaced dialer that still works is connected or between tries. */
+   a dialer in the middle of a handshake stops a libnng 1.5 ipc listener
+   on the server's side (hbeatd itself no longer listens through libnng);
+   by now a replaced dialer that still works is connected or between
+   tries. */
 static void close_retired(hbeat__nng_gw *gw)
 {
     if (pthread_mutex_trylock(&gw->dial_mu) != 0) {

@@ -22,7 +22,8 @@
 
 /* Past hbeatd's 64 KiB limit: read and refused with TOO_LARGE. */
 #define OVERSIZED (70 * 1024)
-/* Past its hard limit (16 x 64 KiB, at least 1 MiB): dropped unread. */
+/* Far past the limit: answered TOO_LARGE from its first bytes; the rest
+   is skipped as it arrives, never stored. */
 #define FAR_OVERSIZED (2 * 1024 * 1024)
 /* Generous, for sanitizer builds: a refusal is a matter of milliseconds. */
 #define REPLY_TIMEOUT_MS 20000
@@ -149,18 +150,36 @@ static void check_reply(ab_tally *tally, const char *what, const void *buf, size
     hbeat__v1__reply__free_unpacked(r, NULL);
 }
 
+/* Reads exactly `len` bytes, or -1 (closed, or nothing for the reply
+   timeout). */
+static int recv_exact(int fd, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, REPLY_TIMEOUT_MS) != 1)
+            return -1;
+        ssize_t r = recv(fd, buf + got, len - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
 /*
  * The far-oversized request goes over a raw connection speaking nng's wire
- * protocol (see tests/integration/faults/hostile_sp.h): a REQ socket would
- * only see its request time out, since nng does not say why a connection
- * dropped, while here the drop itself is seen. Returns 1 when hbeatd closed
- * the connection without a reply, 0 when it answered, -1 when the
- * connection could not be made.
+ * protocol (see tests/integration/faults/hostile_sp.h), so that the test
+ * sees hbeatd answer while the body is still on its way. Returns the
+ * answer's error code, 0 for an answer that is not an error, -1 when the
+ * connection dropped or nothing came back in time.
  */
 static int far_oversized(const char *url)
 {
     int ipc = strncmp(url, "nng+ipc://", 10) == 0;
-    int fd = -1;
+    int fd = -1, code = -1;
     if (ipc) {
         struct sockaddr_un a;
         memset(&a, 0, sizeof(a));
@@ -168,7 +187,7 @@ static int far_oversized(const char *url)
         snprintf(a.sun_path, sizeof(a.sun_path), "%s", url + 10);
         fd = socket(AF_UNIX, SOCK_STREAM, 0);
         if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
-            goto fail;
+            goto done;
     } else {
         struct sockaddr_in a;
         memset(&a, 0, sizeof(a));
@@ -181,7 +200,7 @@ static int far_oversized(const char *url)
         a.sin_port = htons((unsigned short)port);
         fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
-            goto fail;
+            goto done;
     }
     /* Greeting (REQ, 0x30), then a frame: [type 1 over ipc] 8-byte length,
        the request id, the body. */
@@ -196,37 +215,32 @@ static int far_oversized(const char *url)
     memcpy(head + n, "\x80\x00\x00\x01", 4);
     n += 4;
     if (send(fd, head, n, MSG_NOSIGNAL) != (ssize_t)n)
-        goto fail;
-    /* The body, for as long as the server takes it; then what comes back:
-       the server's greeting, and then the end of the connection. */
+        goto done;
     uint8_t zeros[16384] = {0};
     for (size_t sent = 0; sent < FAR_OVERSIZED; sent += sizeof(zeros)) {
         if (send(fd, zeros, sizeof(zeros), MSG_NOSIGNAL) <= 0)
-            break;
+            goto done;
     }
-    size_t got = 0;
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, REPLY_TIMEOUT_MS) != 1)
-            break; /* neither answered nor dropped in time */
-        uint8_t sink[256];
-        ssize_t r = recv(fd, sink, sizeof(sink), 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            close(fd);
-            return 1;
-        }
-        got += (size_t)r;
-        if (got > 8) {
-            close(fd);
-            return 0; /* more than the greeting: an answer */
-        }
+    /* The server's greeting, then one frame: the request id and a Reply. */
+    uint8_t greeting[8], frame_head[9], body[1024];
+    size_t hlen = ipc ? 9 : 8;
+    if (recv_exact(fd, greeting, sizeof greeting) != 0 || recv_exact(fd, frame_head, hlen) != 0)
+        goto done;
+    uint64_t blen = 0;
+    for (size_t i = hlen - 8; i < hlen; i++)
+        blen = (blen << 8) | frame_head[i];
+    if (blen < 4 || blen > sizeof body || recv_exact(fd, body, (size_t)blen) != 0 ||
+        memcmp(body, "\x80\x00\x00\x01", 4) != 0)
+        goto done;
+    Hbeat__V1__Reply *reply = hbeat__v1__reply__unpack(NULL, (size_t)blen - 4, body + 4);
+    if (reply != NULL) {
+        code = reply->result_case == HBEAT__V1__REPLY__RESULT_ERROR ? (int)reply->error->code : 0;
+        hbeat__v1__reply__free_unpacked(reply, NULL);
     }
-fail:
+done:
     if (fd >= 0)
         close(fd);
-    return -1;
+    return code;
 }
 
 static int open_socket(const char *url, nng_socket *sock, ab_tally *out)
@@ -260,11 +274,11 @@ int ab_nng_run(const char *url, const ab_target *t, ab_tally *out)
         out->sent++;
         if (i % 50 == 49) {
             int r = far_oversized(url);
-            if (r == 1)
-                out->dropped++;
+            if (r == TOO_LARGE)
+                out->refused_right++;
             else
                 ab_wrong(out, "nng far oversized: %s",
-                         r == 0 ? "answered, not dropped" : "neither answered nor dropped");
+                         r < 0 ? "dropped or not answered" : "answered, but not TOO_LARGE");
             atomic_fetch_add(t->progress, 1);
             continue;
         }

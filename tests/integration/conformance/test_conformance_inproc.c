@@ -1,10 +1,11 @@
 /*
- * The gateway conformance suite against hbeatd's engine running in this
- * process: nng+inproc (inproc cannot cross processes) and, when hbeatd has
- * its REST front end, REST on a free loopback port served by the same
- * engine.
+ * The gateway conformance suite against hbeatd's engine and front ends
+ * running in this process: nng over an ipc socket in a temp dir and, when
+ * hbeatd has its REST front end, REST on a free loopback port served by
+ * the same engine.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "server/engine.h"
@@ -27,21 +28,27 @@ int main(void)
     }
     int failed = 0;
 
+    char dir[] = "/tmp/hbeat-conformance-XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
     char listen[128];
-    snprintf(listen, sizeof listen, "inproc://hbeat-conformance-%ld", (long)getpid());
+    snprintf(listen, sizeof listen, "ipc://%s/hbeatd.sock", dir);
     const char *urls[] = {listen};
-    hbd_nng_options no = {.urls = urls, .url_count = 1, .max_message = 64 * 1024, .contexts = 8};
+    hbd_nng_options no = {.urls = urls, .url_count = 1, .max_message = 64 * 1024};
     hbd_nng *front = NULL;
     if (hbd_nng_start(&front, engine, &no, &err) != 0) {
         fprintf(stderr, "nng front end: %s\n", err.message);
         failed++;
     } else {
-        conf_url_ctx inproc;
-        snprintf(inproc.url, sizeof inproc.url, "nng+%s", listen);
-        hbeat_conformance_target t = conf_url_target("in-process nng+inproc", &inproc);
+        conf_url_ctx ipc;
+        snprintf(ipc.url, sizeof ipc.url, "nng+%s", listen);
+        hbeat_conformance_target t = conf_url_target("in-process nng+ipc", &ipc);
         failed += hbeat_conformance_run(&t);
         hbd_nng_stop(front);
     }
+    rmdir(dir);
 
 #if defined(HBEAT_CONF_WITH_REST_FRONT) && defined(HBEAT_WITH_REST)
     hbd_rest_options ro = {.host = "127.0.0.1", .port = 0};

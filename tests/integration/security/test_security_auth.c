@@ -405,7 +405,7 @@ static void test_loopback_only_without_tokens(void **state)
         {"--listen", "tcp://0.0.0.0:0", "--http", "none", "--db", ":memory:", NULL},
         {"--listen", "tcp://[::]:0", "--http", "none", "--db", ":memory:", NULL},
         {"--listen", "tcp://*:0", "--http", "none", "--db", ":memory:", NULL},
-        {"--listen", "ws://192.0.2.1:0/x", "--http", "none", "--db", ":memory:", NULL},
+        {"--listen", "tcp://192.0.2.1:0", "--http", "none", "--db", ":memory:", NULL},
         {"--listen", "ipc:///tmp/x.sock", "--http", "0.0.0.0:0", "--db", ":memory:", NULL},
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {

@@ -125,10 +125,10 @@ static void test_too_large(void **state)
     tc_free(reply);
 }
 
-static void test_far_too_large_is_dropped(void **state)
+static void test_far_too_large_is_refused(void **state)
 {
-    /* Past the hard limit nng drops the connection unread: no reply, and
-       the server goes on serving others. */
+    /* Far past the limit: answered TOO_LARGE from its first bytes, the
+       rest skipped as it arrives, and the server goes on serving others. */
     tc_client big;
     assert_int_equal(tc_open(&big, h.nng_tcp_url, 1000), 0);
     size_t n = 4 * 1024 * 1024;
@@ -136,7 +136,10 @@ static void test_far_too_large_is_dropped(void **state)
     int rv;
     Hbeat__V1__Reply *reply = tc_raw(&big, buf, n, &rv);
     free(buf);
-    assert_null(reply);
+    assert_non_null(reply);
+    assert_int_equal(reply->result_case, HBEAT__V1__REPLY__RESULT_ERROR);
+    assert_int_equal(reply->error->code, TOO_LARGE);
+    tc_free(reply);
     tc_close(&big);
 }
 
@@ -223,7 +226,7 @@ int main(void)
         T(test_no_call),
         T(test_unknown_call),
         T(test_too_large),
-        T(test_far_too_large_is_dropped),
+        T(test_far_too_large_is_refused),
         T(test_unknown_run),
         T(test_invalid_status),
         T(test_bad_increment),

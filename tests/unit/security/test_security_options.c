@@ -48,8 +48,8 @@ static void test_local_addresses(void **state)
     (void)state;
     const char *local[] = {"tcp://127.0.0.1:7781", "tcp://127.1.2.3:1",     "tcp://[::1]:7781",
                            "tcp://localhost:7781", "tls+tcp://127.0.0.1:0", "ipc:///tmp/x.sock",
-                           "inproc://x",           "tcp4://127.0.0.1:5",    "ws://127.0.0.1:80/x",
-                           "IPC:///tmp/x.sock",    "TCP://127.0.0.1:1"};
+                           "tcp4://127.0.0.1:5",   "tcp6://[::1]:5",        "IPC:///tmp/x.sock",
+                           "TCP://127.0.0.1:1"};
     for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
         if (!hbd_listen_is_local(local[i]))
             fail_msg("%s should count as local", local[i]);
@@ -66,6 +66,10 @@ static void test_local_addresses(void **state)
                             "tcp://example.org:1",
                             "tls+tcp://[::ffff:127.0.0.1]:1",
                             "zt://abc",
+                            "inproc://x",
+                            "ws://127.0.0.1:80/x",
+                            "tcp://127.0.0.1:7781/x",
+                            "ipc://relative.sock",
                             "nonsense",
                             "tcp://[::1:7781",
                             "tcp://128.0.0.1:7781",
