@@ -51,13 +51,8 @@ void hbd_sp_reader_init(hbd_sp_reader *r, int ipc, size_t max_body)
     r->state = S_HEAD;
 }
 
-static int reserve(hbd_sp_reader *r, size_t need)
+static int reserve(hbd_sp_reader *r, size_t cap)
 {
-    if (need <= r->body_cap)
-        return 0;
-    size_t cap = r->body_cap ? r->body_cap : FIRST_CAP;
-    while (cap < need)
-        cap *= 2;
     uint8_t *b = realloc(r->body, cap);
     if (b == NULL)
         return -1;

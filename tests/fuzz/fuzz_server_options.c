@@ -5,96 +5,55 @@
  * Besides "no crash": a refusal says why, and an accepted configuration
  * keeps hbeatd's security rule (TEAM.md, issue 7): without --token-file or
  * --allow-remote, every nng listener and the HTTP listener bind only this
- * host. The host each --listen URL binds is taken from nng's own URL parser
- * (nng_url_parse, as the listener reads it; and a listener created, never
- * started, on the same URL with a numeric host, to see whether nng takes
- * it at all: nothing is bound, no name is looked up), so that
- * a URL hbeatd reads as loopback but nng binds elsewhere is caught: a
- * parser differential.
- * hbd_listen_is_local() is also checked the same way on every line alone.
+ * host. Which address a --listen URL binds is worked out here the way the
+ * listener does it (sp_listen.c: the parsed host through getaddrinfo, with
+ * AI_NUMERICHOST so that no name is looked up) and judged on the binary
+ * address, not on the text that hbd_listen_is_local() reads: a parser
+ * differential. hbd_listen_is_local() is also checked that way on every
+ * line alone.
  */
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/rep.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/socket.h>
 
 #include "fuzz_support.h"
 #include "server/options.h"
+#include "server/sp_url.h"
 
 #define MAX_ARGS 64
 
-/* A socket to try listeners on: nng_listener_create() checks the URL the
-   way hbeatd's nng_listen() will, and binds nothing (nng binds in
-   nng_listener_start). */
-static nng_socket sock;
-
-/* `url` with its host (nng's reading, `host`) replaced by 127.0.0.1, so
-   that nng_listener_create(), which resolves the host, never looks up a
-   name (no DNS query leaves this process); NULL when the host cannot be
-   found in the URL. Whether nng accepts a URL does not depend on the
-   host's value. */
-static char *numeric_host(const char *url, const nng_url *u)
+/* 1 when the address is this host's own (127.0.0.0/8, ::1). */
+static int loopback_address(const struct sockaddr *sa)
 {
-    const char *auth = strstr(url, "://");
-    if (auth == NULL)
-        return NULL;
-    auth += 3;
-    if (u->u_userinfo != NULL) {
-        const char *at = strchr(auth, '@');
-        if (at == NULL)
-            return NULL;
-        auth = at + 1;
-    }
-    const char *h = strstr(auth, u->u_hostname);
-    if (h == NULL)
-        return NULL;
-    size_t hl = strlen(u->u_hostname), n = strlen(url);
-    char *out = calloc(1, n + 16);
-    FUZZ_CHECK(out != NULL, "out of memory");
-    size_t pre = (size_t)(h - url);
-    memcpy(out, url, pre);
-    memcpy(out + pre, "127.0.0.1", 9);
-    memcpy(out + pre + 9, h + hl, n - pre - hl);
-    return out;
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return 0;
 }
 
-/* What nng would bind for listen URL `url`: 1 when only this host, or
-   nothing (nng refuses the URL, so hbeatd fails to start). */
-static int nng_binds_local(const char *url)
+/* What the listener would bind for listen URL `url`: 1 when only this
+   host, or nothing (the URL is refused, so hbeatd does not start). */
+static int binds_local(const char *url)
 {
-    /* libnng 1.5.2's URL parser reads one byte past the end of a URL that
-       ends in '@' (userinfo, empty host): hbeatd inherits that through
-       nng_listen(); reported, and padded here so that it does not stop
-       the fuzzing of hbeatd's own code. */
-    size_t n = strlen(url);
-    char *padded = calloc(1, n + 2);
-    FUZZ_CHECK(padded != NULL, "out of memory");
-    memcpy(padded, url, n);
-    nng_url *u = NULL;
-    if (nng_url_parse(&u, padded) != 0) {
-        free(padded);
+    hbd_sp_url u;
+    if (hbd_sp_url_parse(url, &u, NULL, 0) != 0 || u.scheme == HBD_SP_IPC)
         return 1;
-    }
-    /* Path-based transports (ipc, unix, abstract, inproc) have no host and
-       stay on this machine. */
-    const char *h = u->u_hostname;
-    int local = h == NULL || strcmp(u->u_scheme, "inproc") == 0 ||
-                strcmp(u->u_scheme, "ipc") == 0 || strcmp(u->u_scheme, "unix") == 0 ||
-                strcmp(u->u_scheme, "abstract") == 0 || (h[0] != '\0' && hbd_host_is_loopback(h));
-    if (!local) {
-        char *probe = h[0] != '\0' ? numeric_host(padded, u) : padded;
-        nng_listener l;
-        if (probe == NULL || nng_listener_create(&l, sock, probe) != 0)
-            local = 1; /* refused: nothing is bound */
-        else
-            nng_listener_close(l);
-        if (probe != padded)
-            free(probe);
-    }
-    nng_url_free(u);
-    free(padded);
+    if (u.host[0] == '\0')
+        return 0; /* every address */
+    if (strcmp(u.host, "localhost") == 0)
+        return 1; /* the hosts file's, by definition */
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = u.family ? u.family : AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    if (getaddrinfo(u.host, "1", &hints, &res) != 0)
+        return 0; /* a name: looked up at start, anywhere */
+    int local = loopback_address(res->ai_addr);
+    freeaddrinfo(res);
     return local;
 }
 
@@ -112,8 +71,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                                        "HBEATD_TLS_KEY",   "HBEATD_TLS_CLIENT_CA"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         unsetenv(vars[i]);
-    int rv = nng_rep0_open(&sock);
-    FUZZ_CHECK(rv == 0, "nng_rep0_open: %s", nng_strerror(rv));
     return 0;
 }
 
@@ -135,8 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Every line alone, as a listen URL. */
     for (int i = 1; i < argc; i++) {
         if (hbd_listen_is_local(argv[i]))
-            FUZZ_CHECK(nng_binds_local(argv[i]),
-                       "hbeatd reads \"%s\" as a local listener, nng binds it elsewhere", argv[i]);
+            FUZZ_CHECK(binds_local(argv[i]),
+                       "hbeatd reads \"%s\" as a local listener, but binds it elsewhere", argv[i]);
     }
 
     hbd_options o;
@@ -155,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(o.read_timeout > 0, "read timeout %g", o.read_timeout);
         if (o.token_file == NULL && !o.allow_remote) {
             for (size_t i = 0; i < o.nlisten; i++)
-                FUZZ_CHECK(nng_binds_local(o.listen[i]),
+                FUZZ_CHECK(binds_local(o.listen[i]),
                            "without a token file, --listen %s binds beyond this host", o.listen[i]);
             FUZZ_CHECK(!o.http_enabled || hbd_host_is_loopback(o.http_host),
                        "without a token file, --http binds %s", o.http_host);
