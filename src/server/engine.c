@@ -15,7 +15,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server/committer.h"
 #include "server/engine_internal.h"
@@ -23,14 +22,7 @@
 #include "server/reaper.h"
 #include "server/state_machine.h"
 #include "server/store.h"
-
-static double system_clock(void *arg)
-{
-    (void)arg;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "server/wallclock.h"
 
 static void to_run(const hbd_rec *rec, hbd_run *out)
 {
@@ -432,8 +424,17 @@ int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_erro
         return hbeat_error_set(err, HBEAT_ENOMEM, "engine: out of memory");
     pthread_mutex_init(&e->mu, NULL);
     hbd_runs_init(&e->runs);
-    e->clock = opts->clock != NULL ? opts->clock : system_clock;
+    e->clock = opts->clock;
     e->clock_arg = opts->clock_arg;
+    if (e->clock == NULL) {
+        int rc = hbd_wallclock_new(&e->wallclock, opts->wallclock, err);
+        if (rc != 0) {
+            hbd_engine_close(e);
+            return rc;
+        }
+        e->clock = hbd_wallclock_now;
+        e->clock_arg = e->wallclock;
+    }
     const char *path = opts->db_path != NULL ? opts->db_path : ":memory:";
     int sync = opts->sync;
     const char *env = getenv("HBEATD_SYNC");
@@ -483,6 +484,7 @@ void hbd_engine_close(hbd_engine *e)
     hbd_committer_stop(e->committer);
     hbd_store_close(e->store);
     hbd_runs_free(&e->runs);
+    hbd_wallclock_free(e->wallclock);
     pthread_mutex_destroy(&e->mu);
     free(e);
 }
