@@ -244,6 +244,21 @@ static void test_restart_after_a_step_keeps_the_grace(void **state)
     assert_string_equal(status(live), "R");
 }
 
+static void test_bad_clock_options(void **state)
+{
+    (void)state;
+    hbd_wallclock_options c = {.max_slow = 1.0};
+    hbd_engine_options o;
+    memset(&o, 0, sizeof o);
+    o.db_path = ":memory:";
+    o.wallclock = &c;
+    hbd_engine *other = NULL;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    assert_int_equal(hbd_engine_open(&other, &o, &err), HBEAT_EINVAL);
+    assert_null(other);
+    assert_non_null(strstr(err.message, "slew"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -253,6 +268,7 @@ int main(void)
         T(test_backward_step_does_not_hold_off_the_reaper),
         T(test_restart_works_from_stored_wall_times),
         T(test_restart_after_a_step_keeps_the_grace),
+        T(test_bad_clock_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
