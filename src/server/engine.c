@@ -13,9 +13,10 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server/committer.h"
 #include "server/engine_internal.h"
@@ -23,14 +24,7 @@
 #include "server/reaper.h"
 #include "server/state_machine.h"
 #include "server/store.h"
-
-static double system_clock(void *arg)
-{
-    (void)arg;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "server/wallclock.h"
 
 static void to_run(const hbd_rec *rec, hbd_run *out)
 {
@@ -76,6 +70,47 @@ static int check_run_id(int64_t run_id, hbeat_error *err)
 static int not_found(int64_t run_id, hbeat_error *err)
 {
     return hbeat_error_set(err, HBEAT_ENOTFOUND, "no workflow run %lld", (long long)run_id);
+}
+
+/* A line about a change, written once the change is durable (as the
+   reaper's are), so that the log never reports a change that a failed
+   commit or a crash took back. */
+typedef struct durable_line {
+    hbd_durable w;
+    hbeat_log_level level;
+    char text[192];
+} durable_line;
+
+static void write_line(void *arg, int rc)
+{
+    durable_line *d = arg;
+    if (rc == 0)
+        hbd_log(d->level, "%s", d->text);
+    free(d);
+}
+
+/* Called without mu: the committer may commit in this thread. */
+static void log_when_durable(hbd_engine *e, uint64_t ticket, hbeat_log_level level, const char *fmt,
+                             ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static void log_when_durable(hbd_engine *e, uint64_t ticket, hbeat_log_level level, const char *fmt,
+                             ...)
+{
+    durable_line *d = malloc(sizeof *d);
+    if (d == NULL) {
+        hbd_warn("out of memory: a change is not logged");
+        return;
+    }
+    d->level = level;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->text, sizeof d->text, fmt, ap);
+    va_end(ap);
+    hbd_committer_notify(e->committer, ticket, &d->w, write_line, d);
 }
 
 /* Queues `next` and stores it as the run's record; called with mu held.
@@ -174,8 +209,8 @@ int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status
         to_run(rec, out);
     pthread_mutex_unlock(&e->mu);
     if (rc == 0 && tr == HBD_TR_VALID && from != to)
-        hbd_debug("run %lld: %s -> %s (heartbeat)", (long long)run_id, hbd_status_token(from),
-                  hbd_status_token(to));
+        log_when_durable(e, *ticket, HBEAT_LOG_DEBUG, "run %lld: %s -> %s (heartbeat)",
+                         (long long)run_id, hbd_status_token(from), hbd_status_token(to));
     return rc;
 }
 
@@ -229,8 +264,8 @@ int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *
     }
     pthread_mutex_unlock(&e->mu);
     if (rc == 0)
-        hbd_info("created run %lld of workflow %lld in %s", (long long)next.id,
-                 (long long)workflow_id, hbd_status_token(st));
+        log_when_durable(e, *ticket, HBEAT_LOG_INFO, "created run %lld of workflow %lld in %s",
+                         (long long)next.id, (long long)workflow_id, hbd_status_token(st));
     return rc;
 }
 
@@ -314,8 +349,9 @@ int hbd_engine_set_status_begin(hbd_engine *e, int64_t run_id, const char *statu
     rc = apply_status_locked(e, rec, to, tr == HBD_TR_VALID && from != to, out, ticket, err);
     pthread_mutex_unlock(&e->mu);
     if (rc == 0 && from != to)
-        hbd_info("run %lld: %s -> %s (set by operator%s)", (long long)run_id,
-                 hbd_status_token(from), hbd_status_token(to), force ? ", forced" : "");
+        log_when_durable(e, *ticket, HBEAT_LOG_INFO, "run %lld: %s -> %s (set by operator%s)",
+                         (long long)run_id, hbd_status_token(from), hbd_status_token(to),
+                         force ? ", forced" : "");
     return rc;
 }
 
@@ -432,8 +468,17 @@ int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_erro
         return hbeat_error_set(err, HBEAT_ENOMEM, "engine: out of memory");
     pthread_mutex_init(&e->mu, NULL);
     hbd_runs_init(&e->runs);
-    e->clock = opts->clock != NULL ? opts->clock : system_clock;
+    e->clock = opts->clock;
     e->clock_arg = opts->clock_arg;
+    if (e->clock == NULL) {
+        int rc = hbd_wallclock_new(&e->wallclock, opts->wallclock, err);
+        if (rc != 0) {
+            hbd_engine_close(e);
+            return rc;
+        }
+        e->clock = hbd_wallclock_now;
+        e->clock_arg = e->wallclock;
+    }
     const char *path = opts->db_path != NULL ? opts->db_path : ":memory:";
     int sync = opts->sync;
     const char *env = getenv("HBEATD_SYNC");
@@ -483,6 +528,7 @@ void hbd_engine_close(hbd_engine *e)
     hbd_committer_stop(e->committer);
     hbd_store_close(e->store);
     hbd_runs_free(&e->runs);
+    hbd_wallclock_free(e->wallclock);
     pthread_mutex_destroy(&e->mu);
     free(e);
 }

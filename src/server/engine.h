@@ -42,13 +42,19 @@ typedef struct hbd_engine_options {
     double reap_grace;
     /* Appended after the first release of this header; zero/NULL keeps the
        default. */
-    /* Wall clock in Unix seconds; NULL: the system's. For tests. */
+    /* The engine's clock in Unix seconds, used as it is: no protection
+       from steps. NULL: an hbd_wallclock (wallclock.h) over the raw clocks
+       in `wallclock`. For tests. */
     double (*clock)(void *arg);
     void *clock_arg;
     /* When commits are fsynced: an hbd_sync (store.h). 0 takes
        $HBEATD_SYNC ("full", "changes" or "normal") when set, else
        "changes". */
     int sync;
+    /* The raw clocks and slew limits of the engine's clock when `clock` is
+       NULL; NULL: the system's clocks and the defaults. Borrowed for the
+       call. */
+    const struct hbd_wallclock_options *wallclock;
 } hbd_engine_options;
 
 int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_error *err);

@@ -10,6 +10,7 @@
 struct hbd_committer;
 struct hbd_reaper;
 struct hbd_store;
+struct hbd_wallclock;
 
 struct hbd_engine {
     pthread_mutex_t mu; /* guards runs and closing */
@@ -18,10 +19,13 @@ struct hbd_engine {
     struct hbd_store *store;
     struct hbd_committer *committer;
     struct hbd_reaper *reaper;
+    /* Unix seconds that a wall-clock step does not move (wallclock.h),
+       unless a test injected its own. */
     double (*clock)(void *arg);
     void *clock_arg;
-    double started; /* engine clock at open */
-    double grace;   /* seconds after `started` before the first reap */
+    struct hbd_wallclock *wallclock; /* owned; NULL with an injected clock */
+    double started;                  /* engine clock at open */
+    double grace;                    /* seconds after `started` before the first reap */
 };
 
 #endif /* HBD_ENGINE_INTERNAL_H */

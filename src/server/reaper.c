@@ -2,7 +2,8 @@
  * Reaping: a run whose deadline has passed has lost its client; Jobmon
  * moves it L->A, C->T, H->T, R->E. The pass holds the engine lock only to
  * scan and queue; it logs each move once the commit is durable, so the log
- * never reports a change a crash took back.
+ * never reports a change a crash took back. "Now" is the engine's clock
+ * (wallclock.h), which a step of the wall clock does not move.
  */
 #define _POSIX_C_SOURCE 200809L
 
