@@ -371,17 +371,20 @@ static void on_durable(void *arg, int rc)
         complete(srv, q);
         return;
     }
+    /* The wake-up is written under the lock: once the loop has taken this
+       request, the server may be freed, so nothing here touches it after
+       the unlock. */
     pthread_mutex_lock(&srv->mu);
     int was_empty = srv->ready == NULL;
     q->next = srv->ready;
     srv->ready = q;
-    pthread_mutex_unlock(&srv->mu);
     if (was_empty) {
         uint64_t one = 1;
         if (write(srv->wake, &one, sizeof one) < 0) {
             /* The counter is full: a wake-up is pending anyway. */
         }
     }
+    pthread_mutex_unlock(&srv->mu);
 }
 
 static void drain_ready(hbd_nng *srv)
