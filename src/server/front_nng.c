@@ -616,8 +616,8 @@ enum { N_GAVE_WAY_PEER, N_GAVE_WAY_ALL, N_REFUSED, N_KINDS };
 static void note(hbd_nng *srv, int kind, double now)
 {
     static const char *const what[N_KINDS] = {
-        "--max-connections-per-ip reached: the longest-idle connection of that peer gave way to "
-        "a new one",
+        ("--max-connections-per-ip reached: the longest-idle connection of that peer gave way to "
+         "a new one"),
         "--max-connections reached: the longest-idle connection gave way to a new one",
         "a new connection was refused: every connection is busy, or no file descriptor is left"};
     srv->notes[kind]++;

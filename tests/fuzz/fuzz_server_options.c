@@ -50,8 +50,16 @@ static int binds_local(const char *url)
     hints.ai_family = u.family ? u.family : AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-    if (getaddrinfo(u.host, "1", &hints, &res) != 0)
-        return 0; /* a name: looked up at start, anywhere */
+    if (getaddrinfo(u.host, "1", &hints, &res) != 0) {
+        /* An address of the other family (tcp6://127.0.0.1): the listener
+           refuses it, nothing is bound. Otherwise a name, looked up at
+           start: it could be anywhere. */
+        hints.ai_family = AF_UNSPEC;
+        int numeric = getaddrinfo(u.host, "1", &hints, &res) == 0;
+        if (numeric)
+            freeaddrinfo(res);
+        return numeric;
+    }
     int local = loopback_address(res->ai_addr);
     freeaddrinfo(res);
     return local;
