@@ -19,8 +19,10 @@
  *     read timeout of the connection's start or of its previous request;
  *     replies that the peer does not read for as long close it too;
  *   - every accepted connection counts against the connection limits;
- *     when a limit is reached, the connection that has gone longest
- *     without a request (and has none in flight) gives way to the new one.
+ *     when a limit is reached, the connection whose peer has been silent
+ *     longest (and that has nothing in flight) gives way to the new one;
+ *   - connections hbeatd ends are reset, so that neither a FIN nor unread
+ *     replies stay queued for a peer that reads nothing.
  */
 #define _GNU_SOURCE
 
@@ -90,6 +92,7 @@ typedef struct conn {
     size_t out_off, out_len, out_cap;
     unsigned int pending; /* requests waiting for their commit */
     double deadline;      /* the next whole request (or greeting) by then */
+    double heard;         /* when the peer last sent anything */
     double stalled_since; /* replies waiting, no progress since */
     uint32_t events;
     struct conn *prev, *next; /* live connections; dead ones: next only */
@@ -202,6 +205,13 @@ static void close_conn(hbd_nng *srv, conn *c, const char *why)
     epoll_ctl(srv->ep, EPOLL_CTL_DEL, c->fd, NULL);
     hbd_sp_tls_free(c->tls);
     c->tls = NULL;
+    if (!srv->stopping) {
+        /* Reset, not FIN: a peer that reads nothing would keep the FIN, and
+           the kernel the replies ahead of it, waiting for as long as the
+           peer likes. At a stop the replies were sent; let them arrive. */
+        struct linger reset = {1, 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
     close(c->fd);
     c->fd = -1;
     c->dead = 1;
@@ -590,8 +600,11 @@ static void peer_key(int fd, int ipc, unsigned char key[17])
     }
 }
 
-/* The connection that has gone longest without a request and has nothing
-   in flight; NULL when every one is busy. `key` NULL: any peer. */
+/* The connection whose peer has been silent longest and that has nothing
+   in flight (no request waiting, no reply unsent); NULL when every one is
+   busy. `key` NULL: any peer. A connection that never sent a byte ranks
+   by its accept, so a flood of silent connections gives way before a
+   client that is speaking (say, in the middle of its TLS handshake). */
 static conn *longest_idle(hbd_nng *srv, const unsigned char *key, unsigned int *same)
 {
     conn *victim = NULL;
@@ -601,7 +614,7 @@ static conn *longest_idle(hbd_nng *srv, const unsigned char *key, unsigned int *
             continue;
         n++;
         if (c->pending == 0 && c->out_off == c->out_len &&
-            (victim == NULL || c->deadline < victim->deadline))
+            (victim == NULL || c->heard < victim->heard))
             victim = c;
     }
     if (same != NULL)
@@ -671,6 +684,7 @@ static void admit(hbd_nng *srv, listener *l, int fd, double now)
     c->lst = l;
     memcpy(c->key, key, sizeof key);
     c->deadline = now + srv->timeout;
+    c->heard = now;
     hbd_sp_reader_init(&c->rd, ipc, srv->max_message + HBD_SP_MAX_BACKTRACE);
     if (!ipc) {
         int one = 1;
@@ -808,6 +822,8 @@ static void *loop_main(void *arg)
                     close_conn(srv, c, "the peer went away");
                     continue;
                 }
+                if (evs[i].events & EPOLLIN)
+                    c->heard = now;
                 if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR) || c->state == C_TLS)
                     read_conn(srv, c, now);
                 if (!c->dead && (evs[i].events & EPOLLOUT)) {
