@@ -150,7 +150,7 @@ static void on_recv(worker *w)
             pthread_mutex_unlock(&srv->mu);
             return;
         }
-        hbd_warn("nng: receive failed: %s", nng_strerror(rv));
+        hbd_warn_limited("nng: receive failed", "nng: receive failed: %s", nng_strerror(rv));
         next_request(w);
         return;
     }

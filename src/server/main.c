@@ -244,6 +244,7 @@ int main(int argc, char **argv)
         if (sig == SIGHUP)
             reload_tokens(auth);
         hbd_nng_watch_listeners(nng);
+        hbd_log_flush_suppressed();
         if (hbd_engine_failed(engine)) {
             hbd_error("the store failed; stopping");
             status = EXIT_RUNTIME;

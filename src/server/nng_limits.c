@@ -155,7 +155,9 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
     pthread_mutex_unlock(&l->mu);
     if (why != NULL) {
         if (warn)
-            hbd_warn("nng: refusing a connection over %s; %lu refused so far", why, refused);
+            hbd_warn_limited("nng: refused connection",
+                             "nng: refusing a connection over %s; %lu refused so far", why,
+                             refused);
         /* Closed here, the socket never sees the pipe and no further
            event comes for it. */
         nng_pipe_close(p);

@@ -133,7 +133,9 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
     /* Written only while MHD_start_daemon runs, read after it returns. */
     if (!atomic_load(&rest->started))
         memcpy(rest->last_log, line, sizeof line);
-    hbd_log(HBEAT_LOG_WARN, "rest: microhttpd: %s", line);
+    /* Most of MHD's messages are about one connection ("Server reached
+       connection limit", "Too many open files"): rate-limited. */
+    hbd_warn_limited("rest: microhttpd", "rest: microhttpd: %s", line);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -406,8 +408,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (cn->too_big) {
             cn->dropped += n;
             if (cn->len + cn->dropped > drain_max(rest)) {
-                hbd_log(HBEAT_LOG_WARN, "rest: closing a connection sending a body over %zu bytes",
-                        drain_max(rest));
+                hbd_warn_limited("rest: body too large",
+                                 "rest: closing a connection sending a body over %zu bytes",
+                                 drain_max(rest));
                 return MHD_NO;
             }
         }
