@@ -210,8 +210,12 @@ int main(int argc, char **argv)
     hbd_rest *rest = NULL;
     if (o.http_enabled) {
         hbd_rest_options ro = {o.http_host, o.http_port, o.max_request, 4};
-        hbd_rest_security rs = {tls, auth, o.max_connections, o.max_connections_per_ip,
-                                o.read_timeout};
+        hbd_rest_security rs = {tls,
+                                auth,
+                                o.max_connections,
+                                o.max_connections_per_ip,
+                                o.read_timeout,
+                                (double)o.min_request_rate};
         if ((rc = hbd_rest_start_secure(&rest, engine, &ro, &rs, &err)) != 0) {
             hbd_error("%s", err.message);
             hbd_nng_stop(nng);
