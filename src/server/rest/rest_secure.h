@@ -7,6 +7,7 @@
  *                    slower than the minimum rate (slowloris); make room
  *                    in a full connection table
  *   rest_addrmap.c   open connections per client address
+ *   rest_framing.c   refuse a request whose length has two readings
  */
 #ifndef HBD_REST_SECURE_H
 #define HBD_REST_SECURE_H
@@ -23,6 +24,14 @@
 /* The right the request's "Authorization: Bearer TOKEN" header grants
    (HBD_RIGHT_OPERATOR when `auth` is NULL or off). */
 hbd_right hbd_rest_bearer_right(hbd_auth *auth, struct MHD_Connection *c);
+
+/* ---- rest_framing.c ---- */
+
+/* Why the request's headers leave its length open to two readings
+   (Content-Length with Transfer-Encoding, two different Content-Lengths,
+   a Transfer-Encoding other than a single "chunked"); NULL when they do
+   not. Call once the headers are in. */
+const char *hbd_rest_framing_problem(struct MHD_Connection *c);
 
 /* ---- rest_tls.c ---- */
 

@@ -377,6 +377,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_unlock(&rest->mu);
         if (stopping)
             return reply_early(c, cn, &req, 503, "server is shutting down");
+        /* Before anything else reads the body: where its length is open
+           to two readings, the connection is closed (request smuggling). */
+        const char *framing = hbd_rest_framing_problem(c);
+        if (framing != NULL)
+            return reply_early(c, cn, &req, 400, framing);
         /* Before the body: a request without a valid token costs no more
            than its headers. The status page holds no data (its script
            fetches the runs with the token the user types in), so it loads
