@@ -158,6 +158,11 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Past a file-size limit (ulimit -f, RLIMIT_FSIZE) a write's default
+       is to kill the process silently (status 153). Ignored, the write
+       fails with EFBIG instead: the store's commit fails, and hbeatd stops
+       the way it does on any store failure, saying why. */
+    signal(SIGXFSZ, SIG_IGN);
     raise_file_limit();
 
     hbeat_error err = HBEAT_ERROR_INIT;
