@@ -368,6 +368,8 @@ static void test_slowloris_from_many_addresses(void **state)
             break;
         sec_sleep_ms(100);
     }
+    print_message("back to the baseline (%d descriptors) %.2f s after the attack ended\n", base_fds,
+                  sec_now() - (until - SETTLE_S));
     if (conns != 1 || fds > base_fds)
         fail_msg("after the attack: %ld REST connections open (want 1, the one asking), %d "
                  "descriptors (baseline %d)",
