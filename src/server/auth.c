@@ -15,12 +15,14 @@
 #include "server/auth.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/log.h"
 
@@ -62,12 +64,25 @@ static void table_free(table *t)
     free(t);
 }
 
-/* Reads the whole file; *out is NUL-terminated, to be wiped and freed. */
+static const char *kind_of(mode_t mode)
+{
+    return S_ISFIFO(mode)                   ? "a FIFO"
+           : S_ISDIR(mode)                  ? "a directory"
+           : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
+           : S_ISSOCK(mode)                 ? "a socket"
+                                            : "not a file";
+}
+
+/* Reads the whole file; *out is NUL-terminated, to be wiped and freed.
+   Opened without blocking and read only when it is a regular file: a FIFO
+   put in the file's place would otherwise block open() until a writer
+   came, and the main loop that reloads on SIGHUP is also the one that
+   stops hbeatd on SIGTERM. */
 static int slurp(const char *path, char **out, size_t *len, hbeat_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         int e = errno;
         int rc = hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s: %s", path, strerror(e));
         if (err != NULL)
@@ -75,12 +90,19 @@ static int slurp(const char *path, char **out, size_t *len, hbeat_error *err)
         return rc;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s: not a regular file", path);
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        const char *kind = kind_of(st.st_mode);
+        close(fd);
+        return hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s: not a regular file (%s)",
+                               path, kind);
     }
     if (st.st_size > FILE_MAX) {
-        fclose(f);
+        close(fd);
         return hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s: larger than %d bytes", path,
                                FILE_MAX);
     }
@@ -89,12 +111,22 @@ static int slurp(const char *path, char **out, size_t *len, hbeat_error *err)
                  (unsigned)(st.st_mode & 0777));
     char *buf = malloc(FILE_MAX + 1);
     if (buf == NULL) {
-        fclose(f);
+        close(fd);
         return hbeat_error_set(err, HBEAT_ENOMEM, "token file: out of memory");
     }
-    size_t n = fread(buf, 1, FILE_MAX + 1, f);
-    int bad = ferror(f);
-    fclose(f);
+    size_t n = 0;
+    int bad = 0;
+    while (n <= FILE_MAX) {
+        ssize_t r = read(fd, buf + n, FILE_MAX + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            bad = r < 0;
+            break;
+        }
+        n += (size_t)r;
+    }
+    close(fd);
     if (bad || n > FILE_MAX) {
         explicit_bzero(buf, n);
         free(buf);

@@ -52,7 +52,13 @@ int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *o
 /* What stands between the network and the engine. All zero (or NULL
    instead of the struct) is what hbd_rest_start does: plain http, no
    authentication, 4096 connections, no per-address limit, a 60 s read
-   timeout. */
+   timeout, no minimum rate.
+
+   The connection limits make room rather than refuse: a new connection
+   that would pass either is admitted, and the open connection that has
+   waited longest for its request (from the same address, for the
+   per-address limit) is closed; only when every other connection is being
+   served is the new one closed instead. */
 typedef struct hbd_rest_security {
     /* Serve https with this certificate and key, and with client_ca_pem
        require client certificates that chain to it (mutual TLS); NULL:
@@ -70,6 +76,10 @@ typedef struct hbd_rest_security {
        and body; from its start or from the end of its last request), and
        may stay silent; 0 is 60. */
     double read_timeout;
+    /* Bytes per second a request must arrive at, on average, once it has
+       begun and after a 2 s grace; slower, the connection is closed. 0: no
+       minimum (only the read timeout). */
+    double min_request_rate;
 } hbd_rest_security;
 
 /* hbd_rest_start with TLS, tokens and limits. `sec` and what it points to

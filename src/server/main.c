@@ -158,6 +158,11 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Past a file-size limit (ulimit -f, RLIMIT_FSIZE) a write's default
+       is to kill the process silently (status 153). Ignored, the write
+       fails with EFBIG instead: the store's commit fails, and hbeatd stops
+       the way it does on any store failure, saying why. */
+    signal(SIGXFSZ, SIG_IGN);
     raise_file_limit();
 
     hbeat_error err = HBEAT_ERROR_INIT;
@@ -211,8 +216,12 @@ int main(int argc, char **argv)
     hbd_rest *rest = NULL;
     if (o.http_enabled) {
         hbd_rest_options ro = {o.http_host, o.http_port, o.max_request, 4};
-        hbd_rest_security rs = {tls, auth, o.max_connections, o.max_connections_per_ip,
-                                o.read_timeout};
+        hbd_rest_security rs = {tls,
+                                auth,
+                                o.max_connections,
+                                o.max_connections_per_ip,
+                                o.read_timeout,
+                                (double)o.min_request_rate};
         if ((rc = hbd_rest_start_secure(&rest, engine, &ro, &rs, &err)) != 0) {
             hbd_error("%s", err.message);
             hbd_nng_stop(nng);
@@ -244,6 +253,7 @@ int main(int argc, char **argv)
         }
         if (sig == SIGHUP)
             reload_tokens(auth);
+        hbd_log_flush_suppressed();
         if (hbd_engine_failed(engine)) {
             hbd_error("the store failed; stopping");
             status = EXIT_RUNTIME;

@@ -238,14 +238,14 @@ int hbd_codec_serve_auth(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size
     if (len > max_message) {
         hbeat_error_set(&err, HBEAT_ETOOBIG, "request of %zu bytes exceeds the limit of %zu", len,
                         max_message);
-        hbd_warn("nng: %s", err.message);
+        hbd_warn_limited("nng: request too large", "nng: %s", err.message);
         return hbd_codec_error(err.code, err.message, reserve, arg);
     }
     Hbeat__V1__Request *req = hbeat__v1__request__unpack(NULL, len, buf);
     if (req == NULL) {
         hbeat_error_set(&err, HBEAT_EINVAL, "malformed request: not a hbeat.v1.Request (%zu bytes)",
                         len);
-        hbd_warn("nng: %s", err.message);
+        hbd_warn_limited("nng: malformed request", "nng: %s", err.message);
         return hbd_codec_error(err.code, err.message, reserve, arg);
     }
     Hbeat__V1__Reply reply = HBEAT__V1__REPLY__INIT;
@@ -253,7 +253,8 @@ int hbd_codec_serve_auth(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size
     memset(&p, 0, sizeof p);
     int rc = authorize(auth, req, &err);
     if (rc != 0) {
-        hbd_warn("nng %s: refused: %s", call_name(req->call_case), err.message);
+        hbd_warn_limited("nng: refused request", "nng %s: refused: %s", call_name(req->call_case),
+                         err.message);
         rc = hbd_codec_error(rc, err.message, reserve, arg);
         hbeat__v1__request__free_unpacked(req, NULL);
         return rc;
@@ -261,12 +262,16 @@ int hbd_codec_serve_auth(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size
     rc = dispatch(e, req, &reply, &p, ticket, &err);
     if (rc != 0) {
         *ticket = 0;
+        /* A client can cause each of these once per request. */
         if (rc == HBEAT_ENOTFOUND || rc == HBEAT_ECANCELED)
-            hbd_info("nng %s: %s", call_name(req->call_case), err.message);
+            hbd_info_limited("nng: request for no such run", "nng %s: %s",
+                             call_name(req->call_case), err.message);
         else if (rc == HBEAT_EINVAL || rc == HBEAT_ENOTSUP)
-            hbd_warn("nng %s: bad request: %s", call_name(req->call_case), err.message);
+            hbd_warn_limited("nng: bad request", "nng %s: bad request: %s",
+                             call_name(req->call_case), err.message);
         else
-            hbd_error("nng %s: %s", call_name(req->call_case), err.message);
+            hbd_error_limited("nng: failed request", "nng %s: %s", call_name(req->call_case),
+                              err.message);
         rc = hbd_codec_error(rc, err.message, reserve, arg);
     } else {
         rc = pack(&reply, reserve, arg);

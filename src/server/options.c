@@ -212,6 +212,7 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
     o->max_connections = HBD_DEFAULT_MAX_CONNECTIONS;
     o->max_connections_per_ip = HBD_DEFAULT_MAX_CONNECTIONS_IP;
     o->read_timeout = HBD_DEFAULT_READ_TIMEOUT;
+    o->min_request_rate = HBD_DEFAULT_MIN_REQUEST_RATE;
     if (parse_http(o, HBD_DEFAULT_HTTP, errbuf, errlen) != 0)
         return -1;
 
@@ -277,7 +278,8 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
                                             "--max-request",
                                             "--max-connections",
                                             "--max-connections-per-ip",
-                                            "--read-timeout"};
+                                            "--read-timeout",
+                                            "--min-request-rate"};
         int ok = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             ok |= strcmp(flag, known[k]) == 0;
@@ -337,6 +339,8 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
             rc = parse_seconds(flag, v, 0, 1, &o->read_timeout, errbuf, errlen);
             if (rc == 0 && o->read_timeout > 3600)
                 rc = fail(errbuf, errlen, "--read-timeout: at most 3600 seconds, got '%.40s'", v);
+        } else if (strcmp(flag, "--min-request-rate") == 0) {
+            rc = parse_count(flag, v, 0, 1ul << 30, &o->min_request_rate, errbuf, errlen);
         } else {
             rc = set_level(o, flag, v, errbuf, errlen);
         }
@@ -401,6 +405,10 @@ void hbd_options_usage(FILE *out)
           "  --read-timeout S     seconds a connection may take to deliver a whole request,\n"
           "                       and may stay idle (default 30); nng: also the TLS\n"
           "                       handshake and greeting, and replies left unread\n"
+          "  --min-request-rate BYTES\n"
+          "                       REST: once a request has begun it must arrive at this\n"
+          "                       many bytes a second on average, after a 2 s grace, or\n"
+          "                       the connection is closed; 0 for no minimum (default 500)\n"
           "  --help               show this help and exit\n"
           "  --version            show the version and exit\n"
           "\n"

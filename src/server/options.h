@@ -18,6 +18,7 @@
 #define HBD_DEFAULT_MAX_CONNECTIONS    1024
 #define HBD_DEFAULT_MAX_CONNECTIONS_IP 256
 #define HBD_DEFAULT_READ_TIMEOUT       30.0
+#define HBD_DEFAULT_MIN_REQUEST_RATE   500
 
 typedef struct hbd_options {
     const char *listen[HBD_MAX_LISTEN]; /* nng listen URLs */
@@ -39,6 +40,7 @@ typedef struct hbd_options {
     unsigned int max_connections;        /* per front end */
     unsigned int max_connections_per_ip; /* per front end; 0: no limit */
     double read_timeout;                 /* seconds */
+    unsigned long min_request_rate;      /* REST: bytes/s; 0: none */
     int help, version;
     /* Storage for HBEATD_LISTEN's pieces. */
     char env_listen[1024];

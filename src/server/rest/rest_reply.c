@@ -129,8 +129,13 @@ void hbd_rest_reply_error(hbd_rest_reply *r, const hbd_rest_request *req, unsign
     char method[24];
     const char *m = req != NULL && req->method != NULL ? req->method : "";
     hbd_rest_echo(method, sizeof method, m, strlen(m));
-    hbd_log(status >= 500 && status != 503 ? HBEAT_LOG_ERROR : HBEAT_LOG_WARN,
-            "rest: %s %s: %u %s: %s", method, path, status, type, message);
+    /* A client can cause one per request: rate-limited (log.h). */
+    if (status >= 500 && status != 503)
+        hbd_error_limited("rest: failed request", "rest: %s %s: %u %s: %s", method, path, status,
+                          type, message);
+    else
+        hbd_warn_limited("rest: refused request", "rest: %s %s: %u %s: %s", method, path, status,
+                         type, message);
 
     hbd_rest_reply_release(r);
     r->status = status;
@@ -160,8 +165,8 @@ void hbd_rest_reply_engine_error(hbd_rest_reply *r, const hbd_rest_request *req,
         break;
     default:
         /* Store detail goes to the log, not to the client. */
-        hbd_log(HBEAT_LOG_ERROR, "rest: engine failed: %s (%d): %s", hbeat_strerror(rc), rc,
-                detail);
+        hbd_error_limited("rest: engine failed", "rest: engine failed: %s (%d): %s",
+                          hbeat_strerror(rc), rc, detail);
         hbd_rest_reply_error(r, req, 500, "internal server error: %s", hbeat_strerror(rc));
         break;
     }

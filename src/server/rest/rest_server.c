@@ -59,6 +59,10 @@
 /* Seconds a connection may stay silent, idle keep-alive included. */
 #define CONNECTION_TIMEOUT_S 60
 #define MAX_CONNECTIONS      4096
+/* Seconds a request may take before --min-request-rate applies to it:
+   enough for a client's first write and a round trip or two, far less
+   than a slowloris hopes to hold a slot for. */
+#define MIN_RATE_GRACE_S 2.0
 /* How long hbd_rest_stop waits for requests that are not waiting for a
    commit (being received, or being sent to a slow client). */
 #define STOP_WAIT_S 10
@@ -133,7 +137,9 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
     /* Written only while MHD_start_daemon runs, read after it returns. */
     if (!atomic_load(&rest->started))
         memcpy(rest->last_log, line, sizeof line);
-    hbd_log(HBEAT_LOG_WARN, "rest: microhttpd: %s", line);
+    /* Most of MHD's messages are about one connection ("Server reached
+       connection limit", "Too many open files"): rate-limited. */
+    hbd_warn_limited("rest: microhttpd", "rest: microhttpd: %s", line);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -149,7 +155,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             cn->rest = cls;
             cn->mhd = c;
             hbd_rest_reply_init(&cn->reply);
-            hbd_rest_deadline_add(cn->rest->deadlines, &cn->deadline, c);
+            /* When the table is full this shuts a connection down to make
+               room: another, or this one (then MHD closes it next). */
+            (void)hbd_rest_deadline_add(cn->rest->deadlines, &cn->deadline, c);
         }
         *socket_context = cn;
         return;
@@ -369,6 +377,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_unlock(&rest->mu);
         if (stopping)
             return reply_early(c, cn, &req, 503, "server is shutting down");
+        /* Before anything else reads the body: where its length is open
+           to two readings, the connection is closed (request smuggling). */
+        const char *framing = hbd_rest_framing_problem(c);
+        if (framing != NULL)
+            return reply_early(c, cn, &req, 400, framing);
         /* Before the body: a request without a valid token costs no more
            than its headers. The status page holds no data (its script
            fetches the runs with the token the user types in), so it loads
@@ -406,8 +419,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (cn->too_big) {
             cn->dropped += n;
             if (cn->len + cn->dropped > drain_max(rest)) {
-                hbd_log(HBEAT_LOG_WARN, "rest: closing a connection sending a body over %zu bytes",
-                        drain_max(rest));
+                hbd_warn_limited("rest: body too large",
+                                 "rest: closing a connection sending a body over %zu bytes",
+                                 drain_max(rest));
                 return MHD_NO;
             }
         }
@@ -437,18 +451,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return ok;
 }
 
-/* Open file descriptors allowed, minus room for the store and nng. */
-static unsigned int connection_limit(unsigned int wanted)
+/* libmicrohttpd's limits sit this far above hbeatd's own: a connection
+   hbeatd shuts to make room is counted by libmicrohttpd until its thread
+   has closed it, and libmicrohttpd must keep accepting meanwhile, or a full
+   table would again leave new clients waiting in the backlog. */
+static unsigned int headroom(unsigned int limit, unsigned int least)
+{
+    return limit / 8 > least ? limit / 8 : least;
+}
+
+/* hbeatd's connection limit and libmicrohttpd's (*mhd), both within the
+   open file descriptors allowed, minus room for the store and nng. */
+static unsigned int connection_limit(unsigned int wanted, unsigned int *mhd)
 {
     if (wanted == 0)
         wanted = MAX_CONNECTIONS;
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
-        return wanted;
-    if (rl.rlim_cur < 128)
-        return 16;
-    rlim_t n = rl.rlim_cur - 64;
-    return n < wanted ? (unsigned int)n : wanted;
+    rlim_t room = wanted + headroom(wanted, 16);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        room = rl.rlim_cur < 128 ? 32 : rl.rlim_cur - 64;
+    unsigned int ours = wanted;
+    if (ours + (rlim_t)headroom(ours, 16) > room)
+        ours = (unsigned int)(room * 8 / 9 < room - 16 ? room * 8 / 9 : room - 16);
+    *mhd = ours + headroom(ours, 16);
+    return ours;
 }
 
 static unsigned int default_threads(void)
@@ -547,13 +573,26 @@ int hbd_rest_start_secure(hbd_rest **out, hbd_engine *engine, const hbd_rest_opt
                                                  ? "NORMAL:-VERS-ALL:+VERS-TLS1.2"
                                                  : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2")};
     }
+    /* The per-address limit is hbeatd's (rest_deadline.c); libmicrohttpd's
+       stays above it as a backstop. */
     if (sec->max_connections_per_ip > 0)
-        extra[nextra++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                                                  (intptr_t)sec->max_connections_per_ip, NULL};
+        extra[nextra++] = (struct MHD_OptionItem){
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (intptr_t)(sec->max_connections_per_ip + headroom(sec->max_connections_per_ip, 4)),
+            NULL};
     extra[nextra] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     double read_timeout = sec->read_timeout > 0 ? sec->read_timeout : CONNECTION_TIMEOUT_S;
     unsigned int idle_s = read_timeout < 1.0 ? 1u : (unsigned int)(read_timeout + 0.999);
-    if (hbd_rest_deadlines_start(&rest->deadlines, read_timeout) != 0) {
+    unsigned int mhd_limit = 0;
+    hbd_rest_guard guard = {
+        .read_timeout = read_timeout,
+        .min_rate = sec->min_request_rate,
+        .grace = MIN_RATE_GRACE_S,
+        .max_connections = connection_limit(sec->max_connections, &mhd_limit),
+        .max_per_address = sec->max_connections_per_ip,
+    };
+    guard.capacity = mhd_limit;
+    if (hbd_rest_deadlines_start(&rest->deadlines, &guard) != 0) {
         rest_free(rest);
         return hbeat_error_set(err, HBEAT_ESYSTEM, "cannot start the read-timeout thread");
     }
@@ -568,10 +607,9 @@ int hbd_rest_start_secure(hbd_rest **out, hbd_engine *engine, const hbd_rest_opt
     rest->daemon = MHD_start_daemon(
         flags, opts->port, NULL, NULL, on_request, rest, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
         rest, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-        threads > 1 ? threads : 0u, MHD_OPTION_CONNECTION_LIMIT,
-        connection_limit(sec->max_connections), MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, rest, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, rest, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        threads > 1 ? threads : 0u, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, rest,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, rest, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     int saved = errno;
     if (rest->daemon == NULL) {
         int code = hbeat_error_set(err, HBEAT_ESYSTEM, "cannot serve HTTP on %s:%u: %s", host,

@@ -20,7 +20,7 @@ static int refuse(gnutls_session_t session, gnutls_alert_description_t alert, co
     int len = (int)strlen(why);
     while (len > 0 && why[len - 1] == ' ')
         len--;
-    hbd_log(HBEAT_LOG_WARN, "rest: refused a TLS client: %.*s", len, why);
+    hbd_warn_limited("rest: refused TLS client", "rest: refused a TLS client: %.*s", len, why);
     gnutls_alert_send(session, GNUTLS_AL_FATAL, alert);
     return -1;
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -484,6 +485,59 @@ static void test_bad_token_files_refused_at_start(void **state)
     hb_proc_cleanup(&p);
 }
 
+/* A FIFO as the token file (issue 11, item 9): opening one used to block
+   until a writer came. At start hbeatd now exits 2 at once, saying why; on
+   SIGHUP it keeps the tokens in force, and SIGTERM still stops it (the
+   main loop that reloads is also the one that stops). */
+static void test_a_fifo_as_token_file(void **state)
+{
+    (void)state;
+    char dir[64] = "/tmp/hbeat-fifo-XXXXXX", tokens[128], fifo[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(tokens, sizeof tokens, "%s/tokens", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+
+    const char *args[] = {
+        "--token-file", fifo,       "--listen", "tcp://127.0.0.1:0", "--http", "none",
+        "--db",         ":memory:", NULL};
+    char *argv[16];
+    int n = 0;
+    argv[n++] = HBEATD_BIN;
+    for (const char *const *a = args; *a != NULL; a++)
+        argv[n++] = (char *)*a;
+    argv[n] = NULL;
+    const char *changes[] = {"-HBEATD_LISTEN", "-HBEATD_HTTP", "-HBEATD_TOKEN_FILE", "-HBEATD_DB",
+                             NULL};
+    hb_proc p;
+    assert_int_equal(hb_proc_start(&p, argv, changes), 0);
+    int rc = hb_proc_wait_exit(&p, 10.0);
+    if (rc != 2 || strstr(p.err, "not a regular file (a FIFO)") == NULL)
+        fail_msg("hbeatd with a FIFO as token file: exit %d (-1: still running after 10 s), "
+                 "wanted 2: %s",
+                 rc, p.err);
+    hb_proc_cleanup(&p);
+
+    char text[512];
+    snprintf(text, sizeof text, "client %s\noperator %s\n", CLIENT, OPERATOR);
+    assert_int_equal(sec_write_file(tokens, text), 0);
+    hbd_harness h;
+    const char *hargs[] = {"--token-file", tokens, NULL};
+    assert_int_equal(hbd_harness_start(&h, hargs), 0);
+    assert_int_equal(rename(fifo, tokens), 0);
+    kill(h.pid, SIGHUP);
+    assert_int_equal(
+        sec_log_wait(&h, "not a regular file (a FIFO); keeping the tokens in force", 10.0), 0);
+    expect_calls(h.nng_tcp_url, OPERATOR, C_LIST, C_LIST, 0, 0);
+    expect_calls(h.rest_url, OPERATOR, C_LIST, C_LIST, 0, 0);
+    double t0 = sec_now();
+    assert_int_equal(hbd_harness_stop(&h), 0);
+    assert_true(sec_now() - t0 < 5.0);
+    hbd_harness_cleanup(&h);
+    unlink(tokens);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_loopback_only_without_tokens),
         cmocka_unit_test_setup_teardown(test_remote_with_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_token_files_refused_at_start, setup, teardown),
+        cmocka_unit_test(test_a_fifo_as_token_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

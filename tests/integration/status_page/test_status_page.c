@@ -1,7 +1,8 @@
 /*
  * The status page (GET /) in headless Chromium against a real hbeatd with
  * runs in several states: running and fresh, running and near its
- * deadline, late, reaped to E, done, and never beaten. Chromium renders the
+ * deadline, late, reaped to E, done, and never beaten; one of them with
+ * a run id and a workflow id above 2^53, which must show exactly. Chromium renders the
  * page (--dump-dom) and the test reads the table it built; a second run
  * takes a screenshot, kept in <build>/artifacts/status_page.png.
  *
@@ -193,10 +194,15 @@ static int run_chromium(const char *work, const char *url, const char *mode, con
 
 /* ---- the runs ------------------------------------------------------------ */
 
+/* Above 2^53, where a double no longer holds every integer: JavaScript
+   would show these as ...992 and ...996. */
+#define BIG_RUN      INT64_C(9007199254740993)
+#define BIG_WORKFLOW INT64_C(9007199254740995)
+
 typedef struct fx {
     hbd_harness h;
     hbeat_gateway *rest;
-    int64_t fresh, near, late, reaped, done, registered;
+    int64_t fresh, near, late, reaped, done, registered, big;
 } fx;
 
 static int64_t create(fx *f, const char *status)
@@ -241,6 +247,20 @@ static void wait_status(fx *f, int64_t run, const char *want)
     }
 }
 
+static void set_ids(sqlite3 *db, int64_t run, int64_t id, int64_t workflow_id)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "UPDATE runs SET id = ?1, workflow_id = ?2 WHERE id = ?3", -1, &st,
+                           NULL) != SQLITE_OK)
+        fail_msg("prepare: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, workflow_id);
+    sqlite3_bind_int64(st, 3, run);
+    if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(db) != 1)
+        fail_msg("update run %lld: %s", (long long)run, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+}
+
 static void set_times(sqlite3 *db, int64_t run, double last_heartbeat, double deadline)
 {
     sqlite3_stmt *st = NULL;
@@ -280,6 +300,7 @@ static int setup(void **state)
     beat(f, f->done, "R", 600);
     beat(f, f->done, "D", 600);
     f->registered = create(f, "G");
+    int64_t big = create(f, "G");
 
     hbeat_gateway_free(f->rest);
     f->rest = NULL;
@@ -291,6 +312,10 @@ static int setup(void **state)
     double now = wall_now();
     set_times(db, f->near, now - 90000, now + 10000);
     set_times(db, f->late, now - 700, now - 600);
+    /* Ids that only exact integers can show: hbeatd takes any 64-bit id
+       its store holds. */
+    set_ids(db, big, BIG_RUN, BIG_WORKFLOW);
+    f->big = BIG_RUN;
     sqlite3_close(db);
 
     assert_int_equal(hbd_harness_restart(&f->h), 0);
@@ -428,8 +453,8 @@ static void test_table_shows_every_run_with_its_marks(void **state)
     char *dom = dump_dom(f, "");
     row rows[32];
     size_t n = rows_of(dom, rows, 32);
-    if (n != 6) {
-        fail_msg("%zu rows, want 6; the DOM:\n%s", n, dom);
+    if (n != 7) {
+        fail_msg("%zu rows, want 7; the DOM:\n%s", n, dom);
     }
     /* Ascending ids, as listed. */
     for (size_t i = 1; i < n; i++)
@@ -466,8 +491,16 @@ static void test_table_shows_every_run_with_its_marks(void **state)
     check_row(r, "G", "none");
     assert_non_null(strstr(r->text, "|never|"));
 
-    assert_int_equal(counter(dom, "count-all"), 6);
-    assert_int_equal(counter(dom, "count-shown"), 6);
+    /* Ids above 2^53, digit for digit, in the row and its data-id. */
+    r = find_row(rows, n, f->big);
+    check_row(r, "G", "none");
+    if (strstr(r->text, "|9007199254740993|") == NULL ||
+        strstr(r->text, "|9007199254740995|") == NULL)
+        fail_msg("run %lld of workflow %lld shows as: %s", (long long)BIG_RUN,
+                 (long long)BIG_WORKFLOW, r->text);
+
+    assert_int_equal(counter(dom, "count-all"), 7);
+    assert_int_equal(counter(dom, "count-shown"), 7);
     assert_int_equal(counter(dom, "count-late"), 1);
     assert_int_equal(counter(dom, "count-near"), 1);
     /* The legend names both marks. */
@@ -487,7 +520,7 @@ static void test_status_filter(void **state)
     assert_int_equal(n, 2);
     check_row(find_row(rows, n, f->reaped), "E", "none");
     check_row(find_row(rows, n, f->done), "D", "none");
-    assert_int_equal(counter(dom, "count-all"), 6);
+    assert_int_equal(counter(dom, "count-all"), 7);
     assert_int_equal(counter(dom, "count-shown"), 2);
     /* The late run is still counted while hidden. */
     assert_int_equal(counter(dom, "count-late"), 1);

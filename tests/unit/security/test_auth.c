@@ -204,6 +204,34 @@ static void test_reload(void **state)
     hbd_auth_close(a);
 }
 
+/* A FIFO where the file should be: refused at once (open() on a FIFO
+   without O_NONBLOCK waits for a writer forever), at open and at reload,
+   and the tokens in force stay. The alarm turns a hang into a failure. */
+static void test_a_fifo_is_refused_without_blocking(void **state)
+{
+    (void)state;
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10);
+    hbd_auth *a = (hbd_auth *)1;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    assert_int_equal(hbd_auth_open(&a, fifo, &err), HBEAT_EINVAL);
+    assert_null(a);
+    assert_non_null(strstr(err.message, "not a regular file (a FIFO)"));
+    assert_non_null(strstr(err.message, fifo));
+
+    put("operator fifo-operator-token-1\n");
+    assert_int_equal(hbd_auth_open(&a, path, NULL), 0);
+    assert_int_equal(rename(fifo, path), 0);
+    assert_int_equal(hbd_auth_reload(a, &err), HBEAT_EINVAL);
+    assert_non_null(strstr(err.message, "not a regular file (a FIFO)"));
+    assert_int_equal(check(a, "fifo-operator-token-1"), HBD_RIGHT_OPERATOR);
+    alarm(0);
+    hbd_auth_close(a);
+    unlink(path); /* the next test writes a file there */
+}
+
 /* Checks from several threads while the file is reloaded: every check sees
    one whole table or the other. */
 typedef struct racer {
@@ -259,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_empty_file_refuses_everything),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_a_fifo_is_refused_without_blocking),
         cmocka_unit_test(test_checks_race_reloads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

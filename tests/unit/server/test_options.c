@@ -186,6 +186,32 @@ static void test_sync(void **state)
     assert_non_null(strstr(err, "--sync"));
 }
 
+/* --min-request-rate: REST's minimum rate for a request, 0 to turn it off;
+   whole bytes per second. */
+static void test_min_request_rate(void **state)
+{
+    (void)state;
+    assert_int_equal(parse((const char *const[]){NULL}), 0);
+    assert_int_equal(o.min_request_rate, HBD_DEFAULT_MIN_REQUEST_RATE);
+    assert_int_equal(o.min_request_rate, 500);
+    assert_int_equal(parse((const char *const[]){"--min-request-rate", "2048", NULL}), 0);
+    assert_int_equal(o.min_request_rate, 2048);
+    assert_int_equal(parse((const char *const[]){"--min-request-rate=0", NULL}), 0);
+    assert_int_equal(o.min_request_rate, 0);
+    const char *const bad[][3] = {
+        {"--min-request-rate", "-1", NULL},   {"--min-request-rate", "1.5", NULL},
+        {"--min-request-rate", "fast", NULL}, {"--min-request-rate", "1073741825", NULL},
+        {"--min-request-rate", "", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (parse(bad[i]) != -1)
+            fail_msg("--min-request-rate '%s' was accepted", bad[i][1]);
+        assert_non_null(strstr(err, "--min-request-rate"));
+    }
+    assert_int_equal(parse((const char *const[]){"--min-request-rate", NULL}), -1);
+    assert_non_null(strstr(err, "--min-request-rate needs a value"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +220,7 @@ int main(void)
         cmocka_unit_test_setup(test_environment, clear_env),
         cmocka_unit_test_setup(test_errors, clear_env),
         cmocka_unit_test_setup(test_sync, clear_env),
+        cmocka_unit_test_setup(test_min_request_rate, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
