@@ -133,8 +133,6 @@ struct hbd_nng {
     unsigned long pending;
     int stopping;
     double stop_deadline;
-    unsigned long notes[3];
-    double noted_at[3];
 };
 
 static _Thread_local int on_loop_thread;
@@ -622,49 +620,39 @@ static conn *longest_idle(hbd_nng *srv, const unsigned char *key, unsigned int *
     return victim;
 }
 
-/* What the limits did, logged at most once per 10 s each, with a count,
-   so that a flood of connections cannot flood the log. */
-enum { N_GAVE_WAY_PEER, N_GAVE_WAY_ALL, N_REFUSED, N_KINDS };
-
-static void note(hbd_nng *srv, int kind, double now)
+static void note_refused(void)
 {
-    static const char *const what[N_KINDS] = {
-        ("--max-connections-per-ip reached: the longest-idle connection of that peer gave way to "
-         "a new one"),
-        "--max-connections reached: the longest-idle connection gave way to a new one",
-        "a new connection was refused: every connection is busy, or no file descriptor is left"};
-    srv->notes[kind]++;
-    if (now - srv->noted_at[kind] >= 10.0) {
-        hbd_warn("nng: %s (%lu time(s) in the last 10 s)", what[kind], srv->notes[kind]);
-        srv->notes[kind] = 0;
-        srv->noted_at[kind] = now;
-    }
+    hbd_warn_limited("nng: refused", "nng: a new connection was refused: every connection is "
+                                     "busy, or no file descriptor is left");
 }
 
 /* Makes room for one more connection from `key`: 0, or -1 when every
    connection that counts is busy. */
-static int make_room(hbd_nng *srv, const unsigned char *key, double now)
+static int make_room(hbd_nng *srv, const unsigned char *key)
 {
     if (srv->max_per_peer > 0) {
         unsigned int same = 0;
         conn *victim = longest_idle(srv, key, &same);
         if (same >= srv->max_per_peer) {
             if (victim == NULL) {
-                note(srv, N_REFUSED, now);
+                note_refused();
                 return -1;
             }
             close_conn(srv, victim, "gave way to a newer connection from the same peer");
-            note(srv, N_GAVE_WAY_PEER, now);
+            hbd_warn_limited("nng: per peer", "nng: --max-connections-per-ip reached: the "
+                                              "longest-silent connection of that peer gave way "
+                                              "to a new one");
         }
     }
     if (srv->nconns >= srv->max_conns) {
         conn *victim = longest_idle(srv, NULL, NULL);
         if (victim == NULL) {
-            note(srv, N_REFUSED, now);
+            note_refused();
             return -1;
         }
         close_conn(srv, victim, "gave way to a newer connection");
-        note(srv, N_GAVE_WAY_ALL, now);
+        hbd_warn_limited("nng: all", "nng: --max-connections reached: the longest-silent "
+                                     "connection gave way to a new one");
     }
     return 0;
 }
@@ -674,7 +662,7 @@ static void admit(hbd_nng *srv, listener *l, int fd, double now)
     int ipc = l->l.url.scheme == HBD_SP_IPC;
     unsigned char key[17];
     peer_key(fd, ipc, key);
-    conn *c = make_room(srv, key, now) == 0 ? calloc(1, sizeof *c) : NULL;
+    conn *c = make_room(srv, key) == 0 ? calloc(1, sizeof *c) : NULL;
     if (c == NULL) {
         close(fd);
         return;
@@ -745,7 +733,7 @@ static void accept_some(hbd_nng *srv, listener *l, double now)
                 close_conn(srv, victim, "gave way: out of file descriptors");
                 continue;
             }
-            note(srv, N_REFUSED, now);
+            note_refused();
             arm_listener(srv, l, 0);
             l->resume_at = now + ACCEPT_PAUSE_S;
         }

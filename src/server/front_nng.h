@@ -40,9 +40,9 @@ typedef struct hbd_nng_security {
     hbd_auth *auth;
     /* Connections open at once (0: 1024), and from one address, or one
        user over ipc (0: no limit). Every accepted connection counts; at
-       either limit the connection that has gone longest without a request
-       and has none in flight is closed for the new one, and when all are
-       busy the new one is closed. */
+       either limit the connection whose peer has been silent longest and
+       that has nothing in flight is closed for the new one, and when all
+       are busy the new one is closed. */
     unsigned int max_connections;
     unsigned int max_connections_per_ip;
     /* Seconds (0: 30) for the TLS handshake and greeting, then for each

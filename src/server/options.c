@@ -398,7 +398,7 @@ void hbd_options_usage(FILE *out)
           "  --max-request BYTES  largest request: REST body, nng message (default 65536)\n"
           "  --max-connections N  open connections per front end (default 1024, and never\n"
           "                       more than the open-file limit allows); nng: at the limit\n"
-          "                       the longest-idle connection gives way to a new one\n"
+          "                       the longest-silent connection gives way to a new one\n"
           "  --max-connections-per-ip N\n"
           "                       open connections from one address (nng over ipc: from\n"
           "                       one user), per front end; 0 for no limit (default 256)\n"
