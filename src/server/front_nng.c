@@ -420,34 +420,43 @@ static void drain_ready(hbd_nng *srv)
     }
 }
 
-static void serve(hbd_nng *srv, conn *c, const uint8_t *body, size_t len)
+/* A request of `c` whose body (or its first bytes) is `body`: counted in
+   flight until complete(); NULL (and `c` closed) when the body has no
+   request id or no memory is left. */
+static request *new_request(hbd_nng *srv, conn *c, const uint8_t *body, size_t len)
 {
     size_t bt = hbd_sp_backtrace_len(body, len);
-    if (bt == 0) {
-        close_conn(srv, c, "a request without a request id");
-        return;
-    }
-    if (srv->stopping)
-        return; /* arrived after the stop began: dropped, as if it came later */
-    request *q = calloc(1, sizeof *q);
+    request *q = bt > 0 ? calloc(1, sizeof *q) : NULL;
     if (q == NULL) {
-        close_conn(srv, c, "out of memory for a request");
-        return;
+        close_conn(srv, c, bt == 0 ? "a request without a request id" : "out of memory");
+        return NULL;
     }
     q->srv = srv;
     q->c = c;
     q->started = hbd_metrics_now();
-    q->route = hbd_metrics_nng_route(body + bt, len - bt);
+    q->route = HBD_ROUTE_OTHER;
     memcpy(q->bt, body, bt);
     q->bt_len = bt;
     c->pending++;
     srv->pending++;
+    return q;
+}
+
+static void serve(hbd_nng *srv, conn *c, const uint8_t *body, size_t len)
+{
+    if (srv->stopping)
+        return; /* arrived after the stop began: dropped, as if it came later */
+    request *q = new_request(srv, c, body, len);
+    if (q == NULL)
+        return;
+    const uint8_t *payload = body + q->bt_len;
+    size_t payload_len = len - q->bt_len;
+    q->route = hbd_metrics_nng_route(payload, payload_len);
     uint64_t ticket = 0;
-    if (hbd_codec_serve_auth(srv->engine, srv->auth, body + bt, len - bt, srv->max_message, reserve,
-                             q, &ticket) != 0) {
+    if (hbd_codec_serve_auth(srv->engine, srv->auth, payload, payload_len, srv->max_message,
+                             reserve, q, &ticket) != 0) {
         hbd_error("nng: out of memory for a reply; dropping the request");
         q->len = 0;
-        q->rc = 0;
         complete(srv, q);
         return;
     }
@@ -458,24 +467,9 @@ static void serve(hbd_nng *srv, conn *c, const uint8_t *body, size_t len)
    the rest is skipped as it arrives, never stored. */
 static void refuse_large(hbd_nng *srv, conn *c, const uint8_t *prefix, size_t len)
 {
-    size_t bt = hbd_sp_backtrace_len(prefix, len);
-    if (bt == 0) {
-        close_conn(srv, c, "a request without a request id");
+    request *q = new_request(srv, c, prefix, len);
+    if (q == NULL)
         return;
-    }
-    request *q = calloc(1, sizeof *q);
-    if (q == NULL) {
-        close_conn(srv, c, "out of memory for a reply");
-        return;
-    }
-    q->srv = srv;
-    q->c = c;
-    q->started = hbd_metrics_now();
-    q->route = HBD_ROUTE_OTHER;
-    memcpy(q->bt, prefix, bt);
-    q->bt_len = bt;
-    c->pending++;
-    srv->pending++;
     char why[96];
     snprintf(why, sizeof why, "the request is larger than the server's limit of %zu bytes",
              srv->max_message);
