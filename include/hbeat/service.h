@@ -5,9 +5,10 @@
  * A service reports one workflow run's status to a server every
  * `interval` seconds, telling it to expect the next beat within
  * `next_report_increment = interval * report_by_buffer` seconds, and adopts
- * whatever status the server answers with (pause, cold or hot resume,
- * error). It runs beats on demand (tick, tick_async) or in a loop, in the
- * caller's thread (run) or in a thread of its own (start/stop).
+ * whatever status the server answers with (cold or hot resume, error, or
+ * any other the server holds). It runs beats on demand (tick, tick_async)
+ * or in a loop, in the caller's thread (run) or in a thread of its own
+ * (start/stop).
  *
  * Every function is thread-safe unless its comment says otherwise.
  */
