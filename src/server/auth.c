@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/config_file.h"
 #include "server/log.h"
 
 /* A token file bigger than this is a mistake (a wrong path, a log file). */
@@ -62,81 +63,6 @@ static void table_free(table *t)
     }
     free(t->entries);
     free(t);
-}
-
-static const char *kind_of(mode_t mode)
-{
-    return S_ISFIFO(mode)                   ? "a FIFO"
-           : S_ISDIR(mode)                  ? "a directory"
-           : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
-           : S_ISSOCK(mode)                 ? "a socket"
-                                            : "not a file";
-}
-
-/* Reads the whole file; *out is NUL-terminated, to be wiped and freed.
-   Opened without blocking and read only when it is a regular file: a FIFO
-   put in the file's place would otherwise block open() until a writer
-   came, and the main loop that reloads on SIGHUP is also the one that
-   stops hbeatd on SIGTERM. */
-static int slurp(const char *path, char **out, size_t *len, hbeat_error *err)
-{
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        int e = errno;
-        int rc = hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s: %s", path, strerror(e));
-        if (err != NULL)
-            err->native = e;
-        return rc;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        const char *kind = kind_of(st.st_mode);
-        close(fd);
-        return hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s: not a regular file (%s)",
-                               path, kind);
-    }
-    if (st.st_size > FILE_MAX) {
-        close(fd);
-        return hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s: larger than %d bytes", path,
-                               FILE_MAX);
-    }
-    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-        hbd_warn("token file %s can be read by other users (mode %03o); chmod 600 it", path,
-                 (unsigned)(st.st_mode & 0777));
-    char *buf = malloc(FILE_MAX + 1);
-    if (buf == NULL) {
-        close(fd);
-        return hbeat_error_set(err, HBEAT_ENOMEM, "token file: out of memory");
-    }
-    size_t n = 0;
-    int bad = 0;
-    while (n <= FILE_MAX) {
-        ssize_t r = read(fd, buf + n, FILE_MAX + 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            bad = r < 0;
-            break;
-        }
-        n += (size_t)r;
-    }
-    close(fd);
-    if (bad || n > FILE_MAX) {
-        explicit_bzero(buf, n);
-        free(buf);
-        return hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s: %s", path,
-                               bad ? "read error" : "grew while being read");
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
 }
 
 static int is_space(char c)
@@ -279,7 +205,7 @@ static int load(const char *path, table **out, hbeat_error *err)
 {
     char *text;
     size_t len = 0;
-    int rc = slurp(path, &text, &len, err);
+    int rc = hbd_read_config_file("token file", path, FILE_MAX, 1, &text, &len, err);
     if (rc != 0)
         return rc;
     rc = parse(path, text, len, out, err);

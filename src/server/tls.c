@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "server/config_file.h"
 #include "server/log.h"
 
 /* A certificate chain or key beyond this is not what the flag meant. */
@@ -22,40 +23,16 @@
 static int read_pem(const char *flag, const char *path, int secret, char **out, size_t *len,
                     hbeat_error *err)
 {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        int e = errno;
-        int rc = hbeat_error_set(err, HBEAT_EINVAL, "%s %.200s: %s", flag, path, strerror(e));
-        if (err != NULL)
-            err->native = e;
+    int rc = hbd_read_config_file(flag, path, PEM_MAX, secret, out, len, err);
+    if (rc != 0)
         return rc;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > PEM_MAX) {
-        fclose(f);
-        return hbeat_error_set(err, HBEAT_EINVAL, "%s %.200s: not a regular file under %d bytes",
-                               flag, path, PEM_MAX);
-    }
-    if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-        hbd_warn("%s %s can be read by other users (mode %03o); chmod 600 it", flag, path,
-                 (unsigned)(st.st_mode & 0777));
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        fclose(f);
-        return hbeat_error_set(err, HBEAT_ENOMEM, "%s: out of memory", flag);
-    }
-    size_t n = fread(buf, 1, (size_t)st.st_size, f);
-    fclose(f);
-    buf[n] = '\0';
-    if (n == 0 || strstr(buf, "-----BEGIN ") == NULL || memchr(buf, '\0', n) != NULL) {
-        explicit_bzero(buf, n);
-        free(buf);
+    if (*len == 0 || strstr(*out, "-----BEGIN ") == NULL || memchr(*out, '\0', *len) != NULL) {
+        explicit_bzero(*out, *len);
+        free(*out);
+        *out = NULL;
         return hbeat_error_set(err, HBEAT_EINVAL, "%s %.200s: not a PEM file (no -----BEGIN line)",
                                flag, path);
     }
-    *out = buf;
-    *len = n;
     return 0;
 }
 
