@@ -134,6 +134,22 @@ static hbeat_service *make_service(conf_fx *f, int64_t run, hbeat_clock *clock, 
     return svc;
 }
 
+/* Skips the running case, saying on stdout which target, which case and
+   why, so that a case that does not apply never passes in silence. */
+static void conf_skip(const conf_fx *f, const char *test, const char *why)
+{
+    print_message("[  SKIP    ] %s: %s does not apply: %s\n", f->t->name, test, why);
+    skip();
+}
+
+/* For the cases that change a run behind the client's back. */
+static void need_server(const conf_fx *f, const char *test)
+{
+    if (f->t->server_set_status == NULL) {
+        conf_skip(f, test, f->t->why_no_server);
+    }
+}
+
 static void server_set(conf_fx *f, const char *status)
 {
     int rc = f->t->server_set_status(f->t->ctx, f->gw, f->run, status);
@@ -201,6 +217,7 @@ static void conf_beat_returns_the_status_the_server_holds(void **state)
 static void conf_beat_reports_an_operator_change(void **state)
 {
     conf_fx *f = *state;
+    need_server(f, __func__);
     beat_expect(f, "R", "R");
     server_set(f, "H");
     /* The client still says "R"; the server holds "H" and says so. */
@@ -236,6 +253,7 @@ static void conf_increments_of_any_sensible_size(void **state)
 static void conf_tick_adopts_a_server_change_and_reports_it_once(void **state)
 {
     conf_fx *f = *state;
+    need_server(f, __func__);
     recorder r;
     recorder_init(&r);
     hbeat_service *svc = make_service(f, f->run, NULL, &r);
@@ -286,20 +304,46 @@ static void conf_tick_async_calls_back_exactly_once(void **state)
     assert_int_equal(r.tick_rc, 0);
     assert_int_equal(r.update.changed, 0);
 
-    /* A second one, carrying a server-side change. Wait for the first to
-       be over with a blocking tick (which waits for one in flight). */
+    /* A second one once the first is over (a blocking tick waits for one
+       in flight). */
     assert_int_equal(hbeat_service_tick(svc, NULL, NULL), 0);
-    server_set(f, "H");
     assert_int_equal(hbeat_service_tick_async(svc, on_tick, &r, &err), 0);
     assert_int_equal(ticks_wait(&r, 2), 2);
+    assert_int_equal(r.tick_rc, 0);
+    assert_int_equal(r.update.changed, 0);
+
+    hbeat_service_free(svc);
+    assert_int_equal(count_of(&r, &r.ticks), 2);
+    assert_int_equal(count_of(&r, &r.changes), 0);
+    recorder_destroy(&r);
+}
+
+static void conf_tick_async_carries_a_server_change(void **state)
+{
+    conf_fx *f = *state;
+    need_server(f, __func__);
+    recorder r;
+    recorder_init(&r);
+    hbeat_service *svc = make_service(f, f->run, NULL, &r);
+    hbeat_error err = HBEAT_ERROR_INIT;
+
+    assert_int_equal(hbeat_service_tick(svc, NULL, NULL), 0);
+    server_set(f, "H");
+    int rc = hbeat_service_tick_async(svc, on_tick, &r, &err);
+    if (rc != 0) {
+        fail_msg("%s: tick_async: %d %s", f->t->name, rc, err.message);
+    }
+    assert_int_equal(ticks_wait(&r, 1), 1);
     assert_int_equal(r.tick_rc, 0);
     assert_int_equal(r.update.changed, 1);
     assert_string_equal(r.update.status, "H");
     assert_string_equal(r.update.previous_status, "R");
 
     hbeat_service_free(svc);
-    assert_int_equal(count_of(&r, &r.ticks), 2);
+    assert_int_equal(count_of(&r, &r.ticks), 1);
     assert_int_equal(count_of(&r, &r.changes), 1);
+    assert_string_equal(r.old_status, "R");
+    assert_string_equal(r.new_status, "H");
     recorder_destroy(&r);
 }
 
@@ -324,7 +368,8 @@ static void conf_update_status(void **state)
     hbeat_error err = HBEAT_ERROR_INIT;
     int rc = hbeat_gateway_update_status(f->gw, f->run, "D", out, &err);
     if (rc == HBEAT_ENOTSUP && !f->t->has_update_status) {
-        skip();
+        conf_skip(f, __func__,
+                  "the gateway has no update_status (HBEAT_ENOTSUP), which the target allows");
     }
     if (rc != 0) {
         fail_msg("%s: update_status: %d %s", f->t->name, rc, err.message);
@@ -338,7 +383,9 @@ static void conf_unknown_run(void **state)
 {
     conf_fx *f = *state;
     if (!f->t->knows_runs) {
-        skip();
+        conf_skip(f, __func__,
+                  f->t->why_any_run ? f->t->why_any_run
+                                    : "the target answers any run id (knows_runs is 0)");
     }
     int64_t id = unknown_run(f);
     char out[HBEAT_STATUS_MAX + 1] = "untouched";
@@ -465,11 +512,55 @@ static void conf_several_services_tick_async_at_once(void **state)
     }
 }
 
+static void conf_loop_on_a_fake_clock_beats_once_per_interval(void **state)
+{
+    /* The loop's timing comes from a fake clock, its beats go over the
+       real gateway: each interval of fake time makes exactly one beat,
+       none comes early, and the service keeps the status it reports. */
+    conf_fx *f = *state;
+    hbeat_clock *clock = NULL;
+    assert_int_equal(hbeat_fake_clock_new(&clock, 0, NULL), 0);
+    recorder r;
+    recorder_init(&r);
+    hbeat_service *svc = make_service(f, f->run, clock, &r);
+    assert_int_equal(hbeat_service_start(svc, NULL), 0);
+    for (int64_t i = 1; i <= 3; i++) {
+        assert_int_equal(hbeat_fake_clock_wait_waiters(clock, 1, HBEAT_CONFORMANCE_TIMEOUT), 0);
+        /* Asleep at the end of the previous interval: nothing sent early. */
+        hbeat_service_stats st = {.version = HBEAT_SERVICE_STATS_VERSION};
+        assert_int_equal(hbeat_service_get_stats(svc, &st), 0);
+        assert_int_equal(st.beats_sent, (uint64_t)(i - 1));
+        assert_int_equal(hbeat_fake_clock_advance(clock, 29 * NS_PER_S), 0);
+        assert_int_equal(hbeat_fake_clock_wait_waiters(clock, 1, HBEAT_CONFORMANCE_TIMEOUT), 0);
+        assert_int_equal(hbeat_service_get_stats(svc, &st), 0);
+        assert_int_equal(st.beats_sent, (uint64_t)(i - 1));
+        assert_int_equal(hbeat_fake_clock_advance(clock, NS_PER_S), 0);
+        /* The loop goes back to sleep once the beat is over. */
+        assert_int_equal(hbeat_fake_clock_wait_waiters(clock, 1, HBEAT_CONFORMANCE_TIMEOUT), 0);
+        assert_int_equal(hbeat_service_get_stats(svc, &st), 0);
+        if (st.beats_acknowledged != (uint64_t)i) {
+            fail_msg("%s: after %lld intervals %llu beats acknowledged (%llu failed: %s)",
+                     f->t->name, (long long)i, (unsigned long long)st.beats_acknowledged,
+                     (unsigned long long)st.beats_failed, st.last_error.message);
+        }
+        assert_int_equal(hbeat_service_last_heartbeat_ns(svc), i * 30 * NS_PER_S);
+    }
+    assert_int_equal(hbeat_service_stop(svc, NULL), 0);
+    char status[HBEAT_STATUS_MAX + 1];
+    assert_int_equal(hbeat_service_status(svc, status), 0);
+    assert_string_equal(status, "R");
+    hbeat_service_free(svc);
+    hbeat_clock_free(clock);
+    assert_int_equal(count_of(&r, &r.changes), 0);
+    recorder_destroy(&r);
+}
+
 static void conf_loop_on_a_fake_clock_adopts_a_change(void **state)
 {
     /* The loop's timing comes from a fake clock, its beats go over the
        real gateway: advancing the clock makes exactly one real beat. */
     conf_fx *f = *state;
+    need_server(f, __func__);
     hbeat_clock *clock = NULL;
     assert_int_equal(hbeat_fake_clock_new(&clock, 0, NULL), 0);
     recorder r;
@@ -535,17 +626,24 @@ int hbeat_conformance_run(const hbeat_conformance_target *t)
         CONF_TEST(conf_increments_of_any_sensible_size),
         CONF_TEST(conf_tick_adopts_a_server_change_and_reports_it_once),
         CONF_TEST(conf_tick_async_calls_back_exactly_once),
+        CONF_TEST(conf_tick_async_carries_a_server_change),
         CONF_TEST(conf_tick_async_then_free_at_once),
         CONF_TEST(conf_update_status),
         CONF_TEST(conf_unknown_run),
         CONF_TEST(conf_several_threads_beat_through_one_gateway),
         CONF_TEST(conf_several_services_tick_async_at_once),
+        CONF_TEST(conf_loop_on_a_fake_clock_beats_once_per_interval),
         CONF_TEST(conf_loop_on_a_fake_clock_adopts_a_change),
         CONF_TEST(conf_bad_input_is_refused_before_the_wire),
         CONF_TEST(conf_free_with_nothing_in_flight),
         CONF_TEST(conf_free_unused),
     };
     size_t n = sizeof tests / sizeof tests[0];
+    if (t->server_set_status == NULL && (t->why_no_server == NULL || t->why_no_server[0] == '\0')) {
+        print_error("%s: a target without server_set_status must say why (why_no_server)\n",
+                    t->name);
+        return 1;
+    }
     for (size_t i = 0; i < n; i++) {
         /* cmocka hands initial_state to the setup, which swaps in a fixture. */
         tests[i].initial_state = (void *)t;

@@ -3,24 +3,46 @@
 #include <stdio.h>
 #include <string.h>
 
-static int url_setup(void *arg, hbeat_gateway **gw, int64_t *run_id)
+static int open_url(const conf_url_ctx *ctx, const char *token, hbeat_gateway **gw)
 {
-    conf_url_ctx *ctx = arg;
     hbeat_gateway_options opts = HBEAT_GATEWAY_OPTIONS_INIT;
     /* Bounds a wedged server; a healthy one answers in milliseconds. */
     opts.request_timeout = 10.0;
+    opts.ca_file = ctx->ca_file;
+    opts.token = token;
     hbeat_error err = HBEAT_ERROR_INIT;
     int rc = hbeat_gateway_open(gw, ctx->url, &opts, &err);
-    if (rc != 0) {
+    if (rc != 0)
         fprintf(stderr, "open %s: %d %s\n", ctx->url, rc, err.message);
+    return rc;
+}
+
+/* The gateway that makes and changes runs: the operator's, or the test's. */
+static hbeat_gateway *admin_of(const conf_url_ctx *ctx, hbeat_gateway *gw)
+{
+    return ctx->admin != NULL ? ctx->admin : gw;
+}
+
+static int url_setup(void *arg, hbeat_gateway **gw, int64_t *run_id)
+{
+    conf_url_ctx *ctx = arg;
+    int rc = open_url(ctx, ctx->token, gw);
+    if (rc == 0 && ctx->admin_token != NULL)
+        rc = open_url(ctx, ctx->admin_token, &ctx->admin);
+    if (rc != 0) {
+        hbeat_gateway_free(*gw);
+        *gw = NULL;
         return rc;
     }
     /* Created in G and forced to R, as a workflow that got going would be;
-       the first beat then gives it a deadline far away. */
+       the first beat, over the gateway under test, then gives it a
+       deadline far away. */
     hbeat_run_info run;
-    rc = hbeat_run_create(*gw, 7, "G", &run, &err);
+    hbeat_error err = HBEAT_ERROR_INIT;
+    hbeat_gateway *admin = admin_of(ctx, *gw);
+    rc = hbeat_run_create(admin, 7, "G", &run, &err);
     if (rc == 0)
-        rc = hbeat_run_set_status(*gw, run.workflow_run_id, "R", 1, &run, &err);
+        rc = hbeat_run_set_status(admin, run.workflow_run_id, "R", 1, &run, &err);
     char out[HBEAT_STATUS_MAX + 1];
     if (rc == 0)
         rc = hbeat_gateway_log_heartbeat(*gw, run.workflow_run_id, "R", 3600.0, out, &err);
@@ -28,6 +50,8 @@ static int url_setup(void *arg, hbeat_gateway **gw, int64_t *run_id)
         fprintf(stderr, "make a run over %s: %d %s\n", ctx->url, rc, err.message);
         hbeat_gateway_free(*gw);
         *gw = NULL;
+        hbeat_gateway_free(ctx->admin);
+        ctx->admin = NULL;
         return rc;
     }
     *run_id = run.workflow_run_id;
@@ -36,10 +60,10 @@ static int url_setup(void *arg, hbeat_gateway **gw, int64_t *run_id)
 
 static int url_server_set_status(void *arg, hbeat_gateway *gw, int64_t run_id, const char *status)
 {
-    (void)arg;
+    conf_url_ctx *ctx = arg;
     hbeat_run_info run;
     hbeat_error err = HBEAT_ERROR_INIT;
-    int rc = hbeat_run_set_status(gw, run_id, status, 1, &run, &err);
+    int rc = hbeat_run_set_status(admin_of(ctx, gw), run_id, status, 1, &run, &err);
     if (rc != 0)
         fprintf(stderr, "set_status %lld %s: %d %s\n", (long long)run_id, status, rc, err.message);
     else if (strcmp(run.status, status) != 0)
@@ -49,8 +73,10 @@ static int url_server_set_status(void *arg, hbeat_gateway *gw, int64_t run_id, c
 
 static void url_teardown(void *arg, hbeat_gateway *gw)
 {
-    (void)arg;
+    conf_url_ctx *ctx = arg;
     hbeat_gateway_free(gw);
+    hbeat_gateway_free(ctx->admin);
+    ctx->admin = NULL;
 }
 
 hbeat_conformance_target conf_url_target(const char *name, conf_url_ctx *ctx)

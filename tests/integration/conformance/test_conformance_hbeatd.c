@@ -19,7 +19,7 @@ int main(void)
     }
     int failed = 0;
 #ifdef HBEAT_WITH_NNG
-    conf_url_ctx tcp, ipc;
+    conf_url_ctx tcp = {.url = ""}, ipc = {.url = ""};
     snprintf(tcp.url, sizeof tcp.url, "%s", h.nng_tcp_url);
     snprintf(ipc.url, sizeof ipc.url, "%s", h.nng_ipc_url);
     hbeat_conformance_target t_tcp = conf_url_target("hbeatd nng+tcp", &tcp);
@@ -32,7 +32,7 @@ int main(void)
         fprintf(stderr, "hbeatd was built without its REST front end\n");
         failed++;
     } else {
-        conf_url_ctx rest;
+        conf_url_ctx rest = {.url = ""};
         snprintf(rest.url, sizeof rest.url, "%s", h.rest_url);
         hbeat_conformance_target t_rest = conf_url_target("hbeatd rest", &rest);
         failed += hbeat_conformance_run(&t_rest);

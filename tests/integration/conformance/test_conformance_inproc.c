@@ -42,7 +42,7 @@ int main(void)
         fprintf(stderr, "nng front end: %s\n", err.message);
         failed++;
     } else {
-        conf_url_ctx ipc;
+        conf_url_ctx ipc = {.url = ""};
         snprintf(ipc.url, sizeof ipc.url, "nng+%s", listen);
         hbeat_conformance_target t = conf_url_target("in-process nng+ipc", &ipc);
         failed += hbeat_conformance_run(&t);
@@ -57,7 +57,7 @@ int main(void)
         fprintf(stderr, "REST front end: %s\n", err.message);
         failed++;
     } else {
-        conf_url_ctx http;
+        conf_url_ctx http = {.url = ""};
         snprintf(http.url, sizeof http.url, "http://127.0.0.1:%u/api/v3",
                  (unsigned)hbd_rest_port(rest));
         hbeat_conformance_target t = conf_url_target("in-process rest", &http);

@@ -296,6 +296,34 @@ int sec_ready_url(const hbd_harness *h, const char *prefix, char *out, size_t si
     return 0;
 }
 
+int sec_start_tls_hbeatd(hbd_harness *h, const sec_certs *c, const char *const *extra_args,
+                         char *nng_url, size_t nng_size, char *https_url, size_t https_size)
+{
+    char crt[600], key[600];
+    snprintf(crt, sizeof crt, "%s/%s", c->dir, SEC_SERVER_CRT);
+    snprintf(key, sizeof key, "%s/%s", c->dir, SEC_SERVER_KEY);
+    const char *args[24] = {"--listen", "tls+tcp://127.0.0.1:0", "--tls-cert", crt, "--tls-key",
+                            key};
+    size_t n = 6;
+    for (; extra_args != NULL && *extra_args != NULL; extra_args++) {
+        if (n + 1 >= sizeof args / sizeof args[0]) {
+            fprintf(stderr, "sec_start_tls_hbeatd: too many arguments\n");
+            return -1;
+        }
+        args[n++] = *extra_args;
+    }
+    args[n] = NULL;
+    if (hbd_harness_start(h, args) != 0)
+        return -1;
+    if (sec_ready_url(h, "nng tls+tcp://", nng_url, nng_size) != 0 ||
+        sec_ready_url(h, "http https://", https_url, https_size) != 0) {
+        fprintf(stderr, "hbeatd's ready file names no tls+tcp:// or https:// listener\n");
+        hbd_harness_stop(h);
+        return -1;
+    }
+    return 0;
+}
+
 int sec_ready_port(const hbd_harness *h, const char *prefix)
 {
     char line[600];

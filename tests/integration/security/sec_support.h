@@ -46,6 +46,16 @@ void sec_certs_remove(sec_certs *c);
 
 /* ---- hbeatd ---- */
 
+/* Starts hbeatd (hbd_harness_start) with the certificate SEC_SERVER_CRT and
+   its key, an nng listener on tls+tcp://127.0.0.1:0 (besides the harness's
+   own), REST over https, and `extra_args` (NULL-terminated, or NULL; at
+   most 16) after them; then reads the client URLs of the TLS listeners
+   ("nng+tls+tcp://127.0.0.1:PORT", "https://127.0.0.1:PORT/api/v3") from
+   the ready file. 0, or -1 with a message on stderr and hbeatd not
+   running (hbd_harness_cleanup still needed). Usable outside a cmocka
+   test. */
+int sec_start_tls_hbeatd(hbd_harness *h, const sec_certs *c, const char *const *extra_args,
+                         char *nng_url, size_t nng_size, char *https_url, size_t https_size);
 /* The line of hbeatd's ready file starting with `prefix` ("nng tls+tcp://",
    "http https://"), turned into a client URL ("nng+tls+tcp://..." or
    "https://..."). 0 or -1. */

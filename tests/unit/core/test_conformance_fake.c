@@ -42,6 +42,7 @@ int main(void)
         .server_set_status = fake_set_status,
         .teardown = fake_teardown,
         .knows_runs = 0,
+        .why_any_run = "the fake gateway holds no runs and answers any run id",
         .has_update_status = 1,
     };
     const hbeat_conformance_target by_url = {
@@ -50,6 +51,7 @@ int main(void)
         .server_set_status = fake_set_status,
         .teardown = fake_teardown,
         .knows_runs = 0,
+        .why_any_run = "the fake gateway holds no runs and answers any run id",
         .has_update_status = 1,
     };
     int failed = hbeat_conformance_run(&direct);
