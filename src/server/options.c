@@ -1,7 +1,10 @@
 /*
- * Flags take "--flag VALUE" or "--flag=VALUE". The environment only fills
- * what the command line leaves unset; a --listen on the command line
- * replaces the whole HBEATD_LISTEN list rather than adding to it.
+ * hbeatd's flags, from one table: each flag's environment variable, its
+ * value's kind and range, its default and its help text, so that parsing,
+ * the environment and --help cannot disagree. Flags take "--flag VALUE" or
+ * "--flag=VALUE". The environment only fills what the command line leaves
+ * unset; a --listen on the command line replaces the whole HBEATD_LISTEN
+ * list rather than adding to it.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -11,6 +14,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,152 +203,306 @@ static int check_security(const hbd_options *o, char *errbuf, size_t errlen)
     return 0;
 }
 
-int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen)
+/* ---- the table ---------------------------------------------------------- */
+
+enum source { FROM_DEFAULT, FROM_ENV, FROM_ARGV };
+
+typedef struct opt opt;
+/* Sets the option from text `v`; `name` is the flag or the variable, for
+   messages. */
+typedef int (*setter)(hbd_options *o, const opt *d, enum source from, const char *name,
+                      const char *v, char *errbuf, size_t errlen);
+
+struct opt {
+    const char *flag;
+    const char *env;
+    const char *arg; /* in --help; NULL: a switch, which takes no value */
+    setter set;
+    size_t field; /* offsetof the value, for the generic setters */
+    double min, max;
+    const char *def; /* the default, as text; NULL: none, or said in help */
+    const char *section;
+    const char *help; /* lines after the first are indented by --help */
+};
+
+static int set_listen(hbd_options *o, const opt *d, enum source from, const char *name,
+                      const char *v, char *errbuf, size_t errlen)
+{
+    (void)d;
+    (void)name;
+    if (from == FROM_ENV)
+        return env_listen(o, v, errbuf, errlen);
+    if (from == FROM_ARGV && !o->listen_given) {
+        o->listen_given = 1;
+        o->nlisten = 0;
+    }
+    return add_listen(o, v, errbuf, errlen);
+}
+
+static int set_http_value(hbd_options *o, const opt *d, enum source from, const char *name,
+                          const char *v, char *errbuf, size_t errlen)
+{
+    (void)d;
+    (void)from;
+    (void)name;
+    return parse_http(o, v, errbuf, errlen);
+}
+
+static int set_sync_value(hbd_options *o, const opt *d, enum source from, const char *name,
+                          const char *v, char *errbuf, size_t errlen)
+{
+    (void)d;
+    (void)from;
+    return set_sync(o, name, v, errbuf, errlen);
+}
+
+static int set_level_value(hbd_options *o, const opt *d, enum source from, const char *name,
+                           const char *v, char *errbuf, size_t errlen)
+{
+    (void)d;
+    (void)from;
+    return set_level(o, name, v, errbuf, errlen);
+}
+
+static int set_path_value(hbd_options *o, const opt *d, enum source from, const char *name,
+                          const char *v, char *errbuf, size_t errlen)
+{
+    (void)from;
+    return set_path(name, v, (const char **)((char *)o + d->field), errbuf, errlen);
+}
+
+/* Seconds above `min` (not equal to it) and at most `max`. */
+static int set_seconds_above(hbd_options *o, const opt *d, enum source from, const char *name,
+                             const char *v, char *errbuf, size_t errlen)
+{
+    (void)from;
+    double *out = (double *)((char *)o + d->field);
+    if (parse_seconds(name, v, d->min, 1, out, errbuf, errlen) != 0)
+        return -1;
+    if (*out > d->max)
+        return fail(errbuf, errlen, "%s: at most %g seconds, got '%.40s'", name, d->max, v);
+    return 0;
+}
+
+/* Seconds from `min` to `max`. */
+static int set_seconds_from(hbd_options *o, const opt *d, enum source from, const char *name,
+                            const char *v, char *errbuf, size_t errlen)
+{
+    (void)from;
+    double *out = (double *)((char *)o + d->field);
+    if (parse_seconds(name, v, d->min, 0, out, errbuf, errlen) != 0)
+        return -1;
+    if (*out > d->max)
+        return fail(errbuf, errlen, "%s: at most %g seconds, got '%.40s'", name, d->max, v);
+    return 0;
+}
+
+static int set_size(hbd_options *o, const opt *d, enum source from, const char *name, const char *v,
+                    char *errbuf, size_t errlen)
+{
+    (void)from;
+    unsigned long n;
+    if (parse_count(name, v, (unsigned long)d->min, (unsigned long)d->max, &n, errbuf, errlen))
+        return -1;
+    *(size_t *)((char *)o + d->field) = n;
+    return 0;
+}
+
+static int set_uint(hbd_options *o, const opt *d, enum source from, const char *name, const char *v,
+                    char *errbuf, size_t errlen)
+{
+    (void)from;
+    unsigned long n;
+    if (parse_count(name, v, (unsigned long)d->min, (unsigned long)d->max, &n, errbuf, errlen))
+        return -1;
+    *(unsigned int *)((char *)o + d->field) = (unsigned int)n;
+    return 0;
+}
+
+static int set_ulong(hbd_options *o, const opt *d, enum source from, const char *name,
+                     const char *v, char *errbuf, size_t errlen)
+{
+    (void)from;
+    return parse_count(name, v, (unsigned long)d->min, (unsigned long)d->max,
+                       (unsigned long *)((char *)o + d->field), errbuf, errlen);
+}
+
+/* A switch: on when given; in the environment 1/yes/true or 0/no/false. */
+static int set_switch(hbd_options *o, const opt *d, enum source from, const char *name,
+                      const char *v, char *errbuf, size_t errlen)
+{
+    int *out = (int *)((char *)o + d->field);
+    if (from != FROM_ENV) {
+        *out = 1;
+        return 0;
+    }
+    static const char *const on[] = {"1", "yes", "true"}, *const off[] = {"0", "no", "false"};
+    for (size_t i = 0; i < 3; i++) {
+        if (strcmp(v, on[i]) == 0 || strcmp(v, off[i]) == 0) {
+            *out = strcmp(v, on[i]) == 0;
+            return 0;
+        }
+    }
+    return fail(errbuf, errlen, "%s: expected 1, yes, true, 0, no or false, got '%.40s'", name, v);
+}
+
+#define YEAR_S    (365.0 * 24 * 3600)
+#define F(member) offsetof(hbd_options, member)
+#define TEXT_(x)  #x
+#define TEXT(x)   TEXT_(x)
+
+static const opt options[] = {
+    {"--listen", "HBEATD_LISTEN", "URL", set_listen, 0, 0, 0, HBD_DEFAULT_LISTEN, NULL,
+     "nng listen URL, repeatable: tcp://HOST:PORT, ipc:///PATH,\n"
+     "tls+tcp://HOST:PORT; port 0 picks a free port (the variable:\n"
+     "comma-separated)"},
+    {"--http", "HBEATD_HTTP", "HOST:PORT", set_http_value, 0, 0, 0, HBD_DEFAULT_HTTP, NULL,
+     "REST address, numeric host, [::1]:PORT for IPv6; port 0\n"
+     "picks a free port; 'none' turns REST off"},
+    {"--db", "HBEATD_DB", "PATH", set_path_value, F(db), 0, 0, HBD_DEFAULT_DB, NULL,
+     "SQLite store, or :memory: (nothing survives the process)"},
+    {"--sync", "HBEATD_SYNC", "MODE", set_sync_value, 0, 0, 0, NULL, NULL,
+     "when a commit is fsynced: changes (the default; every status\n"
+     "change and new run before its reply), full (every commit) or\n"
+     "normal (checkpoints only). Every mode survives a crash of\n"
+     "hbeatd (kill -9)"},
+    {"--reap-interval", "HBEATD_REAP_INTERVAL", "S", set_seconds_above, F(reap_interval), 0, YEAR_S,
+     TEXT(HBD_DEFAULT_REAP_INTERVAL), NULL, "seconds between reaper passes"},
+    {"--reap-grace", "HBEATD_REAP_GRACE", "S", set_seconds_from, F(reap_grace), 0, YEAR_S, NULL,
+     NULL,
+     "seconds after start before the first reap (default: the\n"
+     "longest next_report_increment among stored live runs)"},
+    {"--ready-file", "HBEATD_READY_FILE", "PATH", set_path_value, F(ready_file), 0, 0, NULL, NULL,
+     "once every listener is bound, write PATH (atomically), one\n"
+     "line per listener: 'nng URL' or 'http URL'"},
+    {"--log-level", "HBEATD_LOG_LEVEL", "LEVEL", set_level_value, 0, 0, 0, HBD_DEFAULT_LOG_LEVEL,
+     NULL, "debug, info, warn or error; the log goes to stderr"},
+    {"--tls-cert", "HBEATD_TLS_CERT", "FILE", set_path_value, F(tls_cert), 0, 0, NULL, "Security:",
+     "PEM server certificate (chain); with --tls-key, REST is\n"
+     "served over https and tls+tcp://HOST:PORT listen URLs are\n"
+     "allowed"},
+    {"--tls-key", "HBEATD_TLS_KEY", "FILE", set_path_value, F(tls_key), 0, 0, NULL, NULL,
+     "PEM private key, unencrypted"},
+    {"--tls-client-ca", "HBEATD_TLS_CLIENT_CA", "FILE", set_path_value, F(tls_client_ca), 0, 0,
+     NULL, NULL,
+     "require client certificates signed by a CA in FILE (mutual\n"
+     "TLS) on https and tls+tcp"},
+    {"--token-file", "HBEATD_TOKEN_FILE", "FILE", set_path_value, F(token_file), 0, 0, NULL, NULL,
+     "bearer tokens, one per line: 'client TOKEN' (heartbeat,\n"
+     "update_status) or 'operator TOKEN' (everything); '#' starts\n"
+     "a comment; tokens are 16 to 4096 printable bytes; SIGHUP\n"
+     "reloads it. Without it authentication is off and hbeatd\n"
+     "listens on loopback only"},
+    {"--allow-remote", "HBEATD_ALLOW_REMOTE", NULL, set_switch, F(allow_remote), 0, 0, NULL, NULL,
+     "listen on non-loopback addresses without --token-file"},
+    {"--max-request", "HBEATD_MAX_REQUEST", "BYTES", set_size, F(max_request), 1024,
+     64.0 * 1024 * 1024, TEXT(HBD_DEFAULT_MAX_REQUEST),
+     "Limits:", "largest request: REST body, nng message"},
+    {"--max-connections", "HBEATD_MAX_CONNECTIONS", "N", set_uint, F(max_connections), 1, 1000000,
+     TEXT(HBD_DEFAULT_MAX_CONNECTIONS), NULL,
+     "open connections per front end (never more than the\n"
+     "open-file limit allows); at the limit a new connection is\n"
+     "let in and the longest-silent (nng) or longest-waiting\n"
+     "(REST) connection gives way"},
+    {"--max-connections-per-ip", "HBEATD_MAX_CONNECTIONS_PER_IP", "N", set_uint,
+     F(max_connections_per_ip), 0, 1000000, TEXT(HBD_DEFAULT_MAX_CONNECTIONS_IP), NULL,
+     "open connections from one address (nng over ipc: from one\n"
+     "user), per front end; 0 for no limit"},
+    {"--read-timeout", "HBEATD_READ_TIMEOUT", "S", set_seconds_above, F(read_timeout), 0, 3600,
+     TEXT(HBD_DEFAULT_READ_TIMEOUT), NULL,
+     "seconds a connection may take to deliver a whole request,\n"
+     "and may stay idle; nng: also the TLS handshake and greeting,\n"
+     "and replies left unread"},
+    {"--min-request-rate", "HBEATD_MIN_REQUEST_RATE", "BYTES", set_ulong, F(min_request_rate), 0,
+     1073741824.0, TEXT(HBD_DEFAULT_MIN_REQUEST_RATE), NULL,
+     "REST: once a request has begun it must arrive at this many\n"
+     "bytes a second on average, after a 2 s grace, or the\n"
+     "connection is closed; 0 for no minimum"},
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static const opt *find(const char *flag)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (strcmp(options[i].flag, flag) == 0)
+            return &options[i];
+    }
+    return NULL;
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static int apply_defaults(hbd_options *o, char *errbuf, size_t errlen)
 {
     memset(o, 0, sizeof *o);
-    o->listen[0] = HBD_DEFAULT_LISTEN;
-    o->nlisten = 1;
-    o->db = HBD_DEFAULT_DB;
-    o->reap_interval = HBD_DEFAULT_REAP_INTERVAL;
-    o->reap_grace = -1;
-    o->log_level = HBEAT_LOG_INFO;
-    o->max_request = HBD_DEFAULT_MAX_REQUEST;
-    o->max_connections = HBD_DEFAULT_MAX_CONNECTIONS;
-    o->max_connections_per_ip = HBD_DEFAULT_MAX_CONNECTIONS_IP;
-    o->read_timeout = HBD_DEFAULT_READ_TIMEOUT;
-    o->min_request_rate = HBD_DEFAULT_MIN_REQUEST_RATE;
-    if (parse_http(o, HBD_DEFAULT_HTTP, errbuf, errlen) != 0)
-        return -1;
+    o->reap_grace = -1; /* one full deadline: the engine works it out */
+    o->sync = HBD_SYNC_DEFAULT;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt *d = &options[i];
+        if (d->def != NULL && d->set(o, d, FROM_DEFAULT, d->flag, d->def, errbuf, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
 
+static int apply_environment(hbd_options *o, char *errbuf, size_t errlen)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt *d = &options[i];
+        const char *v = getenv(d->env);
+        if (v != NULL && v[0] != '\0' && d->set(o, d, FROM_ENV, d->env, v, errbuf, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One argument (and maybe the next, its value); *i moves past them. */
+static int apply_argument(hbd_options *o, int argc, char **argv, int *i, char *errbuf,
+                          size_t errlen)
+{
+    const char *arg = argv[*i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        o->help = 1;
+        return 0;
+    }
+    if (strcmp(arg, "--version") == 0) {
+        o->version = 1;
+        return 0;
+    }
+    if (strncmp(arg, "--", 2) != 0)
+        return fail(errbuf, errlen, "unexpected argument '%.80s'", arg);
+    char flag[40];
+    const char *eq = strchr(arg, '=');
+    size_t flen = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+    if (flen >= sizeof flag)
+        return fail(errbuf, errlen, "unknown option '%.40s'", arg);
+    memcpy(flag, arg, flen);
+    flag[flen] = '\0';
+    const opt *d = find(flag);
+    if (d == NULL)
+        return fail(errbuf, errlen, "unknown option '%s'", flag);
     const char *v;
-    if ((v = getenv("HBEATD_LISTEN")) != NULL && v[0] != '\0' && env_listen(o, v, errbuf, errlen))
-        return -1;
-    if ((v = getenv("HBEATD_HTTP")) != NULL && v[0] != '\0' && parse_http(o, v, errbuf, errlen))
-        return -1;
-    if ((v = getenv("HBEATD_DB")) != NULL && v[0] != '\0')
-        o->db = v;
-    if ((v = getenv("HBEATD_LOG_LEVEL")) != NULL && v[0] != '\0' &&
-        set_level(o, "HBEATD_LOG_LEVEL", v, errbuf, errlen))
-        return -1;
-    if ((v = getenv("HBEATD_SYNC")) != NULL && v[0] != '\0' &&
-        set_sync(o, "HBEATD_SYNC", v, errbuf, errlen))
-        return -1;
-    if ((v = getenv("HBEATD_TOKEN_FILE")) != NULL && v[0] != '\0')
-        o->token_file = v;
-    if ((v = getenv("HBEATD_TLS_CERT")) != NULL && v[0] != '\0')
-        o->tls_cert = v;
-    if ((v = getenv("HBEATD_TLS_KEY")) != NULL && v[0] != '\0')
-        o->tls_key = v;
-    if ((v = getenv("HBEATD_TLS_CLIENT_CA")) != NULL && v[0] != '\0')
-        o->tls_client_ca = v;
+    if (d->arg == NULL) {
+        if (eq != NULL)
+            return fail(errbuf, errlen, "%s takes no value", flag);
+        v = "";
+    } else if (eq != NULL) {
+        v = eq + 1;
+    } else if (*i + 1 < argc) {
+        v = argv[++*i];
+    } else {
+        return fail(errbuf, errlen, "%s needs a value", flag);
+    }
+    return d->set(o, d, FROM_ARGV, flag, v, errbuf, errlen);
+}
 
-    int cli_listen = 0;
+int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen)
+{
+    if (apply_defaults(o, errbuf, errlen) != 0 || apply_environment(o, errbuf, errlen) != 0)
+        return -1;
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            o->help = 1;
-            continue;
-        }
-        if (strcmp(arg, "--version") == 0) {
-            o->version = 1;
-            continue;
-        }
-        if (strcmp(arg, "--allow-remote") == 0) {
-            o->allow_remote = 1;
-            continue;
-        }
-        if (strncmp(arg, "--", 2) != 0)
-            return fail(errbuf, errlen, "unexpected argument '%s'", arg);
-        /* Every other flag takes a value. */
-        char flag[32];
-        const char *eq = strchr(arg, '=');
-        size_t flen = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
-        if (flen >= sizeof flag)
-            return fail(errbuf, errlen, "unknown option '%.40s'", arg);
-        memcpy(flag, arg, flen);
-        flag[flen] = '\0';
-        static const char *const known[] = {"--listen",
-                                            "--http",
-                                            "--db",
-                                            "--sync",
-                                            "--reap-interval",
-                                            "--reap-grace",
-                                            "--ready-file",
-                                            "--log-level",
-                                            "--tls-cert",
-                                            "--tls-key",
-                                            "--tls-client-ca",
-                                            "--token-file",
-                                            "--max-request",
-                                            "--max-connections",
-                                            "--max-connections-per-ip",
-                                            "--read-timeout",
-                                            "--min-request-rate"};
-        int ok = 0;
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-            ok |= strcmp(flag, known[k]) == 0;
-        if (!ok)
-            return fail(errbuf, errlen, "unknown option '%s'", flag);
-        if (eq != NULL) {
-            v = eq + 1;
-        } else if (i + 1 < argc) {
-            v = argv[++i];
-        } else {
-            return fail(errbuf, errlen, "%s needs a value", flag);
-        }
-
-        int rc = 0;
-        if (strcmp(flag, "--listen") == 0) {
-            if (!cli_listen)
-                o->nlisten = 0;
-            cli_listen = 1;
-            rc = add_listen(o, v, errbuf, errlen);
-        } else if (strcmp(flag, "--http") == 0) {
-            rc = parse_http(o, v, errbuf, errlen);
-        } else if (strcmp(flag, "--sync") == 0) {
-            rc = set_sync(o, flag, v, errbuf, errlen);
-        } else if (strcmp(flag, "--db") == 0) {
-            if (v[0] == '\0')
-                return fail(errbuf, errlen, "--db: empty path");
-            o->db = v;
-        } else if (strcmp(flag, "--reap-interval") == 0) {
-            rc = parse_seconds(flag, v, 0, 1, &o->reap_interval, errbuf, errlen);
-        } else if (strcmp(flag, "--reap-grace") == 0) {
-            rc = parse_seconds(flag, v, 0, 0, &o->reap_grace, errbuf, errlen);
-        } else if (strcmp(flag, "--ready-file") == 0) {
-            if (v[0] == '\0')
-                return fail(errbuf, errlen, "--ready-file: empty path");
-            o->ready_file = v;
-        } else if (strcmp(flag, "--tls-cert") == 0) {
-            rc = set_path(flag, v, &o->tls_cert, errbuf, errlen);
-        } else if (strcmp(flag, "--tls-key") == 0) {
-            rc = set_path(flag, v, &o->tls_key, errbuf, errlen);
-        } else if (strcmp(flag, "--tls-client-ca") == 0) {
-            rc = set_path(flag, v, &o->tls_client_ca, errbuf, errlen);
-        } else if (strcmp(flag, "--token-file") == 0) {
-            rc = set_path(flag, v, &o->token_file, errbuf, errlen);
-        } else if (strcmp(flag, "--max-request") == 0) {
-            unsigned long n;
-            rc = parse_count(flag, v, 1024, 64ul * 1024 * 1024, &n, errbuf, errlen);
-            o->max_request = n;
-        } else if (strcmp(flag, "--max-connections") == 0) {
-            unsigned long n;
-            rc = parse_count(flag, v, 1, 1000000, &n, errbuf, errlen);
-            o->max_connections = (unsigned int)n;
-        } else if (strcmp(flag, "--max-connections-per-ip") == 0) {
-            unsigned long n;
-            rc = parse_count(flag, v, 0, 1000000, &n, errbuf, errlen);
-            o->max_connections_per_ip = (unsigned int)n;
-        } else if (strcmp(flag, "--read-timeout") == 0) {
-            rc = parse_seconds(flag, v, 0, 1, &o->read_timeout, errbuf, errlen);
-            if (rc == 0 && o->read_timeout > 3600)
-                rc = fail(errbuf, errlen, "--read-timeout: at most 3600 seconds, got '%.40s'", v);
-        } else if (strcmp(flag, "--min-request-rate") == 0) {
-            rc = parse_count(flag, v, 0, 1ul << 30, &o->min_request_rate, errbuf, errlen);
-        } else {
-            rc = set_level(o, flag, v, errbuf, errlen);
-        }
-        if (rc != 0)
+        if (apply_argument(o, argc, argv, &i, errbuf, errlen) != 0)
             return -1;
     }
     if (o->nlisten == 0 && !o->http_enabled)
@@ -352,66 +510,49 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
     return check_security(o, errbuf, errlen);
 }
 
+/* ---- --help --------------------------------------------------------------- */
+
+#define HELP_COLUMN 23
+
+/* The help text, its lines indented to the help column. */
+static void print_help_text(FILE *out, const char *text)
+{
+    for (const char *p = text; *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        fprintf(out, "%.*s\n", (int)n, p);
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+        fprintf(out, "%*s", HELP_COLUMN, "");
+    }
+}
+
 void hbd_options_usage(FILE *out)
 {
     fputs("Usage: hbeatd [OPTION]...\n"
-          "The hbeat reference server: Jobmon-compatible heartbeats over nng and REST.\n"
-          "\n"
-          "  --listen URL         nng listen URL, repeatable: tcp://HOST:PORT, ipc:///PATH,\n"
-          "                       tls+tcp://HOST:PORT; port 0 picks a free port\n"
-          "                       (default " HBD_DEFAULT_LISTEN "; env HBEATD_LISTEN,\n"
-          "                       comma-separated)\n"
-          "  --http HOST:PORT     REST address, numeric host, [::1]:PORT for IPv6; port 0\n"
-          "                       picks a free port; 'none' turns REST off\n"
-          "                       (default " HBD_DEFAULT_HTTP "; env HBEATD_HTTP)\n"
-          "  --db PATH            SQLite file, or :memory: for a store that dies with the\n"
-          "                       process (default " HBD_DEFAULT_DB "; env HBEATD_DB)\n"
-          "  --sync MODE          when a commit is fsynced: 'changes' (default) fsyncs\n"
-          "                       status changes and new runs, and writes plain heartbeats\n"
-          "                       without an fsync (a power loss can take back the last\n"
-          "                       deadline moves); 'full' fsyncs every commit; 'normal'\n"
-          "                       none (WAL synced at checkpoints). Every mode survives a\n"
-          "                       crash of hbeatd (kill -9). Env HBEATD_SYNC\n"
-          "  --reap-interval S    seconds between reaper passes (default 10)\n"
-          "  --reap-grace S       seconds after start before the first reap (default: the\n"
-          "                       longest next_report_increment among stored live runs)\n"
-          "  --ready-file PATH    once every listener is bound, write PATH (atomically),\n"
-          "                       one line per listener: 'nng URL' or 'http URL'\n"
-          "  --log-level LEVEL    debug, info, warn or error (default info;\n"
-          "                       env HBEATD_LOG_LEVEL); the log goes to stderr\n"
-          "\n"
-          "Security:\n"
-          "  --tls-cert FILE      PEM server certificate (chain); with --tls-key, REST is\n"
-          "                       served over https and tls+tcp://HOST:PORT listen URLs\n"
-          "                       are allowed (env HBEATD_TLS_CERT)\n"
-          "  --tls-key FILE       PEM private key, unencrypted (env HBEATD_TLS_KEY)\n"
-          "  --tls-client-ca FILE require client certificates signed by a CA in FILE\n"
-          "                       (mutual TLS) on https and tls+tcp (env HBEATD_TLS_CLIENT_CA)\n"
-          "  --token-file FILE    bearer tokens, one per line: 'client TOKEN' (heartbeat,\n"
-          "                       update_status) or 'operator TOKEN' (everything); '#'\n"
-          "                       starts a comment; tokens are 16 to 4096 printable bytes;\n"
-          "                       SIGHUP reloads it (env HBEATD_TOKEN_FILE). Without it\n"
-          "                       authentication is off and hbeatd listens on loopback only\n"
-          "  --allow-remote       listen on non-loopback addresses without --token-file\n"
-          "\n"
-          "Limits:\n"
-          "  --max-request BYTES  largest request: REST body, nng message (default 65536)\n"
-          "  --max-connections N  open connections per front end (default 1024, and never\n"
-          "                       more than the open-file limit allows); nng: at the limit\n"
-          "                       the longest-silent connection gives way to a new one\n"
-          "  --max-connections-per-ip N\n"
-          "                       open connections from one address (nng over ipc: from\n"
-          "                       one user), per front end; 0 for no limit (default 256)\n"
-          "  --read-timeout S     seconds a connection may take to deliver a whole request,\n"
-          "                       and may stay idle (default 30); nng: also the TLS\n"
-          "                       handshake and greeting, and replies left unread\n"
-          "  --min-request-rate BYTES\n"
-          "                       REST: once a request has begun it must arrive at this\n"
-          "                       many bytes a second on average, after a 2 s grace, or\n"
-          "                       the connection is closed; 0 for no minimum (default 500)\n"
-          "  --help               show this help and exit\n"
+          "The hbeat reference server: Jobmon-compatible heartbeats over nng and REST.\n\n",
+          out);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt *d = &options[i];
+        if (d->section != NULL)
+            fprintf(out, "\n%s\n", d->section);
+        char head[64];
+        snprintf(head, sizeof head, "  %s%s%s", d->flag, d->arg ? " " : "", d->arg ? d->arg : "");
+        if (strlen(head) < HELP_COLUMN - 1)
+            fprintf(out, "%-*s", HELP_COLUMN, head);
+        else
+            fprintf(out, "%s\n%*s", head, HELP_COLUMN, "");
+        print_help_text(out, d->help);
+        if (d->def != NULL)
+            fprintf(out, "%*s(default %s); env %s\n", HELP_COLUMN, "", d->def, d->env);
+        else
+            fprintf(out, "%*senv %s\n", HELP_COLUMN, "", d->env);
+    }
+    fputs("  --help               show this help and exit\n"
           "  --version            show the version and exit\n"
           "\n"
+          "The environment fills what the command line leaves unset.\n"
           "SIGINT or SIGTERM stops hbeatd cleanly: it stops taking requests, answers the\n"
           "ones in flight and closes the store. SIGHUP reloads the token file.\n"
           "\n"

@@ -1,6 +1,7 @@
 /*
- * hbeatd's command line and environment (TEAM.md "hbeatd command line").
- * Parsing never exits: it fills the struct or says what was wrong.
+ * hbeatd's command line and environment: every flag has an environment
+ * variable (HBEATD_ and the flag's name). Parsing never exits: it fills
+ * the struct or says what was wrong.
  */
 #ifndef HBD_OPTIONS_H
 #define HBD_OPTIONS_H
@@ -8,16 +9,18 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define HBD_MAX_LISTEN            16
-#define HBD_DEFAULT_LISTEN        "tcp://127.0.0.1:7781"
-#define HBD_DEFAULT_HTTP          "127.0.0.1:7780"
-#define HBD_DEFAULT_DB            "./hbeatd.db"
-#define HBD_DEFAULT_REAP_INTERVAL 10.0
-/* Limits (issue 7): sane for a heartbeat server, each a flag. */
-#define HBD_DEFAULT_MAX_REQUEST        (64 * 1024)
+#define HBD_MAX_LISTEN 16
+/* The defaults, each written once: options.c's table quotes them (as text,
+   so they must stay plain literals) for parsing and for --help. */
+#define HBD_DEFAULT_LISTEN             "tcp://127.0.0.1:7781"
+#define HBD_DEFAULT_HTTP               "127.0.0.1:7780"
+#define HBD_DEFAULT_DB                 "./hbeatd.db"
+#define HBD_DEFAULT_LOG_LEVEL          "info"
+#define HBD_DEFAULT_REAP_INTERVAL      10
+#define HBD_DEFAULT_MAX_REQUEST        65536
 #define HBD_DEFAULT_MAX_CONNECTIONS    1024
 #define HBD_DEFAULT_MAX_CONNECTIONS_IP 256
-#define HBD_DEFAULT_READ_TIMEOUT       30.0
+#define HBD_DEFAULT_READ_TIMEOUT       30
 #define HBD_DEFAULT_MIN_REQUEST_RATE   500
 
 typedef struct hbd_options {
@@ -42,6 +45,8 @@ typedef struct hbd_options {
     double read_timeout;                 /* seconds */
     unsigned long min_request_rate;      /* REST: bytes/s; 0: none */
     int help, version;
+    /* Private: a --listen on the command line replaces the environment's. */
+    int listen_given;
     /* Storage for HBEATD_LISTEN's pieces. */
     char env_listen[1024];
 } hbd_options;

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,13 +30,31 @@ static int parse(const char *const *args)
     return hbd_options_parse(&o, argc, argv, err, sizeof err);
 }
 
+/* Every flag's variable, as --help names them. */
+static const char *const variables[] = {"HBEATD_LISTEN",
+                                        "HBEATD_HTTP",
+                                        "HBEATD_DB",
+                                        "HBEATD_SYNC",
+                                        "HBEATD_REAP_INTERVAL",
+                                        "HBEATD_REAP_GRACE",
+                                        "HBEATD_READY_FILE",
+                                        "HBEATD_LOG_LEVEL",
+                                        "HBEATD_TLS_CERT",
+                                        "HBEATD_TLS_KEY",
+                                        "HBEATD_TLS_CLIENT_CA",
+                                        "HBEATD_TOKEN_FILE",
+                                        "HBEATD_ALLOW_REMOTE",
+                                        "HBEATD_MAX_REQUEST",
+                                        "HBEATD_MAX_CONNECTIONS",
+                                        "HBEATD_MAX_CONNECTIONS_PER_IP",
+                                        "HBEATD_READ_TIMEOUT",
+                                        "HBEATD_MIN_REQUEST_RATE"};
+
 static int clear_env(void **state)
 {
-    unsetenv("HBEATD_LISTEN");
-    unsetenv("HBEATD_HTTP");
-    unsetenv("HBEATD_DB");
-    unsetenv("HBEATD_LOG_LEVEL");
-    unsetenv("HBEATD_SYNC");
+    (void)state;
+    for (size_t i = 0; i < sizeof variables / sizeof variables[0]; i++)
+        unsetenv(variables[i]);
     return 0;
 }
 
@@ -212,6 +231,88 @@ static void test_min_request_rate(void **state)
     assert_non_null(strstr(err, "--min-request-rate needs a value"));
 }
 
+/* Every flag has its variable, which the command line overrides, and a
+   bad value in a variable names the variable. */
+static void test_every_flag_has_its_variable(void **state)
+{
+    (void)state;
+    static const char *const values[][2] = {
+        {"HBEATD_REAP_INTERVAL", "3"},   {"HBEATD_REAP_GRACE", "7"},
+        {"HBEATD_READY_FILE", "/tmp/r"}, {"HBEATD_TLS_CERT", "c.pem"},
+        {"HBEATD_TLS_KEY", "k.pem"},     {"HBEATD_TLS_CLIENT_CA", "ca.pem"},
+        {"HBEATD_ALLOW_REMOTE", "yes"},  {"HBEATD_MAX_REQUEST", "2048"},
+        {"HBEATD_MAX_CONNECTIONS", "9"}, {"HBEATD_MAX_CONNECTIONS_PER_IP", "4"},
+        {"HBEATD_READ_TIMEOUT", "2.5"},  {"HBEATD_MIN_REQUEST_RATE", "100"},
+        {"HBEATD_TOKEN_FILE", "/t"}};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+        setenv(values[i][0], values[i][1], 1);
+    assert_int_equal(parse((const char *const[]){NULL}), 0);
+    assert_true(o.reap_interval == 3.0);
+    assert_true(o.reap_grace == 7.0);
+    assert_string_equal(o.ready_file, "/tmp/r");
+    assert_string_equal(o.tls_cert, "c.pem");
+    assert_string_equal(o.tls_key, "k.pem");
+    assert_string_equal(o.tls_client_ca, "ca.pem");
+    assert_true(o.allow_remote);
+    assert_int_equal(o.max_request, 2048);
+    assert_int_equal(o.max_connections, 9);
+    assert_int_equal(o.max_connections_per_ip, 4);
+    assert_true(o.read_timeout == 2.5);
+    assert_int_equal(o.min_request_rate, 100);
+    assert_string_equal(o.token_file, "/t");
+    /* The command line wins. */
+    assert_int_equal(
+        parse((const char *const[]){"--max-request", "4096", "--read-timeout", "1", NULL}), 0);
+    assert_int_equal(o.max_request, 4096);
+    assert_true(o.read_timeout == 1.0);
+    setenv("HBEATD_ALLOW_REMOTE", "0", 1);
+    assert_int_equal(parse((const char *const[]){NULL}), 0);
+    assert_false(o.allow_remote);
+    clear_env(NULL);
+
+    /* A bad value names its variable. */
+    static const char *const bad[][2] = {{"HBEATD_MAX_REQUEST", "12k"},
+                                         {"HBEATD_READ_TIMEOUT", "0"},
+                                         {"HBEATD_ALLOW_REMOTE", "maybe"},
+                                         {"HBEATD_REAP_INTERVAL", "nan"},
+                                         {"HBEATD_MAX_CONNECTIONS", "0"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv(bad[i][0], bad[i][1], 1);
+        if (parse((const char *const[]){NULL}) != -1)
+            fail_msg("%s=%s was accepted", bad[i][0], bad[i][1]);
+        assert_non_null(strstr(err, bad[i][0]));
+        unsetenv(bad[i][0]);
+    }
+    /* A switch takes no value on the command line. */
+    assert_int_equal(parse((const char *const[]){"--allow-remote=1", NULL}), -1);
+    assert_non_null(strstr(err, "--allow-remote takes no value"));
+}
+
+/* --help is written from the same table: each flag with its variable and,
+   where there is one, its default. */
+static void test_help_names_every_variable_and_default(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    hbd_options_usage(f);
+    fclose(f);
+    for (size_t i = 0; i < sizeof variables / sizeof variables[0]; i++) {
+        if (strstr(text, variables[i]) == NULL)
+            fail_msg("--help does not name %s", variables[i]);
+    }
+    static const char *const defaults[] = {
+        "(default 65536)", "(default 1024)", "(default 256)",  "(default 30)",
+        "(default 500)",   "(default 10)",   "(default info)", "(default ./hbeatd.db)"};
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        if (strstr(text, defaults[i]) == NULL)
+            fail_msg("--help does not say %s", defaults[i]);
+    }
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +322,8 @@ int main(void)
         cmocka_unit_test_setup(test_errors, clear_env),
         cmocka_unit_test_setup(test_sync, clear_env),
         cmocka_unit_test_setup(test_min_request_rate, clear_env),
+        cmocka_unit_test_setup(test_every_flag_has_its_variable, clear_env),
+        cmocka_unit_test_setup(test_help_names_every_variable_and_default, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
