@@ -6,8 +6,8 @@
  * sigtimedwait, so no handler runs in the middle of anything; the same
  * loop notices a failed store.
  *
- * Shutdown order: front ends first (they answer what is in flight, and
- * take nothing new), then the engine (reaper, last commit, store).
+ * main() is start, serve, stop: stop() is the one way out, whatever
+ * start() got to.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -124,153 +124,193 @@ static void reload_tokens(hbd_auth *auth)
         hbd_error("SIGHUP: %s; keeping the tokens in force", err.message);
 }
 
-int main(int argc, char **argv)
-{
+/* Everything hbeatd runs; what is NULL was not started. */
+typedef struct server {
     hbd_options o;
-    char errbuf[256];
-    if (hbd_options_parse(&o, argc, argv, errbuf, sizeof errbuf) != 0) {
-        fprintf(stderr, "hbeatd: %s\nTry 'hbeatd --help'.\n", errbuf);
-        return EXIT_USAGE;
-    }
-    if (o.help) {
-        hbd_options_usage(stdout);
-        return 0;
-    }
-    if (o.version) {
-        printf("hbeatd %s\n", HBEAT_VERSION_STRING);
-        return 0;
-    }
-#ifndef HBD_WITH_REST
-    if (o.http_enabled) {
-        fprintf(stderr, "hbeatd: this build has no REST front end; pass --http none\n");
-        return EXIT_USAGE;
-    }
+    hbd_auth *auth;
+    hbd_tls *tls;
+    hbd_engine *engine;
+    hbd_nng *nng;
+#ifdef HBD_WITH_REST
+    hbd_rest *rest;
 #endif
-    hbd_log_set_level((hbeat_log_level)o.log_level);
-    hbeat_log_set_handler(library_log, NULL, (hbeat_log_level)o.log_level);
+    char http_url[128];
+} server;
 
-    /* Blocked before any thread starts, so every thread inherits it and
-       only sigtimedwait below ever takes these signals. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+/* Threads serving REST: a few, since a request's work is the engine's
+   (in memory) and its commit waits without holding a thread. */
+#define REST_THREADS 4
+
+/* Signals are blocked before any thread starts, so every thread inherits
+   the mask and only sigtimedwait in serve() ever takes them. */
+static void take_signals(sigset_t *sigs)
+{
+    sigemptyset(sigs);
+    sigaddset(sigs, SIGINT);
+    sigaddset(sigs, SIGTERM);
+    sigaddset(sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* Past a file-size limit (ulimit -f, RLIMIT_FSIZE) a write's default
        is to kill the process silently (status 153). Ignored, the write
        fails with EFBIG instead: the store's commit fails, and hbeatd stops
        the way it does on any store failure, saying why. */
     signal(SIGXFSZ, SIG_IGN);
-    raise_file_limit();
+}
 
+static int start_engine(server *s, hbeat_error *err)
+{
+    hbd_engine_options eo;
+    memset(&eo, 0, sizeof eo);
+    eo.db_path = s->o.db;
+    eo.sync = s->o.sync;
+    eo.reap_interval = s->o.reap_interval;
+    eo.reap_grace = s->o.reap_grace;
+    if (hbd_engine_open(&s->engine, &eo, err) != 0) {
+        hbd_error("cannot open the store: %s", err->message);
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+static int start_nng(server *s, hbeat_error *err)
+{
+    if (s->o.nlisten == 0)
+        return 0;
+    hbd_nng_options no = {s->o.listen, s->o.nlisten, s->o.max_request};
+    hbd_nng_security ns = {s->tls, s->auth, s->o.max_connections, s->o.max_connections_per_ip,
+                           s->o.read_timeout};
+    int rc = hbd_nng_start_secure(&s->nng, s->engine, &no, &ns, err);
+    if (rc != 0)
+        hbd_error("%s", err->message);
+    return rc != 0 ? start_exit_code(rc) : 0;
+}
+
+static int start_rest(server *s, hbeat_error *err)
+{
+#ifdef HBD_WITH_REST
+    if (!s->o.http_enabled)
+        return 0;
+    hbd_rest_options ro = {s->o.http_host, s->o.http_port, s->o.max_request, REST_THREADS};
+    hbd_rest_security rs = {s->tls,
+                            s->auth,
+                            s->o.max_connections,
+                            s->o.max_connections_per_ip,
+                            s->o.read_timeout,
+                            (double)s->o.min_request_rate};
+    int rc = hbd_rest_start_secure(&s->rest, s->engine, &ro, &rs, err);
+    if (rc != 0) {
+        hbd_error("%s", err->message);
+        return start_exit_code(rc);
+    }
+    int v6 = strchr(s->o.http_host, ':') != NULL;
+    snprintf(s->http_url, sizeof s->http_url, "%s://%s%s%s:%u/api/v3",
+             s->tls != NULL ? "https" : "http", v6 ? "[" : "", s->o.http_host, v6 ? "]" : "",
+             (unsigned)hbd_rest_port(s->rest));
+    hbd_info("http: listening on %s", s->http_url);
+#else
+    (void)s;
+    (void)err;
+#endif
+    return 0;
+}
+
+/* Files first (a wrong path is a usage error, before the store opens),
+   then the engine, then the front ends. 0, or the exit status. */
+static int start(server *s)
+{
     hbeat_error err = HBEAT_ERROR_INIT;
-    /* Files first: a wrong path is a usage error, before the store opens. */
-    hbd_auth *auth = NULL;
-    int rc = hbd_auth_open(&auth, o.token_file, &err);
+    int rc = hbd_auth_open(&s->auth, s->o.token_file, &err);
     if (rc != 0) {
         hbd_error("--token-file: %s", err.message);
         return start_exit_code(rc);
     }
-    hbd_tls *tls = NULL;
-    if (o.tls_cert != NULL &&
-        (rc = hbd_tls_load(&tls, o.tls_cert, o.tls_key, o.tls_client_ca, &err)) != 0) {
+    if (s->o.tls_cert != NULL &&
+        (rc = hbd_tls_load(&s->tls, s->o.tls_cert, s->o.tls_key, s->o.tls_client_ca, &err)) != 0) {
         hbd_error("%s", err.message);
-        hbd_auth_close(auth);
         return start_exit_code(rc);
     }
-    log_security(&o, auth);
-
-    hbd_engine_options eo;
-    memset(&eo, 0, sizeof eo);
-    eo.db_path = o.db;
-    eo.sync = o.sync;
-    eo.reap_interval = o.reap_interval;
-    eo.reap_grace = o.reap_grace;
-    hbd_engine *engine = NULL;
-    rc = hbd_engine_open(&engine, &eo, &err);
-    if (rc != 0) {
-        hbd_error("cannot open the store: %s", err.message);
-        hbd_tls_free(tls);
-        hbd_auth_close(auth);
+    log_security(&s->o, s->auth);
+    if ((rc = start_engine(s, &err)) != 0 || (rc = start_nng(s, &err)) != 0 ||
+        (rc = start_rest(s, &err)) != 0)
+        return rc;
+    if (s->o.ready_file != NULL && write_ready(s->o.ready_file, s->nng, s->o.nlisten,
+                                               s->http_url[0] ? s->http_url : NULL) != 0)
         return EXIT_RUNTIME;
-    }
+    hbd_info("hbeatd %s ready", HBEAT_VERSION_STRING);
+    return 0;
+}
 
-    hbd_nng *nng = NULL;
-    if (o.nlisten > 0) {
-        hbd_nng_options no = {o.listen, o.nlisten, o.max_request};
-        hbd_nng_security ns = {tls, auth, o.max_connections, o.max_connections_per_ip,
-                               o.read_timeout};
-        if ((rc = hbd_nng_start_secure(&nng, engine, &no, &ns, &err)) != 0) {
-            hbd_error("%s", err.message);
-            hbd_engine_close(engine);
-            hbd_tls_free(tls);
-            hbd_auth_close(auth);
-            return start_exit_code(rc);
-        }
-    }
-
-    char http_url[128] = "";
-#ifdef HBD_WITH_REST
-    hbd_rest *rest = NULL;
-    if (o.http_enabled) {
-        hbd_rest_options ro = {o.http_host, o.http_port, o.max_request, 4};
-        hbd_rest_security rs = {tls,
-                                auth,
-                                o.max_connections,
-                                o.max_connections_per_ip,
-                                o.read_timeout,
-                                (double)o.min_request_rate};
-        if ((rc = hbd_rest_start_secure(&rest, engine, &ro, &rs, &err)) != 0) {
-            hbd_error("%s", err.message);
-            hbd_nng_stop(nng);
-            hbd_engine_close(engine);
-            hbd_tls_free(tls);
-            hbd_auth_close(auth);
-            return start_exit_code(rc);
-        }
-        int v6 = strchr(o.http_host, ':') != NULL;
-        snprintf(http_url, sizeof http_url, "%s://%s%s%s:%u/api/v3", tls != NULL ? "https" : "http",
-                 v6 ? "[" : "", o.http_host, v6 ? "]" : "", (unsigned)hbd_rest_port(rest));
-        hbd_info("http: listening on %s", http_url);
-    }
-#endif
-
-    int status = 0;
-    if (o.ready_file != NULL &&
-        write_ready(o.ready_file, nng, o.nlisten, http_url[0] ? http_url : NULL) != 0)
-        status = EXIT_RUNTIME;
-    else
-        hbd_info("hbeatd %s ready", HBEAT_VERSION_STRING);
-
-    while (status == 0) {
+/* Until SIGINT or SIGTERM (0), or a failed store (EXIT_RUNTIME). */
+static int serve(server *s, const sigset_t *sigs)
+{
+    for (;;) {
         struct timespec tick = {0, 200 * 1000 * 1000};
-        int sig = sigtimedwait(&sigs, NULL, &tick);
+        int sig = sigtimedwait(sigs, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             hbd_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            break;
+            return 0;
         }
         if (sig == SIGHUP)
-            reload_tokens(auth);
+            reload_tokens(s->auth);
         hbd_log_flush_suppressed();
-        if (hbd_engine_failed(engine)) {
+        if (hbd_engine_failed(s->engine)) {
             hbd_error("the store failed; stopping");
-            status = EXIT_RUNTIME;
+            return EXIT_RUNTIME;
         }
     }
+}
 
+/* The one way out, whatever got started: front ends first (they answer
+   what is in flight and take nothing new), then the engine (reaper, last
+   commit, store). */
+static int stop(server *s, int status)
+{
 #ifdef HBD_WITH_REST
-    hbd_rest_stop(rest);
+    hbd_rest_stop(s->rest);
 #endif
-    hbd_nng_stop(nng);
-    if (hbd_engine_failed(engine))
+    hbd_nng_stop(s->nng);
+    if (s->engine != NULL && hbd_engine_failed(s->engine) && status == 0)
         status = EXIT_RUNTIME;
-    hbd_engine_close(engine);
-    if (o.ready_file != NULL)
-        unlink(o.ready_file);
-    hbd_tls_free(tls);
-    hbd_auth_close(auth);
-    hbd_info("stopped");
+    hbd_engine_close(s->engine);
+    if (s->o.ready_file != NULL)
+        unlink(s->o.ready_file);
+    hbd_tls_free(s->tls);
+    hbd_auth_close(s->auth);
+    if (s->engine != NULL)
+        hbd_info("stopped");
     return status;
+}
+
+int main(int argc, char **argv)
+{
+    static server s;
+    char errbuf[256];
+    if (hbd_options_parse(&s.o, argc, argv, errbuf, sizeof errbuf) != 0) {
+        fprintf(stderr, "hbeatd: %s\nTry 'hbeatd --help'.\n", errbuf);
+        return EXIT_USAGE;
+    }
+    if (s.o.help) {
+        hbd_options_usage(stdout);
+        return 0;
+    }
+    if (s.o.version) {
+        printf("hbeatd %s\n", HBEAT_VERSION_STRING);
+        return 0;
+    }
+#ifndef HBD_WITH_REST
+    if (s.o.http_enabled) {
+        fprintf(stderr, "hbeatd: this build has no REST front end; pass --http none\n");
+        return EXIT_USAGE;
+    }
+#endif
+    hbd_log_set_level((hbeat_log_level)s.o.log_level);
+    hbeat_log_set_handler(library_log, NULL, (hbeat_log_level)s.o.log_level);
+    sigset_t sigs;
+    take_signals(&sigs);
+    raise_file_limit();
+    int status = start(&s);
+    if (status == 0)
+        status = serve(&s, &sigs);
+    return stop(&s, status);
 }
