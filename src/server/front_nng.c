@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/defaults.h"
 #include "server/log.h"
 #include "server/metrics_hooks.h"
 #include "server/nng_codec.h"
@@ -49,18 +50,15 @@
 #include "server/sp_tls.h"
 #include "server/sp_wire.h"
 
-#define DEFAULT_MAX_MESSAGE (64 * 1024)
-#define DEFAULT_MAX_CONNS   1024
-#define DEFAULT_TIMEOUT_S   30.0
-#define MAX_PIPELINE        32
-#define OUT_HIGH            (256 * 1024)
-#define IN_CHUNK            4096
-#define READS_PER_EVENT     16
-#define ACCEPT_BURST        64
-#define MAX_EVENTS          64
-#define TICK_MS             100
-#define STOP_TIMEOUT_S      10.0
-#define ACCEPT_PAUSE_S      0.1
+#define MAX_PIPELINE    32
+#define OUT_HIGH        (256 * 1024)
+#define IN_CHUNK        4096
+#define READS_PER_EVENT 16
+#define ACCEPT_BURST    64
+#define MAX_EVENTS      64
+#define TICK_MS         100
+#define STOP_TIMEOUT_S  10.0
+#define ACCEPT_PAUSE_S  0.1
 /* Room before a reply for its frame header and backtrace. */
 #define REPLY_ROOM (HBD_SP_MAX_FRAME_HEAD + HBD_SP_MAX_BACKTRACE)
 
@@ -857,11 +855,6 @@ static void free_all(hbd_nng *srv)
     free(srv);
 }
 
-int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts, hbeat_error *err)
-{
-    return hbd_nng_start_secure(out, engine, opts, NULL, err);
-}
-
 static int needs_tls(const hbd_nng_options *opts)
 {
     for (size_t i = 0; i < opts->url_count; i++) {
@@ -871,8 +864,8 @@ static int needs_tls(const hbd_nng_options *opts)
     return 0;
 }
 
-int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts,
-                         const hbd_nng_security *sec, hbeat_error *err)
+int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts,
+                  const hbd_nng_security *sec, hbeat_error *err)
 {
     static const hbd_nng_security open_defaults;
     if (sec == NULL)
@@ -890,10 +883,10 @@ int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_option
     pthread_mutex_init(&srv->mu, NULL);
     srv->engine = engine;
     srv->auth = sec->auth;
-    srv->max_message = opts->max_message ? opts->max_message : DEFAULT_MAX_MESSAGE;
-    srv->max_conns = sec->max_connections ? sec->max_connections : DEFAULT_MAX_CONNS;
+    srv->max_message = opts->max_message ? opts->max_message : HBD_DEFAULT_MAX_REQUEST;
+    srv->max_conns = sec->max_connections ? sec->max_connections : HBD_DEFAULT_MAX_CONNECTIONS;
     srv->max_per_peer = sec->max_connections_per_ip;
-    srv->timeout = sec->read_timeout > 0 ? sec->read_timeout : DEFAULT_TIMEOUT_S;
+    srv->timeout = sec->read_timeout > 0 ? sec->read_timeout : HBD_DEFAULT_READ_TIMEOUT;
     int code = 0;
     if (needs_tls(opts))
         code = hbd_sp_tls_ctx_new(&srv->tls, sec->tls, err);

@@ -21,15 +21,13 @@ typedef struct hbd_nng_options {
     const char *const *urls;
     size_t url_count;
     /* Largest request accepted, in bytes; a larger one is answered
-       TOO_LARGE without being stored. */
+       TOO_LARGE without being stored; 0: the default. */
     size_t max_message;
 } hbd_nng_options;
 
-int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts, hbeat_error *err);
-
 /* What stands between the network and the engine. All zero (or NULL
-   instead of the struct) is what hbd_nng_start does: no tls+tcp://, no
-   authentication, 1024 connections, no per-address limit, 30 s. */
+   instead of the struct): no tls+tcp://, no authentication, hbeatd's
+   default limits (defaults.h) and no per-address limit. */
 typedef struct hbd_nng_security {
     /* Certificate and key for tls+tcp:// URLs, which are refused without
        them (HBEAT_EINVAL); with client_ca_pem, client certificates are
@@ -38,22 +36,25 @@ typedef struct hbd_nng_security {
     /* Checks each Request.token; NULL: authentication off. Borrowed; must
        outlive the front end. */
     hbd_auth *auth;
-    /* Connections open at once (0: 1024), and from one address, or one
+    /* Connections open at once (0: the default), and from one address, or one
        user over ipc (0: no limit). Every accepted connection counts; at
        either limit the connection whose peer has been silent longest and
        that has nothing in flight is closed for the new one, and when all
        are busy the new one is closed. */
     unsigned int max_connections;
     unsigned int max_connections_per_ip;
-    /* Seconds (0: 30) for the TLS handshake and greeting, then for each
+    /* Seconds (0: the default) for the TLS handshake and greeting, then for each
        whole request from the previous one (so also the longest idle time),
        and for replies that the peer does not read. */
     double read_timeout;
 } hbd_nng_security;
 
-/* hbd_nng_start with TLS, tokens and limits. */
-int hbd_nng_start_secure(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts,
-                         const hbd_nng_security *sec, hbeat_error *err);
+/* Listens on every URL and starts serving. `engine` and what `sec`
+   points to are borrowed and must outlive the front end; `sec` NULL is
+   all zero. Returns 0, HBEAT_EINVAL for a URL that is wrong in itself, or
+   HBEAT_ESYSTEM when an address cannot be bound. */
+int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts,
+                  const hbd_nng_security *sec, hbeat_error *err);
 /* The URL actually bound for listen URL `index` (a tcp port 0 resolved). */
 const char *hbd_nng_bound_url(const hbd_nng *nng, size_t index);
 /* Answers requests in flight, then stops. NULL is a no-op. */

@@ -36,23 +36,15 @@ typedef struct hbd_rest_options {
     const char *host;
     /* TCP port; 0 picks a free one (see hbd_rest_port). */
     unsigned short port;
-    /* Largest request body accepted, in bytes; 0 is 64 KiB. */
+    /* Largest request body accepted, in bytes; 0: the default. */
     size_t max_body;
     /* Worker threads; 0 is one per online CPU (at most 16). */
     unsigned int threads;
 } hbd_rest_options;
 
-/* Binds and starts serving. `engine` is borrowed and must outlive the
-   front end (stop it first). Returns 0, HBEAT_EINVAL for a bad argument or
-   host, or HBEAT_ESYSTEM when the address cannot be bound (err->native
-   holds errno when known). */
-int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
-                   hbeat_error *err);
-
 /* What stands between the network and the engine. All zero (or NULL
-   instead of the struct) is what hbd_rest_start does: plain http, no
-   authentication, 4096 connections, no per-address limit, a 60 s read
-   timeout, no minimum rate.
+   instead of the struct): plain http, no authentication, hbeatd's default
+   limits (defaults.h), no per-address limit, no minimum rate.
 
    The connection limits make room rather than refuse: a new connection
    that would pass either is admitted, and the open connection that has
@@ -68,13 +60,13 @@ typedef struct hbd_rest_security {
        WWW-Authenticate: Bearer) before the body is read, a client token on
        an admin route a 403. NULL: authentication off. */
     hbd_auth *auth;
-    /* Connections open at once (0: 4096), never more than the open-file
+    /* Connections open at once (0: the default), never more than the open-file
        limit allows; and from one address (0: no limit). */
     unsigned int max_connections;
     unsigned int max_connections_per_ip;
     /* Seconds a connection may take to deliver a whole request (headers
        and body; from its start or from the end of its last request), and
-       may stay silent; 0 is 60. */
+       may stay silent; 0: the default. */
     double read_timeout;
     /* Bytes per second a request must arrive at, on average, once it has
        begun and after a 2 s grace; slower, the connection is closed. 0: no
@@ -82,10 +74,13 @@ typedef struct hbd_rest_security {
     double min_request_rate;
 } hbd_rest_security;
 
-/* hbd_rest_start with TLS, tokens and limits. `sec` and what it points to
-   are borrowed and must outlive the front end. */
-int hbd_rest_start_secure(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
-                          const hbd_rest_security *sec, hbeat_error *err);
+/* Binds and starts serving. `engine` and what `sec` points to are
+   borrowed and must outlive the front end (stop it first); `sec` NULL is
+   all zero. Returns 0, HBEAT_EINVAL for a bad argument or host, or
+   HBEAT_ESYSTEM when the address cannot be bound (err->native holds errno
+   when known). */
+int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
+                   const hbd_rest_security *sec, hbeat_error *err);
 /* The port actually bound; 0 for NULL. */
 unsigned short hbd_rest_port(const hbd_rest *rest);
 /* Stops accepting connections, answers requests in flight (waiting up to

@@ -180,7 +180,7 @@ static int start_nng(server *s, hbeat_error *err)
     hbd_nng_options no = {s->o.listen, s->o.nlisten, s->o.max_request};
     hbd_nng_security ns = {s->tls, s->auth, s->o.max_connections, s->o.max_connections_per_ip,
                            s->o.read_timeout};
-    int rc = hbd_nng_start_secure(&s->nng, s->engine, &no, &ns, err);
+    int rc = hbd_nng_start(&s->nng, s->engine, &no, &ns, err);
     if (rc != 0)
         hbd_error("%s", err->message);
     return rc != 0 ? start_exit_code(rc) : 0;
@@ -198,7 +198,7 @@ static int start_rest(server *s, hbeat_error *err)
                             s->o.max_connections_per_ip,
                             s->o.read_timeout,
                             (double)s->o.min_request_rate};
-    int rc = hbd_rest_start_secure(&s->rest, s->engine, &ro, &rs, err);
+    int rc = hbd_rest_start(&s->rest, s->engine, &ro, &rs, err);
     if (rc != 0) {
         hbd_error("%s", err->message);
         return start_exit_code(rc);

@@ -9,20 +9,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define HBD_MAX_LISTEN 16
-/* The defaults, each written once: options.c's table quotes them (as text,
-   so they must stay plain literals) for parsing and for --help. */
-#define HBD_DEFAULT_LISTEN             "tcp://127.0.0.1:7781"
-#define HBD_DEFAULT_HTTP               "127.0.0.1:7780"
-#define HBD_DEFAULT_DB                 "./hbeatd.db"
-#define HBD_DEFAULT_LOG_LEVEL          "info"
-#define HBD_DEFAULT_REAP_INTERVAL      10
-#define HBD_DEFAULT_MAX_REQUEST        65536
-#define HBD_DEFAULT_MAX_CONNECTIONS    1024
-#define HBD_DEFAULT_MAX_CONNECTIONS_IP 256
-#define HBD_DEFAULT_READ_TIMEOUT       30
-#define HBD_DEFAULT_MIN_REQUEST_RATE   500
+#include "server/defaults.h"
 
+#define HBD_MAX_LISTEN 16
 typedef struct hbd_options {
     const char *listen[HBD_MAX_LISTEN]; /* nng listen URLs */
     size_t nlisten;

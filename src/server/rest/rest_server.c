@@ -49,16 +49,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/defaults.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/metrics_hooks.h"
 #include "server/rest/rest_internal.h"
 #include "server/rest/rest_secure.h"
 
-#define DEFAULT_MAX_BODY (64 * 1024)
-/* Seconds a connection may stay silent, idle keep-alive included. */
-#define CONNECTION_TIMEOUT_S 60
-#define MAX_CONNECTIONS      4096
 /* Seconds a request may take before --min-request-rate applies to it:
    enough for a client's first write and a round trip or two, far less
    than a slowloris hopes to hold a slot for. */
@@ -465,7 +462,7 @@ static unsigned int headroom(unsigned int limit, unsigned int least)
 static unsigned int connection_limit(unsigned int wanted, unsigned int *mhd)
 {
     if (wanted == 0)
-        wanted = MAX_CONNECTIONS;
+        wanted = HBD_DEFAULT_MAX_CONNECTIONS;
     struct rlimit rl;
     rlim_t room = wanted + headroom(wanted, 16);
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
@@ -492,13 +489,7 @@ static void rest_free(hbd_rest *rest)
 }
 
 int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
-                   hbeat_error *err)
-{
-    return hbd_rest_start_secure(out, engine, opts, NULL, err);
-}
-
-int hbd_rest_start_secure(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
-                          const hbd_rest_security *sec, hbeat_error *err)
+                   const hbd_rest_security *sec, hbeat_error *err)
 {
     static const hbd_rest_security open_defaults;
     if (sec == NULL)
@@ -541,7 +532,7 @@ int hbd_rest_start_secure(hbd_rest **out, hbd_engine *engine, const hbd_rest_opt
     pthread_cond_init(&rest->idle, &ca);
     pthread_condattr_destroy(&ca);
     rest->engine = engine;
-    rest->max_body = opts->max_body != 0 ? opts->max_body : DEFAULT_MAX_BODY;
+    rest->max_body = opts->max_body != 0 ? opts->max_body : HBD_DEFAULT_MAX_REQUEST;
     rest->auth = sec->auth;
 
     /* TLS and the per-address limit only when asked for. */
@@ -581,7 +572,7 @@ int hbd_rest_start_secure(hbd_rest **out, hbd_engine *engine, const hbd_rest_opt
             (intptr_t)(sec->max_connections_per_ip + headroom(sec->max_connections_per_ip, 4)),
             NULL};
     extra[nextra] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    double read_timeout = sec->read_timeout > 0 ? sec->read_timeout : CONNECTION_TIMEOUT_S;
+    double read_timeout = sec->read_timeout > 0 ? sec->read_timeout : HBD_DEFAULT_READ_TIMEOUT;
     unsigned int idle_s = read_timeout < 1.0 ? 1u : (unsigned int)(read_timeout + 0.999);
     unsigned int mhd_limit = 0;
     hbd_rest_guard guard = {

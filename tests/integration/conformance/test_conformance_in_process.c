@@ -38,7 +38,7 @@ int main(void)
     const char *urls[] = {listen};
     hbd_nng_options no = {.urls = urls, .url_count = 1, .max_message = 64 * 1024};
     hbd_nng *front = NULL;
-    if (hbd_nng_start(&front, engine, &no, &err) != 0) {
+    if (hbd_nng_start(&front, engine, &no, NULL, &err) != 0) {
         fprintf(stderr, "nng front end: %s\n", err.message);
         failed++;
     } else {
@@ -53,7 +53,7 @@ int main(void)
 #if defined(HBEAT_CONF_WITH_REST_FRONT) && defined(HBEAT_WITH_REST)
     hbd_rest_options ro = {.host = "127.0.0.1", .port = 0};
     hbd_rest *rest = NULL;
-    if (hbd_rest_start(&rest, engine, &ro, &err) != 0) {
+    if (hbd_rest_start(&rest, engine, &ro, NULL, &err) != 0) {
         fprintf(stderr, "REST front end: %s\n", err.message);
         failed++;
     } else {

@@ -47,7 +47,7 @@ static int setup(void **state)
     fake_engine_async(f->eng);
     hbd_rest_options o = {"127.0.0.1", 0, MAX_BODY, 2};
     hbeat_error err = HBEAT_ERROR_INIT;
-    if (hbd_rest_start(&f->rest, f->eng, &o, &err) != 0) {
+    if (hbd_rest_start(&f->rest, f->eng, &o, NULL, &err) != 0) {
         fprintf(stderr, "hbd_rest_start: %s\n", err.message);
         return -1;
     }
@@ -463,19 +463,19 @@ static void test_start_errors(void **state)
     hbeat_error err = HBEAT_ERROR_INIT;
 
     hbd_rest_options bad_host = {"localhost", 0, 0, 1};
-    assert_int_equal(hbd_rest_start(&rest, eng, &bad_host, &err), HBEAT_EINVAL);
+    assert_int_equal(hbd_rest_start(&rest, eng, &bad_host, NULL, &err), HBEAT_EINVAL);
     assert_null(rest);
     assert_non_null(strstr(err.message, "localhost"));
-    assert_int_equal(hbd_rest_start(NULL, eng, &bad_host, NULL), HBEAT_EINVAL);
-    assert_int_equal(hbd_rest_start(&rest, NULL, &bad_host, NULL), HBEAT_EINVAL);
-    assert_int_equal(hbd_rest_start(&rest, eng, NULL, NULL), HBEAT_EINVAL);
+    assert_int_equal(hbd_rest_start(NULL, eng, &bad_host, NULL, NULL), HBEAT_EINVAL);
+    assert_int_equal(hbd_rest_start(&rest, NULL, &bad_host, NULL, NULL), HBEAT_EINVAL);
+    assert_int_equal(hbd_rest_start(&rest, eng, NULL, NULL, NULL), HBEAT_EINVAL);
 
     /* Defaults (threads 0, max_body 0) work; the port is taken twice. */
     hbd_rest_options o = {"127.0.0.1", 0, 0, 0};
-    assert_int_equal(hbd_rest_start(&rest, eng, &o, &err), 0);
+    assert_int_equal(hbd_rest_start(&rest, eng, &o, NULL, &err), 0);
     o.port = hbd_rest_port(rest);
     hbeat_error_clear(&err);
-    assert_int_equal(hbd_rest_start(&second, eng, &o, &err), HBEAT_ESYSTEM);
+    assert_int_equal(hbd_rest_start(&second, eng, &o, NULL, &err), HBEAT_ESYSTEM);
     assert_null(second);
     assert_true(err.message[0] != '\0');
     hbd_rest_stop(rest);
@@ -489,7 +489,7 @@ static void test_ipv6_loopback(void **state)
     hbd_rest *rest = NULL;
     hbd_rest_options o = {"::1", 0, 0, 1};
     hbeat_error err = HBEAT_ERROR_INIT;
-    if (hbd_rest_start(&rest, eng, &o, &err) != 0) {
+    if (hbd_rest_start(&rest, eng, &o, NULL, &err) != 0) {
         fake_engine_free(eng);
         skip(); /* no IPv6 on this machine */
     }
