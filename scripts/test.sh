@@ -25,9 +25,6 @@
 #                       (e.g. "-G Ninja -DHBEAT_WITH_REST=OFF")
 #   CC                  the C compiler (CMake's default otherwise)
 #   CLANG_FORMAT        the formatter for the format check
-#
-# Components whose sources are not in the tree (yet) are switched off and
-# named in the output, so the script builds whatever the tree has.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,29 +54,11 @@ log() {
 }
 fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
-# ---- which components the tree has ----------------------------------------
-component_args=()
-missing=()
-have_dir() { [ -f "$root/$1/CMakeLists.txt" ]; }
-component() { # <option> <directory>
-    if ! have_dir "$2"; then
-        component_args+=("-D$1=OFF")
-        missing+=("$1")
-    fi
-}
-component HBEAT_WITH_FAKE src/transports/fake
-component HBEAT_WITH_REST src/transports/rest
-component HBEAT_WITH_NNG src/transports/nng
-component HBEAT_BUILD_SERVER src/server
-component HBEAT_BUILD_CLI src/cli
-component HBEAT_BUILD_EXAMPLES examples
-
 configure_and_build() { # <build dir> <cmake args...>
     local dir=$1
     shift
     log "configure $dir"
-    cmake -S "$root" -B "$root/$dir" -DHBEAT_WERROR=ON "${component_args[@]}" "$@" \
-        "${user_args[@]}"
+    cmake -S "$root" -B "$root/$dir" -DHBEAT_WERROR=ON "$@" "${user_args[@]}"
     log "build $dir (-j$jobs)"
     cmake --build "$root/$dir" -j "$jobs"
 }
@@ -202,9 +181,6 @@ if [ "${HBEAT_SKIP_DEPS:-0}" != 1 ]; then
 fi
 
 # ---- run the modes -----------------------------------------------------------
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "test.sh: not in the tree, switched off: ${missing[*]}"
-fi
 start=$SECONDS
 results=()
 failed=0
@@ -230,9 +206,6 @@ done
 
 summary=$(printf '%s, ' "${results[@]}")
 summary="${summary%, }; total $(fmt_time $((SECONDS - start)))"
-if [ ${#missing[@]} -gt 0 ]; then
-    summary+="; switched off (not in the tree): ${missing[*]}"
-fi
 if [ $failed -eq 0 ]; then
     echo "test.sh: PASSED: $summary"
 else
