@@ -55,6 +55,12 @@ typedef void (*hbeat_lease_change_fn)(void *arg, int lost);
 #define HBEAT_SERVICE_OPTIONS_VERSION 1
 
 /**
+ * With interval 0 the loop beats every this many seconds: the pace at which
+ * Jobmon's loop looks whether a beat is due, max(0.1 s, interval / 2).
+ */
+#define HBEAT_ZERO_INTERVAL_PACE 0.1
+
+/**
  * @brief Options for hbeat_service_new(); start from
  *        HBEAT_SERVICE_OPTIONS_INIT. Times are in seconds.
  */
@@ -63,7 +69,9 @@ typedef struct hbeat_service_options {
     unsigned int version;
     /** The workflow run to keep alive; must be positive. */
     int64_t workflow_run_id;
-    /** Time between beats: finite and > 0. Default 30 (Jobmon's). */
+    /** Time between beats: finite and >= 0. Default 30 (Jobmon's). 0 is
+        Jobmon's "beat on every check": a beat is always due and the window
+        sent is 0; the loop then beats every HBEAT_ZERO_INTERVAL_PACE s. */
     double interval;
     /** Multiplier for the report window: finite and > 1, so that a beat can
         arrive before the window closes. Default 3.1 (Jobmon's). */
@@ -88,8 +96,9 @@ typedef struct hbeat_service_options {
     /** Each further retry waits this many times longer: finite, >= 1.
         Default 2. */
     double retry_factor;
-    /** Longest wait between retries; 0: the interval. Must not exceed
-        next_report_increment. */
+    /** Longest wait between retries; 0: the interval (with interval 0,
+        HBEAT_ZERO_INTERVAL_PACE). Must not exceed next_report_increment,
+        unless the interval is 0. */
     double retry_cap;
     /** Each retry wait is shortened by up to this fraction at random, so
         that clients that failed together do not retry together: 0 to 1.
@@ -251,7 +260,10 @@ HBEAT_API int64_t hbeat_service_last_heartbeat_ns(hbeat_service *svc);
 /** @brief Seconds since the last heartbeat; NaN for NULL. */
 HBEAT_API double hbeat_service_time_since_last_heartbeat(hbeat_service *svc);
 
-/** @brief 1 when at least `interval` has passed since the last beat, else 0. */
+/**
+ * @brief 1 when at least `interval` has passed since the last beat, else 0;
+ *        with interval 0, always 1.
+ */
 HBEAT_API int hbeat_service_is_heartbeat_due(hbeat_service *svc);
 
 /** @brief Restart the interval from now, as after a beat sent elsewhere. */
@@ -261,6 +273,9 @@ HBEAT_API void hbeat_service_reset_timer(hbeat_service *svc);
  * @brief 1 when the lease has lapsed: no beat was acknowledged within
  *        next_report_increment of the last acknowledged one's send time (or
  *        of creation), so the server may have reaped the run; else 0.
+ *
+ * With interval 0 the increment is 0, so the lease is lapsed from creation
+ * on and no acknowledgement regains it.
  */
 HBEAT_API int hbeat_service_lease_lost(hbeat_service *svc);
 
@@ -299,7 +314,8 @@ HBEAT_API int hbeat_service_tick_async(hbeat_service *svc, hbeat_tick_fn done, v
  * next is. After a failure it retries with exponential backoff and jitter
  * (retry_base, retry_factor, retry_cap, retry_jitter), never sending a retry
  * so late that it could not arrive before the lease lapses. When the lease
- * lapses without an acknowledged beat it tells on_lease_change. Returns
+ * lapses without an acknowledged beat it tells on_lease_change. With
+ * interval 0 it beats every HBEAT_ZERO_INTERVAL_PACE seconds. Returns
  * within a millisecond of @p stop being set, also while a beat is in flight:
  * that beat then completes on its own and is still applied, so the
  * status-change and lease callbacks may run once more after this returns

@@ -43,20 +43,21 @@ static int64_t pending_lease_deadline(hbeat_service *svc)
     return deadline;
 }
 
-/* When the next beat is due: an interval after the last one, brought
-   forward by this cycle's jitter; after a failure, the retry time. */
+/* When the next beat is due: a period (the interval, or the zero-interval
+   pace) after the last one, brought forward by this cycle's jitter; after a
+   failure, the retry time. */
 static int64_t next_beat_at(hbeat_service *svc, unsigned int failures, int64_t retry_at)
 {
     if (failures > 0)
         return retry_at;
-    return hbeat_service_last_heartbeat_ns(svc) + svc->interval_ns - svc->beat_offset_ns;
+    return hbeat_service_last_heartbeat_ns(svc) + svc->period_ns - svc->beat_offset_ns;
 }
 
 static void draw_offset(hbeat_service *svc)
 {
     svc->beat_offset_ns =
         svc->jitter > 0
-            ? (int64_t)(svc->jitter * hbeat__rng_unit(&svc->rng) * (double)svc->interval_ns)
+            ? (int64_t)(svc->jitter * hbeat__rng_unit(&svc->rng) * (double)svc->period_ns)
             : 0;
 }
 
@@ -110,8 +111,9 @@ static int loop_body(hbeat_service *svc, hbeat_stop_event *stop, hbeat_error *er
     unsigned int failures = 0;
     int64_t retry_at = 0;
     set_failures(svc, 0);
-    hbeat__log(HBEAT_LOG_DEBUG, "run %lld: heartbeat loop starts, interval %g s",
-               (long long)svc->run_id, svc->interval);
+    hbeat__log(HBEAT_LOG_DEBUG,
+               "run %lld: heartbeat loop starts, interval %g s, one beat every %g s",
+               (long long)svc->run_id, svc->interval, (double)svc->period_ns / 1e9);
     for (;;) {
         if (hbeat_stop_event_is_set(stop))
             return 0;

@@ -33,11 +33,18 @@ static int check_fraction(const char *name, double value, double max, hbeat_erro
     return 0;
 }
 
+/* The loop's steady pace in seconds: the interval, or with interval 0
+   (always due) the pace at which Jobmon's loop would look. */
+static double period(const hbeat_service_options *o)
+{
+    return o->interval > 0 ? o->interval : HBEAT_ZERO_INTERVAL_PACE;
+}
+
 /* The longest wait between retries, and the first retry, in seconds. The
    defaults always fit each other; only values the user set can clash. */
 static double retry_cap(const hbeat_service_options *o)
 {
-    return o->retry_cap > 0 ? o->retry_cap : o->interval;
+    return o->retry_cap > 0 ? o->retry_cap : period(o);
 }
 
 static double retry_base(const hbeat_service_options *o)
@@ -64,7 +71,9 @@ static int check_retries(const hbeat_service_options *o, double window, hbeat_er
                                "retry_cap must be a finite number of seconds, 0 for the "
                                "default, not %g",
                                o->retry_cap);
-    if (retry_cap(o) > window)
+    /* With interval 0 the server is told to expect the next beat at once:
+       no retry can come within that lease, so there is none to fit. */
+    if (o->interval > 0 && retry_cap(o) > window)
         return hbeat_error_set(err, HBEAT_EINVAL,
                                "retry_cap (%g s) is longer than the lease (next_report_increment "
                                "= %g s): a retry could come after the server gave up; lower "
@@ -91,9 +100,10 @@ static int check_options(const hbeat_service_options *o, hbeat_error *err)
     if (o->workflow_run_id <= 0)
         return hbeat_error_set(err, HBEAT_EINVAL, "workflow_run_id must be positive, not %lld",
                                (long long)o->workflow_run_id);
-    if (!isfinite(o->interval) || o->interval <= 0)
+    if (!isfinite(o->interval) || o->interval < 0)
         return hbeat_error_set(err, HBEAT_EINVAL,
-                               "interval must be a finite number of seconds above 0, not %g",
+                               "interval must be a finite number of seconds, 0 or more (0: a "
+                               "beat is always due), not %g",
                                o->interval);
     if (!isfinite(o->report_by_buffer) || o->report_by_buffer < 1)
         return hbeat_error_set(err, HBEAT_EINVAL,
@@ -118,8 +128,11 @@ static int check_options(const hbeat_service_options *o, hbeat_error *err)
     return check_retries(o, window, err);
 }
 
+/* A positive time never rounds to 0 ns, which would mean "always" or "off". */
 static int64_t seconds_to_ns(double seconds)
 {
+    if (seconds == 0)
+        return 0;
     int64_t ns = llround(seconds * 1e9);
     return ns > 0 ? ns : 1;
 }
@@ -133,6 +146,10 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
     int rc = check_options(opts, err);
     if (rc != 0)
         return rc;
+    hbeat_service_options copy = *opts;
+    opts = &copy;
+    if (copy.interval == 0)
+        copy.interval = 0.0; /* -0.0 would read back as a negative interval */
 
     hbeat_service *svc = calloc(1, sizeof(*svc));
     if (svc == NULL)
@@ -152,6 +169,7 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
     svc->interval = opts->interval;
     svc->report_by_buffer = opts->report_by_buffer;
     svc->interval_ns = seconds_to_ns(opts->interval);
+    svc->period_ns = seconds_to_ns(period(opts));
     svc->increment_ns = seconds_to_ns(opts->interval * opts->report_by_buffer);
     svc->max_failures = opts->max_consecutive_failures;
     svc->on_change = opts->on_status_change;
@@ -172,10 +190,10 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
     svc->stats.lease_deadline_ns = svc->last_beat_ns + svc->increment_ns;
     svc->stats.has_lease = 1;
     if (opts->random_phase)
-        svc->beat_offset_ns = (int64_t)(hbeat__rng_unit(&svc->rng) * (double)svc->interval_ns);
+        svc->beat_offset_ns = (int64_t)(hbeat__rng_unit(&svc->rng) * (double)svc->period_ns);
     else if (svc->jitter > 0)
         svc->beat_offset_ns =
-            (int64_t)(svc->jitter * hbeat__rng_unit(&svc->rng) * (double)svc->interval_ns);
+            (int64_t)(svc->jitter * hbeat__rng_unit(&svc->rng) * (double)svc->period_ns);
     *out = svc;
     return 0;
 }

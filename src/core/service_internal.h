@@ -18,8 +18,10 @@ struct hbeat_service {
     int64_t run_id;
     double interval;
     double report_by_buffer;
-    int64_t interval_ns;
-    int64_t increment_ns;
+    int64_t interval_ns;  /* 0 with interval 0: always due */
+    int64_t period_ns;    /* the loop's steady pace: interval_ns, or the
+                             zero-interval pace */
+    int64_t increment_ns; /* 0 with interval 0 */
     unsigned int max_failures;
     hbeat_status_change_fn on_change;
     void *on_change_arg;
