@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,13 +91,25 @@ static int check_retries(const hbeat_service_options *o, double window, hbeat_er
     return rc;
 }
 
-static int check_options(const hbeat_service_options *o, hbeat_error *err)
+/* A caller built against an older header passes a shorter struct: read only
+   the fields its version has, and take the defaults for the rest. */
+static int copy_options(const hbeat_service_options *in, hbeat_service_options *out,
+                        hbeat_error *err)
 {
-    if (o->version == 0 || o->version > HBEAT_SERVICE_OPTIONS_VERSION)
+    if (in->version == 0 || in->version > HBEAT_SERVICE_OPTIONS_VERSION)
         return hbeat_error_set(err, HBEAT_EVERSION,
                                "service options version %u is not supported (this library "
                                "knows 1..%d); start from HBEAT_SERVICE_OPTIONS_INIT",
-                               o->version, HBEAT_SERVICE_OPTIONS_VERSION);
+                               in->version, HBEAT_SERVICE_OPTIONS_VERSION);
+    hbeat_service_options defaults = HBEAT_SERVICE_OPTIONS_INIT;
+    *out = defaults;
+    memcpy(out, in,
+           in->version == 1 ? offsetof(hbeat_service_options, progress_timeout) : sizeof(*out));
+    return 0;
+}
+
+static int check_options(const hbeat_service_options *o, hbeat_error *err)
+{
     if (o->workflow_run_id <= 0)
         return hbeat_error_set(err, HBEAT_EINVAL, "workflow_run_id must be positive, not %lld",
                                (long long)o->workflow_run_id);
@@ -125,6 +138,12 @@ static int check_options(const hbeat_service_options *o, hbeat_error *err)
                                "initial_status must be 1 to %d printable ASCII characters "
                                "without spaces",
                                HBEAT_STATUS_MAX);
+    if (!isfinite(o->progress_timeout) || o->progress_timeout < 0 ||
+        o->progress_timeout > MAX_WINDOW_SECONDS)
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "progress_timeout must be a number of seconds from 0 (off) to "
+                               "one year, not %g",
+                               o->progress_timeout);
     return check_retries(o, window, err);
 }
 
@@ -143,10 +162,12 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
     if (out == NULL || gw == NULL || opts == NULL)
         return hbeat_error_set(err, HBEAT_EINVAL,
                                "hbeat_service_new: out, gateway and options are required");
-    int rc = check_options(opts, err);
+    hbeat_service_options copy;
+    int rc = copy_options(opts, &copy, err);
+    if (rc == 0)
+        rc = check_options(&copy, err);
     if (rc != 0)
         return rc;
-    hbeat_service_options copy = *opts;
     opts = &copy;
     if (copy.interval == 0)
         copy.interval = 0.0; /* -0.0 would read back as a negative interval */
@@ -181,6 +202,9 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
     svc->retry_cap_ns = seconds_to_ns(retry_cap(opts));
     svc->retry_jitter = opts->retry_jitter;
     svc->jitter = opts->jitter;
+    svc->progress_timeout_ns = seconds_to_ns(opts->progress_timeout);
+    svc->on_stall = opts->on_stall_change;
+    svc->on_stall_arg = opts->on_stall_change_arg;
     svc->rng = hbeat__rng_seed(opts->seed, svc);
     strcpy(svc->status, opts->initial_status != NULL ? opts->initial_status : "R");
 
@@ -189,6 +213,8 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
     svc->last_beat_ns = hbeat_clock_now_ns(svc->clock);
     svc->stats.lease_deadline_ns = svc->last_beat_ns + svc->increment_ns;
     svc->stats.has_lease = 1;
+    /* A new service has made progress: its work has just begun. */
+    svc->last_progress_ns = svc->last_beat_ns;
     if (opts->random_phase)
         svc->beat_offset_ns = (int64_t)(hbeat__rng_unit(&svc->rng) * (double)svc->period_ns);
     else if (svc->jitter > 0)
@@ -327,7 +353,11 @@ int hbeat_service_get_stats(hbeat_service *svc, hbeat_service_stats *out)
     if (out->version == 0 || out->version > HBEAT_SERVICE_STATS_VERSION)
         return HBEAT_EVERSION;
     pthread_mutex_lock(&svc->mu);
-    hbeat__stats_fill(&svc->stats, svc->failures, hbeat_clock_now_ns(svc->clock), out);
+    hbeat__progress_view progress = {
+        __atomic_load_n(&svc->loop_stalled, __ATOMIC_SEQ_CST),
+        __atomic_load_n(&svc->last_progress_ns, __ATOMIC_SEQ_CST),
+    };
+    hbeat__stats_fill(&svc->stats, svc->failures, &progress, hbeat_clock_now_ns(svc->clock), out);
     pthread_mutex_unlock(&svc->mu);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -87,6 +88,53 @@ static void test_interval_must_be_finite_and_not_negative(void **state)
         assert_false(signbit(hbeat_service_next_report_increment(svc)));
         hbeat_service_free(svc);
     }
+}
+
+static void test_progress_timeout_must_be_finite_and_not_negative(void **state)
+{
+    (void)state;
+    const double bad[] = {-1.0, -1e-9, NAN, INFINITY, -INFINITY, 1e12};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hbeat_service_options opts = good_options();
+        opts.progress_timeout = bad[i];
+        expect_refused(&opts, HBEAT_EINVAL, "progress_timeout");
+    }
+    const double good[] = {0.0, -0.0, 1e-9, 0.5, 3600.0};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        hbeat_service_options opts = good_options();
+        opts.progress_timeout = good[i];
+        hbeat_service_free(t_service_opts(g_gw, &opts));
+    }
+}
+
+/* A caller built against version 1 of the options passes a shorter struct:
+   nothing past it is read. Here the bytes past it hold values that would be
+   refused; under ASan the struct is exactly version 1's size. */
+static void test_version_1_options_are_read_as_version_1(void **state)
+{
+    (void)state;
+    size_t v1_size = offsetof(hbeat_service_options, progress_timeout);
+    hbeat_service_options full = good_options();
+    full.version = 1;
+    full.progress_timeout = NAN;
+    hbeat_service *svc = t_service_opts(g_gw, &full);
+    hbeat_service_free(svc);
+
+    unsigned char *bytes = malloc(v1_size);
+    assert_non_null(bytes);
+    memcpy(bytes, &full, v1_size);
+    svc = NULL;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    int rc = hbeat_service_new(&svc, g_gw, (const hbeat_service_options *)(void *)bytes, &err);
+    if (rc != 0) {
+        fail_msg("version 1 options refused: %d %s", rc, err.message);
+    }
+    hbeat_service_free(svc);
+    free(bytes);
+
+    /* The current version reads the new field. */
+    full.version = HBEAT_SERVICE_OPTIONS_VERSION;
+    expect_refused(&full, HBEAT_EINVAL, "progress_timeout");
 }
 
 static void test_report_by_buffer_must_be_finite_and_above_one(void **state)
@@ -280,6 +328,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_interval_must_be_finite_and_not_negative),
+        cmocka_unit_test(test_progress_timeout_must_be_finite_and_not_negative),
+        cmocka_unit_test(test_version_1_options_are_read_as_version_1),
         cmocka_unit_test(test_report_by_buffer_must_be_finite_and_above_one),
         cmocka_unit_test(test_initial_status_must_be_a_valid_token),
         cmocka_unit_test(test_workflow_run_id_must_be_positive),
