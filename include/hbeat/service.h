@@ -51,7 +51,8 @@ typedef void (*hbeat_status_change_fn)(void *arg, const char *old_status, const 
  * last acknowledged beat (or the service's creation, before any) plus its
  * next_report_increment. When it passes without an acknowledged beat the
  * server may have reaped the run: @p lost is 1. When a beat is acknowledged
- * again, @p lost is 0. The callback must not free the service.
+ * again and its new lease has not already passed, @p lost is 0. The
+ * callback must not free the service.
  */
 typedef void (*hbeat_lease_change_fn)(void *arg, int lost);
 
@@ -331,7 +332,8 @@ HBEAT_API double hbeat_service_lease_remaining(hbeat_service *svc);
  * while the loop is stalled, to wake it. With progress_timeout set, the loop
  * beats only while this was called within the timeout (see
  * hbeat_service_options.progress_timeout); the time is kept either way and
- * shows in the statistics. NULL is a no-op.
+ * shows in the statistics. @p svc is borrowed and must not be freed during
+ * the call; NULL is a no-op.
  */
 HBEAT_API void hbeat_service_progress(hbeat_service *svc);
 
