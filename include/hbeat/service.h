@@ -10,6 +10,10 @@
  * or in a loop, in the caller's thread (run) or in a thread of its own
  * (start/stop).
  *
+ * With `progress_timeout` set, the loop beats only while the application
+ * reports progress (hbeat_service_progress()): a process that is alive but
+ * stuck stops beating, and the server reaps its run as it would a dead one.
+ *
  * Every function is thread-safe unless its comment says otherwise.
  */
 #ifndef HBEAT_SERVICE_H
@@ -48,12 +52,32 @@ typedef void (*hbeat_status_change_fn)(void *arg, const char *old_status, const 
  * last acknowledged beat (or the service's creation, before any) plus its
  * next_report_increment. When it passes without an acknowledged beat the
  * server may have reaped the run: @p lost is 1. When a beat is acknowledged
- * again, @p lost is 0. The callback must not free the service.
+ * again and its new lease has not already passed, @p lost is 0. The
+ * callback must not free the service.
  */
 typedef void (*hbeat_lease_change_fn)(void *arg, int lost);
 
-/** Current version of hbeat_service_options. */
-#define HBEAT_SERVICE_OPTIONS_VERSION 1
+/**
+ * @brief Told when the loop stops or resumes beating for want of progress,
+ *        on the loop's thread.
+ *
+ * @p stalled is 1 once no progress (hbeat_service_progress()) has been
+ * reported for progress_timeout seconds: the loop withholds its beats from
+ * then on. It is 0 once progress is reported again and the loop beats
+ * again. Each is told once per stall. The callback must not free the
+ * service.
+ */
+typedef void (*hbeat_stall_change_fn)(void *arg, int stalled);
+
+/** Current version of hbeat_service_options. Version 2 added
+    progress_timeout and on_stall_change. */
+#define HBEAT_SERVICE_OPTIONS_VERSION 2
+
+/**
+ * With interval 0 the loop beats every this many seconds: the pace at which
+ * Jobmon's loop looks whether a beat is due, max(0.1 s, interval / 2).
+ */
+#define HBEAT_ZERO_INTERVAL_PACE 0.1
 
 /**
  * @brief Options for hbeat_service_new(); start from
@@ -64,7 +88,9 @@ typedef struct hbeat_service_options {
     unsigned int version;
     /** The workflow run to keep alive; must be positive. */
     int64_t workflow_run_id;
-    /** Time between beats: finite and > 0. Default 30 (Jobmon's). */
+    /** Time between beats: finite and >= 0. Default 30 (Jobmon's). 0 is
+        Jobmon's "beat on every check": a beat is always due and the window
+        sent is 0; the loop then beats every HBEAT_ZERO_INTERVAL_PACE s. */
     double interval;
     /** Multiplier for the report window: finite and > 1, so that a beat can
         arrive before the window closes. Default 3.1 (Jobmon's). */
@@ -89,8 +115,9 @@ typedef struct hbeat_service_options {
     /** Each further retry waits this many times longer: finite, >= 1.
         Default 2. */
     double retry_factor;
-    /** Longest wait between retries; 0: the interval. Must not exceed
-        next_report_increment. */
+    /** Longest wait between retries; 0: the interval (with interval 0,
+        HBEAT_ZERO_INTERVAL_PACE). Must not exceed next_report_increment,
+        unless the interval is 0. */
     double retry_cap;
     /** Each retry wait is shortened by up to this fraction at random, so
         that clients that failed together do not retry together: 0 to 1.
@@ -104,13 +131,26 @@ typedef struct hbeat_service_options {
     int random_phase;
     /** Seed of the jitter; 0: a seed of its own per service. Tests set it. */
     uint64_t seed;
+    /* ---- version 2 ---- */
+    /** Seconds the loop goes on beating after the last
+        hbeat_service_progress() (or the service's creation): finite and
+        >= 0; 0, the default, turns progress gating off. Past it the loop
+        withholds its beats until progress is reported again, so the lease
+        lapses and the server reaps the run as it would a dead client's.
+        hbeat_service_tick() and tick_async() are never gated. */
+    double progress_timeout;
+    /** Optional: called when the loop stalls for want of progress or
+        resumes. */
+    hbeat_stall_change_fn on_stall_change;
+    /** Passed to on_stall_change. */
+    void *on_stall_change_arg;
 } hbeat_service_options;
 
 /** Initializer: Jobmon's defaults. Set workflow_run_id before use. */
 #define HBEAT_SERVICE_OPTIONS_INIT                                                                 \
     {                                                                                              \
         HBEAT_SERVICE_OPTIONS_VERSION, 0, 30.0, 3.1, NULL, 5u, NULL, NULL, NULL, NULL, NULL, 0.0,  \
-            2.0, 0.0, 0.2, 0.0, 0, 0                                                               \
+            2.0, 0.0, 0.2, 0.0, 0, 0, 0.0, NULL, NULL                                              \
     }
 
 /**
@@ -140,8 +180,9 @@ typedef struct hbeat_update {
 typedef void (*hbeat_tick_fn)(void *arg, int rc, const hbeat_update *update,
                               const hbeat_error *err);
 
-/** Current version of hbeat_service_stats. */
-#define HBEAT_SERVICE_STATS_VERSION 2
+/** Current version of hbeat_service_stats. Version 2 added last_error,
+    version 3 the progress fields. */
+#define HBEAT_SERVICE_STATS_VERSION 3
 
 /** Buckets of the round-trip histogram; see hbeat_rtt_bucket_bound(). */
 #define HBEAT_RTT_BUCKETS 12
@@ -188,6 +229,16 @@ typedef struct hbeat_service_stats {
         message); code 0 before any failure. Kept after later successes, so
         compare beats_failed to tell whether it is news. */
     hbeat_error last_error;
+    /* ---- version 3 ---- */
+    /** 1 while the loop withholds its beats because no progress was
+        reported within progress_timeout, else 0 (always 0 when no loop runs
+        or progress_timeout is 0). */
+    unsigned int stalled;
+    /** Times the loop has stalled for want of progress. */
+    uint64_t stalls;
+    /** Time since the last hbeat_service_progress(), or since the
+        service's creation before any. */
+    double time_since_progress;
 } hbeat_service_stats;
 
 /**
@@ -252,7 +303,10 @@ HBEAT_API int64_t hbeat_service_last_heartbeat_ns(hbeat_service *svc);
 /** @brief Seconds since the last heartbeat; NaN for NULL. */
 HBEAT_API double hbeat_service_time_since_last_heartbeat(hbeat_service *svc);
 
-/** @brief 1 when at least `interval` has passed since the last beat, else 0. */
+/**
+ * @brief 1 when at least `interval` has passed since the last beat, else 0;
+ *        with interval 0, always 1.
+ */
 HBEAT_API int hbeat_service_is_heartbeat_due(hbeat_service *svc);
 
 /** @brief Restart the interval from now, as after a beat sent elsewhere. */
@@ -262,11 +316,27 @@ HBEAT_API void hbeat_service_reset_timer(hbeat_service *svc);
  * @brief 1 when the lease has lapsed: no beat was acknowledged within
  *        next_report_increment of the last acknowledged one's send time (or
  *        of creation), so the server may have reaped the run; else 0.
+ *
+ * With interval 0 the increment is 0, so the lease is lapsed from creation
+ * on and no acknowledgement regains it.
  */
 HBEAT_API int hbeat_service_lease_lost(hbeat_service *svc);
 
 /** @brief Seconds until the lease lapses (negative once it has); NaN for NULL. */
 HBEAT_API double hbeat_service_lease_remaining(hbeat_service *svc);
+
+/**
+ * @brief Tell the service that the application's work has moved on.
+ *
+ * Safe from any thread and cheap enough for a hot path: it reads the
+ * service's clock and stores the time atomically, and takes a lock only
+ * while the loop is stalled, to wake it. With progress_timeout set, the loop
+ * beats only while this was called within the timeout (see
+ * hbeat_service_options.progress_timeout); the time is kept either way and
+ * shows in the statistics. @p svc is borrowed and must not be freed during
+ * the call; NULL is a no-op.
+ */
+HBEAT_API void hbeat_service_progress(hbeat_service *svc);
 
 /** @brief Failures in a row counted by the loop; 0 for NULL. */
 HBEAT_API unsigned int hbeat_service_consecutive_failures(hbeat_service *svc);
@@ -277,7 +347,8 @@ HBEAT_API unsigned int hbeat_service_consecutive_failures(hbeat_service *svc);
  * On success records the time and, when the server's status differs,
  * adopts it, reports it to the status-change callback and returns it in
  * @p out. On failure nothing changes. Does not touch the loop's failure
- * count. When another tick is in flight this waits for it first.
+ * count. When another tick is in flight this waits for it first. Never
+ * withheld for want of progress: progress_timeout gates the loop only.
  * @param out  optional; filled on success.
  */
 HBEAT_API int hbeat_service_tick(hbeat_service *svc, hbeat_update *out, hbeat_error *err);
@@ -300,7 +371,12 @@ HBEAT_API int hbeat_service_tick_async(hbeat_service *svc, hbeat_tick_fn done, v
  * next is. After a failure it retries with exponential backoff and jitter
  * (retry_base, retry_factor, retry_cap, retry_jitter), never sending a retry
  * so late that it could not arrive before the lease lapses. When the lease
- * lapses without an acknowledged beat it tells on_lease_change. Returns
+ * lapses without an acknowledged beat it tells on_lease_change. With
+ * interval 0 it beats every HBEAT_ZERO_INTERVAL_PACE seconds. With
+ * progress_timeout set it withholds its beats (and retries) while no
+ * progress has been reported within the timeout, telling on_stall_change
+ * when it stops and when it resumes; it wakes as soon as progress is
+ * reported. Returns
  * within a millisecond of @p stop being set, also while a beat is in flight:
  * that beat then completes on its own and is still applied, so the
  * status-change and lease callbacks may run once more after this returns

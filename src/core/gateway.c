@@ -187,9 +187,12 @@ int hbeat_gateway_log_heartbeat(hbeat_gateway *gw, int64_t workflow_run_id, cons
         rc = check_status(status, err);
     if (rc != 0)
         return rc;
-    if (!isfinite(next_report_increment) || next_report_increment <= 0)
+    /* 0 is Jobmon's "expect the next beat at once" (interval 0). */
+    if (!isfinite(next_report_increment) || next_report_increment < 0)
         return hbeat_error_set(err, HBEAT_EINVAL,
-                               "next_report_increment must be a finite number above 0");
+                               "next_report_increment must be a finite number of seconds, 0 or "
+                               "more, not %g",
+                               next_report_increment);
     hbeat_heartbeat_request req = {workflow_run_id, status, next_report_increment, 0};
     hbeat_heartbeat_reply reply;
     rc = hbeat__gateway_heartbeat(gw, &req, &reply, err);

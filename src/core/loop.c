@@ -1,6 +1,7 @@
 /* The heartbeat loop: beat whenever one is due, retry failures with backoff
-   inside the lease, and notice a lapsed lease or a stop at once, also while
-   a beat is in flight (the beat then finishes on its own). */
+   inside the lease, hold beats back while the application reports no
+   progress (progress.c), and notice a lapsed lease or a stop at once, also
+   while a beat is in flight (the beat then finishes on its own). */
 #include <pthread.h>
 #include <stdint.h>
 
@@ -43,21 +44,27 @@ static int64_t pending_lease_deadline(hbeat_service *svc)
     return deadline;
 }
 
-/* When the next beat is due: an interval after the last one, brought
-   forward by this cycle's jitter; after a failure, the retry time. */
+/* When the next beat is due: a period (the interval, or the zero-interval
+   pace) after the last one, brought forward by this cycle's jitter; after a
+   failure, the retry time. */
 static int64_t next_beat_at(hbeat_service *svc, unsigned int failures, int64_t retry_at)
 {
     if (failures > 0)
         return retry_at;
-    return hbeat_service_last_heartbeat_ns(svc) + svc->interval_ns - svc->beat_offset_ns;
+    return hbeat_service_last_heartbeat_ns(svc) + svc->period_ns - svc->beat_offset_ns;
 }
 
 static void draw_offset(hbeat_service *svc)
 {
     svc->beat_offset_ns =
         svc->jitter > 0
-            ? (int64_t)(svc->jitter * hbeat__rng_unit(&svc->rng) * (double)svc->interval_ns)
+            ? (int64_t)(svc->jitter * hbeat__rng_unit(&svc->rng) * (double)svc->period_ns)
             : 0;
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
 }
 
 /* The retry after failure number `failures`: backoff with jitter, but
@@ -110,16 +117,28 @@ static int loop_body(hbeat_service *svc, hbeat_stop_event *stop, hbeat_error *er
     unsigned int failures = 0;
     int64_t retry_at = 0;
     set_failures(svc, 0);
-    hbeat__log(HBEAT_LOG_DEBUG, "run %lld: heartbeat loop starts, interval %g s",
-               (long long)svc->run_id, svc->interval);
+    hbeat__log(HBEAT_LOG_DEBUG,
+               "run %lld: heartbeat loop starts, interval %g s, one beat every %g s",
+               (long long)svc->run_id, svc->interval, (double)svc->period_ns / 1e9);
     for (;;) {
         if (hbeat_stop_event_is_set(stop))
             return 0;
         int64_t now = hbeat_clock_now_ns(svc->clock);
+        if (hbeat__progress_gate(svc, now)) {
+            /* Stalled: no beat, no retry, until progress wakes us. The lease
+               deadline still gets its wake-up, and we look again once a
+               period, as the lease may have been renewed by a tick. */
+            int64_t wake_at = earliest(pending_lease_deadline(svc), now + svc->period_ns);
+            if (hbeat__wait_until(svc->clock, stop, wake_at, &svc->progress_wake) ==
+                HBEAT__WAIT_STOPPED)
+                return 0;
+            hbeat__check_lease(svc);
+            continue;
+        }
         int64_t beat_at = next_beat_at(svc, failures, retry_at);
         if (now < beat_at) {
-            int64_t lease = pending_lease_deadline(svc);
-            int64_t wake_at = lease < beat_at ? lease : beat_at;
+            int64_t wake_at =
+                earliest(earliest(pending_lease_deadline(svc), beat_at), hbeat__stall_at(svc));
             if (now < wake_at &&
                 hbeat__wait_until(svc->clock, stop, wake_at, NULL) == HBEAT__WAIT_STOPPED)
                 return 0;
@@ -160,6 +179,7 @@ static int loop(hbeat_service *svc, hbeat_stop_event *stop, hbeat_error *err)
     pthread_mutex_lock(&svc->mu);
     svc->loop_stop = NULL;
     pthread_mutex_unlock(&svc->mu);
+    hbeat__progress_loop_ended(svc);
     return rc;
 }
 

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +34,18 @@ static int check_fraction(const char *name, double value, double max, hbeat_erro
     return 0;
 }
 
+/* The loop's steady pace in seconds: the interval, or with interval 0
+   (always due) the pace at which Jobmon's loop would look. */
+static double period(const hbeat_service_options *o)
+{
+    return o->interval > 0 ? o->interval : HBEAT_ZERO_INTERVAL_PACE;
+}
+
 /* The longest wait between retries, and the first retry, in seconds. The
    defaults always fit each other; only values the user set can clash. */
 static double retry_cap(const hbeat_service_options *o)
 {
-    return o->retry_cap > 0 ? o->retry_cap : o->interval;
+    return o->retry_cap > 0 ? o->retry_cap : period(o);
 }
 
 static double retry_base(const hbeat_service_options *o)
@@ -64,7 +72,9 @@ static int check_retries(const hbeat_service_options *o, double window, hbeat_er
                                "retry_cap must be a finite number of seconds, 0 for the "
                                "default, not %g",
                                o->retry_cap);
-    if (retry_cap(o) > window)
+    /* With interval 0 the server is told to expect the next beat at once:
+       no retry can come within that lease, so there is none to fit. */
+    if (o->interval > 0 && retry_cap(o) > window)
         return hbeat_error_set(err, HBEAT_EINVAL,
                                "retry_cap (%g s) is longer than the lease (next_report_increment "
                                "= %g s): a retry could come after the server gave up; lower "
@@ -81,19 +91,32 @@ static int check_retries(const hbeat_service_options *o, double window, hbeat_er
     return rc;
 }
 
-static int check_options(const hbeat_service_options *o, hbeat_error *err)
+/* A caller built against an older header passes a shorter struct: read only
+   the fields its version has, and take the defaults for the rest. */
+static int copy_options(const hbeat_service_options *in, hbeat_service_options *out,
+                        hbeat_error *err)
 {
-    if (o->version == 0 || o->version > HBEAT_SERVICE_OPTIONS_VERSION)
+    if (in->version == 0 || in->version > HBEAT_SERVICE_OPTIONS_VERSION)
         return hbeat_error_set(err, HBEAT_EVERSION,
                                "service options version %u is not supported (this library "
                                "knows 1..%d); start from HBEAT_SERVICE_OPTIONS_INIT",
-                               o->version, HBEAT_SERVICE_OPTIONS_VERSION);
+                               in->version, HBEAT_SERVICE_OPTIONS_VERSION);
+    hbeat_service_options defaults = HBEAT_SERVICE_OPTIONS_INIT;
+    *out = defaults;
+    memcpy(out, in,
+           in->version == 1 ? offsetof(hbeat_service_options, progress_timeout) : sizeof(*out));
+    return 0;
+}
+
+static int check_options(const hbeat_service_options *o, hbeat_error *err)
+{
     if (o->workflow_run_id <= 0)
         return hbeat_error_set(err, HBEAT_EINVAL, "workflow_run_id must be positive, not %lld",
                                (long long)o->workflow_run_id);
-    if (!isfinite(o->interval) || o->interval <= 0)
+    if (!isfinite(o->interval) || o->interval < 0)
         return hbeat_error_set(err, HBEAT_EINVAL,
-                               "interval must be a finite number of seconds above 0, not %g",
+                               "interval must be a finite number of seconds, 0 or more (0: a "
+                               "beat is always due), not %g",
                                o->interval);
     if (!isfinite(o->report_by_buffer) || o->report_by_buffer < 1)
         return hbeat_error_set(err, HBEAT_EINVAL,
@@ -115,11 +138,20 @@ static int check_options(const hbeat_service_options *o, hbeat_error *err)
                                "initial_status must be 1 to %d printable ASCII characters "
                                "without spaces",
                                HBEAT_STATUS_MAX);
+    if (!isfinite(o->progress_timeout) || o->progress_timeout < 0 ||
+        o->progress_timeout > MAX_WINDOW_SECONDS)
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "progress_timeout must be a number of seconds from 0 (off) to "
+                               "one year, not %g",
+                               o->progress_timeout);
     return check_retries(o, window, err);
 }
 
+/* A positive time never rounds to 0 ns, which would mean "always" or "off". */
 static int64_t seconds_to_ns(double seconds)
 {
+    if (seconds == 0)
+        return 0;
     int64_t ns = llround(seconds * 1e9);
     return ns > 0 ? ns : 1;
 }
@@ -130,9 +162,15 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
     if (out == NULL || gw == NULL || opts == NULL)
         return hbeat_error_set(err, HBEAT_EINVAL,
                                "hbeat_service_new: out, gateway and options are required");
-    int rc = check_options(opts, err);
+    hbeat_service_options copy;
+    int rc = copy_options(opts, &copy, err);
+    if (rc == 0)
+        rc = check_options(&copy, err);
     if (rc != 0)
         return rc;
+    opts = &copy;
+    if (copy.interval == 0)
+        copy.interval = 0.0; /* -0.0 would read back as a negative interval */
 
     hbeat_service *svc = calloc(1, sizeof(*svc));
     if (svc == NULL)
@@ -152,6 +190,7 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
     svc->interval = opts->interval;
     svc->report_by_buffer = opts->report_by_buffer;
     svc->interval_ns = seconds_to_ns(opts->interval);
+    svc->period_ns = seconds_to_ns(period(opts));
     svc->increment_ns = seconds_to_ns(opts->interval * opts->report_by_buffer);
     svc->max_failures = opts->max_consecutive_failures;
     svc->on_change = opts->on_status_change;
@@ -163,6 +202,9 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
     svc->retry_cap_ns = seconds_to_ns(retry_cap(opts));
     svc->retry_jitter = opts->retry_jitter;
     svc->jitter = opts->jitter;
+    svc->progress_timeout_ns = seconds_to_ns(opts->progress_timeout);
+    svc->on_stall = opts->on_stall_change;
+    svc->on_stall_arg = opts->on_stall_change_arg;
     svc->rng = hbeat__rng_seed(opts->seed, svc);
     strcpy(svc->status, opts->initial_status != NULL ? opts->initial_status : "R");
 
@@ -171,11 +213,13 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
     svc->last_beat_ns = hbeat_clock_now_ns(svc->clock);
     svc->stats.lease_deadline_ns = svc->last_beat_ns + svc->increment_ns;
     svc->stats.has_lease = 1;
+    /* A new service has made progress: its work has just begun. */
+    svc->last_progress_ns = svc->last_beat_ns;
     if (opts->random_phase)
-        svc->beat_offset_ns = (int64_t)(hbeat__rng_unit(&svc->rng) * (double)svc->interval_ns);
+        svc->beat_offset_ns = (int64_t)(hbeat__rng_unit(&svc->rng) * (double)svc->period_ns);
     else if (svc->jitter > 0)
         svc->beat_offset_ns =
-            (int64_t)(svc->jitter * hbeat__rng_unit(&svc->rng) * (double)svc->interval_ns);
+            (int64_t)(svc->jitter * hbeat__rng_unit(&svc->rng) * (double)svc->period_ns);
     *out = svc;
     return 0;
 }
@@ -309,7 +353,11 @@ int hbeat_service_get_stats(hbeat_service *svc, hbeat_service_stats *out)
     if (out->version == 0 || out->version > HBEAT_SERVICE_STATS_VERSION)
         return HBEAT_EVERSION;
     pthread_mutex_lock(&svc->mu);
-    hbeat__stats_fill(&svc->stats, svc->failures, hbeat_clock_now_ns(svc->clock), out);
+    hbeat__progress_view progress = {
+        __atomic_load_n(&svc->loop_stalled, __ATOMIC_SEQ_CST),
+        __atomic_load_n(&svc->last_progress_ns, __ATOMIC_SEQ_CST),
+    };
+    hbeat__stats_fill(&svc->stats, svc->failures, &progress, hbeat_clock_now_ns(svc->clock), out);
     pthread_mutex_unlock(&svc->mu);
     return 0;
 }

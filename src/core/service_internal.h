@@ -18,8 +18,10 @@ struct hbeat_service {
     int64_t run_id;
     double interval;
     double report_by_buffer;
-    int64_t interval_ns;
-    int64_t increment_ns;
+    int64_t interval_ns;  /* 0 with interval 0: always due */
+    int64_t period_ns;    /* the loop's steady pace: interval_ns, or the
+                             zero-interval pace */
+    int64_t increment_ns; /* 0 with interval 0 */
     unsigned int max_failures;
     hbeat_status_change_fn on_change;
     void *on_change_arg;
@@ -30,6 +32,17 @@ struct hbeat_service {
     int64_t retry_cap_ns;
     double retry_jitter;
     double jitter;
+    int64_t progress_timeout_ns; /* 0: not gated */
+    hbeat_stall_change_fn on_stall;
+    void *on_stall_arg;
+
+    /* Progress, written by any thread without the lock: the time of the
+       last hbeat_service_progress() (atomic, never goes back), whether the
+       loop is stalled (atomic; written by the loop), and the flag that
+       wakes a stalled loop (see hbeat__wait_until's `ready`). */
+    int64_t last_progress_ns;
+    int loop_stalled;
+    int progress_wake;
 
     pthread_mutex_t mu;  /* guards everything below */
     pthread_cond_t idle; /* a tick slot or a callback finished */
@@ -83,6 +96,17 @@ struct hbeat_service {
 int hbeat__tick_start_for_loop(hbeat_service *svc, hbeat_error *err);
 /* tick.c: notices a lapsed lease and tells the application (no lock held). */
 void hbeat__check_lease(hbeat_service *svc);
+
+/* progress.c: when the loop stalls for want of progress (INT64_MAX when
+   not gated). */
+int64_t hbeat__stall_at(hbeat_service *svc);
+/* progress.c: the loop's gate, called with no lock held before each beat
+   or retry: 1 when it must not beat at `now`. Enters or leaves the stall
+   (telling on_stall_change) as needed; when it returns 1 the loop may sleep
+   with svc->progress_wake as its ready flag, and progress wakes it. */
+int hbeat__progress_gate(hbeat_service *svc, int64_t now);
+/* progress.c: the loop has ended; a stall ends with it, untold. */
+void hbeat__progress_loop_ended(hbeat_service *svc);
 
 /* schedule.c */
 uint64_t hbeat__rng_next(uint64_t *state);

@@ -51,10 +51,18 @@ void hbeat__stats_acknowledged(hbeat__stats *st, int64_t send_ns, int64_t ack_ns
    only the fields its version has. */
 static size_t size_of_version(unsigned int version)
 {
-    return version == 1 ? offsetof(hbeat_service_stats, last_error) : sizeof(hbeat_service_stats);
+    switch (version) {
+    case 1:
+        return offsetof(hbeat_service_stats, last_error);
+    case 2:
+        return offsetof(hbeat_service_stats, stalled);
+    default:
+        return sizeof(hbeat_service_stats);
+    }
 }
 
-void hbeat__stats_fill(const hbeat__stats *st, unsigned int failures, int64_t now_ns,
+void hbeat__stats_fill(const hbeat__stats *st, unsigned int failures,
+                       const hbeat__progress_view *progress, int64_t now_ns,
                        hbeat_service_stats *caller)
 {
     hbeat_service_stats full;
@@ -75,5 +83,8 @@ void hbeat__stats_fill(const hbeat__stats *st, unsigned int failures, int64_t no
     out->time_since_ack = any ? (double)(now_ns - st->last_ack_ns) / 1e9 : NAN;
     out->lease_slack = st->has_slack ? (double)st->lease_slack_ns / 1e9 : NAN;
     out->last_error = st->last_error;
+    out->stalled = progress->stalled ? 1u : 0u;
+    out->stalls = st->stalls;
+    out->time_since_progress = (double)(now_ns - progress->last_progress_ns) / 1e9;
     memcpy(caller, out, size_of_version(caller->version));
 }

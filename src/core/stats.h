@@ -25,11 +25,20 @@ typedef struct hbeat__stats {
     int has_lease;
     int has_slack;
     hbeat_error last_error;
+    uint64_t stalls;
 } hbeat__stats;
+
+/* The progress state, kept outside the statistics because other threads
+   write it without the lock. */
+typedef struct hbeat__progress_view {
+    int stalled;
+    int64_t last_progress_ns;
+} hbeat__progress_view;
 
 void hbeat__stats_acknowledged(hbeat__stats *st, int64_t send_ns, int64_t ack_ns,
                                int64_t increment_ns);
-void hbeat__stats_fill(const hbeat__stats *st, unsigned int failures, int64_t now_ns,
+void hbeat__stats_fill(const hbeat__stats *st, unsigned int failures,
+                       const hbeat__progress_view *progress, int64_t now_ns,
                        hbeat_service_stats *out);
 
 #endif

@@ -102,7 +102,10 @@ static void settle(hbeat_service *svc, int rc, const hbeat_heartbeat_reply *repl
     if (rc == 0) {
         svc->last_beat_ns = now;
         hbeat__stats_acknowledged(&svc->stats, send_ns, now, svc->increment_ns);
-        if (svc->lease_lost) {
+        /* Regained only when the new lease still runs: with interval 0 (an
+           increment of 0) none ever does, and the lease stays lost rather
+           than flapping on every beat. */
+        if (svc->lease_lost && now < svc->stats.lease_deadline_ns) {
             svc->lease_lost = 0;
             lease_news = 0;
         }

@@ -2,10 +2,12 @@
  * Bad input at every entry point of the service is HBEAT_EINVAL (or
  * HBEAT_EVERSION) with a message, never a crash.
  */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -61,10 +63,10 @@ static void expect_refused(const hbeat_service_options *opts, int want, const ch
     assert_int_equal(hbeat_service_new(&svc, g_gw, opts, NULL), want);
 }
 
-static void test_interval_must_be_finite_and_positive(void **state)
+static void test_interval_must_be_finite_and_not_negative(void **state)
 {
     (void)state;
-    const double bad[] = {0.0, -0.0, -1.0, -1e-9, NAN, INFINITY, -INFINITY};
+    const double bad[] = {-1.0, -1e-9, -DBL_MIN, NAN, -NAN, INFINITY, -INFINITY};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         hbeat_service_options opts = good_options();
         opts.interval = bad[i];
@@ -74,6 +76,65 @@ static void test_interval_must_be_finite_and_positive(void **state)
     hbeat_service_options opts = good_options();
     opts.interval = 1e-9;
     hbeat_service_free(t_service_opts(g_gw, &opts));
+    /* 0 is Jobmon's "beat on every check", -0.0 the same 0. */
+    const double zeros[] = {0.0, -0.0};
+    for (size_t i = 0; i < 2; i++) {
+        opts = good_options();
+        opts.interval = zeros[i];
+        hbeat_service *svc = t_service_opts(g_gw, &opts);
+        assert_true(hbeat_service_interval(svc) == 0.0);
+        assert_false(signbit(hbeat_service_interval(svc)));
+        assert_true(hbeat_service_next_report_increment(svc) == 0.0);
+        assert_false(signbit(hbeat_service_next_report_increment(svc)));
+        hbeat_service_free(svc);
+    }
+}
+
+static void test_progress_timeout_must_be_finite_and_not_negative(void **state)
+{
+    (void)state;
+    const double bad[] = {-1.0, -1e-9, NAN, INFINITY, -INFINITY, 1e12};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hbeat_service_options opts = good_options();
+        opts.progress_timeout = bad[i];
+        expect_refused(&opts, HBEAT_EINVAL, "progress_timeout");
+    }
+    const double good[] = {0.0, -0.0, 1e-9, 0.5, 3600.0};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        hbeat_service_options opts = good_options();
+        opts.progress_timeout = good[i];
+        hbeat_service_free(t_service_opts(g_gw, &opts));
+    }
+}
+
+/* A caller built against version 1 of the options passes a shorter struct:
+   nothing past it is read. Here the bytes past it hold values that would be
+   refused; under ASan the struct is exactly version 1's size. */
+static void test_version_1_options_are_read_as_version_1(void **state)
+{
+    (void)state;
+    size_t v1_size = offsetof(hbeat_service_options, progress_timeout);
+    hbeat_service_options full = good_options();
+    full.version = 1;
+    full.progress_timeout = NAN;
+    hbeat_service *svc = t_service_opts(g_gw, &full);
+    hbeat_service_free(svc);
+
+    unsigned char *bytes = malloc(v1_size);
+    assert_non_null(bytes);
+    memcpy(bytes, &full, v1_size);
+    svc = NULL;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    int rc = hbeat_service_new(&svc, g_gw, (const hbeat_service_options *)(void *)bytes, &err);
+    if (rc != 0) {
+        fail_msg("version 1 options refused: %d %s", rc, err.message);
+    }
+    hbeat_service_free(svc);
+    free(bytes);
+
+    /* The current version reads the new field. */
+    full.version = HBEAT_SERVICE_OPTIONS_VERSION;
+    expect_refused(&full, HBEAT_EINVAL, "progress_timeout");
 }
 
 static void test_report_by_buffer_must_be_finite_and_above_one(void **state)
@@ -247,6 +308,7 @@ static void test_gateway_calls_validate_their_input(void **state)
     assert_int_equal(hbeat_gateway_log_heartbeat(g_gw, 1, "R", NAN, out, &err), HBEAT_EINVAL);
     assert_int_equal(hbeat_gateway_log_heartbeat(g_gw, 1, "R", INFINITY, out, &err), HBEAT_EINVAL);
     assert_int_equal(hbeat_gateway_log_heartbeat(g_gw, 1, "R", -1.0, out, &err), HBEAT_EINVAL);
+    assert_int_equal(hbeat_gateway_log_heartbeat(g_gw, 1, "R", -1e-9, out, &err), HBEAT_EINVAL);
     assert_int_equal(hbeat_gateway_log_heartbeat(g_gw, 1, "R", 90, NULL, &err), HBEAT_EINVAL);
     assert_int_equal(hbeat_gateway_update_status(NULL, 1, "R", out, &err), HBEAT_EINVAL);
     assert_int_equal(hbeat_gateway_update_status(g_gw, 1, "", out, &err), HBEAT_EINVAL);
@@ -254,6 +316,10 @@ static void test_gateway_calls_validate_their_input(void **state)
     assert_int_equal(hbeat_gateway_update_status(g_gw, 1, "R", NULL, &err), HBEAT_EINVAL);
     /* None of them reached the gateway. */
     assert_int_equal(hbeat_fake_gateway_call_count(g_gw), calls);
+    /* An increment of 0 is Jobmon's interval 0: sent as it is. */
+    assert_int_equal(hbeat_gateway_log_heartbeat(g_gw, 1, "R", 0.0, out, &err), 0);
+    assert_int_equal(hbeat_fake_gateway_call_count(g_gw), calls + 1);
+    assert_true(t_call(g_gw, calls).next_report_increment == 0.0);
     (void)hbeat_gateway_transport(NULL); /* must not crash */
     hbeat_gateway_free(NULL);
 }
@@ -261,7 +327,9 @@ static void test_gateway_calls_validate_their_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_interval_must_be_finite_and_positive),
+        cmocka_unit_test(test_interval_must_be_finite_and_not_negative),
+        cmocka_unit_test(test_progress_timeout_must_be_finite_and_not_negative),
+        cmocka_unit_test(test_version_1_options_are_read_as_version_1),
         cmocka_unit_test(test_report_by_buffer_must_be_finite_and_above_one),
         cmocka_unit_test(test_initial_status_must_be_a_valid_token),
         cmocka_unit_test(test_workflow_run_id_must_be_positive),

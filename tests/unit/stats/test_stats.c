@@ -180,6 +180,45 @@ static void test_version_1_callers_get_version_1_fields(void **state)
         assert_int_equal(tail[i], 0xa5);
 }
 
+/* A caller built against version 2 gets last_error but nothing of the
+   progress fields that version 3 appended. */
+static void test_version_2_callers_get_version_2_fields(void **state)
+{
+    fx *f = *state;
+    make(f, 5);
+    assert_int_equal(hbeat_fake_gateway_fail(f->gw, HBEAT_ETRANSPORT, 1, 0, "down (test)"), 0);
+    assert_int_equal(tick(f, 0, NULL), HBEAT_ETRANSPORT);
+    hbeat_service_stats st;
+    memset(&st, 0xa5, sizeof st);
+    st.version = 2;
+    assert_int_equal(hbeat_service_get_stats(f->svc, &st), 0);
+    assert_int_equal(st.version, 2);
+    assert_int_equal(st.last_error.code, HBEAT_ETRANSPORT);
+    const unsigned char *bytes = (const unsigned char *)&st;
+    for (size_t i = offsetof(hbeat_service_stats, stalled); i < sizeof st; i++)
+        assert_int_equal(bytes[i], 0xa5);
+}
+
+/* Version 3: the progress fields. Without a loop nothing stalls, and the
+   age of the last progress report counts from creation. */
+static void test_progress_fields(void **state)
+{
+    fx *f = *state;
+    make(f, 5);
+    advance(f, 12 * NS_PER_S);
+    hbeat_service_stats st = stats_of(f);
+    assert_int_equal(st.stalled, 0);
+    assert_int_equal(st.stalls, 0);
+    assert_near(st.time_since_progress, 12.0);
+    hbeat_service_progress(f->svc);
+    advance(f, 1500 * NS_PER_MS);
+    assert_near(stats_of(f).time_since_progress, 1.5);
+    /* Beats do not count as progress. */
+    assert_int_equal(tick(f, 0, NULL), 0);
+    assert_near(stats_of(f).time_since_progress, 1.5);
+    hbeat_service_progress(NULL); /* a no-op */
+}
+
 /* ---- counts ------------------------------------------------------------ */
 
 static void test_sent_acknowledged_failed(void **state)
@@ -483,6 +522,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_version_is_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_2_callers_get_version_2_fields, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_progress_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_1_callers_get_version_1_fields, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_new_service_has_empty_stats, setup, teardown),
