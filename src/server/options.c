@@ -223,6 +223,7 @@ struct opt {
     const char *def; /* the default, as text; NULL: none, or said in help */
     const char *section;
     const char *help; /* lines after the first are indented by --help */
+    int above;        /* seconds: the value must exceed `min` */
 };
 
 static int set_listen(hbd_options *o, const opt *d, enum source from, const char *name,
@@ -271,26 +272,14 @@ static int set_path_value(hbd_options *o, const opt *d, enum source from, const 
     return set_path(name, v, (const char **)((char *)o + d->field), errbuf, errlen);
 }
 
-/* Seconds above `min` (not equal to it) and at most `max`. */
-static int set_seconds_above(hbd_options *o, const opt *d, enum source from, const char *name,
-                             const char *v, char *errbuf, size_t errlen)
+/* Seconds from `min` (above it, for an option whose `above` is set) to
+   `max`. */
+static int set_seconds(hbd_options *o, const opt *d, enum source from, const char *name,
+                       const char *v, char *errbuf, size_t errlen)
 {
     (void)from;
     double *out = (double *)((char *)o + d->field);
-    if (parse_seconds(name, v, d->min, 1, out, errbuf, errlen) != 0)
-        return -1;
-    if (*out > d->max)
-        return fail(errbuf, errlen, "%s: at most %g seconds, got '%.40s'", name, d->max, v);
-    return 0;
-}
-
-/* Seconds from `min` to `max`. */
-static int set_seconds_from(hbd_options *o, const opt *d, enum source from, const char *name,
-                            const char *v, char *errbuf, size_t errlen)
-{
-    (void)from;
-    double *out = (double *)((char *)o + d->field);
-    if (parse_seconds(name, v, d->min, 0, out, errbuf, errlen) != 0)
+    if (parse_seconds(name, v, d->min, d->above, out, errbuf, errlen) != 0)
         return -1;
     if (*out > d->max)
         return fail(errbuf, errlen, "%s: at most %g seconds, got '%.40s'", name, d->max, v);
@@ -352,72 +341,155 @@ static int set_switch(hbd_options *o, const opt *d, enum source from, const char
 #define TEXT(x)   TEXT_(x)
 
 static const opt options[] = {
-    {"--listen", "HBEATD_LISTEN", "URL", set_listen, 0, 0, 0, HBD_DEFAULT_LISTEN, NULL,
-     "nng listen URL, repeatable: tcp://HOST:PORT, ipc:///PATH,\n"
-     "tls+tcp://HOST:PORT; port 0 picks a free port (the variable:\n"
-     "comma-separated)"},
-    {"--http", "HBEATD_HTTP", "HOST:PORT", set_http_value, 0, 0, 0, HBD_DEFAULT_HTTP, NULL,
-     "REST address, numeric host, [::1]:PORT for IPv6; port 0\n"
-     "picks a free port; 'none' turns REST off"},
-    {"--db", "HBEATD_DB", "PATH", set_path_value, F(db), 0, 0, HBD_DEFAULT_DB, NULL,
-     "SQLite store, or :memory: (nothing survives the process)"},
-    {"--sync", "HBEATD_SYNC", "MODE", set_sync_value, 0, 0, 0, NULL, NULL,
-     "when a commit is fsynced: changes (the default; every status\n"
-     "change and new run before its reply), full (every commit) or\n"
-     "normal (checkpoints only). Every mode survives a crash of\n"
-     "hbeatd (kill -9)"},
-    {"--reap-interval", "HBEATD_REAP_INTERVAL", "S", set_seconds_above, F(reap_interval), 0, YEAR_S,
-     TEXT(HBD_DEFAULT_REAP_INTERVAL), NULL, "seconds between reaper passes"},
-    {"--reap-grace", "HBEATD_REAP_GRACE", "S", set_seconds_from, F(reap_grace), 0, YEAR_S, NULL,
-     NULL,
-     "seconds after start before the first reap (default: the\n"
-     "longest next_report_increment among stored live runs)"},
-    {"--ready-file", "HBEATD_READY_FILE", "PATH", set_path_value, F(ready_file), 0, 0, NULL, NULL,
-     "once every listener is bound, write PATH (atomically), one\n"
-     "line per listener: 'nng URL' or 'http URL'"},
-    {"--log-level", "HBEATD_LOG_LEVEL", "LEVEL", set_level_value, 0, 0, 0, HBD_DEFAULT_LOG_LEVEL,
-     NULL, "debug, info, warn or error; the log goes to stderr"},
-    {"--tls-cert", "HBEATD_TLS_CERT", "FILE", set_path_value, F(tls_cert), 0, 0, NULL, "Security:",
-     "PEM server certificate (chain); with --tls-key, REST is\n"
-     "served over https and tls+tcp://HOST:PORT listen URLs are\n"
-     "allowed"},
-    {"--tls-key", "HBEATD_TLS_KEY", "FILE", set_path_value, F(tls_key), 0, 0, NULL, NULL,
-     "PEM private key, unencrypted"},
-    {"--tls-client-ca", "HBEATD_TLS_CLIENT_CA", "FILE", set_path_value, F(tls_client_ca), 0, 0,
-     NULL, NULL,
-     "require client certificates signed by a CA in FILE (mutual\n"
-     "TLS) on https and tls+tcp"},
-    {"--token-file", "HBEATD_TOKEN_FILE", "FILE", set_path_value, F(token_file), 0, 0, NULL, NULL,
-     "bearer tokens, one per line: 'client TOKEN' (heartbeat,\n"
-     "update_status) or 'operator TOKEN' (everything); '#' starts\n"
-     "a comment; tokens are 16 to 4096 printable bytes; SIGHUP\n"
-     "reloads it. Without it authentication is off and hbeatd\n"
-     "listens on loopback only"},
-    {"--allow-remote", "HBEATD_ALLOW_REMOTE", NULL, set_switch, F(allow_remote), 0, 0, NULL, NULL,
-     "listen on non-loopback addresses without --token-file"},
-    {"--max-request", "HBEATD_MAX_REQUEST", "BYTES", set_size, F(max_request), 1024,
-     64.0 * 1024 * 1024, TEXT(HBD_DEFAULT_MAX_REQUEST),
-     "Limits:", "largest request: REST body, nng message"},
-    {"--max-connections", "HBEATD_MAX_CONNECTIONS", "N", set_uint, F(max_connections), 1, 1000000,
-     TEXT(HBD_DEFAULT_MAX_CONNECTIONS), NULL,
-     "open connections per front end (never more than the\n"
-     "open-file limit allows); at the limit a new connection is\n"
-     "let in and the longest-silent (nng) or longest-waiting\n"
-     "(REST) connection gives way"},
-    {"--max-connections-per-ip", "HBEATD_MAX_CONNECTIONS_PER_IP", "N", set_uint,
-     F(max_connections_per_ip), 0, 1000000, TEXT(HBD_DEFAULT_MAX_CONNECTIONS_IP), NULL,
-     "open connections from one address (nng over ipc: from one\n"
-     "user), per front end; 0 for no limit"},
-    {"--read-timeout", "HBEATD_READ_TIMEOUT", "S", set_seconds_above, F(read_timeout), 0, 3600,
-     TEXT(HBD_DEFAULT_READ_TIMEOUT), NULL,
-     "seconds a connection may take to deliver a whole request,\n"
-     "and may stay idle; nng: also the TLS handshake and greeting,\n"
-     "and replies left unread"},
-    {"--min-request-rate", "HBEATD_MIN_REQUEST_RATE", "BYTES", set_ulong, F(min_request_rate), 0,
-     1073741824.0, TEXT(HBD_DEFAULT_MIN_REQUEST_RATE), NULL,
-     "REST: once a request has begun it must arrive at this many\n"
-     "bytes a second on average, after a 2 s grace, or the\n"
-     "connection is closed; 0 for no minimum"},
+    {.flag = "--listen",
+     .env = "HBEATD_LISTEN",
+     .arg = "URL",
+     .set = set_listen,
+     .def = HBD_DEFAULT_LISTEN,
+     .help = "nng listen URL, repeatable: tcp://HOST:PORT, ipc:///PATH,\n"
+             "tls+tcp://HOST:PORT; port 0 picks a free port (the variable:\n"
+             "comma-separated)"},
+    {.flag = "--http",
+     .env = "HBEATD_HTTP",
+     .arg = "HOST:PORT",
+     .set = set_http_value,
+     .def = HBD_DEFAULT_HTTP,
+     .help = "REST address, numeric host, [::1]:PORT for IPv6; port 0\n"
+             "picks a free port; 'none' turns REST off"},
+    {.flag = "--db",
+     .env = "HBEATD_DB",
+     .arg = "PATH",
+     .set = set_path_value,
+     .field = F(db),
+     .def = HBD_DEFAULT_DB,
+     .help = "SQLite store, or :memory: (nothing survives the process)"},
+    {.flag = "--sync",
+     .env = "HBEATD_SYNC",
+     .arg = "MODE",
+     .set = set_sync_value,
+     .help = "when a commit is fsynced: changes (the default; every status\n"
+             "change and new run before its reply), full (every commit) or\n"
+             "normal (checkpoints only). Every mode survives a crash of\n"
+             "hbeatd (kill -9)"},
+    {.flag = "--reap-interval",
+     .env = "HBEATD_REAP_INTERVAL",
+     .arg = "S",
+     .set = set_seconds,
+     .field = F(reap_interval),
+     .max = YEAR_S,
+     .def = TEXT(HBD_DEFAULT_REAP_INTERVAL),
+     .help = "seconds between reaper passes",
+     .above = 1},
+    {.flag = "--reap-grace",
+     .env = "HBEATD_REAP_GRACE",
+     .arg = "S",
+     .set = set_seconds,
+     .field = F(reap_grace),
+     .max = YEAR_S,
+     .help = "seconds after start before the first reap (default: the\n"
+             "longest next_report_increment among stored live runs)"},
+    {.flag = "--ready-file",
+     .env = "HBEATD_READY_FILE",
+     .arg = "PATH",
+     .set = set_path_value,
+     .field = F(ready_file),
+     .help = "once every listener is bound, write PATH (atomically), one\n"
+             "line per listener: 'nng URL' or 'http URL'"},
+    {.flag = "--log-level",
+     .env = "HBEATD_LOG_LEVEL",
+     .arg = "LEVEL",
+     .set = set_level_value,
+     .def = HBD_DEFAULT_LOG_LEVEL,
+     .help = "debug, info, warn or error; the log goes to stderr"},
+    {.flag = "--tls-cert",
+     .env = "HBEATD_TLS_CERT",
+     .arg = "FILE",
+     .set = set_path_value,
+     .field = F(tls_cert),
+     .section = "Security:",
+     .help = "PEM server certificate (chain); with --tls-key, REST is\n"
+             "served over https and tls+tcp://HOST:PORT listen URLs are\n"
+             "allowed"},
+    {.flag = "--tls-key",
+     .env = "HBEATD_TLS_KEY",
+     .arg = "FILE",
+     .set = set_path_value,
+     .field = F(tls_key),
+     .help = "PEM private key, unencrypted"},
+    {.flag = "--tls-client-ca",
+     .env = "HBEATD_TLS_CLIENT_CA",
+     .arg = "FILE",
+     .set = set_path_value,
+     .field = F(tls_client_ca),
+     .help = "require client certificates signed by a CA in FILE (mutual\n"
+             "TLS) on https and tls+tcp"},
+    {.flag = "--token-file",
+     .env = "HBEATD_TOKEN_FILE",
+     .arg = "FILE",
+     .set = set_path_value,
+     .field = F(token_file),
+     .help = "bearer tokens, one per line: 'client TOKEN' (heartbeat,\n"
+             "update_status) or 'operator TOKEN' (everything); '#' starts\n"
+             "a comment; tokens are 16 to 4096 printable bytes; SIGHUP\n"
+             "reloads it. Without it authentication is off and hbeatd\n"
+             "listens on loopback only"},
+    {.flag = "--allow-remote",
+     .env = "HBEATD_ALLOW_REMOTE",
+     .set = set_switch,
+     .field = F(allow_remote),
+     .help = "listen on non-loopback addresses without --token-file"},
+    {.flag = "--max-request",
+     .env = "HBEATD_MAX_REQUEST",
+     .arg = "BYTES",
+     .set = set_size,
+     .field = F(max_request),
+     .min = 1024,
+     .max = 64.0 * 1024 * 1024,
+     .def = TEXT(HBD_DEFAULT_MAX_REQUEST),
+     .section = "Limits:",
+     .help = "largest request: REST body, nng message"},
+    {.flag = "--max-connections",
+     .env = "HBEATD_MAX_CONNECTIONS",
+     .arg = "N",
+     .set = set_uint,
+     .field = F(max_connections),
+     .min = 1,
+     .max = 1000000,
+     .def = TEXT(HBD_DEFAULT_MAX_CONNECTIONS),
+     .help = "open connections per front end (never more than the\n"
+             "open-file limit allows); at the limit a new connection is\n"
+             "let in and the longest-silent (nng) or longest-waiting\n"
+             "(REST) connection gives way"},
+    {.flag = "--max-connections-per-ip",
+     .env = "HBEATD_MAX_CONNECTIONS_PER_IP",
+     .arg = "N",
+     .set = set_uint,
+     .field = F(max_connections_per_ip),
+     .max = 1000000,
+     .def = TEXT(HBD_DEFAULT_MAX_CONNECTIONS_IP),
+     .help = "open connections from one address (nng over ipc: from one\n"
+             "user), per front end; 0 for no limit"},
+    {.flag = "--read-timeout",
+     .env = "HBEATD_READ_TIMEOUT",
+     .arg = "S",
+     .set = set_seconds,
+     .field = F(read_timeout),
+     .max = 3600,
+     .def = TEXT(HBD_DEFAULT_READ_TIMEOUT),
+     .help = "seconds a connection may take to deliver a whole request,\n"
+             "and may stay idle; nng: also the TLS handshake and greeting,\n"
+             "and replies left unread",
+     .above = 1},
+    {.flag = "--min-request-rate",
+     .env = "HBEATD_MIN_REQUEST_RATE",
+     .arg = "BYTES",
+     .set = set_ulong,
+     .field = F(min_request_rate),
+     .max = 1073741824.0,
+     .def = TEXT(HBD_DEFAULT_MIN_REQUEST_RATE),
+     .help = "REST: once a request has begun it must arrive at this many\n"
+             "bytes a second on average, after a 2 s grace, or the\n"
+             "connection is closed; 0 for no minimum"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
