@@ -39,6 +39,10 @@
 #define REST_ROUTE_MAX 256
 /* How much of an unexpected body an error message quotes. */
 #define REST_SNIPPET_MAX 80
+/* How much of the reason an error reply gives (rest_reason.c) a message
+   quotes: Jobmon's reasons run to a hundred bytes and more, and a message
+   holds HBEAT_ERROR_MESSAGE_MAX - 1 with the route before it. */
+#define REST_REASON_MAX 200
 /* hbeatd's admin listing page size. */
 #define REST_LIST_LIMIT 100
 
@@ -181,6 +185,15 @@ int hbeat__rest_cut_off_error(const rest_slot *s, long http_status, hbeat_error 
 void hbeat__rest_describe(const rest_slot *s, char *out, size_t cap);
 /* A printable, bounded quote of the reply body. */
 void hbeat__rest_snippet(const char *body, size_t len, char *out, size_t cap);
+
+/* rest_reason.c ---------------------------------------------------------- */
+
+/* The reason an error body gives: error.exception_message of Jobmon's
+   envelope {"error": {"type": T, "exception_message": M, ...}} (hbeatd's
+   too), led by T's class name when both fit ("NoResultFound: M"), or the
+   string of {"error": "..."}. Printable ASCII, at most REST_REASON_MAX
+   bytes and cap - 1, "..." where cut. 1 when found; else 0 and out "". */
+int hbeat__rest_error_reason(const char *body, size_t len, char *out, size_t cap);
 
 /* rest_json.c ------------------------------------------------------------ */
 
