@@ -27,7 +27,7 @@ extern "C" {
 typedef struct hbeat_gateway hbeat_gateway;
 
 /** Current version of hbeat_gateway_options. */
-#define HBEAT_GATEWAY_OPTIONS_VERSION 1
+#define HBEAT_GATEWAY_OPTIONS_VERSION 2
 
 /**
  * @brief Options for hbeat_gateway_open(). Start from
@@ -38,7 +38,8 @@ typedef struct hbeat_gateway hbeat_gateway;
  * the duration of the open call only; transports copy what they keep.
  */
 typedef struct hbeat_gateway_options {
-    /** Must be HBEAT_GATEWAY_OPTIONS_VERSION. */
+    /** HBEAT_GATEWAY_OPTIONS_VERSION, or an older version (1) whose
+        members end before the first one added later. */
     unsigned int version;
     /** Seconds to establish a connection (0: the transport's default). */
     double connect_timeout;
@@ -60,12 +61,22 @@ typedef struct hbeat_gateway_options {
     size_t max_reply_size;
     /** Non-zero disables TLS certificate verification. Never the default. */
     int insecure;
+    /* Version 2 ---------------------------------------------------------- */
+    /**
+     * REST: the value of Jobmon's `client_jobmon_version` query parameter,
+     * sent with every heartbeat and status update; NULL: this library's
+     * version (hbeat_version()). 1 to 64 bytes without control
+     * characters; URL-escaped as needed. A Jobmon server uses it only to
+     * choose a reply format on routes hbeat never calls, and shows it in
+     * its request logs. Other transports ignore it.
+     */
+    const char *client_jobmon_version;
 } hbeat_gateway_options;
 
 /** Initializer: every option at its default. */
 #define HBEAT_GATEWAY_OPTIONS_INIT                                                                 \
     {                                                                                              \
-        HBEAT_GATEWAY_OPTIONS_VERSION, 0.0, 0.0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0          \
+        HBEAT_GATEWAY_OPTIONS_VERSION, 0.0, 0.0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL    \
     }
 
 /**

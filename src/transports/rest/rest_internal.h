@@ -114,6 +114,9 @@ struct rest_gw {
     size_t max_reply;
     int insecure;
     char *user_agent;
+    /* The client_jobmon_version query parameter's value, URL-escaped. */
+    char *jobmon_version;
+    size_t jobmon_version_len;
     char *ca_file;
     char *cert_file;
     char *key_file;
@@ -140,11 +143,22 @@ struct rest_gw {
     rest_slot *aqueue_tail;
 };
 
+/* Room for a request URL: the base, a route with its ids and the query
+   string, which carries client_jobmon_version. */
+static inline size_t hbeat__rest_url_cap(const rest_gw *gw)
+{
+    return gw->base_len + REST_ROUTE_MAX + gw->jobmon_version_len;
+}
+
+/* Longest client_jobmon_version accepted, in bytes (before escaping). */
+#define REST_JOBMON_VERSION_MAX 64
+
 /* rest_url.c ------------------------------------------------------------- */
 
 /* Checks the base URL and stores it, normalised, in gw->base. */
 int hbeat__rest_url_parse(rest_gw *gw, const char *url, hbeat_error *err);
-/* Percent-encodes a status token for a query string into out (>= 46 bytes). */
+/* Percent-encodes every byte but RFC 3986's unreserved ones, for a query
+   string, into out (3 bytes per input byte and a NUL; cut otherwise). */
 void hbeat__rest_url_escape_token(char *out, size_t cap, const char *token);
 
 /* rest_pool.c ------------------------------------------------------------ */
