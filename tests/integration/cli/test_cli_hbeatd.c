@@ -272,7 +272,8 @@ static void test_beat_on_an_ended_run_stops_at_once(void **state)
     expect_out(&p, "\"from\":\"R\",\"to\":\"D\"}\n");
 }
 
-/* An unknown run is a failure; the tool gives up after --max-failures. */
+/* An unknown run is a failure; the tool gives up after --max-failures,
+   saying why in hbeatd's words over every transport. */
 static void test_beat_on_an_unknown_run_gives_up(void **state)
 {
     fixture *f = *state;
@@ -282,6 +283,17 @@ static void test_beat_on_an_unknown_run_gives_up(void **state)
     expect_err(&p, "beat 1 run 999999 failed: not found");
     expect_err(&p, "giving up after 2 failed beats in a row: not found");
     assert_int_equal(p.out_len, 0);
+    for (int i = 0; f->urls[i]; i++) {
+        assert_int_equal(tool(&p, "beat", f->urls[i], "-r", "999999", "--max-failures", "1", NULL),
+                         1);
+        expect_err(&p, "failed: not found: ");
+        expect_err(&p, "no workflow run 999999");
+        assert_null(strstr(p.err, "{\"error\""));
+        assert_int_equal(tool(&p, "run", "get", "999999", "-u", f->urls[i], NULL), 1);
+        expect_err(&p, "hbeat: run 999999: not found: ");
+        expect_err(&p, "no workflow run 999999");
+        assert_null(strstr(p.err, "{\"error\""));
+    }
 }
 
 static void test_server_gone(void **state)
