@@ -151,7 +151,70 @@ typedef struct hbeat_run_info {
 } hbeat_run_info;
 
 /**
- * @brief Admin: create a run of @p workflow_id in @p status ("G" if NULL).
+ * @brief Seconds from a run's creation to its first deadline unless told
+ *        otherwise: the service's default interval (30) times its default
+ *        report_by_buffer (3.1), the window Jobmon's own client asks for.
+ */
+#define HBEAT_RUN_DEFAULT_INCREMENT 93.0
+
+/** Current version of hbeat_run_create_options. */
+#define HBEAT_RUN_CREATE_OPTIONS_VERSION 1
+
+/**
+ * @brief Options for hbeat_run_create_with(). Start from
+ *        HBEAT_RUN_CREATE_OPTIONS_INIT and set what you need.
+ *
+ * Members are only ever appended; the string is borrowed for the call.
+ */
+typedef struct hbeat_run_create_options {
+    /** HBEAT_RUN_CREATE_OPTIONS_VERSION. */
+    unsigned int version;
+    /** The new run's status; NULL: "G". */
+    const char *status;
+    /**
+     * The run's first deadline, in seconds after its creation, as Jobmon's
+     * POST /workflow_run sets it: a client that dies before its first beat
+     * is reaped like one that stopped beating. Finite, from 0 (due at
+     * once, Jobmon's interval 0) to 31536000 (a year). Default
+     * HBEAT_RUN_DEFAULT_INCREMENT; give your service's interval *
+     * report_by_buffer.
+     */
+    double next_report_increment;
+    /** Non-zero: no deadline until the run's first beat (what a client
+        older than this option asked for); next_report_increment is then
+        neither checked nor sent. */
+    int no_deadline;
+} hbeat_run_create_options;
+
+/** Initializer: status "G", a first deadline HBEAT_RUN_DEFAULT_INCREMENT s away. */
+#define HBEAT_RUN_CREATE_OPTIONS_INIT                                                              \
+    {                                                                                              \
+        HBEAT_RUN_CREATE_OPTIONS_VERSION, NULL, HBEAT_RUN_DEFAULT_INCREMENT, 0                     \
+    }
+
+/**
+ * @brief Admin: create a run of @p workflow_id with @p opts (NULL: the
+ *        defaults).
+ *
+ * A server older than this call's deadline (hbeatd before the field was
+ * added) creates the run without one: *out then has a deadline of 0.
+ * @return 0 and *out filled; HBEAT_EINVAL for a bad argument (the message
+ *         says which); HBEAT_EVERSION for an options version this library
+ *         does not know; HBEAT_ENOTSUP when the gateway has no admin calls,
+ *         or cannot carry a deadline (a custom gateway whose table predates
+ *         create_run_with) unless no_deadline is set; or the server's error.
+ */
+HBEAT_API int hbeat_run_create_with(hbeat_gateway *gw, int64_t workflow_id,
+                                    const hbeat_run_create_options *opts, hbeat_run_info *out,
+                                    hbeat_error *err);
+
+/**
+ * @brief Admin: create a run of @p workflow_id in @p status ("G" if NULL),
+ *        with a first deadline HBEAT_RUN_DEFAULT_INCREMENT seconds away.
+ *
+ * hbeat_run_create_with() with the default options but @p status. On a
+ * custom gateway that cannot carry a deadline the run is created without
+ * one, as before the deadline existed.
  * @return 0 and *out filled, HBEAT_ENOTSUP, or an error.
  */
 HBEAT_API int hbeat_run_create(hbeat_gateway *gw, int64_t workflow_id, const char *status,

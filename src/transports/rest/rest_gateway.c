@@ -136,10 +136,11 @@ static int rest_update_status(void *self, int64_t workflow_run_id, const char *s
 
 /* Admin calls (hbeatd only) ----------------------------------------------- */
 
-static int rest_create_run(void *self, int64_t workflow_id, const char *status, hbeat_run_info *out,
-                           hbeat_error *err)
+/* inc: the run's first deadline in seconds from its creation; NULL for
+   none (the field is then left out, as an older client sends it). */
+static int create_run(rest_gw *gw, int64_t workflow_id, const char *status, const double *inc,
+                      hbeat_run_info *out, hbeat_error *err)
 {
-    rest_gw *gw = self;
     if (status == NULL)
         status = HBEAT_STATUS_REGISTERED;
     if (!hbeat_status_is_valid(status))
@@ -148,7 +149,7 @@ static int rest_create_run(void *self, int64_t workflow_id, const char *status, 
     int rc = hbeat__rest_slot_acquire(gw, &s, err);
     if (rc != 0)
         return rc;
-    int n = hbeat__rest_json_create_body(s->body, sizeof(s->body), workflow_id, status);
+    int n = hbeat__rest_json_create_body(s->body, sizeof(s->body), workflow_id, status, inc);
     if (n < 0) {
         rc = hbeat_error_set(err, HBEAT_ENOMEM, "rest: cannot build the create_run body");
     } else {
@@ -160,6 +161,20 @@ static int rest_create_run(void *self, int64_t workflow_id, const char *status, 
         rc = hbeat__rest_json_run_reply(s, out, err);
     hbeat__rest_slot_release(gw, s);
     return rc;
+}
+
+static int rest_create_run(void *self, int64_t workflow_id, const char *status, hbeat_run_info *out,
+                           hbeat_error *err)
+{
+    return create_run(self, workflow_id, status, NULL, out, err);
+}
+
+static int rest_create_run_with(void *self, int64_t workflow_id,
+                                const hbeat_run_create_options *opts, hbeat_run_info *out,
+                                hbeat_error *err)
+{
+    return create_run(self, workflow_id, opts->status,
+                      opts->no_deadline ? NULL : &opts->next_report_increment, out, err);
 }
 
 static int rest_get_run(void *self, int64_t workflow_run_id, hbeat_run_info *out, hbeat_error *err)
@@ -301,6 +316,7 @@ static const hbeat_gateway_vtable rest_vtable = {
     .close = rest_close,
     .update_status = rest_update_status,
     .create_run = rest_create_run,
+    .create_run_with = rest_create_run_with,
     .get_run = rest_get_run,
     .list_runs = rest_list_runs,
     .set_status = rest_set_status,

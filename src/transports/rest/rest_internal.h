@@ -216,7 +216,11 @@ int hbeat__rest_error_reason(const char *body, size_t len, char *out, size_t cap
 int hbeat__rest_json_heartbeat_body(char *out, size_t cap, const char *status, double increment);
 /* {"status": "X"} */
 int hbeat__rest_json_status_body(char *out, size_t cap, const char *status);
-int hbeat__rest_json_create_body(char *out, size_t cap, int64_t workflow_id, const char *status);
+/* {"workflow_id": W, "status": "X"[, "next_report_increment": 93.0]}: the
+   increment (the run's first deadline, named as Jobmon's POST
+   /workflow_run names it) only when not NULL. */
+int hbeat__rest_json_create_body(char *out, size_t cap, int64_t workflow_id, const char *status,
+                                 const double *increment);
 int hbeat__rest_json_set_status_body(char *out, size_t cap, const char *status, int force);
 /* Parsers of a 200 reply held in the slot: 0 or HBEAT_EPROTO. */
 int hbeat__rest_json_status_reply(const rest_slot *s, hbeat_heartbeat_reply *reply,

@@ -1,9 +1,9 @@
 /*
  * The `hbeat` tool against the scripted REST peer (tests/unit/rest/peer.h):
  * the client_jobmon_version it sends ($HBEAT_CLIENT_JOBMON_VERSION,
- * --client-jobmon-version, the default) and how it prints the reason of
- * Jobmon's error replies. The tool runs as a child process; every wait is
- * bounded.
+ * --client-jobmon-version, the default), how it prints the reason of
+ * Jobmon's error replies, and the first deadline `run create` asks for. The tool runs as a child
+ * process; every wait is bounded.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -134,6 +134,51 @@ static void test_jobmon_error_reason_is_printed_whole(void **state)
                    "no workflow run 77\n");
 }
 
+/* `run create`: the first deadline the tool asks for (93 s by default,
+   --increment, none), and a warning when the server ignored it (an
+   hbeatd older than the field answers with no deadline). */
+static void test_run_create_increment(void **state)
+{
+    peer *pr = *state;
+    static const char *const env[] = {"-HBEAT_URL", NULL};
+    static const char no_deadline[] =
+        "{\"run\":{\"workflow_run_id\":12,\"workflow_id\":7,\"status\":\"G\","
+        "\"deadline\":0.0,\"last_heartbeat\":0.0,\"beats\":0}}";
+    static const char with_deadline[] =
+        "{\"run\":{\"workflow_run_id\":13,\"workflow_id\":7,\"status\":\"G\","
+        "\"deadline\":1764280093.0,\"last_heartbeat\":0.0,\"beats\":0}}";
+    hb_proc p;
+    peer_request r;
+
+    peer_push_reply(pr, 200, "application/json", with_deadline, 0);
+    char *plain[] = {HBEAT_CLI, "run", "create", "-w", "7", "-u", (char *)peer_url(pr), NULL};
+    assert_int_equal(hb_proc_run(&p, plain, env, LIMIT), 0);
+    assert_int_equal(p.err_len, 0);
+    assert_int_equal(peer_get(pr, 0, &r), 0);
+    assert_string_equal(r.body,
+                        "{\"workflow_id\": 7, \"status\": \"G\", \"next_report_increment\": "
+                        "93.0}");
+
+    peer_push_reply(pr, 200, "application/json", no_deadline, 0);
+    char *given[] = {
+        HBEAT_CLI, "run", "create", "-w", "7", "--increment", "12.5", "-u", (char *)peer_url(pr),
+        NULL};
+    assert_int_equal(hb_proc_run(&p, given, env, LIMIT), 0);
+    assert_int_equal(peer_get(pr, 1, &r), 0);
+    assert_non_null(strstr(r.body, "\"next_report_increment\": 12.5}"));
+    expect_err(&p, "hbeat: warning: the server gave run 12 no deadline (an hbeatd older than "
+                   "this tool ignores --increment)");
+
+    peer_push_reply(pr, 200, "application/json", no_deadline, 0);
+    char *none[] = {
+        HBEAT_CLI, "run", "create", "-w", "7", "--increment", "none", "-u", (char *)peer_url(pr),
+        NULL};
+    assert_int_equal(hb_proc_run(&p, none, env, LIMIT), 0);
+    assert_int_equal(peer_get(pr, 2, &r), 0);
+    assert_string_equal(r.body, "{\"workflow_id\": 7, \"status\": \"G\"}");
+    assert_int_equal(p.err_len, 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -143,6 +188,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flag_beats_the_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_version_is_a_usage_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobmon_error_reason_is_printed_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_create_increment, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
