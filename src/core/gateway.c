@@ -253,7 +253,7 @@ static int run_create(hbeat_gateway *gw, int64_t workflow_id, const hbeat_run_cr
 {
     static const hbeat_run_create_options defaults = HBEAT_RUN_CREATE_OPTIONS_INIT;
     if (gw == NULL || out == NULL)
-        return hbeat_error_set(err, HBEAT_EINVAL, "hbeat_run_create: gateway and out are required");
+        return hbeat_error_set(err, HBEAT_EINVAL, "creating a run: gateway and out are required");
     if (opts == NULL)
         opts = &defaults;
     if (opts->version == 0 || opts->version > HBEAT_RUN_CREATE_OPTIONS_VERSION)

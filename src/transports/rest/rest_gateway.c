@@ -490,8 +490,8 @@ static int set_jobmon_version(rest_gw *gw, const char *v, hbeat_error *err)
     size_t n = strlen(v);
     if (n == 0)
         return hbeat_error_set(err, HBEAT_EINVAL,
-                               "rest: client_jobmon_version is empty (NULL sends hbeat's own "
-                               "version, %s)",
+                               "rest: client_jobmon_version is empty (leave it unset to send "
+                               "hbeat's own version, %s)",
                                hbeat_version());
     if (n > REST_JOBMON_VERSION_MAX)
         return hbeat_error_set(err, HBEAT_EINVAL,

@@ -221,11 +221,14 @@ static void test_long_route_gives_way(void **state)
 }
 
 /* Anything else: the raw start of the body, as before. */
+static const char nginx_502[] = "<html><head><title>502 Bad Gateway</title></head><body><center>"
+                                "<h1>502 Bad Gateway</h1></center><hr><center>nginx</center>"
+                                "</body></html>";
+
 static void test_other_bodies_fall_back_to_the_raw_start(void **state)
 {
     static const char *const bodies[] = {
-        "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
-        "Gateway</h1></center><hr><center>nginx</center></body></html>",
+        nginx_502,
         "{\"error\":{\"type\":\"ServerError\",\"status_code\":\"500\"}}",
         "{\"error\":{\"exception_message\":42}}",
         "{\"error\":[\"a\",\"b\"]}",
