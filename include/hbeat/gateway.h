@@ -27,7 +27,7 @@ extern "C" {
 typedef struct hbeat_gateway hbeat_gateway;
 
 /** Current version of hbeat_gateway_options. */
-#define HBEAT_GATEWAY_OPTIONS_VERSION 1
+#define HBEAT_GATEWAY_OPTIONS_VERSION 2
 
 /**
  * @brief Options for hbeat_gateway_open(). Start from
@@ -38,7 +38,8 @@ typedef struct hbeat_gateway hbeat_gateway;
  * the duration of the open call only; transports copy what they keep.
  */
 typedef struct hbeat_gateway_options {
-    /** Must be HBEAT_GATEWAY_OPTIONS_VERSION. */
+    /** HBEAT_GATEWAY_OPTIONS_VERSION, or an older version (1) whose
+        members end before the first one added later. */
     unsigned int version;
     /** Seconds to establish a connection (0: the transport's default). */
     double connect_timeout;
@@ -60,12 +61,22 @@ typedef struct hbeat_gateway_options {
     size_t max_reply_size;
     /** Non-zero disables TLS certificate verification. Never the default. */
     int insecure;
+    /* Version 2 ---------------------------------------------------------- */
+    /**
+     * REST: the value of Jobmon's `client_jobmon_version` query parameter,
+     * sent with every heartbeat and status update; NULL: this library's
+     * version (hbeat_version()). 1 to 64 bytes without control
+     * characters; URL-escaped as needed. A Jobmon server uses it only to
+     * choose a reply format on routes hbeat never calls, and shows it in
+     * its request logs. Other transports ignore it.
+     */
+    const char *client_jobmon_version;
 } hbeat_gateway_options;
 
 /** Initializer: every option at its default. */
 #define HBEAT_GATEWAY_OPTIONS_INIT                                                                 \
     {                                                                                              \
-        HBEAT_GATEWAY_OPTIONS_VERSION, 0.0, 0.0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0          \
+        HBEAT_GATEWAY_OPTIONS_VERSION, 0.0, 0.0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL    \
     }
 
 /**
@@ -140,7 +151,70 @@ typedef struct hbeat_run_info {
 } hbeat_run_info;
 
 /**
- * @brief Admin: create a run of @p workflow_id in @p status ("G" if NULL).
+ * @brief Seconds from a run's creation to its first deadline unless told
+ *        otherwise: the service's default interval (30) times its default
+ *        report_by_buffer (3.1), the window Jobmon's own client asks for.
+ */
+#define HBEAT_RUN_DEFAULT_INCREMENT 93.0
+
+/** Current version of hbeat_run_create_options. */
+#define HBEAT_RUN_CREATE_OPTIONS_VERSION 1
+
+/**
+ * @brief Options for hbeat_run_create_with(). Start from
+ *        HBEAT_RUN_CREATE_OPTIONS_INIT and set what you need.
+ *
+ * Members are only ever appended; the string is borrowed for the call.
+ */
+typedef struct hbeat_run_create_options {
+    /** HBEAT_RUN_CREATE_OPTIONS_VERSION. */
+    unsigned int version;
+    /** The new run's status; NULL: "G". */
+    const char *status;
+    /**
+     * The run's first deadline, in seconds after its creation, as Jobmon's
+     * POST /workflow_run sets it: a client that dies before its first beat
+     * is reaped like one that stopped beating. Finite, from 0 (due at
+     * once, Jobmon's interval 0) to 31536000 (a year). Default
+     * HBEAT_RUN_DEFAULT_INCREMENT; give your service's interval *
+     * report_by_buffer.
+     */
+    double next_report_increment;
+    /** Non-zero: no deadline until the run's first beat (what a client
+        older than this option asked for); next_report_increment is then
+        neither checked nor sent. */
+    int no_deadline;
+} hbeat_run_create_options;
+
+/** Initializer: status "G", a first deadline HBEAT_RUN_DEFAULT_INCREMENT s away. */
+#define HBEAT_RUN_CREATE_OPTIONS_INIT                                                              \
+    {                                                                                              \
+        HBEAT_RUN_CREATE_OPTIONS_VERSION, NULL, HBEAT_RUN_DEFAULT_INCREMENT, 0                     \
+    }
+
+/**
+ * @brief Admin: create a run of @p workflow_id with @p opts (NULL: the
+ *        defaults).
+ *
+ * A server older than this call's deadline (hbeatd before the field was
+ * added) creates the run without one: *out then has a deadline of 0.
+ * @return 0 and *out filled; HBEAT_EINVAL for a bad argument (the message
+ *         says which); HBEAT_EVERSION for an options version this library
+ *         does not know; HBEAT_ENOTSUP when the gateway has no admin calls,
+ *         or cannot carry a deadline (a custom gateway whose table predates
+ *         create_run_with) unless no_deadline is set; or the server's error.
+ */
+HBEAT_API int hbeat_run_create_with(hbeat_gateway *gw, int64_t workflow_id,
+                                    const hbeat_run_create_options *opts, hbeat_run_info *out,
+                                    hbeat_error *err);
+
+/**
+ * @brief Admin: create a run of @p workflow_id in @p status ("G" if NULL),
+ *        with a first deadline HBEAT_RUN_DEFAULT_INCREMENT seconds away.
+ *
+ * hbeat_run_create_with() with the default options but @p status. On a
+ * custom gateway that cannot carry a deadline the run is created without
+ * one, as before the deadline existed.
  * @return 0 and *out filled, HBEAT_ENOTSUP, or an error.
  */
 HBEAT_API int hbeat_run_create(hbeat_gateway *gw, int64_t workflow_id, const char *status,

@@ -14,6 +14,7 @@ enum {
     OPT_KEY,
     OPT_INSECURE,
     OPT_TIMEOUT,
+    OPT_JOBMON_VERSION,
     OPT_JSON,
     OPT_VERBOSE,
     OPT_HELP
@@ -28,6 +29,7 @@ static const cli_opt common_opts[] = {
     {"key", 0, 1, OPT_KEY},
     {"insecure", 0, 0, OPT_INSECURE},
     {"timeout", 0, 1, OPT_TIMEOUT},
+    {"client-jobmon-version", 0, 1, OPT_JOBMON_VERSION},
     {"json", 0, 0, OPT_JSON},
     {"verbose", 'v', 0, OPT_VERBOSE},
     {"help", 'h', 0, OPT_HELP},
@@ -46,6 +48,10 @@ const char cli_common_help[] =
     "      --cert F, --key F client certificate and key for mutual TLS\n"
     "      --insecure        do not verify the server's TLS certificate\n"
     "      --timeout S       seconds allowed for connecting and for each request\n"
+    "      --client-jobmon-version V\n"
+    "                        REST: the client_jobmon_version sent to the server\n"
+    "                        (default: $HBEAT_CLIENT_JOBMON_VERSION, else hbeat's\n"
+    "                        own version)\n"
     "      --json            machine-readable output (one JSON object per line)\n"
     "  -v, --verbose         also show the library's own log messages on stderr\n"
     "  -h, --help            this help\n";
@@ -62,6 +68,7 @@ void cli_common_init(cli_common *c)
     c->url = env_nonempty("HBEAT_URL");
     c->token = env_nonempty("HBEAT_TOKEN");
     c->token_file = env_nonempty("HBEAT_TOKEN_FILE");
+    c->client_jobmon_version = env_nonempty("HBEAT_CLIENT_JOBMON_VERSION");
 }
 
 static int common_option(cli_common *c, int id, const char *value)
@@ -92,6 +99,9 @@ static int common_option(cli_common *c, int id, const char *value)
         return 0;
     case OPT_TIMEOUT:
         return cli_parse_seconds("--timeout", value, &c->timeout);
+    case OPT_JOBMON_VERSION:
+        c->client_jobmon_version = value;
+        return 0;
     case OPT_JSON:
         c->json = 1;
         return 0;
@@ -296,6 +306,7 @@ int cli_open_gateway(const cli_common *c, hbeat_gateway **out)
     opts.cert_file = c->cert_file;
     opts.key_file = c->key_file;
     opts.insecure = c->insecure;
+    opts.client_jobmon_version = c->client_jobmon_version;
 
     hbeat_error err = HBEAT_ERROR_INIT;
     int rc = hbeat_gateway_open(out, c->url, &opts, &err);

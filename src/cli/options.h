@@ -38,15 +38,16 @@ typedef struct cli_common {
     const char *ca_file;
     const char *cert_file;
     const char *key_file;
-    double timeout; /* 0: the transport's default */
+    const char *client_jobmon_version; /* NULL: the library's default */
+    double timeout;                    /* 0: the transport's default */
     int insecure;
     int json;
     int verbose;
     int help;
 } cli_common;
 
-/* Fill @p c from the environment (HBEAT_URL, HBEAT_TOKEN, HBEAT_TOKEN_FILE);
-   options parsed later override it. */
+/* Fill @p c from the environment (HBEAT_URL, HBEAT_TOKEN, HBEAT_TOKEN_FILE,
+   HBEAT_CLIENT_JOBMON_VERSION); options parsed later override it. */
 void cli_common_init(cli_common *c);
 
 /* The text that documents the shared options in each command's --help. */

@@ -11,7 +11,7 @@
 #include "output.h"
 
 static const char run_help[] =
-    "Usage: hbeat run create --workflow W [--status S]\n"
+    "Usage: hbeat run create --workflow W [--status S] [--increment S|none]\n"
     "       hbeat run get ID\n"
     "       hbeat run list [--status S]\n"
     "       hbeat run set-status ID STATUS [--force]\n"
@@ -21,9 +21,17 @@ static const char run_help[] =
     "machine: an invalid transition leaves the run as it was, prints it and\n"
     "exits 1; --force sets the status whatever it was.\n"
     "\n"
+    "A new run has a deadline from the moment it exists, as in Jobmon: unless\n"
+    "its client beats within --increment seconds, the server's reaper ends it\n"
+    "(L -> A, R -> E, C -> T, H -> T) like a client that stopped beating.\n"
+    "\n"
     "Options:\n"
     "  -w, --workflow W    workflow the new run belongs to (create)\n"
     "  -s, --status S      start status (create, default G); filter (list)\n"
+    "      --increment S   seconds from creation to the run's first deadline,\n"
+    "                      0 to 31536000 (create; default 93 = 30 s interval x\n"
+    "                      3.1, the library's defaults); none: no deadline\n"
+    "                      until the first beat\n"
     "      --force         skip the state machine (set-status)\n"
     "\n"
     "Statuses: G registered, L linking, B bound, I instantiated, O launched,\n"
@@ -35,11 +43,12 @@ static const char run_help[] =
     "built in).\n"
     "\n";
 
-enum { OPT_WORKFLOW = 1, OPT_STATUS, OPT_FORCE };
+enum { OPT_WORKFLOW = 1, OPT_STATUS, OPT_FORCE, OPT_INCREMENT };
 
 static const cli_opt run_opts[] = {
     {"workflow", 'w', 1, OPT_WORKFLOW},
     {"status", 's', 1, OPT_STATUS},
+    {"increment", 0, 1, OPT_INCREMENT},
     {"force", 0, 0, OPT_FORCE},
     {NULL, 0, 0, 0},
 };
@@ -48,7 +57,27 @@ typedef struct run_args {
     int64_t workflow;
     const char *status;
     int force;
+    double increment;
+    int no_deadline;
 } run_args;
+
+/* "none", or seconds in [0, one year], as the library takes them. */
+static int parse_increment(run_args *a, const char *value)
+{
+    if (strcmp(value, "none") == 0) {
+        a->no_deadline = 1;
+        return 0;
+    }
+    a->no_deadline = 0;
+    if (cli_parse_double_min("--increment", value, 0.0, &a->increment) != 0)
+        return CLI_EXIT_USAGE;
+    if (a->increment > 31536000.0) {
+        fprintf(stderr, "hbeat: --increment: at most 31536000 seconds (a year), got \"%s\"\n",
+                value);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
 
 static int run_option(void *ctx, int id, const char *value)
 {
@@ -62,6 +91,8 @@ static int run_option(void *ctx, int id, const char *value)
     case OPT_FORCE:
         a->force = 1;
         return 0;
+    case OPT_INCREMENT:
+        return parse_increment(a, value);
     default:
         return CLI_EXIT_USAGE;
     }
@@ -104,10 +135,20 @@ static int do_create(const cli_common *c, hbeat_gateway *gw, const run_args *a)
 {
     hbeat_run_info run;
     hbeat_error err = HBEAT_ERROR_INIT;
-    int rc = hbeat_run_create(gw, a->workflow, a->status ? a->status : "G", &run, &err);
+    hbeat_run_create_options o = HBEAT_RUN_CREATE_OPTIONS_INIT;
+    o.status = a->status;
+    o.next_report_increment = a->increment;
+    o.no_deadline = a->no_deadline;
+    int rc = hbeat_run_create_with(gw, a->workflow, &o, &run, &err);
     if (rc != 0)
         return failed("run create", rc, &err, gw);
     print_run(c, &run);
+    /* An hbeatd older than the first deadline ignores it. */
+    if (!a->no_deadline && run.deadline == 0)
+        fprintf(stderr,
+                "hbeat: warning: the server gave run %" PRId64 " no deadline (an hbeatd older "
+                "than this tool ignores --increment): it is not reaped until it has beaten\n",
+                run.workflow_run_id);
     return CLI_EXIT_OK;
 }
 
@@ -169,7 +210,7 @@ static int do_set_status(const cli_common *c, hbeat_gateway *gw, int64_t id, con
 
 int cli_run(int argc, char **argv, int first)
 {
-    run_args a = {0, NULL, 0};
+    run_args a = {0, NULL, 0, HBEAT_RUN_DEFAULT_INCREMENT, 0};
     cli_common common;
     const char *pos[3];
     int npos = 0;
@@ -186,7 +227,7 @@ int cli_run(int argc, char **argv, int first)
     const char *cmd = pos[0];
     int64_t id = 0;
     if (strcmp(cmd, "create") == 0) {
-        rc = need_args(cmd, npos, 1, "--workflow W [--status S]");
+        rc = need_args(cmd, npos, 1, "--workflow W [--status S] [--increment S|none]");
         if (rc == 0 && a.workflow == 0) {
             fprintf(stderr, "hbeat run create: --workflow W is required\n");
             rc = CLI_EXIT_USAGE;

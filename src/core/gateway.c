@@ -245,27 +245,73 @@ static int finish_run_call(hbeat_gateway *gw, int rc, hbeat_run_info *out, hbeat
     return rc;
 }
 
-int hbeat_run_create(hbeat_gateway *gw, int64_t workflow_id, const char *status,
-                     hbeat_run_info *out, hbeat_error *err)
+/* The same bounds as hbeatd's (and the service's window): a year. */
+#define RUN_INCREMENT_MAX (365.0 * 24 * 3600)
+
+/* `fallback`: a gateway without create_run_with may create the run
+   without a deadline (hbeat_run_create, kept working on custom gateways
+   written before the deadline existed). */
+static int run_create(hbeat_gateway *gw, int64_t workflow_id, const hbeat_run_create_options *opts,
+                      int fallback, hbeat_run_info *out, hbeat_error *err)
 {
+    static const hbeat_run_create_options defaults = HBEAT_RUN_CREATE_OPTIONS_INIT;
     if (gw == NULL || out == NULL)
-        return hbeat_error_set(err, HBEAT_EINVAL, "hbeat_run_create: gateway and out are required");
+        return hbeat_error_set(err, HBEAT_EINVAL, "creating a run: gateway and out are required");
+    if (opts == NULL)
+        opts = &defaults;
+    if (opts->version == 0 || opts->version > HBEAT_RUN_CREATE_OPTIONS_VERSION)
+        return hbeat_error_set(err, HBEAT_EVERSION,
+                               "run create options version %u is not supported (this library "
+                               "knows 1..%d); start from HBEAT_RUN_CREATE_OPTIONS_INIT",
+                               opts->version, HBEAT_RUN_CREATE_OPTIONS_VERSION);
     if (workflow_id <= 0)
         return hbeat_error_set(err, HBEAT_EINVAL, "workflow_id must be positive, not %lld",
                                (long long)workflow_id);
-    if (status == NULL)
-        status = HBEAT_STATUS_REGISTERED;
-    int rc = check_status(status, err);
+    hbeat_run_create_options o = *opts;
+    o.version = HBEAT_RUN_CREATE_OPTIONS_VERSION;
+    if (o.status == NULL)
+        o.status = HBEAT_STATUS_REGISTERED;
+    int rc = check_status(o.status, err);
     if (rc != 0)
         return rc;
-    if (!HAS_METHOD(gw, create_run, 1))
+    if (!o.no_deadline && !(isfinite(o.next_report_increment) && o.next_report_increment >= 0 &&
+                            o.next_report_increment <= RUN_INCREMENT_MAX))
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "next_report_increment must be a number of seconds from 0 to %.0f, "
+                               "not %g (no_deadline creates a run without a deadline)",
+                               RUN_INCREMENT_MAX, o.next_report_increment);
+    int with = HAS_METHOD(gw, create_run_with, 2);
+    if (!with && !HAS_METHOD(gw, create_run, 1))
         return not_supported(gw, "create_run", err);
+    if (!with && !o.no_deadline && !fallback)
+        return hbeat_error_set(err, HBEAT_ENOTSUP,
+                               "the %s gateway cannot give a new run a deadline (its method table "
+                               "has no create_run_with); set no_deadline to create it without one",
+                               gw_name(gw));
     hbeat_error local = HBEAT_ERROR_INIT;
     memset(out, 0, sizeof(*out));
     lock(gw);
-    rc = gw->vtable->create_run(gw->self, workflow_id, status, out, &local);
+    if (with)
+        rc = gw->vtable->create_run_with(gw->self, workflow_id, &o, out, &local);
+    else
+        rc = gw->vtable->create_run(gw->self, workflow_id, o.status, out, &local);
     unlock(gw);
     return finish_run_call(gw, rc, out, &local, err);
+}
+
+int hbeat_run_create_with(hbeat_gateway *gw, int64_t workflow_id,
+                          const hbeat_run_create_options *opts, hbeat_run_info *out,
+                          hbeat_error *err)
+{
+    return run_create(gw, workflow_id, opts, 0, out, err);
+}
+
+int hbeat_run_create(hbeat_gateway *gw, int64_t workflow_id, const char *status,
+                     hbeat_run_info *out, hbeat_error *err)
+{
+    hbeat_run_create_options o = HBEAT_RUN_CREATE_OPTIONS_INIT;
+    o.status = status;
+    return run_create(gw, workflow_id, &o, 1, out, err);
 }
 
 int hbeat_run_get(hbeat_gateway *gw, int64_t workflow_run_id, hbeat_run_info *out, hbeat_error *err)

@@ -67,6 +67,17 @@ static int check_run_id(int64_t run_id, hbeat_error *err)
     return 0;
 }
 
+/* A window from the network (a heartbeat's, a new run's first). */
+static int check_increment(double inc, hbeat_error *err)
+{
+    if (!isfinite(inc) || inc < 0 || inc > HBD_MAX_INCREMENT)
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "next_report_increment must be a number of seconds in [0, %.0f] "
+                               "(got %.17g)",
+                               HBD_MAX_INCREMENT, inc);
+    return 0;
+}
+
 static int not_found(int64_t run_id, hbeat_error *err)
 {
     return hbeat_error_set(err, HBEAT_ENOTFOUND, "no workflow run %lld", (long long)run_id);
@@ -179,13 +190,9 @@ int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status
     int to, rc;
     hbd_rec *rec;
     *ticket = 0;
-    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0)
+    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0 ||
+        (rc = check_increment(inc, err)) != 0)
         return rc;
-    if (!isfinite(inc) || inc < 0 || inc > HBD_MAX_INCREMENT)
-        return hbeat_error_set(err, HBEAT_EINVAL,
-                               "next_report_increment must be a number of seconds in [0, %.0f] "
-                               "(got %.17g)",
-                               HBD_MAX_INCREMENT, inc);
     if ((rc = lock_run(e, run_id, &rec, err)) != 0)
         return rc;
     int from = rec->status;
@@ -234,7 +241,8 @@ int hbd_engine_update_status_begin(hbd_engine *e, int64_t run_id, const char *st
 }
 
 int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *status,
-                                hbd_run *out, uint64_t *ticket, hbeat_error *err)
+                                const double *next_report_increment, hbd_run *out, uint64_t *ticket,
+                                hbeat_error *err)
 {
     int st = HBD_ST_G, rc;
     *ticket = 0;
@@ -243,6 +251,8 @@ int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *
                                (long long)workflow_id);
     if (status != NULL && status[0] != '\0' && (rc = parse_status(status, &st, err)) != 0)
         return rc;
+    if (next_report_increment != NULL && (rc = check_increment(*next_report_increment, err)) != 0)
+        return rc;
     if ((rc = lock_open(e, err)) != 0)
         return rc;
     hbd_rec next;
@@ -250,6 +260,13 @@ int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *
     next.id = e->runs.count > 0 ? e->runs.recs[e->runs.count - 1].id + 1 : 1;
     next.workflow_id = workflow_id;
     next.status = (uint8_t)st;
+    if (next_report_increment != NULL) {
+        /* Jobmon's POST /workflow_run: the deadline runs from creation,
+           so a client that never beats is reaped like one that stopped.
+           No beat is counted and the last beat stays "never". */
+        next.deadline = e->clock(e->clock_arg) + *next_report_increment;
+        next.initial_increment = (float)*next_report_increment;
+    }
     rc = hbd_committer_add(e->committer, &next, ticket, err);
     if (rc == 0) {
         next.ticket = *ticket;
@@ -263,8 +280,15 @@ int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *
         }
     }
     pthread_mutex_unlock(&e->mu);
-    if (rc == 0)
-        log_when_durable(e, *ticket, HBEAT_LOG_INFO, "created run %lld of workflow %lld in %s",
+    if (rc == 0 && next_report_increment != NULL)
+        log_when_durable(e, *ticket, HBEAT_LOG_INFO,
+                         "created run %lld of workflow %lld in %s, first deadline in %.3g s",
+                         (long long)next.id, (long long)workflow_id, hbd_status_token(st),
+                         *next_report_increment);
+    else if (rc == 0)
+        log_when_durable(e, *ticket, HBEAT_LOG_INFO,
+                         "created run %lld of workflow %lld in %s, no deadline until its first "
+                         "beat",
                          (long long)next.id, (long long)workflow_id, hbd_status_token(st));
     return rc;
 }
@@ -386,11 +410,12 @@ int hbd_engine_update_status(hbd_engine *e, int64_t run_id, const char *status, 
     return finish(e, rc, t, err);
 }
 
-int hbd_engine_create_run(hbd_engine *e, int64_t workflow_id, const char *status, hbd_run *out,
-                          hbeat_error *err)
+int hbd_engine_create_run(hbd_engine *e, int64_t workflow_id, const char *status,
+                          const double *next_report_increment, hbd_run *out, hbeat_error *err)
 {
     uint64_t t;
-    int rc = hbd_engine_create_run_begin(e, workflow_id, status, out, &t, err);
+    int rc =
+        hbd_engine_create_run_begin(e, workflow_id, status, next_report_increment, out, &t, err);
     return finish(e, rc, t, err);
 }
 
@@ -446,16 +471,19 @@ static int load_one(void *arg, const hbd_rec *rec)
 }
 
 /* One full deadline: the longest increment among runs the reaper could
-   take, i.e. how long a live client may take to beat again. */
+   take, i.e. how long a live client may take to beat again. A run that
+   never beat has the window it was created with. */
 static double default_grace(const hbd_engine *e)
 {
     double grace = 0;
     for (size_t i = 0; i < e->runs.count; i++) {
         const hbd_rec *r = &e->runs.recs[i];
-        if (hbd_reap_target(r->status) < 0 || r->deadline <= 0 || r->last_heartbeat <= 0)
+        if (hbd_reap_target(r->status) < 0 || r->deadline <= 0)
             continue;
-        if (r->deadline - r->last_heartbeat > grace)
-            grace = r->deadline - r->last_heartbeat;
+        double window =
+            r->last_heartbeat > 0 ? r->deadline - r->last_heartbeat : (double)r->initial_increment;
+        if (window > grace)
+            grace = window;
     }
     return grace;
 }

@@ -69,8 +69,13 @@ int hbd_engine_heartbeat(hbd_engine *engine, int64_t run_id, const char *status,
 /* Jobmon's update_status: apply the transition; the deadline is untouched. */
 int hbd_engine_update_status(hbd_engine *engine, int64_t run_id, const char *status, hbd_run *out,
                              hbeat_error *err);
-int hbd_engine_create_run(hbd_engine *engine, int64_t workflow_id, const char *status, hbd_run *out,
-                          hbeat_error *err);
+/* A new run of workflow_id in `status` (NULL or "": G). With
+   next_report_increment (checked as a heartbeat's) its deadline is
+   now + *next_report_increment, as Jobmon's POST /workflow_run sets it;
+   NULL: no deadline until its first beat (what a client sends that
+   predates the field). */
+int hbd_engine_create_run(hbd_engine *engine, int64_t workflow_id, const char *status,
+                          const double *next_report_increment, hbd_run *out, hbeat_error *err);
 int hbd_engine_get_run(hbd_engine *engine, int64_t run_id, hbd_run *out, hbeat_error *err);
 /* Runs with id > after_id (in `status` when not NULL/empty), ascending, at
    most `limit`. *out is malloc'ed (free()), *next_after_id is 0 on the last
@@ -104,7 +109,8 @@ int hbd_engine_heartbeat_begin(hbd_engine *engine, int64_t run_id, const char *s
 int hbd_engine_update_status_begin(hbd_engine *engine, int64_t run_id, const char *status,
                                    hbd_run *out, uint64_t *ticket, hbeat_error *err);
 int hbd_engine_create_run_begin(hbd_engine *engine, int64_t workflow_id, const char *status,
-                                hbd_run *out, uint64_t *ticket, hbeat_error *err);
+                                const double *next_report_increment, hbd_run *out, uint64_t *ticket,
+                                hbeat_error *err);
 int hbd_engine_get_run_begin(hbd_engine *engine, int64_t run_id, hbd_run *out, uint64_t *ticket,
                              hbeat_error *err);
 int hbd_engine_list_runs_begin(hbd_engine *engine, const char *status, int64_t after_id,

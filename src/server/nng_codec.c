@@ -133,7 +133,11 @@ static int dispatch(hbd_engine *e, const Hbeat__V1__Request *req, Hbeat__V1__Rep
     }
     case HBEAT__V1__REQUEST__CALL_CREATE_RUN: {
         const Hbeat__V1__CreateRunRequest *r = req->create_run;
-        rc = hbd_engine_create_run_begin(e, r->workflow_id, r->status, &p->run, ticket, err);
+        const double *inc = NULL;
+        if (r->first_deadline_case ==
+            HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT)
+            inc = &r->next_report_increment;
+        rc = hbd_engine_create_run_begin(e, r->workflow_id, r->status, inc, &p->run, ticket, err);
         if (rc != 0)
             return rc;
         run_info(&p->info, &p->run);

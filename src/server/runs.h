@@ -20,8 +20,15 @@ typedef struct hbd_rec {
     double last_heartbeat; /* Unix seconds; 0: never */
     uint64_t beats;
     uint64_t ticket; /* commit that makes the last change durable (committer.h) */
-    uint8_t status;  /* HBD_ST_* */
+    /* The next_report_increment the run was created with (its first
+       deadline's window), for the start-up grace of a run that never
+       beat; 0 when none. A float fits the padding (the record stays 56
+       bytes) and is exact to well under a second for any window allowed. */
+    float initial_increment;
+    uint8_t status; /* HBD_ST_* */
 } hbd_rec;
+
+_Static_assert(sizeof(hbd_rec) == 56, "hbd_rec is sized for 100,000s of runs in memory");
 
 typedef struct hbd_runs {
     hbd_rec *recs; /* sorted by id */

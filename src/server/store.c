@@ -9,6 +9,7 @@
  */
 #include "server/store.h"
 
+#include <float.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,8 @@ static const char *const migrations[] = {
     " deadline REAL NOT NULL DEFAULT 0," /* Unix seconds */
     " last_heartbeat REAL NOT NULL DEFAULT 0,"
     " beats INTEGER NOT NULL DEFAULT 0)",
+    /* The window of a run's first deadline, set at creation (seconds). */
+    "ALTER TABLE runs ADD COLUMN initial_increment REAL NOT NULL DEFAULT 0",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -184,9 +187,10 @@ int hbd_store_open(hbd_store **out, const char *path, hbeat_error *err)
     }
     rc = sqlite3_prepare_v3(s->db,
                             "INSERT INTO runs (id, workflow_id, status, deadline, last_heartbeat,"
-                            " beats) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                            " beats, initial_increment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
                             " ON CONFLICT (id) DO UPDATE SET workflow_id = ?2, status = ?3,"
-                            " deadline = ?4, last_heartbeat = ?5, beats = ?6",
+                            " deadline = ?4, last_heartbeat = ?5, beats = ?6,"
+                            " initial_increment = ?7",
                             -1, SQLITE_PREPARE_PERSISTENT, &s->upsert, NULL);
     if (rc != SQLITE_OK) {
         rc = db_error(err, s->db, rc, "prepare");
@@ -218,8 +222,8 @@ int hbd_store_load(hbd_store *s, int (*fn)(void *arg, const hbd_rec *rec), void 
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT id, workflow_id, status, deadline, last_heartbeat, beats"
-                                " FROM runs ORDER BY id",
+                                "SELECT id, workflow_id, status, deadline, last_heartbeat, beats,"
+                                " initial_increment FROM runs ORDER BY id",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return db_error(err, s->db, rc, "load");
@@ -241,6 +245,10 @@ int hbd_store_load(hbd_store *s, int (*fn)(void *arg, const hbd_rec *rec), void 
         rec.deadline = sqlite3_column_double(st, 3);
         rec.last_heartbeat = sqlite3_column_double(st, 4);
         rec.beats = (uint64_t)sqlite3_column_int64(st, 5);
+        /* A value no hbeatd writes (an edited file) must not overflow the
+           float: it only widens the start-up grace, so it is dropped. */
+        double inc = sqlite3_column_double(st, 6);
+        rec.initial_increment = inc > 0 && inc < FLT_MAX ? (float)inc : 0.0f;
         if ((result = fn(arg, &rec)) != 0)
             break;
     }
@@ -320,6 +328,7 @@ int hbd_store_commit(hbd_store *s, const hbd_rec *recs, size_t count, int sync, 
         sqlite3_bind_double(s->upsert, 4, r->deadline);
         sqlite3_bind_double(s->upsert, 5, r->last_heartbeat);
         sqlite3_bind_int64(s->upsert, 6, (sqlite3_int64)r->beats);
+        sqlite3_bind_double(s->upsert, 7, (double)r->initial_increment);
         int step = sqlite3_step(s->upsert);
         sqlite3_reset(s->upsert);
         if (step != SQLITE_DONE) {

@@ -42,8 +42,8 @@ typedef enum hbd_sync {
 int hbd_sync_parse(const char *name);
 const char *hbd_sync_name(hbd_sync mode);
 
-/* Schema version this build writes. */
-#define HBD_STORE_SCHEMA_VERSION 1
+/* Schema version this build writes. 2 added runs.initial_increment. */
+#define HBD_STORE_SCHEMA_VERSION 2
 
 typedef struct hbd_store hbd_store;
 

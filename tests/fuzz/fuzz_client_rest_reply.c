@@ -60,6 +60,26 @@ static int contract_status(const char *body, size_t len, char out[HBEAT_STATUS_M
     return ok;
 }
 
+/* The reason of Jobmon's error envelope {"error": {"exception_message":
+   M, ...}} when M is short printable ASCII, decided independently of
+   rest_reason.c: such a reason must be quoted whole. NULL otherwise. */
+static char *contract_reason(const char *body, size_t len)
+{
+    json_t *j = json_loadb(body, len, 0, NULL);
+    json_t *m = json_object_get(json_object_get(j, "error"), "exception_message");
+    char *out = NULL;
+    if (json_is_string(m) && json_string_length(m) >= 1 && json_string_length(m) <= 100) {
+        const char *s = json_string_value(m);
+        int ok = 1;
+        for (size_t i = 0; ok && i < json_string_length(m); i++)
+            ok = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f;
+        if (ok)
+            out = strdup(s);
+    }
+    json_decref(j);
+    return out;
+}
+
 typedef struct sink_state {
     size_t seen;
     size_t stop_after;
@@ -160,7 +180,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(st.seen == 0, "a refused page passed %zu runs to the sink first", st.seen);
     }
 
-    /* Error replies quote the body. */
+    /* Error replies quote the body, or the reason its envelope gives. */
+    char *reason = contract_reason(body, size);
     static const long statuses[] = {0,   100, 201, 204, 301, 400, 401, 403, 404, 405, 408,
                                     413, 423, 429, 500, 502, 503, 599, 600, 999, -1};
     for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
@@ -171,7 +192,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_message(&err, rc);
         FUZZ_CHECK(err.http_status == (int)statuses[i], "http_status %d, want %ld", err.http_status,
                    statuses[i]);
+        if (reason != NULL)
+            FUZZ_CHECK(strstr(err.message, reason) != NULL, "reason \"%s\" not quoted whole: %s",
+                       reason, err.message);
     }
+    free(reason);
 
     free(body);
     return 0;

@@ -320,11 +320,23 @@ static void model_admin(expect *x, enum route rt, int64_t id, const request *rq,
             x->status = 400;
             return;
         }
+        /* The first deadline: absent or null, none; else a number of
+           seconds in range. */
+        json_t *v = json_object_get(doc, "next_report_increment");
+        int has_inc = v != NULL && !json_is_null(v);
+        double inc = has_inc && json_is_number(v) ? json_number_value(v) : 0;
+        if (has_inc &&
+            (!json_is_number(v) || !isfinite(inc) || inc < 0 || inc > HBD_MAX_INCREMENT)) {
+            x->status = 400;
+            return;
+        }
         x->status = 200;
         memset(&x->run, 0, sizeof x->run);
         x->run.id = before->runs[before->count - 1].id + 1;
         x->run.workflow_id = (int64_t)json_integer_value(w);
         memcpy(x->run.status, status != NULL ? status : "G", 2);
+        if (has_inc)
+            x->run.deadline = FZ_NOW + inc;
         x->changes = 1;
         return;
     }

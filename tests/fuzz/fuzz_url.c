@@ -94,10 +94,11 @@ static const char *const files[] = {NULL, "", "/nonexistent/hbeat-fuzz.pem", "/d
  * Layout: flags byte (bit 0: a bad version; bits 1-2: ca_file; bits 3-4:
  * token_file; bit 5: insecure; bit 6: cert_file and key_file; bit 7: the
  * timeouts and sizes follow), then connect_timeout and request_timeout (8
- * bytes each, raw doubles), max_reply_size (1 byte, KiB), then a token and
- * a user agent, each ending at a NUL.
+ * bytes each, raw doubles), max_reply_size (1 byte, KiB), then a token, a
+ * user agent and a client_jobmon_version, each ending at a NUL.
  */
-static void options_from(hbeat_gateway_options *o, cursor *c, char *token, char *agent, size_t cap)
+static void options_from(hbeat_gateway_options *o, cursor *c, char *token, char *agent,
+                         char *version, size_t cap)
 {
     hbeat_gateway_options init = HBEAT_GATEWAY_OPTIONS_INIT;
     *o = init;
@@ -122,6 +123,24 @@ static void options_from(hbeat_gateway_options *o, cursor *c, char *token, char 
         o->token = take_string(c, token, cap);
     if (c->left > 0)
         o->user_agent = take_string(c, agent, cap);
+    if (c->left > 0)
+        o->client_jobmon_version = take_string(c, version, cap);
+}
+
+/* What the REST transport must accept as client_jobmon_version, decided
+   apart from rest_gateway.c: NULL, or 1 to 64 bytes without a control
+   character. */
+static int version_acceptable(const char *v)
+{
+    if (v == NULL)
+        return 1;
+    size_t n = strlen(v);
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] == 0x7f)
+            return 0;
+    return 1;
 }
 
 /* ---- the parsers ---- */
@@ -320,6 +339,10 @@ static void fuzz_open(const char *url, const hbeat_gateway_options *opts)
                "%s opened by the %s transport", url, hbeat_gateway_transport(gw));
     FUZZ_CHECK(opts->version == HBEAT_GATEWAY_OPTIONS_VERSION, "options version %u accepted",
                opts->version);
+    if (strcmp(fam, "rest") == 0)
+        FUZZ_CHECK(version_acceptable(opts->client_jobmon_version),
+                   "client_jobmon_version of %zu bytes accepted",
+                   strlen(opts->client_jobmon_version));
     hbeat_gateway_free(gw);
 }
 
@@ -350,9 +373,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t url_len = nul != NULL ? (size_t)(nul - data) : size;
     char *url = fuzz_strndup(data, url_len);
     cursor c = {nul != NULL ? nul + 1 : data + size, nul != NULL ? size - url_len - 1 : 0};
-    char token[512], agent[512];
+    char token[512], agent[512], version[512];
     hbeat_gateway_options opts;
-    options_from(&opts, &c, token, agent, sizeof token);
+    options_from(&opts, &c, token, agent, version, sizeof token);
 
 #ifdef HBEAT_FUZZ_WITH_NNG
     fuzz_nng_url(url);

@@ -110,6 +110,20 @@ static void create_run(const char *name, int64_t wf, const char *status)
     req_file(name, &r);
 }
 
+/* A create_run that sets the run's first deadline. */
+static void create_run_within(const char *name, int64_t wf, const char *status, double inc)
+{
+    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    cr.workflow_id = wf;
+    cr.status = (char *)status;
+    cr.first_deadline_case = HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
+    cr.next_report_increment = inc;
+    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
+    r.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    r.create_run = &cr;
+    req_file(name, &r);
+}
+
 static void get_run(const char *name, int64_t id)
 {
     Hbeat__V1__GetRunRequest gr = HBEAT__V1__GET_RUN_REQUEST__INIT;
@@ -177,6 +191,11 @@ static void requests(void)
     create_run("cr_zero_workflow", 0, "");
     create_run("cr_negative_workflow", -7, "G");
     create_run("cr_bad_status", 7, "Q");
+    create_run_within("cr_first_deadline", 7, "L", 93.0);
+    create_run_within("cr_first_deadline_zero", 7, "L", 0.0);
+    create_run_within("cr_first_deadline_negative", 7, "L", -1.0);
+    create_run_within("cr_first_deadline_nan", 7, "R", NAN);
+    create_run_within("cr_first_deadline_over_max", 7, "R", 1e9);
     get_run("gr_running", 6);
     get_run("gr_last", 13);
     get_run("gr_unknown", 999);

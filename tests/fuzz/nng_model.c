@@ -174,7 +174,11 @@ static void check_create_run(const Hbeat__V1__CreateRunRequest *cr, const Hbeat_
                              const fz_snapshot *before, const fz_snapshot *after)
 {
     int has_status = cr->status != NULL && cr->status[0] != '\0';
-    if (cr->workflow_id <= 0 || (has_status && !fz_status_known(cr->status))) {
+    int has_inc = cr->first_deadline_case ==
+                  HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
+    double inc = has_inc ? cr->next_report_increment : 0;
+    if (cr->workflow_id <= 0 || (has_status && !fz_status_known(cr->status)) ||
+        (has_inc && !(isfinite(inc) && inc >= 0 && inc <= HBD_MAX_INCREMENT))) {
         fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
         fz_expect_state(before, after, NULL, "the request");
         return;
@@ -185,6 +189,8 @@ static void check_create_run(const Hbeat__V1__CreateRunRequest *cr, const Hbeat_
     want.id = before->runs[before->count - 1].id + 1;
     want.workflow_id = cr->workflow_id;
     memcpy(want.status, has_status ? cr->status : "G", 2);
+    if (has_inc)
+        want.deadline = FZ_NOW + inc;
     expect_info(r->create_run->run, &want);
     fz_expect_state(before, after, &want, "the request");
 }

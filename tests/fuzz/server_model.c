@@ -34,7 +34,7 @@ hbd_engine *fz_engine_open(void)
     hbd_run run;
     for (int i = 0; i < FZ_SEED_RUNS; i++) {
         char status[2] = {FZ_STATUSES[i], '\0'};
-        rc = hbd_engine_create_run_begin(e, 100 + i + 1, status, &run, &ticket, &err);
+        rc = hbd_engine_create_run_begin(e, 100 + i + 1, status, NULL, &run, &ticket, &err);
         FUZZ_CHECK(rc == 0 && run.id == i + 1, "seeding run %d: %s", i + 1, err.message);
     }
     rc = hbd_engine_heartbeat_begin(e, 6, "R", 45.0, &run, &ticket, &err);

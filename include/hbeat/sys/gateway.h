@@ -28,8 +28,9 @@
 extern "C" {
 #endif
 
-/** Version 1: everything up to and including set_status. */
-#define HBEAT_GATEWAY_VTABLE_VERSION 1
+/** Version 1: everything up to and including set_status.
+    Version 2: create_run_with. */
+#define HBEAT_GATEWAY_VTABLE_VERSION 2
 
 /** Flag: every method may be called from several threads at once. */
 #define HBEAT_GATEWAY_THREAD_SAFE 0x1u
@@ -116,6 +117,19 @@ typedef struct hbeat_gateway_vtable {
     /** Optional (admin). Set a run's status, through the state machine unless @p force. */
     int (*set_status)(void *self, int64_t workflow_run_id, const char *status, int force,
                       hbeat_run_info *out, hbeat_error *err);
+
+    /* Version 2 ---------------------------------------------------------- */
+
+    /**
+     * Optional (admin, version 2). Create a run as create_run does, with
+     * its first deadline @p opts->next_report_increment seconds after its
+     * creation unless @p opts->no_deadline. The core has checked @p opts
+     * and hands it over at the current version with status set; borrowed
+     * for the call. Without it, the core uses create_run for a run without
+     * a deadline and refuses one with (HBEAT_ENOTSUP).
+     */
+    int (*create_run_with)(void *self, int64_t workflow_id, const hbeat_run_create_options *opts,
+                           hbeat_run_info *out, hbeat_error *err);
 } hbeat_gateway_vtable;
 
 /**

@@ -32,12 +32,18 @@ void hbd_rest_create_run(hbd_engine *engine, const hbd_rest_request *req, hbd_re
         return;
     int64_t workflow_id;
     char status[HBEAT_STATUS_MAX + 1];
+    double inc = 0;
+    int has_inc = 0;
+    /* next_report_increment as Jobmon's POST /workflow_run names it;
+       absent or null: no deadline until the first beat (older clients). */
     if (hbd_rest_field_id(req, r, doc, "workflow_id", &workflow_id) == 0 &&
-        hbd_rest_field_status(req, r, doc, "status", HBEAT_STATUS_REGISTERED, status) == 0) {
+        hbd_rest_field_status(req, r, doc, "status", HBEAT_STATUS_REGISTERED, status) == 0 &&
+        hbd_rest_field_optional_number(req, r, doc, "next_report_increment", &inc, &has_inc) == 0) {
         hbd_run run;
         uint64_t ticket;
         hbeat_error err = HBEAT_ERROR_INIT;
-        int rc = hbd_engine_create_run_begin(engine, workflow_id, status, &run, &ticket, &err);
+        int rc = hbd_engine_create_run_begin(engine, workflow_id, status, has_inc ? &inc : NULL,
+                                             &run, &ticket, &err);
         reply_run(r, req, rc, &run, ticket, &err);
     }
     json_decref(doc);

@@ -112,6 +112,16 @@ int hbd_rest_field_number(const hbd_rest_request *req, hbd_rest_reply *r, json_t
     return 0;
 }
 
+int hbd_rest_field_optional_number(const hbd_rest_request *req, hbd_rest_reply *r, json_t *obj,
+                                   const char *key, double *out, int *present)
+{
+    json_t *v = json_object_get(obj, key);
+    *present = v != NULL && !json_is_null(v);
+    if (!*present)
+        return 0;
+    return hbd_rest_field_number(req, r, obj, key, out);
+}
+
 int hbd_rest_field_id(const hbd_rest_request *req, hbd_rest_reply *r, json_t *obj, const char *key,
                       int64_t *out)
 {

@@ -93,6 +93,10 @@ int hbd_rest_field_status(const hbd_rest_request *req, hbd_rest_reply *r, json_t
                           const char *key, const char *fallback, char out[HBEAT_STATUS_MAX + 1]);
 int hbd_rest_field_number(const hbd_rest_request *req, hbd_rest_reply *r, json_t *obj,
                           const char *key, double *out);
+/* A number when the field is there and not null (*present 1); absent or
+   null: *present 0. */
+int hbd_rest_field_optional_number(const hbd_rest_request *req, hbd_rest_reply *r, json_t *obj,
+                                   const char *key, double *out, int *present);
 /* A JSON integer > 0. */
 int hbd_rest_field_id(const hbd_rest_request *req, hbd_rest_reply *r, json_t *obj, const char *key,
                       int64_t *out);

@@ -260,10 +260,11 @@ static int nng_gw_update_status(void *self, int64_t workflow_run_id, const char 
 
 /* ---- admin calls ---- */
 
-static int nng_gw_create_run(void *self, int64_t workflow_id, const char *status,
-                             hbeat_run_info *out, hbeat_error *err)
+/* inc: the run's first deadline, in seconds from its creation; NULL for
+   none (the field is then absent, as an older client sends it). */
+static int create_run(hbeat__nng_gw *gw, int64_t workflow_id, const char *status, const double *inc,
+                      hbeat_run_info *out, hbeat_error *err)
 {
-    hbeat__nng_gw *gw = self;
     if (status != NULL && check_status_arg(status, "the new run's status", err) != 0) {
         return HBEAT_EINVAL;
     }
@@ -272,6 +273,11 @@ static int nng_gw_create_run(void *self, int64_t workflow_id, const char *status
     cr.workflow_id = workflow_id;
     if (status != NULL) {
         cr.status = (char *)status;
+    }
+    if (inc != NULL) {
+        cr.first_deadline_case =
+            HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
+        cr.next_report_increment = *inc;
     }
     Hbeat__V1__Request env;
     hbeat__v1__request__init(&env);
@@ -295,6 +301,20 @@ static int nng_gw_create_run(void *self, int64_t workflow_id, const char *status
     }
     hbeat__nng_reply_free(r, &arena);
     return rc;
+}
+
+static int nng_gw_create_run(void *self, int64_t workflow_id, const char *status,
+                             hbeat_run_info *out, hbeat_error *err)
+{
+    return create_run(self, workflow_id, status, NULL, out, err);
+}
+
+static int nng_gw_create_run_with(void *self, int64_t workflow_id,
+                                  const hbeat_run_create_options *opts, hbeat_run_info *out,
+                                  hbeat_error *err)
+{
+    return create_run(self, workflow_id, opts->status,
+                      opts->no_deadline ? NULL : &opts->next_report_increment, out, err);
 }
 
 static int nng_gw_get_run(void *self, int64_t workflow_run_id, hbeat_run_info *out,
@@ -444,6 +464,7 @@ const hbeat_gateway_vtable hbeat__nng_vtable = {
     .close = nng_gw_close,
     .update_status = nng_gw_update_status,
     .create_run = nng_gw_create_run,
+    .create_run_with = nng_gw_create_run_with,
     .get_run = nng_gw_get_run,
     .list_runs = nng_gw_list_runs,
     .set_status = nng_gw_set_status,

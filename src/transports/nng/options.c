@@ -143,7 +143,8 @@ int hbeat__nng_settings_from(hbeat__nng_settings *out, const char *url,
         }
         return 0;
     }
-    if (opts->version != HBEAT_GATEWAY_OPTIONS_VERSION) {
+    /* Older versions end earlier; nothing read here came later. */
+    if (opts->version == 0 || opts->version > HBEAT_GATEWAY_OPTIONS_VERSION) {
         return hbeat_error_set(err, HBEAT_EVERSION, "nng: gateway options version %u unknown",
                                opts->version);
     }

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-void hbeat__rest_describe(const rest_slot *s, char *out, size_t cap)
+/* "POST /api/v3/..." with at most max_path bytes of the path. */
+static void describe_within(const rest_slot *s, char *out, size_t cap, size_t max_path)
 {
     static const char *const names[] = {"?", "GET", "POST", "PUT"};
     const char *path = s->url + s->gw->path_off;
@@ -17,12 +18,23 @@ void hbeat__rest_describe(const rest_slot *s, char *out, size_t cap)
     }
     /* Long prefixes are cut from the front: the route is the useful end. */
     const char *more = "";
-    if (n > 96) {
-        path += n - 96;
-        n = 96;
+    if (n > max_path) {
+        path += n - max_path;
+        n = max_path;
         more = "...";
+        /* At a segment's start, so that no half word is left. */
+        const char *slash = memchr(path, '/', n);
+        if (slash != NULL) {
+            n -= (size_t)(slash - path);
+            path = slash;
+        }
     }
     snprintf(out, cap, "%s %s%.*s", names[s->method], more, (int)n, path);
+}
+
+void hbeat__rest_describe(const rest_slot *s, char *out, size_t cap)
+{
+    describe_within(s, out, cap, 96);
 }
 
 void hbeat__rest_snippet(const char *body, size_t len, char *out, size_t cap)
@@ -171,14 +183,22 @@ static int code_for_http(long status)
 
 int hbeat__rest_http_error(const rest_slot *s, long http_status, hbeat_error *err)
 {
-    char what[128];
-    char body[REST_SNIPPET_MAX + 8];
-    hbeat__rest_describe(s, what, sizeof(what));
-    hbeat__rest_snippet(s->reply, s->reply_len, body, sizeof(body));
+    char reason[REST_REASON_MAX + 1];
+    if (!hbeat__rest_error_reason(s->reply, s->reply_len, reason, sizeof(reason)))
+        hbeat__rest_snippet(s->reply, s->reply_len, reason, sizeof(reason));
     int code = code_for_http(http_status);
     const char *hint =
         http_status >= 300 && http_status < 400 ? " (redirects are not followed)" : "";
-    hbeat_error_set(err, code, "rest: HTTP %ld from %s%s: %s", http_status, what, hint, body);
+    char head[48];
+    snprintf(head, sizeof(head), "rest: HTTP %ld from ", http_status);
+    /* The reason is what a person needs, so the route gives way: its path
+       is cut (from the front) to the room the reason leaves, down to a
+       recognisable end. "POST ..." and ": " take 10 bytes. */
+    size_t used = strlen(head) + strlen(hint) + strlen(reason) + 10;
+    size_t room = used < HBEAT_ERROR_MESSAGE_MAX - 1 ? HBEAT_ERROR_MESSAGE_MAX - 1 - used : 0;
+    char what[128];
+    describe_within(s, what, sizeof(what), room < 24 ? 24 : room > 96 ? 96 : room);
+    hbeat_error_set(err, code, "%s%s%s: %s", head, what, hint, reason);
     if (err != NULL)
         err->http_status = (int)http_status;
     return code;

@@ -31,7 +31,7 @@ static void curl_init_once(void)
 
 static size_t url_cap(const rest_gw *gw)
 {
-    return gw->base_len + REST_ROUTE_MAX;
+    return hbeat__rest_url_cap(gw);
 }
 
 /* Runs the prepared request on the calling thread. */
@@ -66,7 +66,7 @@ static int heartbeat_prepare(rest_gw *gw, rest_slot *s, const hbeat_heartbeat_re
     if (s->hb_run == 0 || s->hb_run != req->workflow_run_id) {
         int n = snprintf(s->hb_url, url_cap(gw),
                          "%s/workflow_run/%lld/log_heartbeat?client_jobmon_version=%s", gw->base,
-                         (long long)req->workflow_run_id, hbeat_version());
+                         (long long)req->workflow_run_id, gw->jobmon_version);
         s->hb_url_len = n < 0 ? 0 : (size_t)n < url_cap(gw) ? (size_t)n : url_cap(gw) - 1;
         s->hb_run = req->workflow_run_id;
     }
@@ -126,7 +126,7 @@ static int rest_update_status(void *self, int64_t workflow_run_id, const char *s
         return rc;
     s->body_len = (size_t)hbeat__rest_json_status_body(s->body, sizeof(s->body), status);
     snprintf(s->url, url_cap(gw), "%s/workflow_run/%lld/update_status?client_jobmon_version=%s",
-             gw->base, (long long)workflow_run_id, hbeat_version());
+             gw->base, (long long)workflow_run_id, gw->jobmon_version);
     rc = run(s, REST_PUT, err);
     if (rc == 0)
         rc = hbeat__rest_json_status_reply(s, reply, err);
@@ -136,10 +136,11 @@ static int rest_update_status(void *self, int64_t workflow_run_id, const char *s
 
 /* Admin calls (hbeatd only) ----------------------------------------------- */
 
-static int rest_create_run(void *self, int64_t workflow_id, const char *status, hbeat_run_info *out,
-                           hbeat_error *err)
+/* inc: the run's first deadline in seconds from its creation; NULL for
+   none (the field is then left out, as an older client sends it). */
+static int create_run(rest_gw *gw, int64_t workflow_id, const char *status, const double *inc,
+                      hbeat_run_info *out, hbeat_error *err)
 {
-    rest_gw *gw = self;
     if (status == NULL)
         status = HBEAT_STATUS_REGISTERED;
     if (!hbeat_status_is_valid(status))
@@ -148,7 +149,7 @@ static int rest_create_run(void *self, int64_t workflow_id, const char *status, 
     int rc = hbeat__rest_slot_acquire(gw, &s, err);
     if (rc != 0)
         return rc;
-    int n = hbeat__rest_json_create_body(s->body, sizeof(s->body), workflow_id, status);
+    int n = hbeat__rest_json_create_body(s->body, sizeof(s->body), workflow_id, status, inc);
     if (n < 0) {
         rc = hbeat_error_set(err, HBEAT_ENOMEM, "rest: cannot build the create_run body");
     } else {
@@ -160,6 +161,20 @@ static int rest_create_run(void *self, int64_t workflow_id, const char *status, 
         rc = hbeat__rest_json_run_reply(s, out, err);
     hbeat__rest_slot_release(gw, s);
     return rc;
+}
+
+static int rest_create_run(void *self, int64_t workflow_id, const char *status, hbeat_run_info *out,
+                           hbeat_error *err)
+{
+    return create_run(self, workflow_id, status, NULL, out, err);
+}
+
+static int rest_create_run_with(void *self, int64_t workflow_id,
+                                const hbeat_run_create_options *opts, hbeat_run_info *out,
+                                hbeat_error *err)
+{
+    return create_run(self, workflow_id, opts->status,
+                      opts->no_deadline ? NULL : &opts->next_report_increment, out, err);
 }
 
 static int rest_get_run(void *self, int64_t workflow_run_id, hbeat_run_info *out, hbeat_error *err)
@@ -282,6 +297,7 @@ static void rest_destroy(void *self)
     curl_slist_free_all(gw->hdr_nobody);
     free(gw->base);
     free(gw->user_agent);
+    free(gw->jobmon_version);
     free(gw->ca_file);
     free(gw->cert_file);
     free(gw->key_file);
@@ -300,6 +316,7 @@ static const hbeat_gateway_vtable rest_vtable = {
     .close = rest_close,
     .update_status = rest_update_status,
     .create_run = rest_create_run,
+    .create_run_with = rest_create_run_with,
     .get_run = rest_get_run,
     .list_runs = rest_list_runs,
     .set_status = rest_set_status,
@@ -462,6 +479,40 @@ static int check_tls_file(const char *name, const char *path, hbeat_error *err)
     return HBEAT_ETLS;
 }
 
+/* Jobmon's client sends its own version; hbeat sends its own unless told
+   otherwise (see hbeat_gateway_options). Refused rather than mended: a
+   value with a control character or none at all is a mistake, not a
+   version. */
+static int set_jobmon_version(rest_gw *gw, const char *v, hbeat_error *err)
+{
+    if (v == NULL)
+        v = hbeat_version();
+    size_t n = strlen(v);
+    if (n == 0)
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "rest: client_jobmon_version is empty (leave it unset to send "
+                               "hbeat's own version, %s)",
+                               hbeat_version());
+    if (n > REST_JOBMON_VERSION_MAX)
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "rest: client_jobmon_version is %zu bytes long; at most %d", n,
+                               REST_JOBMON_VERSION_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c == 0x7f)
+            return hbeat_error_set(err, HBEAT_EINVAL,
+                                   "rest: client_jobmon_version has a control character (byte "
+                                   "0x%02x at offset %zu)",
+                                   c, i);
+    }
+    gw->jobmon_version = malloc(3 * n + 1);
+    if (gw->jobmon_version == NULL)
+        return hbeat_error_set(err, HBEAT_ENOMEM, "rest: out of memory");
+    hbeat__rest_url_escape_token(gw->jobmon_version, 3 * n + 1, v);
+    gw->jobmon_version_len = strlen(gw->jobmon_version);
+    return 0;
+}
+
 static int apply_options(rest_gw *gw, const hbeat_gateway_options *opts, hbeat_error *err)
 {
     int rc = timeout_ms(opts->connect_timeout, REST_DEFAULT_CONNECT_TIMEOUT, "connect_timeout",
@@ -476,6 +527,10 @@ static int apply_options(rest_gw *gw, const hbeat_gateway_options *opts, hbeat_e
         return hbeat_error_set(err, HBEAT_EINVAL, "rest: max_reply_size %zu is absurd",
                                gw->max_reply);
     gw->insecure = opts->insecure != 0;
+    /* A version 1 struct ends before client_jobmon_version. */
+    rc = set_jobmon_version(gw, opts->version >= 2 ? opts->client_jobmon_version : NULL, err);
+    if (rc != 0)
+        return rc;
     if (opts->key_file != NULL && opts->cert_file == NULL)
         return hbeat_error_set(err, HBEAT_EINVAL, "rest: key_file needs cert_file");
     rc = check_tls_file("ca_file", opts->ca_file, err);

@@ -39,6 +39,10 @@
 #define REST_ROUTE_MAX 256
 /* How much of an unexpected body an error message quotes. */
 #define REST_SNIPPET_MAX 80
+/* How much of the reason an error reply gives (rest_reason.c) a message
+   quotes: Jobmon's reasons run to a hundred bytes and more, and a message
+   holds HBEAT_ERROR_MESSAGE_MAX - 1 with the route before it. */
+#define REST_REASON_MAX 200
 /* hbeatd's admin listing page size. */
 #define REST_LIST_LIMIT 100
 
@@ -110,6 +114,9 @@ struct rest_gw {
     size_t max_reply;
     int insecure;
     char *user_agent;
+    /* The client_jobmon_version query parameter's value, URL-escaped. */
+    char *jobmon_version;
+    size_t jobmon_version_len;
     char *ca_file;
     char *cert_file;
     char *key_file;
@@ -136,11 +143,22 @@ struct rest_gw {
     rest_slot *aqueue_tail;
 };
 
+/* Room for a request URL: the base, a route with its ids and the query
+   string, which carries client_jobmon_version. */
+static inline size_t hbeat__rest_url_cap(const rest_gw *gw)
+{
+    return gw->base_len + REST_ROUTE_MAX + gw->jobmon_version_len;
+}
+
+/* Longest client_jobmon_version accepted, in bytes (before escaping). */
+#define REST_JOBMON_VERSION_MAX 64
+
 /* rest_url.c ------------------------------------------------------------- */
 
 /* Checks the base URL and stores it, normalised, in gw->base. */
 int hbeat__rest_url_parse(rest_gw *gw, const char *url, hbeat_error *err);
-/* Percent-encodes a status token for a query string into out (>= 46 bytes). */
+/* Percent-encodes every byte but RFC 3986's unreserved ones, for a query
+   string, into out (3 bytes per input byte and a NUL; cut otherwise). */
 void hbeat__rest_url_escape_token(char *out, size_t cap, const char *token);
 
 /* rest_pool.c ------------------------------------------------------------ */
@@ -182,6 +200,15 @@ void hbeat__rest_describe(const rest_slot *s, char *out, size_t cap);
 /* A printable, bounded quote of the reply body. */
 void hbeat__rest_snippet(const char *body, size_t len, char *out, size_t cap);
 
+/* rest_reason.c ---------------------------------------------------------- */
+
+/* The reason an error body gives: error.exception_message of Jobmon's
+   envelope {"error": {"type": T, "exception_message": M, ...}} (hbeatd's
+   too), led by T's class name when both fit ("NoResultFound: M"), or the
+   string of {"error": "..."}. Printable ASCII, at most REST_REASON_MAX
+   bytes and cap - 1, "..." where cut. 1 when found; else 0 and out "". */
+int hbeat__rest_error_reason(const char *body, size_t len, char *out, size_t cap);
+
 /* rest_json.c ------------------------------------------------------------ */
 
 /* {"status": "R", "next_report_increment": 45.0}, as Jobmon's client
@@ -189,7 +216,11 @@ void hbeat__rest_snippet(const char *body, size_t len, char *out, size_t cap);
 int hbeat__rest_json_heartbeat_body(char *out, size_t cap, const char *status, double increment);
 /* {"status": "X"} */
 int hbeat__rest_json_status_body(char *out, size_t cap, const char *status);
-int hbeat__rest_json_create_body(char *out, size_t cap, int64_t workflow_id, const char *status);
+/* {"workflow_id": W, "status": "X"[, "next_report_increment": 93.0]}: the
+   increment (the run's first deadline, named as Jobmon's POST
+   /workflow_run names it) only when not NULL. */
+int hbeat__rest_json_create_body(char *out, size_t cap, int64_t workflow_id, const char *status,
+                                 const double *increment);
 int hbeat__rest_json_set_status_body(char *out, size_t cap, const char *status, int force);
 /* Parsers of a 200 reply held in the slot: 0 or HBEAT_EPROTO. */
 int hbeat__rest_json_status_reply(const rest_slot *s, hbeat_heartbeat_reply *reply,

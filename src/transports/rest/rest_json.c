@@ -101,11 +101,18 @@ static int dump_into(json_t *j, char *out, size_t cap)
     return n == 0 || n >= cap ? -1 : (int)n;
 }
 
-int hbeat__rest_json_create_body(char *out, size_t cap, int64_t workflow_id, const char *status)
+int hbeat__rest_json_create_body(char *out, size_t cap, int64_t workflow_id, const char *status,
+                                 const double *increment)
 {
-    return dump_into(
-        json_pack("{s:I, s:s}", "workflow_id", (json_int_t)workflow_id, "status", status), out,
-        cap);
+    if (increment == NULL)
+        return dump_into(
+            json_pack("{s:I, s:s}", "workflow_id", (json_int_t)workflow_id, "status", status), out,
+            cap);
+    if (!isfinite(*increment))
+        return -1;
+    return dump_into(json_pack("{s:I, s:s, s:f}", "workflow_id", (json_int_t)workflow_id, "status",
+                               status, "next_report_increment", *increment),
+                     out, cap);
 }
 
 int hbeat__rest_json_set_status_body(char *out, size_t cap, const char *status, int force)

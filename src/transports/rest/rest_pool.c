@@ -118,7 +118,7 @@ static int slot_new(rest_gw *gw, rest_slot **out, hbeat_error *err)
     if (s == NULL)
         return hbeat_error_set(err, HBEAT_ENOMEM, "rest: out of memory");
     s->gw = gw;
-    size_t url_cap = gw->base_len + REST_ROUTE_MAX;
+    size_t url_cap = hbeat__rest_url_cap(gw);
     s->reply_cap = gw->max_reply + 1 < REPLY_INITIAL ? gw->max_reply + 1 : REPLY_INITIAL;
     s->url = calloc(1, url_cap);
     s->hb_url = calloc(1, url_cap);

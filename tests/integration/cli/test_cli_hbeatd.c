@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <setjmp.h>
 #include <stddef.h>
@@ -127,6 +128,13 @@ static int setup_no_reaper(void **state)
     return start(state, args);
 }
 
+/* hbeatd whose reaper acts within 50 ms of a deadline. */
+static int setup_fast_reaper(void **state)
+{
+    static const char *const args[] = {"--reap-interval", "0.05", "--reap-grace", "0", NULL};
+    return start(state, args);
+}
+
 static int teardown(void **state)
 {
     fixture *f = *state;
@@ -193,6 +201,88 @@ static void test_admin_commands(void **state)
 
         assert_int_equal(tool(&p, "run", "get", "999999", "-u", url, NULL), 1);
         expect_err(&p, "hbeat: run 999999: not found");
+    }
+}
+
+/* Unix time: what hbeatd's deadlines are given in. */
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* `run create --json` over `url`, with --increment unless NULL; the id,
+   and the deadline printed. */
+static int64_t create_json(const char *url, const char *status, const char *increment,
+                           double *deadline)
+{
+    hb_proc p;
+    int rc = increment != NULL
+                 ? tool(&p, "run", "create", "-w", "7", "-s", status, "--increment", increment,
+                        "-u", url, "--json", NULL)
+                 : tool(&p, "run", "create", "-w", "7", "-s", status, "-u", url, "--json", NULL);
+    if (rc != 0)
+        fail_msg("run create over %s: exit %d: %s", url, rc, p.err);
+    long long id = 0;
+    const char *at = strstr(p.out, "\"workflow_run_id\":");
+    assert_non_null(at);
+    assert_int_equal(sscanf(at, "\"workflow_run_id\":%lld", &id), 1);
+    at = strstr(p.out, "\"deadline\":");
+    assert_non_null(at);
+    assert_int_equal(sscanf(at, "\"deadline\":%lf", deadline), 1);
+    assert_int_equal(p.err_len, 0);
+    return id;
+}
+
+/* `hbeat run create --increment S`: the run has a deadline from the
+   moment it exists, so one whose client never beats is reaped (L -> A);
+   the default is 93 s; "none" keeps a run without a deadline until its
+   first beat; a bad value is a usage error that says why. */
+static void test_create_with_increment(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; f->urls[i]; i++) {
+        const char *url = f->urls[i];
+        hb_proc p;
+        char id_text[32];
+        double deadline, now = wall_now();
+        int64_t id = create_json(url, "L", "0.3", &deadline);
+        assert_true(deadline >= now + 0.29 && deadline <= wall_now() + 0.31);
+        double never_deadline;
+        int64_t never = create_json(url, "L", "none", &never_deadline);
+        assert_true(never_deadline == 0);
+        double default_deadline;
+        now = wall_now();
+        create_json(url, "R", NULL, &default_deadline);
+        assert_true(default_deadline >= now + 92.9 && default_deadline <= now + 93.0 + LIMIT);
+
+        /* Never beaten, reaped: poll with the tool, bounded. */
+        snprintf(id_text, sizeof id_text, "%" PRId64, id);
+        double limit = wall_now() + LIMIT;
+        for (;;) {
+            assert_int_equal(tool(&p, "run", "get", id_text, "-u", url, NULL), 0);
+            if (strstr(p.out, "status A (aborted), 0 beats") != NULL)
+                break;
+            if (wall_now() > limit)
+                fail_msg("run %s not reaped: %s", id_text, p.out);
+        }
+        snprintf(id_text, sizeof id_text, "%" PRId64, never);
+        assert_int_equal(tool(&p, "run", "get", id_text, "-u", url, NULL), 0);
+        expect_out(&p, "status L (linking), 0 beats, last beat -, deadline -");
+    }
+    static const char *const bad[][2] = {{"-1", "expected a number >= 0"},
+                                         {"nan", "expected a number >= 0"},
+                                         {"inf", "expected a number >= 0"},
+                                         {"1e9", "at most 31536000 seconds"},
+                                         {"soon", "expected a number >= 0"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hb_proc p;
+        assert_int_equal(
+            tool(&p, "run", "create", "-w", "7", "--increment", bad[i][0], "-u", f->urls[0], NULL),
+            2);
+        expect_err(&p, bad[i][1]);
+        assert_int_equal(p.out_len, 0);
     }
 }
 
@@ -272,7 +362,8 @@ static void test_beat_on_an_ended_run_stops_at_once(void **state)
     expect_out(&p, "\"from\":\"R\",\"to\":\"D\"}\n");
 }
 
-/* An unknown run is a failure; the tool gives up after --max-failures. */
+/* An unknown run is a failure; the tool gives up after --max-failures,
+   saying why in hbeatd's words over every transport. */
 static void test_beat_on_an_unknown_run_gives_up(void **state)
 {
     fixture *f = *state;
@@ -282,6 +373,17 @@ static void test_beat_on_an_unknown_run_gives_up(void **state)
     expect_err(&p, "beat 1 run 999999 failed: not found");
     expect_err(&p, "giving up after 2 failed beats in a row: not found");
     assert_int_equal(p.out_len, 0);
+    for (int i = 0; f->urls[i]; i++) {
+        assert_int_equal(tool(&p, "beat", f->urls[i], "-r", "999999", "--max-failures", "1", NULL),
+                         1);
+        expect_err(&p, "failed: not found: ");
+        expect_err(&p, "no workflow run 999999");
+        assert_null(strstr(p.err, "{\"error\""));
+        assert_int_equal(tool(&p, "run", "get", "999999", "-u", f->urls[i], NULL), 1);
+        expect_err(&p, "hbeat: run 999999: not found: ");
+        expect_err(&p, "no workflow run 999999");
+        assert_null(strstr(p.err, "{\"error\""));
+    }
 }
 
 static void test_server_gone(void **state)
@@ -352,6 +454,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_admin_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_with_increment, setup_fast_reaper, teardown),
         cmocka_unit_test_setup_teardown(test_beat_with_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_status_reaches_running_beats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_beat_on_an_ended_run_stops_at_once, setup, teardown),

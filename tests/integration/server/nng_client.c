@@ -175,6 +175,28 @@ int tc_create(tc_client *c, int64_t workflow, const char *status, int64_t *id_ou
     return 0;
 }
 
+int tc_create_within(tc_client *c, int64_t workflow, const char *status, double inc,
+                     int64_t *id_out, double *deadline_out)
+{
+    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
+    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    cr.workflow_id = workflow;
+    cr.status = (char *)(status != NULL ? status : "");
+    cr.first_deadline_case = HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
+    cr.next_report_increment = inc;
+    req.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    req.create_run = &cr;
+    int code;
+    Hbeat__V1__Reply *r = expect(c, &req, HBEAT__V1__REPLY__RESULT_CREATE_RUN, &code);
+    if (r == NULL)
+        return code;
+    *id_out = r->create_run->run->workflow_run_id;
+    if (deadline_out != NULL)
+        *deadline_out = r->create_run->run->deadline;
+    tc_free(r);
+    return 0;
+}
+
 int tc_get(tc_client *c, int64_t run, tc_run *out)
 {
     Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;

@@ -45,6 +45,9 @@ int tc_heartbeat(tc_client *c, int64_t run, const char *status, double inc, uint
                  char status_out[16], double *deadline_out);
 int tc_update_status(tc_client *c, int64_t run, const char *status, char status_out[16]);
 int tc_create(tc_client *c, int64_t workflow, const char *status, int64_t *id_out);
+/* tc_create with the run's first deadline `inc` seconds away. */
+int tc_create_within(tc_client *c, int64_t workflow, const char *status, double inc,
+                     int64_t *id_out, double *deadline_out);
 int tc_get(tc_client *c, int64_t run, tc_run *out);
 int tc_set_status(tc_client *c, int64_t run, const char *status, int force, tc_run *out);
 

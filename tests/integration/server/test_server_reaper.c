@@ -3,6 +3,7 @@
  * reaper (--reap-interval 0.05). Waits poll the run with a bounded timeout;
  * nothing assumes how fast the machine is.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "hbeat/hbeat.h"
 #include "nng_client.h"
 #include "support/hbeatd_harness.h"
 
@@ -183,9 +185,101 @@ static void test_explicit_grace(void **state)
     hbd_harness_cleanup(&h);
 }
 
+/* Creates a run of workflow 14 through the library over `url`; the id. */
+static int64_t lib_create(const char *url, const char *status, double inc)
+{
+    hbeat_gateway *gw = NULL;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (hbeat_gateway_open(&gw, url, NULL, &err) != 0)
+        fail_msg("open %s: %s", url, err.message);
+    hbeat_run_create_options o = HBEAT_RUN_CREATE_OPTIONS_INIT;
+    o.status = status;
+    o.next_report_increment = inc;
+    hbeat_run_info run;
+    if (hbeat_run_create_with(gw, 14, &o, &run, &err) != 0)
+        fail_msg("create over %s: %s", url, err.message);
+    hbeat_gateway_free(gw);
+    assert_true(run.deadline > 0);
+    assert_true(run.last_heartbeat == 0);
+    return run.workflow_run_id;
+}
+
+/* Jobmon's POST /workflow_run: a run has a deadline from the moment it
+   exists. A client that dies before its first beat is reaped (L -> A,
+   R -> E); one that beats in time is not; one created by an older client
+   (no increment) keeps today's "no deadline until the first beat". Over
+   bare nng, and through the library over nng and REST. */
+static void test_run_that_never_beat_is_reaped(void **state)
+{
+    const char *args[] = {"--reap-interval", "0.05", "--reap-grace", "0", NULL};
+    assert_int_equal(hbd_harness_start(&h, args), 0);
+    tc_client c;
+    assert_int_equal(tc_open(&c, h.nng_tcp_url, 10000), 0);
+
+    int64_t dead_l, dead_r, alive, old_client, far;
+    double before = tc_now(), deadline;
+    assert_int_equal(tc_create_within(&c, 14, "L", 0.3, &dead_l, &deadline), 0);
+    assert_true(deadline >= before + 0.3 - 0.01 && deadline <= tc_now() + 0.3 + 0.01);
+    assert_int_equal(tc_create_within(&c, 14, "R", 0.3, &dead_r, NULL), 0);
+    assert_int_equal(tc_create_within(&c, 14, "L", 3.0, &alive, NULL), 0);
+    assert_int_equal(tc_heartbeat(&c, alive, "L", 3600, 1, NULL, NULL), 0);
+    assert_int_equal(tc_create(&c, 14, "L", &old_client), 0);
+    assert_int_equal(tc_create_within(&c, 14, "L", 3600, &far, NULL), 0);
+    int64_t lib_nng = lib_create(h.nng_tcp_url, "L", 0.3);
+    int64_t lib_rest = h.rest_url[0] != '\0' ? lib_create(h.rest_url, "L", 0.3) : 0;
+
+    wait_for(&c, dead_l, "A");
+    wait_for(&c, dead_r, "E");
+    wait_for(&c, lib_nng, "A");
+    if (lib_rest != 0)
+        wait_for(&c, lib_rest, "A");
+    /* The others, past 3 s (alive's first deadline, moved by its beat). */
+    while (tc_now() < before + 3.5)
+        tc_sleep_ms(50);
+    const int64_t kept[] = {alive, old_client, far};
+    for (size_t i = 0; i < 3; i++) {
+        tc_run r;
+        assert_int_equal(tc_get(&c, kept[i], &r), 0);
+        assert_string_equal(r.status, "L");
+    }
+    tc_run r;
+    assert_int_equal(tc_get(&c, dead_l, &r), 0);
+    assert_int_equal(r.beats, 0);
+
+    char line[64];
+    snprintf(line, sizeof line, "reaped run %lld: L -> A", (long long)dead_l);
+    tc_close(&c);
+    assert_int_equal(hbd_harness_stop(&h), 0);
+    assert_true(log_has(line));
+    hbd_harness_cleanup(&h);
+}
+
+/* A bad increment is refused, saying why, and creates nothing. */
+static void test_bad_first_deadline_refused(void **state)
+{
+    assert_int_equal(hbd_harness_start(&h, NULL), 0);
+    tc_client c;
+    assert_int_equal(tc_open(&c, h.nng_tcp_url, 10000), 0);
+    const double bad[] = {-1.0, NAN, INFINITY, 1e12};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t id = 0;
+        assert_int_equal(tc_create_within(&c, 14, "L", bad[i], &id, NULL),
+                         HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+    }
+    int64_t id;
+    assert_int_equal(tc_create(&c, 14, "L", &id), 0);
+    assert_int_equal(id, 1);
+    tc_close(&c);
+    assert_int_equal(hbd_harness_stop(&h), 0);
+    assert_true(log_has("next_report_increment must be a number of seconds in [0, 31536000]"));
+    hbd_harness_cleanup(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_run_that_never_beat_is_reaped, teardown),
+        cmocka_unit_test_teardown(test_bad_first_deadline_refused, teardown),
         cmocka_unit_test_teardown(test_reaper_targets, teardown),
         cmocka_unit_test_teardown(test_startup_grace, teardown),
         cmocka_unit_test_teardown(test_explicit_grace, teardown),

@@ -26,6 +26,8 @@ typedef struct impl {
     int last_force;
     int list_status_was_null;
     int rc; /* non-zero: every admin call fails with it */
+    int with_calls;
+    hbeat_run_create_options last_opts;
 } impl;
 
 static void impl_destroy(void *self)
@@ -77,6 +79,18 @@ static int impl_create(void *self, int64_t workflow_id, const char *status, hbea
     out->workflow_id = workflow_id;
     snprintf(out->status, sizeof out->status, "%s", status ? status : "?");
     return 0;
+}
+
+static int impl_create_with(void *self, int64_t workflow_id, const hbeat_run_create_options *o,
+                            hbeat_run_info *out, hbeat_error *err)
+{
+    impl *m = self;
+    m->with_calls++;
+    m->last_opts = *o;
+    int rc = impl_create(self, workflow_id, o->status, out, err);
+    if (rc == 0 && !o->no_deadline)
+        out->deadline = 1764280000.0 + o->next_report_increment;
+    return rc;
 }
 
 static int impl_get(void *self, int64_t run_id, hbeat_run_info *out, hbeat_error *err)
@@ -138,6 +152,28 @@ static const hbeat_gateway_vtable full = {
     .get_run = impl_get,
     .list_runs = impl_list,
     .set_status = impl_set_status,
+};
+
+/* A gateway of today: the same, with create_run_with. */
+static const hbeat_gateway_vtable with_deadline = {
+    .version = HBEAT_GATEWAY_VTABLE_VERSION,
+    .name = "with_deadline",
+    .destroy = impl_destroy,
+    .log_heartbeat = impl_beat,
+    .create_run = impl_create,
+    .create_run_with = impl_create_with,
+};
+
+/* A gateway written against version 1: its table ends before
+   create_run_with, so the core must not look there even if memory
+   after it happened to hold a pointer. */
+static const hbeat_gateway_vtable version_1 = {
+    .version = 1,
+    .name = "version_1",
+    .destroy = impl_destroy,
+    .log_heartbeat = impl_beat,
+    .create_run = impl_create,
+    .create_run_with = impl_create_with,
 };
 
 static void init_impl(impl *m)
@@ -352,6 +388,55 @@ static void test_admin_calls_validate_input(void **state)
     hbeat_gateway_free(gw);
 }
 
+/* The run's first deadline goes to create_run_with, checked, with the
+   status filled in; a gateway that cannot carry it (version 1, or no
+   create_run_with) creates a run without a deadline only when that is
+   what was asked for, or through the old hbeat_run_create. */
+static void test_create_with_a_first_deadline(void **state)
+{
+    (void)state;
+    impl m;
+    init_impl(&m);
+    hbeat_gateway *gw = NULL;
+    assert_int_equal(hbeat_gateway_new(&gw, &with_deadline, &m, NULL), 0);
+    hbeat_run_info info;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    hbeat_run_create_options o = HBEAT_RUN_CREATE_OPTIONS_INIT;
+    o.next_report_increment = 40.0;
+    assert_int_equal(hbeat_run_create_with(gw, 7, &o, &info, &err), 0);
+    assert_int_equal(m.with_calls, 1);
+    assert_string_equal(m.last_opts.status, "G");
+    assert_int_equal(m.last_opts.version, HBEAT_RUN_CREATE_OPTIONS_VERSION);
+    assert_true(m.last_opts.next_report_increment == 40.0 && !m.last_opts.no_deadline);
+    assert_true(info.deadline == 1764280040.0);
+    /* The old call gives the default window. */
+    assert_int_equal(hbeat_run_create(gw, 7, "L", &info, &err), 0);
+    assert_int_equal(m.with_calls, 2);
+    assert_string_equal(m.last_opts.status, "L");
+    assert_true(m.last_opts.next_report_increment == HBEAT_RUN_DEFAULT_INCREMENT);
+    hbeat_gateway_free(gw);
+
+    for (int v = 0; v < 2; v++) {
+        hbeat_gateway_vtable vt = full; /* version 2 without create_run_with */
+        init_impl(&m);
+        assert_int_equal(hbeat_gateway_new(&gw, v == 0 ? &vt : &version_1, &m, NULL), 0);
+        o = (hbeat_run_create_options)HBEAT_RUN_CREATE_OPTIONS_INIT;
+        assert_int_equal(hbeat_run_create_with(gw, 7, &o, &info, &err), HBEAT_ENOTSUP);
+        assert_non_null(strstr(err.message, "cannot give a new run a deadline"));
+        assert_int_equal(m.last_workflow_id, 0);
+        o.no_deadline = 1;
+        o.status = "R";
+        assert_int_equal(hbeat_run_create_with(gw, 7, &o, &info, &err), 0);
+        assert_string_equal(m.last_status, "R");
+        m.last_workflow_id = 0;
+        assert_int_equal(hbeat_run_create(gw, 8, NULL, &info, &err), 0);
+        assert_int_equal(m.last_workflow_id, 8);
+        assert_string_equal(m.last_status, "G");
+        assert_int_equal(m.with_calls, 0);
+        hbeat_gateway_free(gw);
+    }
+}
+
 static void test_invalid_reply_status_is_a_protocol_error(void **state)
 {
     (void)state;
@@ -381,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_optional_methods_are_passed_through),
         cmocka_unit_test(test_admin_calls_validate_input),
         cmocka_unit_test(test_invalid_reply_status_is_a_protocol_error),
+        cmocka_unit_test(test_create_with_a_first_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -216,6 +216,13 @@ static nng_msg *answer(const script *s, const Hbeat__V1__Request *req)
         const char *st = req->create_run->status[0] ? req->create_run->status : "G";
         fill_run(&run, 42, forced ? forced : st);
         run.workflow_id = req->create_run->workflow_id;
+        /* As hbeatd: a first deadline when asked for, none otherwise. */
+        run.deadline = req->create_run->first_deadline_case ==
+                               HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT
+                           ? 1764280000.0 + req->create_run->next_report_increment
+                           : 0;
+        run.last_heartbeat = 0;
+        run.beats = 0;
         cr.run = maybe_run;
         rep.result_case = HBEAT__V1__REPLY__RESULT_CREATE_RUN;
         rep.create_run = &cr;

@@ -107,6 +107,22 @@ static void test_bad_options(void **state)
     expect_open_fails(url, &o, HBEAT_EINVAL, "no TLS");
 }
 
+/* A caller built against an older version of the options struct is
+   served; one that claims a newer version is refused. */
+static void test_options_versions(void **state)
+{
+    (void)state;
+    hbeat_gateway_options o = HBEAT_GATEWAY_OPTIONS_INIT;
+    o.version = 1;
+    hbeat_gateway *gw = NULL;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (hbeat_gateway_open(&gw, "nng+inproc://options-v1", &o, &err) != 0)
+        fail_msg("version 1 options: %s", err.message);
+    hbeat_gateway_free(gw);
+    o.version = HBEAT_GATEWAY_OPTIONS_VERSION + 1;
+    expect_open_fails("nng+inproc://options-v1", &o, HBEAT_EVERSION, "not supported");
+}
+
 /* Open while nobody listens; the server appears later; then it goes away
    and comes back. The same gateway works throughout. */
 static void test_server_comes_later_and_restarts(void **state)
@@ -300,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_bad_urls),
         cmocka_unit_test(test_good_urls_open_without_server),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_options_versions),
         cmocka_unit_test(test_server_comes_later_and_restarts),
         cmocka_unit_test(test_no_resend_after_drop),
         cmocka_unit_test(test_threads_share_a_gateway),

@@ -341,6 +341,22 @@ static void test_admin_calls(void **state)
     assert_int_equal(run.workflow_run_id, 42);
     assert_int_equal(run.workflow_id, 9);
     assert_string_equal(run.status, "G");
+    /* The default first deadline went with it. */
+    assert_true(run.deadline == 1764280000.0 + HBEAT_RUN_DEFAULT_INCREMENT);
+
+    /* An explicit one, 0 (due at once), and none at all. */
+    hbeat_run_create_options o = HBEAT_RUN_CREATE_OPTIONS_INIT;
+    o.status = "L";
+    o.next_report_increment = 12.5;
+    assert_int_equal(hbeat_run_create_with(f->gw, 9, &o, &run, &err), 0);
+    assert_string_equal(run.status, "L");
+    assert_true(run.deadline == 1764280012.5);
+    o.next_report_increment = 0;
+    assert_int_equal(hbeat_run_create_with(f->gw, 9, &o, &run, &err), 0);
+    assert_true(run.deadline == 1764280000.0);
+    o.no_deadline = 1;
+    assert_int_equal(hbeat_run_create_with(f->gw, 9, &o, &run, &err), 0);
+    assert_true(run.deadline == 0);
 
     assert_int_equal(hbeat_run_get(f->gw, 5, &run, &err), 0);
     assert_int_equal(run.workflow_run_id, 5);
@@ -365,7 +381,7 @@ static void test_admin_calls(void **state)
         assert_int_equal(runs[i].workflow_run_id, (int64_t)i + 1);
     }
     hbeat_run_list_free(runs);
-    assert_int_equal(peer_requests(&f->p), 4 + 3);
+    assert_int_equal(peer_requests(&f->p), 7 + 3);
 
     assert_int_equal(hbeat_run_list(f->gw, "H", &runs, &n, &err), 0);
     assert_int_equal(n, 7);

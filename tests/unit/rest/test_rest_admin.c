@@ -1,6 +1,7 @@
 /* hbeatd's admin routes over REST: request shapes, RUN parsing, paging. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,8 +74,90 @@ static void test_create_run(void **state)
     assert_non_null(j);
     assert_int_equal(json_integer_value(json_object_get(j, "workflow_id")), 7);
     assert_string_equal(json_string_value(json_object_get(j, "status")), "G");
+    /* A new run gets the default first deadline. */
+    assert_true(json_real_value(json_object_get(j, "next_report_increment")) ==
+                HBEAT_RUN_DEFAULT_INCREMENT);
+    assert_int_equal(json_object_size(j), 3);
+    json_decref(j);
+}
+
+/* The body of one create_with; the request's JSON (json_decref it). */
+static json_t *create_body(fx *f, const hbeat_run_create_options *o)
+{
+    int first = peer_request_count(f->p);
+    push_ok(f, "{\"run\":" RUN_JSON(12, "L") "}");
+    hbeat_run_info run;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (hbeat_run_create_with(f->gw, 7, o, &run, &err) != 0)
+        fail_msg("create_with: %s", err.message);
+    peer_request r;
+    assert_int_equal(peer_get(f->p, first, &r), 0);
+    json_t *j = json_loads(r.body, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+/* next_report_increment, as Jobmon's POST /workflow_run names it, and
+   nothing of it when no deadline is asked for. */
+static void test_create_with_first_deadline(void **state)
+{
+    fx *f = *state;
+    hbeat_run_create_options o = HBEAT_RUN_CREATE_OPTIONS_INIT;
+    o.status = "L";
+    o.next_report_increment = 12.5;
+    json_t *j = create_body(f, &o);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "L");
+    assert_true(json_is_real(json_object_get(j, "next_report_increment")));
+    assert_true(json_real_value(json_object_get(j, "next_report_increment")) == 12.5);
+    json_decref(j);
+
+    o.next_report_increment = 0;
+    j = create_body(f, &o);
+    assert_true(json_is_real(json_object_get(j, "next_report_increment")));
+    assert_true(json_real_value(json_object_get(j, "next_report_increment")) == 0);
+    json_decref(j);
+
+    o.no_deadline = 1;
+    o.next_report_increment = NAN; /* not looked at */
+    j = create_body(f, &o);
+    assert_null(json_object_get(j, "next_report_increment"));
     assert_int_equal(json_object_size(j), 2);
     json_decref(j);
+
+    /* NULL options: the defaults. */
+    j = create_body(f, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "G");
+    assert_true(json_real_value(json_object_get(j, "next_report_increment")) ==
+                HBEAT_RUN_DEFAULT_INCREMENT);
+    json_decref(j);
+}
+
+/* Refused before anything goes on the wire, with a message that says why. */
+static void test_create_with_bad_increments(void **state)
+{
+    fx *f = *state;
+    const double bad[] = {-1.0, -1e-300, NAN, INFINITY, -INFINITY, 31536000.5, 1e300};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        hbeat_run_create_options o = HBEAT_RUN_CREATE_OPTIONS_INIT;
+        o.next_report_increment = bad[i];
+        hbeat_run_info run;
+        hbeat_error err = HBEAT_ERROR_INIT;
+        assert_int_equal(hbeat_run_create_with(f->gw, 7, &o, &run, &err), HBEAT_EINVAL);
+        assert_non_null(strstr(err.message, "next_report_increment must be a number of seconds "
+                                            "from 0 to 31536000"));
+    }
+    hbeat_run_create_options o = HBEAT_RUN_CREATE_OPTIONS_INIT;
+    hbeat_run_info run;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    o.version = 0;
+    assert_int_equal(hbeat_run_create_with(f->gw, 7, &o, &run, &err), HBEAT_EVERSION);
+    o.version = HBEAT_RUN_CREATE_OPTIONS_VERSION + 1;
+    assert_int_equal(hbeat_run_create_with(f->gw, 7, &o, &run, &err), HBEAT_EVERSION);
+    o = (hbeat_run_create_options)HBEAT_RUN_CREATE_OPTIONS_INIT;
+    o.status = "bad status";
+    assert_int_equal(hbeat_run_create_with(f->gw, 7, &o, &run, &err), HBEAT_EINVAL);
+    assert_int_equal(hbeat_run_create_with(f->gw, 0, NULL, &run, &err), HBEAT_EINVAL);
+    assert_int_equal(peer_request_count(f->p), 0);
 }
 
 static void test_get_and_set_status(void **state)
@@ -233,6 +316,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_with_first_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_with_bad_increments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_and_set_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_run_replies, setup, teardown),

@@ -308,12 +308,15 @@ int hbd_engine_update_status_begin(hbd_engine *e, int64_t run_id, const char *st
 }
 
 int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *status,
-                                hbd_run *out, uint64_t *ticket, hbeat_error *err)
+                                const double *next_report_increment, hbd_run *out, uint64_t *ticket,
+                                hbeat_error *err)
 {
     pthread_mutex_lock(&e->mu);
     int rc = enter(e, ticket, err);
     if (rc == 0 && !is_code(status))
         rc = hbeat_error_set(err, HBEAT_EINVAL, "unknown status \"%s\"", status);
+    if (rc == 0 && next_report_increment != NULL && !(*next_report_increment >= 0))
+        rc = hbeat_error_set(err, HBEAT_EINVAL, "next_report_increment must be >= 0");
     if (rc == 0 && e->count == FAKE_MAX_RUNS)
         rc = hbeat_error_set(err, HBEAT_ESYSTEM, "fake engine full");
     if (rc == 0) {
@@ -322,6 +325,8 @@ int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *
         r->id = (int64_t)e->count + 1;
         r->workflow_id = workflow_id;
         snprintf(r->status, sizeof r->status, "%s", status);
+        if (next_report_increment != NULL)
+            r->deadline = FAKE_NOW + *next_report_increment;
         e->count++;
         *out = *r;
     }

@@ -412,6 +412,49 @@ static void test_admin_routes(void **state)
     assert_non_null(strstr(reply.body, "\"status\":\"R\""));
 }
 
+/* POST /runs takes next_report_increment, as Jobmon's POST /workflow_run
+   names it: a number sets the first deadline; absent or null (an older
+   client) sets none; anything else is a 400 that says so. */
+static void test_create_takes_next_report_increment(void **state)
+{
+    assert_int_equal(route("POST", "/api/v3/runs",
+                           "{\"workflow_id\": 7, \"status\": \"L\", "
+                           "\"next_report_increment\": 93.5}"),
+                     200);
+    assert_true(body_is("{\"run\":{\"workflow_run_id\":1,\"workflow_id\":7,\"status\":\"L\","
+                        "\"deadline\":1764280093.5,\"last_heartbeat\":0.0,\"beats\":0}}"));
+    assert_int_equal(
+        route("POST", "/api/v3/runs", "{\"workflow_id\": 7, \"next_report_increment\": 0}"), 200);
+    assert_non_null(strstr(reply.body, "\"deadline\":1764280000.0,"));
+    assert_int_equal(
+        route("POST", "/api/v3/runs", "{\"workflow_id\": 7, \"next_report_increment\": null}"),
+        200);
+    assert_non_null(strstr(reply.body, "\"deadline\":0.0,"));
+    assert_int_equal(route("POST", "/api/v3/runs", "{\"workflow_id\": 7}"), 200);
+    assert_non_null(strstr(reply.body, "\"deadline\":0.0,"));
+
+    char msg[256];
+    static const char *const bad[] = {"\"93\"", "true", "[93]", "{}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"workflow_id\": 7, \"next_report_increment\": %s}", bad[i]);
+        assert_int_equal(route("POST", "/api/v3/runs", body), 400);
+        check_error_body(400, msg, sizeof msg);
+        assert_string_equal(msg, "field \"next_report_increment\" must be a number");
+    }
+    /* The engine's own checks (range) come back as 400 too. */
+    assert_int_equal(
+        route("POST", "/api/v3/runs", "{\"workflow_id\": 7, \"next_report_increment\": -1}"), 400);
+    check_error_body(400, msg, sizeof msg);
+    assert_non_null(strstr(msg, "next_report_increment"));
+    /* jansson refuses numbers that overflow a double: not JSON we take. */
+    assert_int_equal(
+        route("POST", "/api/v3/runs", "{\"workflow_id\": 7, \"next_report_increment\": 1e999}"),
+        400);
+    hbd_run runs[8];
+    assert_int_equal(fake_engine_snapshot(eng, runs, 8), 4);
+}
+
 static void test_large_list_reply(void **state)
 {
     for (int i = 0; i < 200; i++)
@@ -496,6 +539,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_messages_quote_at_most_80_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_takes_next_report_increment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_list_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_encoding_matches_jansson, setup, teardown),
         cmocka_unit_test(test_parse_int),

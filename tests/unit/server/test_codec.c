@@ -2,6 +2,7 @@
  * The nng codec on plain buffers: every request gets a Reply that decodes,
  * including for random bytes; the error codes are the agreed ones.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -109,6 +110,48 @@ static void test_roundtrip(void **state)
     hbeat__v1__reply__free_unpacked(r, NULL);
 }
 
+/* CreateRun's next_report_increment: present (0 included) sets the first
+   deadline, absent (an older client) leaves none, a bad one is refused. */
+static void test_create_run_first_deadline(void **state)
+{
+    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
+    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    cr.workflow_id = 4;
+    cr.status = "L";
+    req.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    req.create_run = &cr;
+
+    Hbeat__V1__Reply *r = call(&req);
+    assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_CREATE_RUN);
+    assert_true(r->create_run->run->deadline == 0);
+    hbeat__v1__reply__free_unpacked(r, NULL);
+
+    cr.first_deadline_case = HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
+    cr.next_report_increment = 93.0;
+    r = call(&req);
+    assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_CREATE_RUN);
+    double d93 = r->create_run->run->deadline;
+    assert_true(d93 > 1.6e9);
+    assert_true(r->create_run->run->last_heartbeat == 0);
+    assert_int_equal(r->create_run->run->beats, 0);
+    hbeat__v1__reply__free_unpacked(r, NULL);
+
+    cr.next_report_increment = 0;
+    r = call(&req);
+    assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_CREATE_RUN);
+    assert_true(r->create_run->run->deadline > 1.6e9 && r->create_run->run->deadline < d93);
+    hbeat__v1__reply__free_unpacked(r, NULL);
+
+    const double bad[] = {-1, NAN, INFINITY, 1e9};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr.next_report_increment = bad[i];
+        r = call(&req);
+        assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_ERROR);
+        assert_non_null(strstr(r->error->message, "next_report_increment"));
+        expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+    }
+}
+
 static void test_errors(void **state)
 {
     const uint8_t junk[] = {0xff, 0xff, 0xff};
@@ -184,7 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_errors),
         cmocka_unit_test(test_error_mapping),   cmocka_unit_test(test_random_bytes),
-        cmocka_unit_test(test_reserve_failure),
+        cmocka_unit_test(test_reserve_failure), cmocka_unit_test(test_create_run_first_deadline),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

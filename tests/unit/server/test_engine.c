@@ -70,7 +70,7 @@ static int teardown(void **state)
 static int64_t create(const char *status)
 {
     hbd_run r;
-    assert_int_equal(hbd_engine_create_run(e, 5, status, &r, NULL), 0);
+    assert_int_equal(hbd_engine_create_run(e, 5, status, NULL, &r, NULL), 0);
     return r.id;
 }
 
@@ -188,8 +188,8 @@ static void test_bad_input(void **state)
     assert_int_equal(hbd_engine_heartbeat(e, id + 100, "R", 1, &r, &err), HBEAT_ENOTFOUND);
     assert_int_equal(hbd_engine_get_run(e, id + 100, &r, &err), HBEAT_ENOTFOUND);
     assert_int_equal(hbd_engine_update_status(e, id + 100, "R", &r, &err), HBEAT_ENOTFOUND);
-    assert_int_equal(hbd_engine_create_run(e, 0, "G", &r, &err), HBEAT_EINVAL);
-    assert_int_equal(hbd_engine_create_run(e, 1, "Z", &r, &err), HBEAT_EINVAL);
+    assert_int_equal(hbd_engine_create_run(e, 0, "G", NULL, &r, &err), HBEAT_EINVAL);
+    assert_int_equal(hbd_engine_create_run(e, 1, "Z", NULL, &r, &err), HBEAT_EINVAL);
     r = get(id);
     assert_same(&r, &before);
     assert_int_equal(hbd_engine_heartbeat(e, id, "R", HBD_MAX_INCREMENT, &r, NULL), 0);
@@ -324,6 +324,137 @@ static void test_reap_explicit_grace(void **state)
     assert_string_equal(get(a).status, "A");
 }
 
+static int64_t create_with(const char *status, double inc)
+{
+    hbd_run r;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (hbd_engine_create_run(e, 5, status, &inc, &r, &err) != 0)
+        fail_msg("create %s with %g: %s", status, inc, err.message);
+    return r.id;
+}
+
+/* Jobmon's POST /workflow_run: a run has a deadline from the moment it
+   exists, so a client that dies before its first beat is reaped like one
+   that stopped beating (L->A, and the other reaper targets). */
+static void test_created_run_that_never_beat_is_reaped(void **state)
+{
+    static const struct {
+        const char *status, *expect;
+    } cases[] = {{"L", "A"}, {"R", "E"}, {"C", "T"}, {"H", "T"},
+                 {"G", "G"}, {"B", "B"}, {"O", "O"}, {"D", "D"}};
+    size_t n = sizeof cases / sizeof cases[0];
+    int64_t ids[8];
+    double created = fake_now;
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = create_with(cases[i].status, 30.0);
+        hbd_run r = get(ids[i]);
+        assert_true(r.deadline == created + 30.0);
+        assert_true(r.last_heartbeat == 0);
+        assert_int_equal(r.beats, 0);
+    }
+    int64_t old_client = create("L"); /* no increment: no deadline */
+    /* A run whose client beats before its first deadline lives on. */
+    int64_t alive = create_with("L", 30.0);
+    fake_now += 20.0;
+    beat(alive, "L", 30.0, "L");
+
+    size_t reaped;
+    fake_now = created + 30.0;
+    assert_int_equal(hbd_engine_reap(e, &reaped, NULL), 0);
+    assert_int_equal(reaped, 0);
+    fake_now += 0.001;
+    assert_int_equal(hbd_engine_reap(e, &reaped, NULL), 0);
+    assert_int_equal(reaped, 4);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(get(ids[i]).status, cases[i].expect);
+    assert_string_equal(get(old_client).status, "L");
+    assert_string_equal(get(alive).status, "L");
+    assert_int_equal(get(ids[0]).beats, 0);
+
+    /* Durable: the reaped runs stay reaped across a restart. */
+    hbd_engine_close(e);
+    open_engine(0);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(get(ids[i]).status, cases[i].expect);
+}
+
+/* A G run is not reaped, but its deadline runs from creation, as in
+   Jobmon: moved to L without a beat after the deadline, it is reaped at
+   the next pass. */
+static void test_deadline_from_creation_outlives_a_status_update(void **state)
+{
+    int64_t id = create_with("G", 10.0);
+    fake_now += 11.0;
+    size_t reaped;
+    assert_int_equal(hbd_engine_reap(e, &reaped, NULL), 0);
+    assert_int_equal(reaped, 0);
+    hbd_run r;
+    assert_int_equal(hbd_engine_update_status(e, id, "L", &r, NULL), 0);
+    assert_int_equal(hbd_engine_reap(e, &reaped, NULL), 0);
+    assert_int_equal(reaped, 1);
+    assert_string_equal(get(id).status, "A");
+}
+
+/* 0 is Jobmon's interval 0: due at once. */
+static void test_created_with_increment_0_is_due_at_once(void **state)
+{
+    double created = fake_now;
+    int64_t id = create_with("L", 0.0);
+    assert_true(get(id).deadline == created);
+    size_t reaped;
+    assert_int_equal(hbd_engine_reap(e, &reaped, NULL), 0);
+    assert_int_equal(reaped, 0);
+    fake_now += 0.001;
+    assert_int_equal(hbd_engine_reap(e, &reaped, NULL), 0);
+    assert_int_equal(reaped, 1);
+    assert_string_equal(get(id).status, "A");
+}
+
+/* Checked as a heartbeat's increment; a refused create leaves no run. */
+static void test_create_refuses_bad_increments(void **state)
+{
+    const double bad[] = {-1.0, -1e-9, NAN, INFINITY, -INFINITY, HBD_MAX_INCREMENT + 1, 1e308};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hbd_run r;
+        hbeat_error err = HBEAT_ERROR_INIT;
+        assert_int_equal(hbd_engine_create_run(e, 5, "L", &bad[i], &r, &err), HBEAT_EINVAL);
+        assert_non_null(strstr(err.message, "next_report_increment must be a number of seconds "
+                                            "in [0, 31536000]"));
+    }
+    assert_int_equal(hbd_engine_run_count(e), 0);
+    double max = HBD_MAX_INCREMENT;
+    hbd_run r;
+    assert_int_equal(hbd_engine_create_run(e, 5, "L", &max, &r, NULL), 0);
+    assert_true(r.deadline == fake_now + HBD_MAX_INCREMENT);
+}
+
+/* After a restart the reaper waits one full window; for a run that never
+   beat that is the window it was created with. Here it is the only run,
+   so without it the grace would be 0 and a client that is alive but could
+   not reach the server while it was down would be reaped at once. */
+static void test_grace_covers_a_run_that_never_beat(void **state)
+{
+    int64_t a = create_with("L", 120.0);
+    hbd_run before = get(a);
+    hbd_engine_close(e);
+    fake_now += 1000;
+    open_engine(-1);
+    hbd_run after = get(a);
+    assert_same(&before, &after);
+    size_t reaped;
+    fake_now += 119.9;
+    assert_int_equal(hbd_engine_reap(e, &reaped, NULL), 0);
+    assert_int_equal(reaped, 0);
+    /* Its client comes back within the grace: the run is safe. */
+    beat(a, "L", 30.0, "L");
+    int64_t b = create_with("L", 5.0); /* and one that stays silent */
+    fake_now += 5.1;
+    assert_int_equal(hbd_engine_reap(e, &reaped, NULL), 0);
+    assert_int_equal(reaped, 1);
+    assert_string_equal(get(a).status, "L");
+    assert_string_equal(get(b).status, "A");
+}
+
 static void test_reopen_keeps_everything(void **state)
 {
     int64_t a = create("G");
@@ -370,6 +501,11 @@ int main(void)
         T(test_reap),
         T(test_reap_grace_after_restart),
         T(test_reap_explicit_grace),
+        T(test_created_run_that_never_beat_is_reaped),
+        T(test_deadline_from_creation_outlives_a_status_update),
+        T(test_created_with_increment_0_is_due_at_once),
+        T(test_create_refuses_bad_increments),
+        T(test_grace_covers_a_run_that_never_beat),
         T(test_reopen_keeps_everything),
         T(test_async_ticket),
     };

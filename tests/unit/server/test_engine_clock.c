@@ -95,7 +95,7 @@ static int teardown(void **state)
 static int64_t create_running(void)
 {
     hbd_run r;
-    assert_int_equal(hbd_engine_create_run(e, 5, "R", &r, NULL), 0);
+    assert_int_equal(hbd_engine_create_run(e, 5, "R", NULL, &r, NULL), 0);
     return r.id;
 }
 

@@ -80,7 +80,7 @@ static int teardown(void **state)
 static int64_t create(const char *status)
 {
     hbd_run r;
-    assert_int_equal(hbd_engine_create_run(e, 5, status, &r, NULL), 0);
+    assert_int_equal(hbd_engine_create_run(e, 5, status, NULL, &r, NULL), 0);
     return r.id;
 }
 
@@ -160,7 +160,7 @@ static void test_failed_new_run_is_not_logged(void **state)
     assert_int_equal(log_capture_start(), 0);
     fault_vfs_set(FAULT_FAIL);
     hbd_run r;
-    assert_int_equal(hbd_engine_create_run(e, 5, "G", &r, NULL), HBEAT_ESYSTEM);
+    assert_int_equal(hbd_engine_create_run(e, 5, "G", NULL, &r, NULL), HBEAT_ESYSTEM);
     fault_vfs_set(FAULT_NONE);
     char *text = close_and_read();
     assert_int_equal(log_count(text, "created run"), 0);

@@ -135,6 +135,67 @@ static void test_newer_schema_refused(void **state)
     assert_non_null(strstr(err.message, "newer"));
 }
 
+/* A file written by an hbeatd of schema 1 (before runs had a first
+   deadline's window) is brought up to date and keeps its runs; the window
+   is 0 for them, which the start-up grace reads as "none". */
+static void test_migrate_schema_1_file(void **state)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE runs (id INTEGER PRIMARY KEY,"
+                                  " workflow_id INTEGER NOT NULL, status TEXT NOT NULL,"
+                                  " deadline REAL NOT NULL DEFAULT 0,"
+                                  " last_heartbeat REAL NOT NULL DEFAULT 0,"
+                                  " beats INTEGER NOT NULL DEFAULT 0);"
+                                  "INSERT INTO runs VALUES (4, 40, 'R', 1030.5, 1000.5, 2);"
+                                  "PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    hbd_store *s;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (hbd_store_open(&s, path, &err) != 0)
+        fail_msg("open: %s", err.message);
+    assert_int_equal(hbd_store_schema_version(s), HBD_STORE_SCHEMA_VERSION);
+    loaded l;
+    load(s, &l);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.recs[0].id, 4);
+    assert_int_equal(l.recs[0].status, HBD_ST_R);
+    assert_true(l.recs[0].deadline == 1030.5 && l.recs[0].last_heartbeat == 1000.5);
+    assert_true(l.recs[0].initial_increment == 0.0f);
+    hbd_store_close(s);
+    assert_int_equal(user_version(path), HBD_STORE_SCHEMA_VERSION);
+}
+
+/* The window of a run's first deadline survives a restart; a value no
+   hbeatd writes (an edited file) is read as none, not as a float overflow. */
+static void test_initial_increment_kept(void **state)
+{
+    hbd_store *s;
+    assert_int_equal(hbd_store_open(&s, path, NULL), 0);
+    hbd_rec r[2] = {rec(1, HBD_ST_L, 1093.0, 0), rec(2, HBD_ST_L, 1093.0, 0)};
+    r[0].last_heartbeat = 0;
+    r[0].initial_increment = 93.0f;
+    assert_int_equal(hbd_store_write(s, r, 2, NULL), 0);
+    hbd_store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE runs SET initial_increment = 1e300 WHERE id = 2",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(hbd_store_open(&s, path, NULL), 0);
+    loaded l;
+    load(s, &l);
+    assert_int_equal(l.n, 2);
+    assert_true(l.recs[0].initial_increment == 93.0f);
+    assert_true(l.recs[0].deadline == 1093.0 && l.recs[0].last_heartbeat == 0);
+    assert_true(l.recs[1].initial_increment == 0.0f);
+    hbd_store_close(s);
+}
+
 static void test_reopen_keeps_runs(void **state)
 {
     hbd_store *s;
@@ -256,7 +317,8 @@ int main(void)
         T(test_newer_schema_refused),     T(test_reopen_keeps_runs),
         T(test_later_copy_wins),          T(test_failed_write_rolls_back),
         T(test_second_opener_locked_out), T(test_memory),
-        T(test_unknown_status_in_file),
+        T(test_unknown_status_in_file),   T(test_migrate_schema_1_file),
+        T(test_initial_increment_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -453,7 +453,7 @@ static void test_engine_marks_changes(void **state)
     assert_non_null(e);
     hbd_run r;
     int before = wal_syncs;
-    assert_int_equal(hbd_engine_create_run(e, 7, "O", &r, NULL), 0);
+    assert_int_equal(hbd_engine_create_run(e, 7, "O", NULL, &r, NULL), 0);
     assert_true(wal_syncs > before); /* a new run */
     int64_t id = r.id;
 
@@ -504,7 +504,7 @@ static void test_engine_full_and_env(void **state)
     hbd_engine *e = open_engine(HBD_SYNC_FULL, NULL);
     assert_non_null(e);
     hbd_run r;
-    assert_int_equal(hbd_engine_create_run(e, 7, "R", &r, NULL), 0);
+    assert_int_equal(hbd_engine_create_run(e, 7, "R", NULL, &r, NULL), 0);
     int before = wal_syncs;
     assert_int_equal(hbd_engine_heartbeat(e, r.id, "R", 60, &r, NULL), 0);
     assert_true(wal_syncs > before);
@@ -516,7 +516,7 @@ static void test_engine_full_and_env(void **state)
     /* The first write after opening starts a new WAL, whose header SQLite
        syncs in every mode: get that out of the way. */
     hbd_run other;
-    assert_int_equal(hbd_engine_create_run(e, 7, "R", &other, NULL), 0);
+    assert_int_equal(hbd_engine_create_run(e, 7, "R", NULL, &other, NULL), 0);
     before = wal_syncs;
     assert_int_equal(hbd_engine_update_status(e, r.id, "D", &r, NULL), 0);
     assert_int_equal(wal_syncs, before);
@@ -526,7 +526,7 @@ static void test_engine_full_and_env(void **state)
     e = open_engine(HBD_SYNC_FULL, NULL);
     assert_non_null(e);
     before = wal_syncs;
-    assert_int_equal(hbd_engine_create_run(e, 7, "R", &r, NULL), 0);
+    assert_int_equal(hbd_engine_create_run(e, 7, "R", NULL, &r, NULL), 0);
     assert_true(wal_syncs > before);
     hbd_engine_close(e);
 

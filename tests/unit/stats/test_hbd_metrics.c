@@ -380,7 +380,7 @@ static void test_runs_by_status_from_the_engine(void **state)
     static const char *const statuses[] = {"G", "R", "R", "E", "A", "D"};
     for (int i = 0; i < HBD_LIST_MAX + 200; i++) {
         hbd_run run;
-        assert_int_equal(hbd_engine_create_run(engine, 1, statuses[i % 6], &run, &err), 0);
+        assert_int_equal(hbd_engine_create_run(engine, 1, statuses[i % 6], NULL, &run, &err), 0);
     }
     char *text = NULL;
     size_t len = 0;
