@@ -315,8 +315,10 @@ int sdnotify_gateway_new(hbeat_gateway **out, const char *address,
 {
     if (!out)
         return hbeat_error_set(err, HBEAT_EINVAL, "out is NULL");
-    if (opts && opts->version != HBEAT_GATEWAY_OPTIONS_VERSION)
-        return hbeat_error_set(err, HBEAT_EVERSION, "gateway options version %u, expected %u",
+    /* Options only grow: any version up to ours is read as far as it goes
+       (this gateway reads none of the fields added since version 1). */
+    if (opts && (opts->version < 1 || opts->version > HBEAT_GATEWAY_OPTIONS_VERSION))
+        return hbeat_error_set(err, HBEAT_EVERSION, "gateway options version %u, expected 1 to %u",
                                opts->version, (unsigned int)HBEAT_GATEWAY_OPTIONS_VERSION);
     if (!address || !*address) {
         address = getenv("NOTIFY_SOCKET");

@@ -30,7 +30,8 @@ static const char beat_help[] =
     "\n"
     "Options:\n"
     "  -r, --run ID            workflow run to keep alive (required)\n"
-    "  -i, --interval S        seconds between beats (default 30)\n"
+    "  -i, --interval S        seconds between beats (default 30); 0: beat on every\n"
+    "                          check, every 0.1 s, as Jobmon's builder does\n"
     "  -b, --buffer B          report-by buffer (default 3.1): the server expects\n"
     "                          the next beat within interval x B seconds\n"
     "  -s, --status S          status to report (default R)\n"
@@ -72,7 +73,7 @@ static int beat_option(void *ctx, int id, const char *value)
     case OPT_RUN:
         return cli_parse_id("--run", value, &a->run);
     case OPT_INTERVAL:
-        return cli_parse_seconds("--interval", value, &a->interval);
+        return cli_parse_double_min("--interval", value, 0.0, &a->interval);
     case OPT_BUFFER:
         return cli_parse_double_min("--buffer", value, 1.0, &a->buffer);
     case OPT_STATUS:

@@ -348,6 +348,22 @@ static void test_set_status_reaches_running_beats(void **state)
 }
 
 /* A run that has already ended stops the client at its first beat. */
+/* Interval 0, as Jobmon's workflow builder uses it: a beat on every check,
+   at the loop's 0.1 s pace, each telling the server a window of 0. */
+static void test_beat_with_interval_zero(void **state)
+{
+    fixture *f = *state;
+    hb_proc p;
+    char id_text[32];
+    int64_t id = create_run(f->urls[0], "R");
+    snprintf(id_text, sizeof id_text, "%" PRId64, id);
+    assert_int_equal(
+        tool(&p, "beat", f->urls[0], "--run", id_text, "--count", "3", "--interval", "0", NULL), 0);
+    assert_int_equal(hb_proc_count_lines(&p, "beat "), 3);
+    assert_int_equal(tool(&p, "beat", f->urls[0], "--run", id_text, "--interval", "-1", NULL), 2);
+    expect_err(&p, "--interval: expected a number >= 0");
+}
+
 static void test_beat_on_an_ended_run_stops_at_once(void **state)
 {
     fixture *f = *state;
@@ -456,6 +472,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admin_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_with_increment, setup_fast_reaper, teardown),
         cmocka_unit_test_setup_teardown(test_beat_with_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beat_with_interval_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_status_reaches_running_beats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_beat_on_an_ended_run_stops_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_beat_on_an_unknown_run_gives_up, setup, teardown),

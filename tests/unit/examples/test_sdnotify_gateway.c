@@ -241,6 +241,14 @@ static void test_bad_addresses_are_refused_at_open(void **state)
     hbeat_gateway_options bad = HBEAT_GATEWAY_OPTIONS_INIT;
     bad.version = 999;
     assert_int_equal(sdnotify_gateway_new(&gw, "/tmp/x", &bad, &err), HBEAT_EVERSION);
+    bad.version = 0;
+    assert_int_equal(sdnotify_gateway_new(&gw, "/tmp/x", &bad, &err), HBEAT_EVERSION);
+    /* A program built when the options were at version 1 still opens it. */
+    hbeat_gateway_options v1 = HBEAT_GATEWAY_OPTIONS_INIT;
+    v1.version = 1;
+    assert_int_equal(sdnotify_gateway_new(&gw, "/tmp/x", &v1, &err), 0);
+    hbeat_gateway_free(gw);
+    gw = NULL;
     assert_int_equal(sdnotify_gateway_new(NULL, "/tmp/x", NULL, &err), HBEAT_EINVAL);
 }
 
