@@ -41,12 +41,12 @@
 /* Longest nng dial address we build (an ipc path is far shorter). */
 #define DIAL_MAX 1024
 
-static void nng_gw_close(void *self)
+static void gateway_close(void *self)
 {
     hbeat__nng_shutdown(self);
 }
 
-static void nng_gw_destroy(void *self)
+static void gateway_destroy(void *self)
 {
     hbeat__nng_gw *gw = self;
     if (gw == NULL) {
@@ -174,8 +174,8 @@ static void beat_request(Hbeat__V1__Request *env, Hbeat__V1__HeartbeatRequest *h
     env->heartbeat = hb;
 }
 
-static int nng_gw_log_heartbeat(void *self, const hbeat_heartbeat_request *req,
-                                hbeat_heartbeat_reply *reply, hbeat_error *err)
+static int gateway_log_heartbeat(void *self, const hbeat_heartbeat_request *req,
+                                 hbeat_heartbeat_reply *reply, hbeat_error *err)
 {
     hbeat__nng_gw *gw = self;
     int rc = check_beat(req, err);
@@ -201,8 +201,8 @@ static int nng_gw_log_heartbeat(void *self, const hbeat_heartbeat_request *req,
     return rc;
 }
 
-static int nng_gw_log_heartbeat_async(void *self, const hbeat_heartbeat_request *req,
-                                      hbeat_gateway_done_fn done, void *arg, hbeat_error *err)
+static int gateway_log_heartbeat_async(void *self, const hbeat_heartbeat_request *req,
+                                       hbeat_gateway_done_fn done, void *arg, hbeat_error *err)
 {
     hbeat__nng_gw *gw = self;
     int rc = check_beat(req, err);
@@ -229,8 +229,8 @@ static int nng_gw_log_heartbeat_async(void *self, const hbeat_heartbeat_request 
     return hbeat__nng_start_async(gw, msg, req->sequence, done, arg, err);
 }
 
-static int nng_gw_update_status(void *self, int64_t workflow_run_id, const char *status,
-                                hbeat_heartbeat_reply *reply, hbeat_error *err)
+static int gateway_update_status(void *self, int64_t workflow_run_id, const char *status,
+                                 hbeat_heartbeat_reply *reply, hbeat_error *err)
 {
     hbeat__nng_gw *gw = self;
     int rc = check_status_arg(status, "the status", err);
@@ -260,6 +260,46 @@ static int nng_gw_update_status(void *self, int64_t workflow_run_id, const char 
 
 /* ---- admin calls ---- */
 
+/* The run a reply carries, by the call it answers. */
+static const Hbeat__V1__RunInfo *reply_run(const Hbeat__V1__Reply *r)
+{
+    switch (r->result_case) {
+    case HBEAT__V1__REPLY__RESULT_CREATE_RUN:
+        return r->create_run->run;
+    case HBEAT__V1__REPLY__RESULT_GET_RUN:
+        return r->get_run->run;
+    case HBEAT__V1__REPLY__RESULT_SET_STATUS:
+        return r->set_status->run;
+    default:
+        return NULL;
+    }
+}
+
+/* One admin call answered by a run: sends `env`, expects a reply of case
+   `expect` and checks its run into *out (`want_id`: the run asked for, 0
+   for any; `want_workflow`: the workflow asked for, 0 for any). */
+static int run_call(hbeat__nng_gw *gw, Hbeat__V1__Request *env, Hbeat__V1__Reply__ResultCase expect,
+                    int64_t want_id, int64_t want_workflow, hbeat_run_info *out, hbeat_error *err)
+{
+    hbeat__nng_arena arena;
+    hbeat__nng_arena_init(&arena);
+    Hbeat__V1__Reply *r;
+    int rc = call(gw, env, expect, &arena, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const Hbeat__V1__RunInfo *run = reply_run(r);
+    if (run != NULL && want_workflow != 0 && run->workflow_id != want_workflow) {
+        rc = hbeat_error_set(err, HBEAT_EPROTO,
+                             "%.160s: asked for a run of workflow %lld, got one of workflow %lld",
+                             gw->url, (long long)want_workflow, (long long)run->workflow_id);
+    } else {
+        rc = hbeat__nng_check_run(run, want_id, out, gw->url, err);
+    }
+    hbeat__nng_reply_free(r, &arena);
+    return rc;
+}
+
 /* inc: the run's first deadline, in seconds from its creation; NULL for
    none (the field is then absent, as an older client sends it). */
 static int create_run(hbeat__nng_gw *gw, int64_t workflow_id, const char *status, const double *inc,
@@ -283,42 +323,25 @@ static int create_run(hbeat__nng_gw *gw, int64_t workflow_id, const char *status
     hbeat__v1__request__init(&env);
     env.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
     env.create_run = &cr;
-
-    hbeat__nng_arena arena;
-    hbeat__nng_arena_init(&arena);
-    Hbeat__V1__Reply *r;
-    int rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_CREATE_RUN, &arena, &r, err);
-    if (rc != 0) {
-        return rc;
-    }
-    const Hbeat__V1__RunInfo *run = r->create_run->run;
-    if (run != NULL && run->workflow_id != workflow_id) {
-        rc = hbeat_error_set(err, HBEAT_EPROTO,
-                             "%.160s: asked for a run of workflow %lld, got one of workflow %lld",
-                             gw->url, (long long)workflow_id, (long long)run->workflow_id);
-    } else {
-        rc = hbeat__nng_check_run(run, 0, out, gw->url, err);
-    }
-    hbeat__nng_reply_free(r, &arena);
-    return rc;
+    return run_call(gw, &env, HBEAT__V1__REPLY__RESULT_CREATE_RUN, 0, workflow_id, out, err);
 }
 
-static int nng_gw_create_run(void *self, int64_t workflow_id, const char *status,
-                             hbeat_run_info *out, hbeat_error *err)
+static int gateway_create_run(void *self, int64_t workflow_id, const char *status,
+                              hbeat_run_info *out, hbeat_error *err)
 {
     return create_run(self, workflow_id, status, NULL, out, err);
 }
 
-static int nng_gw_create_run_with(void *self, int64_t workflow_id,
-                                  const hbeat_run_create_options *opts, hbeat_run_info *out,
-                                  hbeat_error *err)
+static int gateway_create_run_with(void *self, int64_t workflow_id,
+                                   const hbeat_run_create_options *opts, hbeat_run_info *out,
+                                   hbeat_error *err)
 {
     return create_run(self, workflow_id, opts->status,
                       opts->no_deadline ? NULL : &opts->next_report_increment, out, err);
 }
 
-static int nng_gw_get_run(void *self, int64_t workflow_run_id, hbeat_run_info *out,
-                          hbeat_error *err)
+static int gateway_get_run(void *self, int64_t workflow_run_id, hbeat_run_info *out,
+                           hbeat_error *err)
 {
     hbeat__nng_gw *gw = self;
     Hbeat__V1__GetRunRequest gr;
@@ -328,21 +351,11 @@ static int nng_gw_get_run(void *self, int64_t workflow_run_id, hbeat_run_info *o
     hbeat__v1__request__init(&env);
     env.call_case = HBEAT__V1__REQUEST__CALL_GET_RUN;
     env.get_run = &gr;
-
-    hbeat__nng_arena arena;
-    hbeat__nng_arena_init(&arena);
-    Hbeat__V1__Reply *r;
-    int rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_GET_RUN, &arena, &r, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = hbeat__nng_check_run(r->get_run->run, workflow_run_id, out, gw->url, err);
-    hbeat__nng_reply_free(r, &arena);
-    return rc;
+    return run_call(gw, &env, HBEAT__V1__REPLY__RESULT_GET_RUN, workflow_run_id, 0, out, err);
 }
 
-static int nng_gw_set_status(void *self, int64_t workflow_run_id, const char *status, int force,
-                             hbeat_run_info *out, hbeat_error *err)
+static int gateway_set_status(void *self, int64_t workflow_run_id, const char *status, int force,
+                              hbeat_run_info *out, hbeat_error *err)
 {
     hbeat__nng_gw *gw = self;
     int rc = check_status_arg(status, "the status", err);
@@ -358,17 +371,7 @@ static int nng_gw_set_status(void *self, int64_t workflow_run_id, const char *st
     hbeat__v1__request__init(&env);
     env.call_case = HBEAT__V1__REQUEST__CALL_SET_STATUS;
     env.set_status = &ss;
-
-    hbeat__nng_arena arena;
-    hbeat__nng_arena_init(&arena);
-    Hbeat__V1__Reply *r;
-    rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_SET_STATUS, &arena, &r, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = hbeat__nng_check_run(r->set_status->run, workflow_run_id, out, gw->url, err);
-    hbeat__nng_reply_free(r, &arena);
-    return rc;
+    return run_call(gw, &env, HBEAT__V1__REPLY__RESULT_SET_STATUS, workflow_run_id, 0, out, err);
 }
 
 /* One page: pass its runs to the sink. *stop is set when the sink asked to
@@ -404,8 +407,8 @@ static int list_page(hbeat__nng_gw *gw, const Hbeat__V1__ListRunsReply *page, co
     return 0;
 }
 
-static int nng_gw_list_runs(void *self, const char *status, hbeat_run_sink_fn sink, void *ctx,
-                            hbeat_error *err)
+static int gateway_list_runs(void *self, const char *status, hbeat_run_sink_fn sink, void *ctx,
+                             hbeat_error *err)
 {
     hbeat__nng_gw *gw = self;
     if (sink == NULL) {
@@ -458,16 +461,16 @@ const hbeat_gateway_vtable hbeat__nng_vtable = {
     .version = HBEAT_GATEWAY_VTABLE_VERSION,
     .name = "nng",
     .flags = HBEAT_GATEWAY_THREAD_SAFE,
-    .destroy = nng_gw_destroy,
-    .log_heartbeat = nng_gw_log_heartbeat,
-    .log_heartbeat_async = nng_gw_log_heartbeat_async,
-    .close = nng_gw_close,
-    .update_status = nng_gw_update_status,
-    .create_run = nng_gw_create_run,
-    .create_run_with = nng_gw_create_run_with,
-    .get_run = nng_gw_get_run,
-    .list_runs = nng_gw_list_runs,
-    .set_status = nng_gw_set_status,
+    .destroy = gateway_destroy,
+    .log_heartbeat = gateway_log_heartbeat,
+    .log_heartbeat_async = gateway_log_heartbeat_async,
+    .close = gateway_close,
+    .update_status = gateway_update_status,
+    .create_run = gateway_create_run,
+    .create_run_with = gateway_create_run_with,
+    .get_run = gateway_get_run,
+    .list_runs = gateway_list_runs,
+    .set_status = gateway_set_status,
 };
 
 /* ---- open ---- */
@@ -521,7 +524,7 @@ int hbeat__nng_open(hbeat_gateway **out, const char *url, const hbeat_gateway_op
         free(gw);
         return hbeat_error_set(err, HBEAT_ESYSTEM, "nng: cannot create a mutex");
     }
-    /* From here nng_gw_destroy cleans up whatever was made. */
+    /* From here gateway_destroy cleans up whatever was made. */
     gw->url = strdup(url);
     gw->address = strdup(address);
     if (gw->url == NULL || gw->address == NULL) {
@@ -537,7 +540,7 @@ int hbeat__nng_open(hbeat_gateway **out, const char *url, const hbeat_gateway_op
         rc = hbeat_gateway_new(out, &hbeat__nng_vtable, gw, err);
     }
     if (rc != 0) {
-        nng_gw_destroy(gw);
+        gateway_destroy(gw);
     }
     return rc;
 }

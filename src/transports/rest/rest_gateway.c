@@ -22,7 +22,7 @@
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result = CURLE_FAILED_INIT;
 
-static void curl_init_once(void)
+static void init_libcurl_once(void)
 {
     curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
@@ -561,7 +561,7 @@ static int apply_options(rest_gw *gw, const hbeat_gateway_options *opts, hbeat_e
 
 static int init_curl(hbeat_error *err)
 {
-    pthread_once(&curl_once, curl_init_once);
+    pthread_once(&curl_once, init_libcurl_once);
     if (curl_init_result != CURLE_OK) {
         hbeat_error_set(err, HBEAT_ESYSTEM, "rest: curl_global_init failed: %s",
                         curl_easy_strerror(curl_init_result));

@@ -140,7 +140,7 @@ static int valid_token(const json_t *v)
            hbeat_status_is_valid(json_string_value(v));
 }
 
-static int json_space(char c)
+static int is_json_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -154,7 +154,7 @@ static int status_fast(const rest_slot *s, hbeat_heartbeat_reply *reply)
 {
     static const char head[] = "{\"status\":\"";
     size_t n = s->reply_len;
-    while (n > 0 && json_space(s->reply[n - 1]))
+    while (n > 0 && is_json_space(s->reply[n - 1]))
         n--;
     size_t h = sizeof(head) - 1;
     if (n < h + 3 || memcmp(s->reply, head, h) != 0 || s->reply[n - 1] != '}' ||
