@@ -116,7 +116,7 @@ hbd_route hbd_metrics_nng_route(const void *request, size_t len)
     wire w = {request, (const uint8_t *)request + len};
     hbd_route route = HBD_ROUTE_OTHER;
     uint32_t number;
-    wire sub;
+    wire sub = {0};
     uint64_t value;
     int rc;
     /* The last member of a oneof on the wire is the one that counts. */
@@ -152,7 +152,7 @@ hbd_result hbd_metrics_nng_result(const void *reply, size_t len)
         return HBD_RESULT_SERVER_ERROR;
     wire w = {reply, (const uint8_t *)reply + len};
     uint32_t number;
-    wire sub;
+    wire sub = {0};
     uint64_t value;
     int rc;
     hbd_result result = HBD_RESULT_SERVER_ERROR;
@@ -162,7 +162,7 @@ hbd_result hbd_metrics_nng_result(const void *reply, size_t len)
             uint64_t code = 0;
             uint32_t n2;
             wire s2;
-            uint64_t v2;
+            uint64_t v2 = 0;
             int rc2;
             while ((rc2 = next_field(&sub, &n2, &s2, &v2)) == 1) {
                 if (n2 == 1)

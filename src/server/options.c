@@ -290,7 +290,7 @@ static int set_size(hbd_options *o, const opt *d, enum source from, const char *
                     char *errbuf, size_t errlen)
 {
     (void)from;
-    unsigned long n;
+    unsigned long n = 0;
     if (parse_count(name, v, (unsigned long)d->min, (unsigned long)d->max, &n, errbuf, errlen))
         return -1;
     *(size_t *)((char *)o + d->field) = n;
@@ -301,7 +301,7 @@ static int set_uint(hbd_options *o, const opt *d, enum source from, const char *
                     char *errbuf, size_t errlen)
 {
     (void)from;
-    unsigned long n;
+    unsigned long n = 0;
     if (parse_count(name, v, (unsigned long)d->min, (unsigned long)d->max, &n, errbuf, errlen))
         return -1;
     *(unsigned int *)((char *)o + d->field) = (unsigned int)n;
