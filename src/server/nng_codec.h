@@ -31,7 +31,7 @@ int hbd_codec_serve_auth(hbd_engine *engine, hbd_auth *auth, const uint8_t *req,
                          size_t max_message, hbd_codec_reserve_fn reserve, void *arg,
                          uint64_t *ticket);
 /* Packs an error reply for hbeat code `code` (mapped to the wire's error
-   codes as TEAM.md says). Returns 0 or HBEAT_ENOMEM. */
+   codes as src/server/README.md lists them). Returns 0 or HBEAT_ENOMEM. */
 int hbd_codec_error(int code, const char *message, hbd_codec_reserve_fn reserve, void *arg);
 
 #endif /* HBD_NNG_CODEC_H */

@@ -1,5 +1,5 @@
 /*
- * The transition table, written as the list DESIGN.md gives so that it can
+ * The transition table, written as the list of Jobmon's valid transitions so that it can
  * be checked against Jobmon by eye. Twenty rules: a scan is as fast as a
  * matrix lookup would be, and there is no second copy to keep in step.
  */

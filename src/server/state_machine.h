@@ -1,5 +1,5 @@
 /*
- * Jobmon's workflow-run state machine, as hbeatd enforces it (DESIGN.md):
+ * Jobmon's workflow-run state machine, as hbeatd enforces it:
  * which status may follow which, which same-status reports are "untimely"
  * (accepted as no change), and where the reaper sends a run whose deadline
  * has passed. Pure functions over a static table; thread-safe.

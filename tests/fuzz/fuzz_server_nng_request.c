@@ -4,7 +4,7 @@
  * against a fresh in-memory engine.
  *
  * Beyond "no crash, no leak": every input must get exactly one Reply that
- * decodes, whose strings are UTF-8, and whose content is what DESIGN.md's
+ * decodes, whose strings are UTF-8, and whose content is what Jobmon's
  * state machine says (server_model.h) -- including that a refused request
  * changes no run. The same bytes are then served again with a size limit one
  * byte short, which must give TOO_LARGE and change nothing.

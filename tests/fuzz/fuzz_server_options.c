@@ -3,7 +3,7 @@
  * operator writes. The input is split at newlines into argv[1..].
  *
  * Besides "no crash": a refusal says why, and an accepted configuration
- * keeps hbeatd's security rule (TEAM.md, issue 7): without --token-file or
+ * keeps hbeatd's security rule (docs/security.md): without --token-file or
  * --allow-remote, every nng listener and the HTTP listener bind only this
  * host. Which address a --listen URL binds is worked out here the way the
  * listener does it (sp_listen.c: the parsed host through getaddrinfo, with

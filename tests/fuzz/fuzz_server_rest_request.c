@@ -10,7 +10,7 @@
  * Checked beyond "no crash, no leak": the reply is valid JSON of the agreed
  * shape; an error is Jobmon's error object with a bounded message, and
  * changes no run; a 405 names the allowed methods; and the status code and
- * the runs afterwards are what a model of TEAM.md's routes and DESIGN.md's
+ * the runs afterwards are what a model of hbeatd's documented routes and Jobmon's
  * state machine says (server_model.h).
  */
 #include <jansson.h>
@@ -110,14 +110,13 @@ static const char *query_get(void *ctx, const char *key)
 
 /* ---- the model ----
  *
- * Written from TEAM.md and DESIGN.md, not from the server's code, and kept
- * apart from it on purpose: the fuzzer calls the real router, and this is
- * what its answers are checked against. Were the model to call the
- * server's path reader (api_path.h) or its error table (rest_reply.c), it
- * would agree with any bug in them (a router that took runs/{id}/{any}
- * for runs/{id}/status would pass unnoticed; this model catches it within
- * a few hundred inputs). The likeness to the server is the contract
- * written twice, once on each side of the check. */
+ * Written from the documentation (src/server/README.md, Jobmon's rules), not from the server's
+ * code, and kept apart from it on purpose: the fuzzer calls the real router, and this is what its
+ * answers are checked against. Were the model to call the server's path reader (api_path.h) or its
+ * error table (rest_reply.c), it would agree with any bug in them (a router that took
+ * runs/{id}/{any} for runs/{id}/status would pass unnoticed; this model catches it within a few
+ * hundred inputs). The likeness to the server is the contract written twice, once on each side of
+ * the check. */
 
 enum route { R_NONE, R_HEARTBEAT, R_UPDATE_STATUS, R_RUNS, R_RUN, R_RUN_STATUS };
 
@@ -428,7 +427,7 @@ static void model(expect *x, const request *rq, const fz_snapshot *before)
 
 /* ---- checking the reply ---- */
 
-/* TEAM.md's error types, for the statuses this model predicts (the model
+/* hbeatd's documented error types, for the statuses this model predicts (the model
    above says why this is not rest_reply.c's table). */
 static const char *type_for(unsigned int status)
 {
@@ -466,7 +465,7 @@ occurs(const char *hay, size_t hn, const char *needle, size_t nn)
     return 0;
 }
 
-/* TEAM.md: an error message never quotes more than 80 bytes of client
+/* Documented: an error message never quotes more than 80 bytes of client
    input. No run of 96 bytes of the message may appear in the input (with
    the bytes the echo replaces by '?' replaced alike): the 16 bytes of
    slack let the text around a quote match the input by chance (" /api"

@@ -12,7 +12,7 @@
 #include "server/auth.h"
 #include "server_model.h"
 
-/* hbeatd's default (TEAM.md: default max message 64 KiB). */
+/* hbeatd's default (default max message 64 KiB). */
 #define FZ_NNG_MAX_MESSAGE (64 * 1024)
 
 /* The tokens of fz_nng_auth(), by right. */

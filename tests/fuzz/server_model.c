@@ -146,7 +146,7 @@ int fz_status_known(const char *token)
 
 fz_transition fz_transition_of(const char *from, const char *to)
 {
-    /* DESIGN.md, "Workflow-run states". */
+    /* Jobmon's workflow-run states. */
     static const char *const valid[] = {"GL", "LB", "LA", "BI", "IO", "OR", "IE", "OE", "BE",
                                         "BC", "BH", "RD", "RS", "RC", "RH", "RE", "CT", "HT"};
     if ((from[0] == 'R' && to[0] == 'R') || (from[0] == 'L' && to[0] == 'L'))

@@ -2,7 +2,7 @@
  * What the server fuzz targets check the engine against: a fresh in-memory
  * engine per input (so that every crash reproduces from its input alone),
  * seeded with one run in each of the 13 statuses, a fixed clock, and a copy
- * of DESIGN.md's state machine written independently of the server's.
+ * of Jobmon's workflow-run state machine written independently of the server's.
  */
 #ifndef HBEAT_FUZZ_SERVER_MODEL_H
 #define HBEAT_FUZZ_SERVER_MODEL_H
@@ -48,7 +48,7 @@ void fz_expect_state(const fz_snapshot *before, const fz_snapshot *after, const 
 int fz_status_known(const char *token);
 
 typedef enum fz_transition { FZ_INVALID, FZ_VALID, FZ_UNTIMELY } fz_transition;
-/* DESIGN.md's table, for two known codes. */
+/* Jobmon's table, for two known codes. */
 fz_transition fz_transition_of(const char *from, const char *to);
 
 /* Waits until `ticket` is durable (the reply may be sent) and checks that

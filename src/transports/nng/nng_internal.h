@@ -28,7 +28,7 @@
 #include "hbeat/errors.h"
 #include "hbeat/sys/gateway.h"
 
-/* Defaults; DESIGN.md asks for timeouts that are never infinite. */
+/* Defaults: no timeout is ever infinite. */
 #define HBEAT__NNG_DEFAULT_TIMEOUT_S 5.0
 #define HBEAT__NNG_DEFAULT_MAX_REPLY ((size_t)1 << 20)
 #define HBEAT__NNG_RECONNECT_MIN_MS  10

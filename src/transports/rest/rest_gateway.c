@@ -1,6 +1,6 @@
 /* The REST gateway: opening (options, base URL), the vtable and its
    methods. Routes are Jobmon's v3 heartbeat routes and hbeatd's admin
-   routes (see TEAM.md); each method borrows a slot from the pool, so the
+   routes (src/server/README.md); each method borrows a slot from the pool, so the
    gateway is safe to share between services and threads (see
    rest_internal.h for how). */
 #define _POSIX_C_SOURCE 200809L

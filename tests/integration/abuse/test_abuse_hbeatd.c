@@ -1,5 +1,5 @@
 /*
- * hbeatd under abuse (issue 5, point 9): 32 clients beat valid heartbeats,
+ * hbeatd under abuse: 32 clients beat valid heartbeats,
  * each for its own run, through the public library (nng+tcp, nng+ipc and
  * REST, split between them), while other threads throw 10,000 malformed
  * requests at the same server (nng: garbage protobuf, unknown calls,

@@ -1,6 +1,6 @@
 /*
- * The heartbeat loop against the real hbeatd when the server misbehaves
- * (issue 5, point 6): frozen (SIGSTOP) and crashed (kill -9, restart).
+ * The heartbeat loop against the real hbeatd when the server misbehaves:
+ * frozen (SIGSTOP) and crashed (kill -9, restart).
  * Built once per transport: FX_TRANSPORT is FX_NNG_TCP, FX_NNG_IPC or
  * FX_REST.
  *

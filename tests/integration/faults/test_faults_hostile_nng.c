@@ -1,6 +1,6 @@
 /*
  * The heartbeat loop over nng against a hostile peer speaking nng's wire
- * protocol (issue 5, point 6): random bytes, a truncated reply, a 100 MB
+ * protocol: random bytes, a truncated reply, a 100 MB
  * frame, a server error, a reply to another call, a connection closed
  * mid-frame. Each time the beat fails with the right code, the loop goes
  * on, and once the peer is honest again the loop succeeds again, on the

@@ -1,7 +1,6 @@
 /*
- * The heartbeat loop over REST against a hostile HTTP peer (issue 5,
- * point 6): random bytes, a truncated body, a 100 MB body (with a length
- * and chunked), HTTP 500, 200 with the wrong JSON, a connection closed in
+ * The heartbeat loop over REST against a hostile HTTP peer: random bytes, a truncated body, a 100
+ * MB body (with a length and chunked), HTTP 500, 200 with the wrong JSON, a connection closed in
  * the status line or in the headers. Each time the beat fails with the right code, the loop goes
  * on, and once the peer is honest again the loop succeeds again, on the
  * same service and gateway. The transport's own unit tests check single

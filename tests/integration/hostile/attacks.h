@@ -1,5 +1,5 @@
 /*
- * The hostile connection patterns of issue 11, each a function that runs
+ * The hostile connection patterns of docs/security.md, each a function that runs
  * one pattern against one URL for a bounded time and count, closes every
  * socket it opened and reports what it saw. The test suite
  * (test_hostile.c) runs them next to honest clients; hostile_tool.c runs
@@ -57,7 +57,7 @@ typedef struct hx_pattern {
     const char *what; /* one line for --help */
 } hx_pattern;
 
-/* Issue 11, item 1: rounds of `count` connections (5) that complete the SP
+/* Abandoned pipelined requests: rounds of `count` connections (5) that complete the SP
    handshake, pipeline 5 garbage requests each and close without reading
    the replies, one round after another. tcp or ipc. */
 int hx_abandon(const hx_opts *o, hx_report *r);

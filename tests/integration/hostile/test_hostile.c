@@ -1,5 +1,5 @@
 /*
- * hbeatd against hostile clients (issue 11, item 10): each connection
+ * hbeatd against hostile clients: each connection
  * pattern of the issue, bounded in count and time, runs against a real
  * hbeatd started with small limits while honest clients beat through the
  * library over every front end. Each case asserts (runner.h) that the
@@ -30,8 +30,8 @@ static hx_case the_case;
 #if HX_SANITIZED
 /* LeakSanitizer, for this process only (hbeatd is judged without it): the
    honest clients' libnng 1.5.2 does not always free a dialer's objects
-   after hbeatd reset its connection mid-request (its reaper; see issue 11,
-   item 1). That is the client library's, not what this suite judges;
+   after hbeatd reset its connection mid-request (its reaper; see
+   docs/security.md). That is the client library's, not what this suite judges;
    every leak in hbeatd still fails its case (a non-zero exit status).
    Visible: the tree builds with hidden symbols, and LeakSanitizer looks
    the hook up dynamically. */

@@ -485,7 +485,7 @@ static void test_bad_token_files_refused_at_start(void **state)
     hb_proc_cleanup(&p);
 }
 
-/* A FIFO as the token file (issue 11, item 9): opening one used to block
+/* A FIFO as the token file: opening one used to block
    until a writer came. At start hbeatd now exits 2 at once, saying why; on
    SIGHUP it keeps the tokens in force, and SIGTERM still stops it (the
    main loop that reloads is also the one that stops). */

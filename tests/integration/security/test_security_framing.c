@@ -1,10 +1,9 @@
 /*
- * Request framing against the real hbeatd, on raw sockets (issue 11, item
- * 9): a request whose body length has two readings (Content-Length with
- * Transfer-Encoding, two different Content-Lengths, an encoding other than
- * one "chunked") is refused with 400 and its connection closed, so that a
- * request smuggled behind it is never read; well-formed framing (one
- * Content-Length, repeats of one value, plain chunked) is served as before.
+ * Request framing against the real hbeatd, on raw sockets: a request whose body length has two
+ * readings (Content-Length with Transfer-Encoding, two different Content-Lengths, an encoding other
+ * than one "chunked") is refused with 400 and its connection closed, so that a request smuggled
+ * behind it is never read; well-formed framing (one Content-Length, repeats of one value, plain
+ * chunked) is served as before.
  *
  * Also the log under a flood of bad requests: a few lines, not one per
  * request.

@@ -1,5 +1,5 @@
 /*
- * A file-size limit on hbeatd (RLIMIT_FSIZE, ulimit -f), issue 11 item 9.
+ * A file-size limit on hbeatd (RLIMIT_FSIZE, ulimit -f).
  * A write past the limit used to kill hbeatd with SIGXFSZ, silently (exit
  * status 153, no log line). hbeatd now ignores SIGXFSZ, so the write fails
  * with EFBIG, the store's commit fails, and hbeatd takes its own fail-stop

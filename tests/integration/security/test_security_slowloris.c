@@ -1,5 +1,5 @@
 /*
- * REST under a slowloris from many addresses (issue 11, item 8), against
+ * REST under a slowloris from many addresses, against
  * the real hbeatd with its default limits (1024 connections, 256 per
  * address, a 30 s read timeout): 256 slow connections from each of
  * 127.0.0.1 .. 127.0.0.5, each trickling a request header a byte at a

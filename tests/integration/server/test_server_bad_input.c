@@ -1,5 +1,5 @@
 /*
- * Every kind of bad input over nng (issue 3, point 5) gets an error reply
+ * Every kind of bad input over nng gets an error reply
  * with the right code, changes no run, and leaves the server serving.
  */
 #include <math.h>

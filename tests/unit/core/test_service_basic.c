@@ -1,5 +1,5 @@
 /*
- * The service's bookkeeping on a fake clock (DESIGN.md "The service"):
+ * The service's bookkeeping on a fake clock (docs/library.md, the semantics):
  * the increment, when a beat is due, the timer, and set_status.
  */
 #include <math.h>

@@ -1,6 +1,6 @@
 /*
  * The heartbeat loop on the fake clock: when it beats, how it counts
- * failures, when it retries, and how it stops (DESIGN.md "The service").
+ * failures, when it retries, and how it stops (docs/library.md, the semantics).
  *
  * The clock is moved only once the loop sleeps on it
  * (hbeat_fake_clock_wait_waiters), and a beat is waited for with

@@ -1,6 +1,6 @@
 /*
  * hbeat_service_tick(): what a beat sends, what it adopts, what it returns,
- * and that a failed beat changes nothing (DESIGN.md "The service").
+ * and that a failed beat changes nothing (docs/library.md, the semantics).
  */
 #include <math.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
-/* Issue 5's loop policy, tested on the fake clock: each step advances the
-   clock only once the loop sleeps on it, and waits for the beat it expects. */
+/* The loop's failure policy (docs/failure-handling.md), tested on the fake clock: each step
+   advances the clock only once the loop sleeps on it, and waits for the beat it expects. */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>

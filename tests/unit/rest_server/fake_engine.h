@@ -2,7 +2,7 @@
  * A small in-memory stand-in for hbeatd's engine (server/engine.h, the
  * non-blocking *_begin calls and hbd_engine_when_durable) and log
  * (server/log.h), so the REST front end can be tested without the store:
- * the state machine of DESIGN.md on a fixed clock, a count of engine calls,
+ * Jobmon's workflow-run state machine on a fixed clock, a count of engine calls,
  * failures to inject, a gate that holds back "durable" notifications (a
  * commit that has not happened yet), an optional notifier thread standing
  * in for the store's writer thread, and the log lines the front end wrote.

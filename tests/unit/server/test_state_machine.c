@@ -15,7 +15,7 @@
 static const char codes[] = "GLBIORDSECHTA";
 
 /* expected[from][to]: 'v' valid, 'u' untimely, '.' invalid. Rows and
-   columns in the order of `codes`. From DESIGN.md: G->L, L->B, L->A, B->I,
+   columns in the order of `codes`. Jobmon's: G->L, L->B, L->A, B->I,
    I->O, O->R, I->E, O->E, B->E, B->C, B->H, R->D, R->S, R->C, R->H, R->E,
    C->T, H->T; untimely R->R, L->L. */
 static const char *const expected[13] = {
@@ -52,7 +52,7 @@ static void test_every_pair(void **state)
             untimely += want == HBD_TR_UNTIMELY;
         }
     }
-    /* The table itself matches DESIGN.md's counts. */
+    /* The table itself matches Jobmon's counts. */
     assert_int_equal(valid, 18);
     assert_int_equal(untimely, 2);
 }
