@@ -451,8 +451,8 @@ static void serve(hbd_nng *srv, conn *c, const uint8_t *body, size_t len)
     size_t payload_len = len - q->bt_len;
     q->route = hbd_metrics_nng_route(payload, payload_len);
     uint64_t ticket = 0;
-    if (hbd_codec_serve_auth(srv->engine, srv->auth, payload, payload_len, srv->max_message,
-                             reserve, q, &ticket) != 0) {
+    if (hbd_codec_serve(srv->engine, srv->auth, payload, payload_len, srv->max_message, reserve, q,
+                        &ticket) != 0) {
         hbd_error("nng: out of memory for a reply; dropping the request");
         q->len = 0;
         complete(srv, q);

@@ -227,15 +227,8 @@ static int authorize(hbd_auth *auth, const Hbeat__V1__Request *req, hbeat_error 
     return 0;
 }
 
-int hbd_codec_serve(hbd_engine *e, const uint8_t *buf, size_t len, size_t max_message,
-                    hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket)
-{
-    return hbd_codec_serve_auth(e, NULL, buf, len, max_message, reserve, arg, ticket);
-}
-
-int hbd_codec_serve_auth(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size_t len,
-                         size_t max_message, hbd_codec_reserve_fn reserve, void *arg,
-                         uint64_t *ticket)
+int hbd_codec_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size_t len,
+                    size_t max_message, hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket)
 {
     hbeat_error err = HBEAT_ERROR_INIT;
     *ticket = 0;

@@ -19,17 +19,14 @@
 typedef uint8_t *(*hbd_codec_reserve_fn)(void *arg, size_t len);
 
 /* Serves one request of `len` bytes (at most `max_message`, else a
-   TOO_LARGE error). *ticket gets the commit the reply must wait for (see
-   hbd_engine_when_durable). Returns 0, or HBEAT_ENOMEM when no reply could
-   be packed. */
-int hbd_codec_serve(hbd_engine *engine, const uint8_t *req, size_t len, size_t max_message,
-                    hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket);
-/* As hbd_codec_serve, after checking Request.token against `auth` (NULL:
+   TOO_LARGE error), after checking Request.token against `auth` (NULL:
    authentication off): no valid token is UNAUTHENTICATED, a client token
-   calling an admin call PERMISSION_DENIED; either way no run changes. */
-int hbd_codec_serve_auth(hbd_engine *engine, hbd_auth *auth, const uint8_t *req, size_t len,
-                         size_t max_message, hbd_codec_reserve_fn reserve, void *arg,
-                         uint64_t *ticket);
+   calling an admin call PERMISSION_DENIED; either way no run changes.
+   *ticket gets the commit the reply must wait for (see
+   hbd_engine_when_durable). Returns 0, or HBEAT_ENOMEM when no reply
+   could be packed. */
+int hbd_codec_serve(hbd_engine *engine, hbd_auth *auth, const uint8_t *req, size_t len,
+                    size_t max_message, hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket);
 /* Packs an error reply for hbeat code `code` (mapped to the wire's error
    codes as src/server/README.md lists them). Returns 0 or HBEAT_ENOMEM. */
 int hbd_codec_error(int code, const char *message, hbd_codec_reserve_fn reserve, void *arg);

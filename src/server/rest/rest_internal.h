@@ -123,13 +123,11 @@ void hbd_rest_set_status(hbd_engine *engine, const hbd_rest_request *req, int64_
                          hbd_rest_reply *r);
 
 /* Answers one complete request: the route, the method, the id, the body.
-   `r` must have been initialised; release it after sending. Never blocks:
-   when r->wait_durable is set, the caller holds the reply back until the
-   engine reports r->ticket durable. */
-void hbd_rest_route(hbd_engine *engine, const hbd_rest_request *req, hbd_rest_reply *r);
-/* hbd_rest_route for a caller whose token grants only the client right
-   (`client_only`): the admin routes answer 403. */
-void hbd_rest_route_as(hbd_engine *engine, const hbd_rest_request *req, int client_only,
-                       hbd_rest_reply *r);
+   `client_only`: the caller's token grants only the client right, so the
+   admin routes answer 403. `r` must have been initialised; release it
+   after sending. Never blocks: when r->wait_durable is set, the caller
+   holds the reply back until the engine reports r->ticket durable. */
+void hbd_rest_route(hbd_engine *engine, const hbd_rest_request *req, int client_only,
+                    hbd_rest_reply *r);
 
 #endif /* HBD_REST_INTERNAL_H */

@@ -16,13 +16,8 @@ static int method_is(const hbd_rest_request *req, const char *m)
     return req->method != NULL && strcmp(req->method, m) == 0;
 }
 
-void hbd_rest_route(hbd_engine *engine, const hbd_rest_request *req, hbd_rest_reply *r)
-{
-    hbd_rest_route_as(engine, req, 0, r);
-}
-
-void hbd_rest_route_as(hbd_engine *engine, const hbd_rest_request *req, int client_only,
-                       hbd_rest_reply *r)
+void hbd_rest_route(hbd_engine *engine, const hbd_rest_request *req, int client_only,
+                    hbd_rest_reply *r)
 {
     if (hbd_rest_observe(engine, req, client_only, r))
         return;

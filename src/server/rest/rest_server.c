@@ -436,7 +436,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     } else {
         req.body = cn->body;
         req.body_len = cn->len;
-        hbd_rest_route_as(rest->engine, &req, cn->client_only, &cn->reply);
+        hbd_rest_route(rest->engine, &req, cn->client_only, &cn->reply);
         if (cn->reply.wait_durable && wait_durable(rest, c, cn))
             return MHD_YES;
     }

@@ -75,7 +75,7 @@ static unsigned int route_n(const char *method, const char *path, const char *bo
     }
     hbd_rest_request req = {method, p, body, body_len, query_get, NULL};
     hbd_rest_reply_release(&reply);
-    hbd_rest_route(eng, &req, &reply);
+    hbd_rest_route(eng, &req, 0, &reply);
     return reply.status;
 }
 

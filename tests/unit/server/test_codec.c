@@ -51,7 +51,7 @@ static int teardown(void **state)
 static Hbeat__V1__Reply *serve(const void *buf, size_t len)
 {
     uint64_t ticket;
-    assert_int_equal(hbd_codec_serve(e, buf, len, MAX, reserve, NULL, &ticket), 0);
+    assert_int_equal(hbd_codec_serve(e, NULL, buf, len, MAX, reserve, NULL, &ticket), 0);
     Hbeat__V1__Reply *r = hbeat__v1__reply__unpack(NULL, out_len, out);
     assert_non_null(r);
     return r;
@@ -218,8 +218,9 @@ static uint8_t *no_memory(void *arg, size_t len)
 static void test_reserve_failure(void **state)
 {
     uint64_t ticket;
-    assert_int_equal(hbd_codec_serve(e, (const uint8_t *)"", 0, MAX, no_memory, NULL, &ticket),
-                     HBEAT_ENOMEM);
+    assert_int_equal(
+        hbd_codec_serve(e, NULL, (const uint8_t *)"", 0, MAX, no_memory, NULL, &ticket),
+        HBEAT_ENOMEM);
 }
 
 int main(void)
