@@ -61,38 +61,12 @@ int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_erro
 /* Stops the reaper, flushes and closes the store. NULL is a no-op. */
 void hbd_engine_close(hbd_engine *engine);
 
-/* Jobmon's log_heartbeat: apply the transition to `status` (an invalid one
-   changes nothing, not even the deadline), then set the deadline to
-   now + increment. *out gets the run afterwards. */
-int hbd_engine_heartbeat(hbd_engine *engine, int64_t run_id, const char *status,
-                         double next_report_increment, hbd_run *out, hbeat_error *err);
-/* Jobmon's update_status: apply the transition; the deadline is untouched. */
-int hbd_engine_update_status(hbd_engine *engine, int64_t run_id, const char *status, hbd_run *out,
-                             hbeat_error *err);
-/* A new run of workflow_id in `status` (NULL or "": G). With
-   next_report_increment (checked as a heartbeat's) its deadline is
-   now + *next_report_increment, as Jobmon's POST /workflow_run sets it;
-   NULL: no deadline until its first beat (what a client sends that
-   predates the field). */
-int hbd_engine_create_run(hbd_engine *engine, int64_t workflow_id, const char *status,
-                          const double *next_report_increment, hbd_run *out, hbeat_error *err);
-int hbd_engine_get_run(hbd_engine *engine, int64_t run_id, hbd_run *out, hbeat_error *err);
-/* Runs with id > after_id (in `status` when not NULL/empty), ascending, at
-   most `limit`. *out is malloc'ed (free()), *next_after_id is 0 on the last
-   page. */
-int hbd_engine_list_runs(hbd_engine *engine, const char *status, int64_t after_id, uint32_t limit,
-                         hbd_run **out, size_t *count, int64_t *next_after_id, hbeat_error *err);
-/* Operator status change: through the state machine unless `force`. */
-int hbd_engine_set_status(hbd_engine *engine, int64_t run_id, const char *status, int force,
-                          hbd_run *out, hbeat_error *err);
-
 /*
- * Asynchronous use, for front ends that must not hold a thread per request
- * (nng aio). Each *_begin call validates, applies the change in memory and
- * fills *out at once, exactly as its blocking twin would; *ticket names the
- * commit that makes it (and everything *out reports) durable. The reply may
- * be sent only after hbd_engine_when_durable() reports 0 for the ticket.
- * The blocking calls above are *_begin followed by a wait.
+ * Every call is asynchronous, so that a front end never holds a thread
+ * per request: each *_begin call validates, applies the change in memory
+ * and fills *out at once; *ticket names the commit that makes it (and
+ * everything *out reports) durable. The reply may be sent only after
+ * hbd_engine_when_durable() reports 0 for the ticket.
  */
 typedef void (*hbd_durable_fn)(void *arg, int rc);
 /* Caller-owned storage for one pending notification; opaque. */

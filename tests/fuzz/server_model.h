@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "server/engine.h"
+#include "support/engine_wait.h"
 
 /* The engine's clock: every beat happens at this Unix time. */
 #define FZ_NOW 1764280000.25

@@ -19,6 +19,7 @@
 
 #include "server/engine.h"
 #include "server/log.h"
+#include "support/engine_wait.h"
 
 static double fake_now;
 static char path[64];

@@ -21,6 +21,7 @@
 #include "server/engine.h"
 #include "server/log.h"
 #include "server/wallclock.h"
+#include "support/engine_wait.h"
 
 #define W0    1764280000.0
 #define NRUNS 5

@@ -24,6 +24,7 @@
 #include "server/engine.h"
 #include "server/log.h"
 #include "server/store.h"
+#include "support/engine_wait.h"
 
 static char path[64];
 static hbd_engine *e;

@@ -33,6 +33,7 @@
 #include "server/engine.h"
 #include "server/state_machine.h"
 #include "server/store.h"
+#include "support/engine_wait.h"
 
 /* ---- a VFS that counts syncs of WAL files ------------------------------------ */
 

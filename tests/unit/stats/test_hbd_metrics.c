@@ -23,6 +23,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/metrics_hooks.h"
+#include "support/engine_wait.h"
 
 /* ---- nng: the call a request makes ------------------------------------- */
 

@@ -1,0 +1,94 @@
+#include "support/engine_wait.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+/* One commit waited for. */
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int done, rc;
+    hbd_durable durable;
+} waiter;
+
+static void on_durable(void *arg, int rc)
+{
+    waiter *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int finish(hbd_engine *e, int rc, uint64_t ticket, hbeat_error *err)
+{
+    if (rc != 0)
+        return rc;
+    waiter w = {.done = 0};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    hbd_engine_when_durable(e, ticket, &w.durable, on_durable, &w);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cond, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.mu);
+    return w.rc == 0 ? 0 : hbeat_error_set(err, w.rc, "the store failed to commit the change");
+}
+
+int hbd_engine_heartbeat(hbd_engine *e, int64_t run_id, const char *status, double inc,
+                         hbd_run *out, hbeat_error *err)
+{
+    uint64_t t;
+    int rc = hbd_engine_heartbeat_begin(e, run_id, status, inc, out, &t, err);
+    return finish(e, rc, t, err);
+}
+
+int hbd_engine_update_status(hbd_engine *e, int64_t run_id, const char *status, hbd_run *out,
+                             hbeat_error *err)
+{
+    uint64_t t;
+    int rc = hbd_engine_update_status_begin(e, run_id, status, out, &t, err);
+    return finish(e, rc, t, err);
+}
+
+int hbd_engine_create_run(hbd_engine *e, int64_t workflow_id, const char *status,
+                          const double *next_report_increment, hbd_run *out, hbeat_error *err)
+{
+    uint64_t t;
+    int rc =
+        hbd_engine_create_run_begin(e, workflow_id, status, next_report_increment, out, &t, err);
+    return finish(e, rc, t, err);
+}
+
+int hbd_engine_get_run(hbd_engine *e, int64_t run_id, hbd_run *out, hbeat_error *err)
+{
+    uint64_t t;
+    int rc = hbd_engine_get_run_begin(e, run_id, out, &t, err);
+    return finish(e, rc, t, err);
+}
+
+int hbd_engine_list_runs(hbd_engine *e, const char *status, int64_t after_id, uint32_t limit,
+                         hbd_run **out, size_t *count, int64_t *next_after_id, hbeat_error *err)
+{
+    uint64_t t;
+    int rc =
+        hbd_engine_list_runs_begin(e, status, after_id, limit, out, count, next_after_id, &t, err);
+    rc = finish(e, rc, t, err);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
+int hbd_engine_set_status(hbd_engine *e, int64_t run_id, const char *status, int force,
+                          hbd_run *out, hbeat_error *err)
+{
+    uint64_t t;
+    int rc = hbd_engine_set_status_begin(e, run_id, status, force, out, &t, err);
+    return finish(e, rc, t, err);
+}
