@@ -76,48 +76,19 @@ static void assert_same_and_release(snapshot *a, snapshot *b)
     hbeat_run_list_free(b->runs);
 }
 
-enum { C_BEAT, C_UPDATE, C_CREATE, C_GET, C_LIST, C_SET, C_COUNT };
-static const char *const call_names[] = {"heartbeat", "update_status", "create_run",
-                                         "get_run",   "list_runs",     "set_status"};
-
-static int do_call(hbeat_gateway *gw, int call, hbeat_error *err)
-{
-    char status[HBEAT_STATUS_MAX + 1];
-    hbeat_run_info info;
-    switch (call) {
-    case C_BEAT:
-        return hbeat_gateway_log_heartbeat(gw, run_id, "R", 3600.0, status, err);
-    case C_UPDATE:
-        return hbeat_gateway_update_status(gw, run_id, "D", status, err);
-    case C_CREATE:
-        return hbeat_run_create(gw, 99, "G", &info, err);
-    case C_GET:
-        return hbeat_run_get(gw, run_id, &info, err);
-    case C_LIST: {
-        hbeat_run_info *runs = NULL;
-        size_t n = 0;
-        int rc = hbeat_run_list(gw, NULL, &runs, &n, err);
-        hbeat_run_list_free(runs);
-        return rc;
-    }
-    default:
-        return hbeat_run_set_status(gw, run_id, "C", 1, &info, err);
-    }
-}
-
 /* Every call in [first, last] over `url` with `token` fails with `code`. */
 static void expect_calls(const char *url, const char *token, int first, int last, int code)
 {
     hbeat_gateway *gw = open_as(url, token);
     for (int c = first; c <= last; c++) {
         hbeat_error err = HBEAT_ERROR_INIT;
-        int rc = do_call(gw, c, &err);
+        int rc = sec_call(gw, c, run_id, &err);
         if (rc != code)
-            fail_msg("%s over %s with token %s: expected %s, got %s: %s", call_names[c], url,
+            fail_msg("%s over %s with token %s: expected %s, got %s: %s", sec_call_names[c], url,
                      token != NULL ? token : "(none)", hbeat_strerror(code), hbeat_strerror(rc),
                      err.message);
         if (token != NULL && strstr(err.message, token) != NULL)
-            fail_msg("%s over %s: the error message echoes the token: %s", call_names[c], url,
+            fail_msg("%s over %s: the error message echoes the token: %s", sec_call_names[c], url,
                      err.message);
     }
     hbeat_gateway_free(gw);
@@ -173,7 +144,7 @@ static void test_a_token_does_not_pass_a_failed_verification(void **state)
         sec_tls tls = {.ca_file = other_ca_file};
         hbeat_gateway *gw = sec_open(urls[u], OPERATOR, &tls, TIMEOUT);
         hbeat_error err = HBEAT_ERROR_INIT;
-        int rc = do_call(gw, C_LIST, &err);
+        int rc = sec_call(gw, C_LIST, 0, &err);
         hbeat_gateway_free(gw);
         if (rc != HBEAT_ETLS)
             fail_msg("%s with the wrong CA: expected HBEAT_ETLS, got %s: %s", urls[u],

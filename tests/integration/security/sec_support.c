@@ -507,3 +507,31 @@ void sec_sleep_ms(long ms)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
+
+const char *const sec_call_names[C_COUNT] = {"heartbeat", "update_status", "create_run",
+                                             "get_run",   "list_runs",     "set_status"};
+
+int sec_call(hbeat_gateway *gw, int call, int64_t run, hbeat_error *err)
+{
+    char status[HBEAT_STATUS_MAX + 1];
+    hbeat_run_info info;
+    switch (call) {
+    case C_BEAT:
+        return hbeat_gateway_log_heartbeat(gw, run, "R", 3600.0, status, err);
+    case C_UPDATE:
+        return hbeat_gateway_update_status(gw, run, "D", status, err);
+    case C_CREATE:
+        return hbeat_run_create(gw, 99, "G", &info, err);
+    case C_GET:
+        return hbeat_run_get(gw, run, &info, err);
+    case C_LIST: {
+        hbeat_run_info *runs = NULL;
+        size_t n = 0;
+        int rc = hbeat_run_list(gw, NULL, &runs, &n, err);
+        hbeat_run_list_free(runs);
+        return rc;
+    }
+    default:
+        return hbeat_run_set_status(gw, run, "C", 1, &info, err);
+    }
+}

@@ -8,6 +8,7 @@
 #define HBEAT_TEST_SEC_SUPPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hbeat/hbeat.h"
 #include "support/hbeatd_harness.h"
@@ -98,5 +99,12 @@ hbeat_gateway *sec_open(const char *url, const char *token, const sec_tls *tls, 
 /* Seconds since some fixed point (monotonic). */
 double sec_now(void);
 void sec_sleep_ms(long ms);
+
+/* Every call a client can make, for tests of who may make which. */
+enum { C_BEAT, C_UPDATE, C_CREATE, C_GET, C_LIST, C_SET, C_COUNT };
+extern const char *const sec_call_names[C_COUNT];
+/* Makes call `call` through `gw` on run `run` (create and list name no
+   run); 0 or the call's error. */
+int sec_call(hbeat_gateway *gw, int call, int64_t run, hbeat_error *err);
 
 #endif /* HBEAT_TEST_SEC_SUPPORT_H */

@@ -135,36 +135,6 @@ static void release(snapshot *s)
     s->runs = NULL;
 }
 
-/* Which call, by name, for messages. */
-enum { C_BEAT, C_UPDATE, C_CREATE, C_GET, C_LIST, C_SET, C_COUNT };
-static const char *const call_names[] = {"heartbeat", "update_status", "create_run",
-                                         "get_run",   "list_runs",     "set_status"};
-
-static int do_call(hbeat_gateway *gw, int call, int64_t run, hbeat_error *err)
-{
-    char status[HBEAT_STATUS_MAX + 1];
-    hbeat_run_info info;
-    switch (call) {
-    case C_BEAT:
-        return hbeat_gateway_log_heartbeat(gw, run, "R", 3600.0, status, err);
-    case C_UPDATE:
-        return hbeat_gateway_update_status(gw, run, "D", status, err);
-    case C_CREATE:
-        return hbeat_run_create(gw, 99, "G", &info, err);
-    case C_GET:
-        return hbeat_run_get(gw, run, &info, err);
-    case C_LIST: {
-        hbeat_run_info *runs = NULL;
-        size_t n = 0;
-        int rc = hbeat_run_list(gw, NULL, &runs, &n, err);
-        hbeat_run_list_free(runs);
-        return rc;
-    }
-    default:
-        return hbeat_run_set_status(gw, run, "C", 1, &info, err);
-    }
-}
-
 /* `token` makes every call in [first, last] on `url` fail with `code`. */
 static void expect_calls(const char *url, const char *token, int first, int last, int code,
                          int64_t run)
@@ -172,14 +142,14 @@ static void expect_calls(const char *url, const char *token, int first, int last
     hbeat_gateway *gw = sec_open(url, token, NULL, TIMEOUT);
     for (int c = first; c <= last; c++) {
         hbeat_error err = HBEAT_ERROR_INIT;
-        int rc = do_call(gw, c, run, &err);
+        int rc = sec_call(gw, c, run, &err);
         if (rc != code)
-            fail_msg("%s over %s with token %s: expected %s, got %s: %s", call_names[c], url,
+            fail_msg("%s over %s with token %s: expected %s, got %s: %s", sec_call_names[c], url,
                      token != NULL ? token : "(none)", hbeat_strerror(code), hbeat_strerror(rc),
                      err.message);
         /* The reply never echoes the token. */
         if (token != NULL && strstr(err.message, token) != NULL)
-            fail_msg("%s: the error message echoes the token: %s", call_names[c], err.message);
+            fail_msg("%s: the error message echoes the token: %s", sec_call_names[c], err.message);
     }
     hbeat_gateway_free(gw);
 }
