@@ -444,16 +444,9 @@ int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_erro
         e->clock_arg = e->wallclock;
     }
     const char *path = opts->db_path != NULL ? opts->db_path : ":memory:";
-    int sync = opts->sync;
-    const char *env = getenv("HBEATD_SYNC");
-    if (sync == HBD_SYNC_DEFAULT && env != NULL && env[0] != '\0' &&
-        (sync = hbd_sync_parse(env)) < 0) {
-        hbd_engine_close(e);
-        return hbeat_error_set(err, HBEAT_EINVAL,
-                               "HBEATD_SYNC: expected full, changes or normal, got '%.40s'", env);
-    }
-    if (sync == HBD_SYNC_DEFAULT)
-        sync = HBD_SYNC_CHANGES;
+    /* The mode comes from the options alone: hbeatd reads its environment
+       once, in options.c. */
+    int sync = opts->sync != HBD_SYNC_DEFAULT ? opts->sync : HBD_SYNC_CHANGES;
 
     int rc = hbd_store_open(&e->store, path, err);
     if (rc == 0) {
