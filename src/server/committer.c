@@ -42,7 +42,7 @@
 #define IDLE_FLUSH_MS 100
 
 typedef struct batch {
-    hbd_rec *recs;
+    hbd_run_record *recs;
     size_t count, cap;
     int must_sync; /* holds a change that is not lazy */
 } batch;
@@ -283,7 +283,8 @@ void hbd_committer_set_sync(hbd_committer *c, hbd_sync mode)
     pthread_mutex_unlock(&c->mu);
 }
 
-static int add(hbd_committer *c, const hbd_rec *rec, int lazy, uint64_t *ticket, hbeat_error *err)
+static int add(hbd_committer *c, const hbd_run_record *rec, int lazy, uint64_t *ticket,
+               hbeat_error *err)
 {
     int rc = 0;
     pthread_mutex_lock(&c->mu);
@@ -294,7 +295,7 @@ static int add(hbd_committer *c, const hbd_rec *rec, int lazy, uint64_t *ticket,
     } else {
         if (c->queue.count == c->queue.cap) {
             size_t cap = c->queue.cap ? c->queue.cap * 2 : 256;
-            hbd_rec *recs = realloc(c->queue.recs, cap * sizeof *recs);
+            hbd_run_record *recs = realloc(c->queue.recs, cap * sizeof *recs);
             if (recs == NULL) {
                 pthread_mutex_unlock(&c->mu);
                 return hbeat_error_set(err, HBEAT_ENOMEM, "committer: out of memory");
@@ -315,12 +316,14 @@ static int add(hbd_committer *c, const hbd_rec *rec, int lazy, uint64_t *ticket,
     return rc;
 }
 
-int hbd_committer_add(hbd_committer *c, const hbd_rec *rec, uint64_t *ticket, hbeat_error *err)
+int hbd_committer_add(hbd_committer *c, const hbd_run_record *rec, uint64_t *ticket,
+                      hbeat_error *err)
 {
     return add(c, rec, 0, ticket, err);
 }
 
-int hbd_committer_add_lazy(hbd_committer *c, const hbd_rec *rec, uint64_t *ticket, hbeat_error *err)
+int hbd_committer_add_lazy(hbd_committer *c, const hbd_run_record *rec, uint64_t *ticket,
+                           hbeat_error *err)
 {
     return add(c, rec, 1, ticket, err);
 }

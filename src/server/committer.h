@@ -34,13 +34,14 @@ void hbd_committer_stop(hbd_committer *c);
 void hbd_committer_set_sync(hbd_committer *c, hbd_sync mode);
 /* Queues a copy of `rec`; *ticket gets its batch. HBEAT_ESYSTEM once the
    committer has failed, HBEAT_ENOMEM, HBEAT_ECANCELED after stop began. */
-int hbd_committer_add(hbd_committer *c, const hbd_rec *rec, uint64_t *ticket, hbeat_error *err);
+int hbd_committer_add(hbd_committer *c, const hbd_run_record *rec, uint64_t *ticket,
+                      hbeat_error *err);
 /* The same for a change that a power loss may take back without harm: a
    heartbeat that keeps the status and only moves the deadline (after a
    restart the reaper's start-up grace gives every client a full deadline
    to beat again). Under HBD_SYNC_CHANGES a batch of only such changes is
    committed without an fsync. */
-int hbd_committer_add_lazy(hbd_committer *c, const hbd_rec *rec, uint64_t *ticket,
+int hbd_committer_add_lazy(hbd_committer *c, const hbd_run_record *rec, uint64_t *ticket,
                            hbeat_error *err);
 /* Blocks until `ticket` is durable: 0, or HBEAT_ESYSTEM (commit failed).
    Ticket 0 is always durable. */

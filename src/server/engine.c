@@ -26,7 +26,7 @@
 #include "server/store.h"
 #include "server/wallclock.h"
 
-static void to_run(const hbd_rec *rec, hbd_run *out)
+static void to_run(const hbd_run_record *rec, hbd_run *out)
 {
     if (out == NULL)
         return;
@@ -126,8 +126,8 @@ static void log_when_durable(hbd_engine *e, uint64_t ticket, hbeat_log_level lev
 
 /* Queues `next` and stores it as the run's record; called with mu held.
    `lazy`: the change only moves a deadline (see hbd_committer_add_lazy). */
-static int commit_locked(hbd_engine *e, hbd_rec *rec, hbd_rec next, int lazy, uint64_t *ticket,
-                         hbeat_error *err)
+static int commit_locked(hbd_engine *e, hbd_run_record *rec, hbd_run_record next, int lazy,
+                         uint64_t *ticket, hbeat_error *err)
 {
     int rc = lazy ? hbd_committer_add_lazy(e->committer, &next, ticket, err)
                   : hbd_committer_add(e->committer, &next, ticket, err);
@@ -143,12 +143,12 @@ static int commit_locked(hbd_engine *e, hbd_rec *rec, hbd_rec next, int lazy, ui
    way *out is the run as it now stands and *ticket the commit that makes
    that durable: the new one, or the run's last, so that an answer that
    changed nothing still waits for what it reports. */
-static int apply_status_locked(hbd_engine *e, hbd_rec *rec, int to, int change, hbd_run *out,
+static int apply_status_locked(hbd_engine *e, hbd_run_record *rec, int to, int change, hbd_run *out,
                                uint64_t *ticket, hbeat_error *err)
 {
     int rc = 0;
     if (change) {
-        hbd_rec next = *rec;
+        hbd_run_record next = *rec;
         next.status = (uint8_t)to;
         rc = commit_locked(e, rec, next, 0, ticket, err);
     } else {
@@ -171,12 +171,12 @@ static int lock_open(hbd_engine *e, hbeat_error *err)
 
 /* lock_open, then the run: on 0 mu is held and *rec is the run; on an
    error (shutting down, no such run) mu is not held. */
-static int lock_run(hbd_engine *e, int64_t run_id, hbd_rec **rec, hbeat_error *err)
+static int lock_run(hbd_engine *e, int64_t run_id, hbd_run_record **rec, hbeat_error *err)
 {
     int rc = lock_open(e, err);
     if (rc != 0)
         return rc;
-    *rec = hbd_runs_find(&e->runs, run_id);
+    *rec = hbd_run_table_find(&e->runs, run_id);
     if (*rec == NULL) {
         pthread_mutex_unlock(&e->mu);
         return not_found(run_id, err);
@@ -188,7 +188,7 @@ int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status
                                hbd_run *out, uint64_t *ticket, hbeat_error *err)
 {
     int to, rc;
-    hbd_rec *rec;
+    hbd_run_record *rec;
     *ticket = 0;
     if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0 ||
         (rc = check_increment(inc, err)) != 0)
@@ -205,7 +205,7 @@ int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status
                  hbd_status_token(from), hbd_status_token(to));
         return 0;
     }
-    hbd_rec next = *rec;
+    hbd_run_record next = *rec;
     double now = e->clock(e->clock_arg);
     next.status = (uint8_t)to;
     next.deadline = now + inc;
@@ -225,7 +225,7 @@ int hbd_engine_update_status_begin(hbd_engine *e, int64_t run_id, const char *st
                                    uint64_t *ticket, hbeat_error *err)
 {
     int to, rc;
-    hbd_rec *rec;
+    hbd_run_record *rec;
     *ticket = 0;
     if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0 ||
         (rc = lock_run(e, run_id, &rec, err)) != 0)
@@ -255,7 +255,7 @@ int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *
         return rc;
     if ((rc = lock_open(e, err)) != 0)
         return rc;
-    hbd_rec next;
+    hbd_run_record next;
     memset(&next, 0, sizeof next);
     next.id = e->runs.count > 0 ? e->runs.recs[e->runs.count - 1].id + 1 : 1;
     next.workflow_id = workflow_id;
@@ -270,7 +270,7 @@ int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *
     rc = hbd_committer_add(e->committer, &next, ticket, err);
     if (rc == 0) {
         next.ticket = *ticket;
-        hbd_rec *rec = hbd_runs_add(&e->runs, &next);
+        hbd_run_record *rec = hbd_run_table_add(&e->runs, &next);
         if (rec == NULL) {
             /* The queued row is harmless: it is re-created with the same
                id next time, and memory and store agree after a restart. */
@@ -297,7 +297,7 @@ int hbd_engine_get_run_begin(hbd_engine *e, int64_t run_id, hbd_run *out, uint64
                              hbeat_error *err)
 {
     int rc;
-    hbd_rec *rec;
+    hbd_run_record *rec;
     *ticket = 0;
     if ((rc = check_run_id(run_id, err)) != 0 || (rc = lock_run(e, run_id, &rec, err)) != 0)
         return rc;
@@ -333,8 +333,8 @@ int hbd_engine_list_runs_begin(hbd_engine *e, const char *status, int64_t after_
         return rc;
     }
     size_t n = 0;
-    for (size_t i = hbd_runs_after(&e->runs, after_id); i < e->runs.count; i++) {
-        const hbd_rec *rec = &e->runs.recs[i];
+    for (size_t i = hbd_run_table_after(&e->runs, after_id); i < e->runs.count; i++) {
+        const hbd_run_record *rec = &e->runs.recs[i];
         if (want >= 0 && rec->status != want)
             continue;
         if (n == limit) {
@@ -356,7 +356,7 @@ int hbd_engine_set_status_begin(hbd_engine *e, int64_t run_id, const char *statu
                                 hbd_run *out, uint64_t *ticket, hbeat_error *err)
 {
     int to, rc;
-    hbd_rec *rec;
+    hbd_run_record *rec;
     *ticket = 0;
     if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0 ||
         (rc = lock_run(e, run_id, &rec, err)) != 0)
@@ -400,10 +400,10 @@ size_t hbd_engine_run_count(hbd_engine *e)
 
 /* Lifecycle. */
 
-static int load_one(void *arg, const hbd_rec *rec)
+static int load_one(void *arg, const hbd_run_record *rec)
 {
     hbd_engine *e = arg;
-    return hbd_runs_add(&e->runs, rec) != NULL ? 0 : HBEAT_ENOMEM;
+    return hbd_run_table_add(&e->runs, rec) != NULL ? 0 : HBEAT_ENOMEM;
 }
 
 /* One full deadline: the longest increment among runs the reaper could
@@ -413,7 +413,7 @@ static double default_grace(const hbd_engine *e)
 {
     double grace = 0;
     for (size_t i = 0; i < e->runs.count; i++) {
-        const hbd_rec *r = &e->runs.recs[i];
+        const hbd_run_record *r = &e->runs.recs[i];
         if (hbd_reap_target(r->status) < 0 || r->deadline <= 0)
             continue;
         double window =
@@ -431,7 +431,7 @@ int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_erro
     if (e == NULL)
         return hbeat_error_set(err, HBEAT_ENOMEM, "engine: out of memory");
     pthread_mutex_init(&e->mu, NULL);
-    hbd_runs_init(&e->runs);
+    hbd_run_table_init(&e->runs);
     e->clock = opts->clock;
     e->clock_arg = opts->clock_arg;
     if (e->clock == NULL) {
@@ -484,7 +484,7 @@ void hbd_engine_close(hbd_engine *e)
     pthread_mutex_unlock(&e->mu);
     hbd_committer_stop(e->committer);
     hbd_store_close(e->store);
-    hbd_runs_free(&e->runs);
+    hbd_run_table_free(&e->runs);
     hbd_wallclock_free(e->wallclock);
     pthread_mutex_destroy(&e->mu);
     free(e);

@@ -14,7 +14,7 @@ struct hbd_wallclock;
 
 struct hbd_engine {
     pthread_mutex_t mu; /* guards runs and closing */
-    hbd_runs runs;
+    hbd_run_table runs;
     int closing;
     struct hbd_store *store;
     struct hbd_committer *committer;

@@ -44,7 +44,7 @@ int hbd_engine_reap(hbd_engine *e, size_t *count, hbeat_error *err)
         return 0;
     }
     for (size_t i = 0; i < e->runs.count && rc == 0; i++) {
-        hbd_rec *rec = &e->runs.recs[i];
+        hbd_run_record *rec = &e->runs.recs[i];
         int to = hbd_reap_target(rec->status);
         if (to < 0 || rec->deadline <= 0 || rec->deadline >= now)
             continue;
@@ -58,7 +58,7 @@ int hbd_engine_reap(hbd_engine *e, size_t *count, hbeat_error *err)
             moved = m;
             cap = ncap;
         }
-        hbd_rec next = *rec;
+        hbd_run_record next = *rec;
         next.status = (uint8_t)to;
         rc = hbd_committer_add(e->committer, &next, &ticket, err);
         if (rc != 0)

@@ -15,19 +15,19 @@ static size_t slot_of(int64_t id, size_t nslots)
     return (size_t)(h >> 32) & (nslots - 1);
 }
 
-void hbd_runs_init(hbd_runs *runs)
+void hbd_run_table_init(hbd_run_table *runs)
 {
     memset(runs, 0, sizeof *runs);
 }
 
-void hbd_runs_free(hbd_runs *runs)
+void hbd_run_table_free(hbd_run_table *runs)
 {
     free(runs->recs);
     free(runs->slots);
     memset(runs, 0, sizeof *runs);
 }
 
-hbd_rec *hbd_runs_find(const hbd_runs *runs, int64_t id)
+hbd_run_record *hbd_run_table_find(const hbd_run_table *runs, int64_t id)
 {
     if (runs->nslots == 0)
         return NULL;
@@ -48,7 +48,7 @@ static void index_put(uint32_t *slots, size_t nslots, int64_t id, uint32_t pos)
     slots[s] = pos;
 }
 
-static int grow_index(hbd_runs *runs)
+static int grow_index(hbd_run_table *runs)
 {
     size_t nslots = runs->nslots ? runs->nslots * 2 : 64;
     uint32_t *slots = calloc(nslots, sizeof *slots);
@@ -62,7 +62,7 @@ static int grow_index(hbd_runs *runs)
     return 0;
 }
 
-hbd_rec *hbd_runs_add(hbd_runs *runs, const hbd_rec *rec)
+hbd_run_record *hbd_run_table_add(hbd_run_table *runs, const hbd_run_record *rec)
 {
     if (runs->count > 0 && rec->id <= runs->recs[runs->count - 1].id)
         return NULL;
@@ -71,7 +71,7 @@ hbd_rec *hbd_runs_add(hbd_runs *runs, const hbd_rec *rec)
     if (runs->count == runs->cap) {
         /* 1.5x growth: less slack per run than doubling. */
         size_t cap = runs->cap ? runs->cap + runs->cap / 2 : 64;
-        hbd_rec *recs = realloc(runs->recs, cap * sizeof *recs);
+        hbd_run_record *recs = realloc(runs->recs, cap * sizeof *recs);
         if (recs == NULL)
             return NULL;
         runs->recs = recs;
@@ -84,7 +84,7 @@ hbd_rec *hbd_runs_add(hbd_runs *runs, const hbd_rec *rec)
     return &runs->recs[runs->count++];
 }
 
-size_t hbd_runs_after(const hbd_runs *runs, int64_t after_id)
+size_t hbd_run_table_after(const hbd_run_table *runs, int64_t after_id)
 {
     size_t lo = 0, hi = runs->count;
     while (lo < hi) {

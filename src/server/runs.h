@@ -13,7 +13,7 @@
 
 /* One run. Kept small on purpose (56 bytes): hbeatd is sized for 100,000s
    of runs. */
-typedef struct hbd_rec {
+typedef struct hbd_run_record {
     int64_t id;
     int64_t workflow_id;
     double deadline;       /* Unix seconds; 0: none */
@@ -26,25 +26,26 @@ typedef struct hbd_rec {
        bytes) and is exact to well under a second for any window allowed. */
     float initial_increment;
     uint8_t status; /* HBD_ST_* */
-} hbd_rec;
+} hbd_run_record;
 
-_Static_assert(sizeof(hbd_rec) == 56, "hbd_rec is sized for 100,000s of runs in memory");
+_Static_assert(sizeof(hbd_run_record) == 56,
+               "hbd_run_record is sized for 100,000s of runs in memory");
 
-typedef struct hbd_runs {
-    hbd_rec *recs; /* sorted by id */
+typedef struct hbd_run_table {
+    hbd_run_record *recs; /* sorted by id */
     size_t count, cap;
     uint32_t *slots; /* position + 1; 0 is empty */
     size_t nslots;   /* power of two */
-} hbd_runs;
+} hbd_run_table;
 
-void hbd_runs_init(hbd_runs *runs);
-void hbd_runs_free(hbd_runs *runs);
-/* The record with `id`, or NULL. Valid until the next hbd_runs_add. */
-hbd_rec *hbd_runs_find(const hbd_runs *runs, int64_t id);
+void hbd_run_table_init(hbd_run_table *runs);
+void hbd_run_table_free(hbd_run_table *runs);
+/* The record with `id`, or NULL. Valid until the next hbd_run_table_add. */
+hbd_run_record *hbd_run_table_find(const hbd_run_table *runs, int64_t id);
 /* Appends a copy of `rec`, whose id must be greater than every id held.
    Returns the stored record, or NULL (out of memory, id out of order). */
-hbd_rec *hbd_runs_add(hbd_runs *runs, const hbd_rec *rec);
+hbd_run_record *hbd_run_table_add(hbd_run_table *runs, const hbd_run_record *rec);
 /* Position of the first record with id > after_id (count when none). */
-size_t hbd_runs_after(const hbd_runs *runs, int64_t after_id);
+size_t hbd_run_table_after(const hbd_run_table *runs, int64_t after_id);
 
 #endif /* HBD_RUNS_H */

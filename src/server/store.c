@@ -217,7 +217,7 @@ int hbd_store_schema_version(const hbd_store *s)
     return s->version;
 }
 
-int hbd_store_load(hbd_store *s, int (*fn)(void *arg, const hbd_rec *rec), void *arg,
+int hbd_store_load(hbd_store *s, int (*fn)(void *arg, const hbd_run_record *rec), void *arg,
                    hbeat_error *err)
 {
     sqlite3_stmt *st;
@@ -229,7 +229,7 @@ int hbd_store_load(hbd_store *s, int (*fn)(void *arg, const hbd_rec *rec), void 
         return db_error(err, s->db, rc, "load");
     int result = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        hbd_rec rec;
+        hbd_run_record rec;
         memset(&rec, 0, sizeof rec);
         rec.id = sqlite3_column_int64(st, 0);
         rec.workflow_id = sqlite3_column_int64(st, 1);
@@ -307,12 +307,13 @@ static int set_synced(hbd_store *s, int sync, hbeat_error *err)
     return rc;
 }
 
-int hbd_store_write(hbd_store *s, const hbd_rec *recs, size_t count, hbeat_error *err)
+int hbd_store_write(hbd_store *s, const hbd_run_record *recs, size_t count, hbeat_error *err)
 {
     return hbd_store_commit(s, recs, count, 1, err);
 }
 
-int hbd_store_commit(hbd_store *s, const hbd_rec *recs, size_t count, int sync, hbeat_error *err)
+int hbd_store_commit(hbd_store *s, const hbd_run_record *recs, size_t count, int sync,
+                     hbeat_error *err)
 {
     int rc = set_synced(s, sync, err);
     if (rc != 0)
@@ -321,7 +322,7 @@ int hbd_store_commit(hbd_store *s, const hbd_rec *recs, size_t count, int sync, 
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < count; i++) {
-        const hbd_rec *r = &recs[i];
+        const hbd_run_record *r = &recs[i];
         sqlite3_bind_int64(s->upsert, 1, r->id);
         sqlite3_bind_int64(s->upsert, 2, r->workflow_id);
         sqlite3_bind_text(s->upsert, 3, hbd_status_token(r->status), 1, SQLITE_STATIC);

@@ -58,7 +58,7 @@ static void *work(void *arg)
 {
     worker *w = arg;
     for (uint64_t i = 1; i <= NCHANGES; i++) {
-        hbd_rec r;
+        hbd_run_record r;
         memset(&r, 0, sizeof r);
         r.id = w->id;
         r.workflow_id = 1;
@@ -83,7 +83,7 @@ typedef struct seen {
     size_t n;
 } seen;
 
-static int collect(void *arg, const hbd_rec *r)
+static int collect(void *arg, const hbd_run_record *r)
 {
     seen *s = arg;
     if (r->id < 1 || r->id > NTHREADS)
@@ -160,7 +160,7 @@ static void test_notify(void **state)
     assert_int_equal(n0.rc, 0);
     assert_int_equal(hbd_committer_wait(c, 0, NULL), 0);
 
-    hbd_rec r;
+    hbd_run_record r;
     memset(&r, 0, sizeof r);
     r.id = 1;
     r.status = HBD_ST_G;
@@ -185,7 +185,7 @@ static void test_fail_stop(void **state)
     hbd_committer *c;
     assert_int_equal(hbd_store_open(&store, path, NULL), 0);
     assert_int_equal(hbd_committer_start(&c, store, NULL), 0);
-    hbd_rec good;
+    hbd_run_record good;
     memset(&good, 0, sizeof good);
     good.id = 1;
     good.status = HBD_ST_R;
@@ -195,7 +195,7 @@ static void test_fail_stop(void **state)
     assert_int_equal(hbd_committer_failed(c), 0);
 
     /* A row the store refuses (no status token) fails its batch. */
-    hbd_rec bad = good;
+    hbd_run_record bad = good;
     bad.id = 2;
     bad.status = 250;
     assert_int_equal(hbd_committer_add(c, &bad, &t2, NULL), 0);

@@ -46,9 +46,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static hbd_rec rec(int64_t id, int status, double deadline, uint64_t beats)
+static hbd_run_record rec(int64_t id, int status, double deadline, uint64_t beats)
 {
-    hbd_rec r;
+    hbd_run_record r;
     memset(&r, 0, sizeof r);
     r.id = id;
     r.workflow_id = id * 10;
@@ -60,11 +60,11 @@ static hbd_rec rec(int64_t id, int status, double deadline, uint64_t beats)
 }
 
 typedef struct loaded {
-    hbd_rec recs[16];
+    hbd_run_record recs[16];
     size_t n;
 } loaded;
 
-static int collect(void *arg, const hbd_rec *r)
+static int collect(void *arg, const hbd_run_record *r)
 {
     loaded *l = arg;
     if (l->n == 16)
@@ -116,7 +116,7 @@ static void test_migrate_empty_file(void **state)
     hbd_store *s;
     assert_int_equal(hbd_store_open(&s, path, NULL), 0);
     assert_int_equal(hbd_store_schema_version(s), HBD_STORE_SCHEMA_VERSION);
-    hbd_rec r = rec(1, HBD_ST_R, 1000.5, 3);
+    hbd_run_record r = rec(1, HBD_ST_R, 1000.5, 3);
     assert_int_equal(hbd_store_write(s, &r, 1, NULL), 0);
     hbd_store_close(s);
     assert_int_equal(user_version(path), HBD_STORE_SCHEMA_VERSION);
@@ -175,7 +175,7 @@ static void test_initial_increment_kept(void **state)
 {
     hbd_store *s;
     assert_int_equal(hbd_store_open(&s, path, NULL), 0);
-    hbd_rec r[2] = {rec(1, HBD_ST_L, 1093.0, 0), rec(2, HBD_ST_L, 1093.0, 0)};
+    hbd_run_record r[2] = {rec(1, HBD_ST_L, 1093.0, 0), rec(2, HBD_ST_L, 1093.0, 0)};
     r[0].last_heartbeat = 0;
     r[0].initial_increment = 93.0f;
     assert_int_equal(hbd_store_write(s, r, 2, NULL), 0);
@@ -200,8 +200,8 @@ static void test_reopen_keeps_runs(void **state)
 {
     hbd_store *s;
     assert_int_equal(hbd_store_open(&s, path, NULL), 0);
-    hbd_rec batch[] = {rec(1, HBD_ST_G, 0, 0), rec(2, HBD_ST_R, 1764280000.25, 7),
-                       rec(5, HBD_ST_C, 1764280099.125, 1)};
+    hbd_run_record batch[] = {rec(1, HBD_ST_G, 0, 0), rec(2, HBD_ST_R, 1764280000.25, 7),
+                              rec(5, HBD_ST_C, 1764280099.125, 1)};
     assert_int_equal(hbd_store_write(s, batch, 3, NULL), 0);
     hbd_store_close(s);
 
@@ -226,8 +226,8 @@ static void test_later_copy_wins(void **state)
     hbd_store *s;
     assert_int_equal(hbd_store_open(&s, path, NULL), 0);
     /* One batch holding three versions of run 4, as group commit does. */
-    hbd_rec batch[] = {rec(4, HBD_ST_O, 10, 1), rec(4, HBD_ST_R, 20, 2), rec(3, HBD_ST_L, 5, 1),
-                       rec(4, HBD_ST_D, 30, 3)};
+    hbd_run_record batch[] = {rec(4, HBD_ST_O, 10, 1), rec(4, HBD_ST_R, 20, 2),
+                              rec(3, HBD_ST_L, 5, 1), rec(4, HBD_ST_D, 30, 3)};
     assert_int_equal(hbd_store_write(s, batch, 4, NULL), 0);
     loaded l;
     load(s, &l);
@@ -245,7 +245,7 @@ static void test_failed_write_rolls_back(void **state)
     assert_int_equal(hbd_store_open(&s, path, NULL), 0);
     /* Status 200 has no token: the row breaks NOT NULL, and the whole
        batch, good rows included, must be rolled back. */
-    hbd_rec batch[] = {rec(1, HBD_ST_R, 10, 1), rec(2, 200, 10, 1)};
+    hbd_run_record batch[] = {rec(1, HBD_ST_R, 10, 1), rec(2, 200, 10, 1)};
     hbeat_error err = HBEAT_ERROR_INIT;
     assert_int_equal(hbd_store_write(s, batch, 2, &err), HBEAT_ESYSTEM);
     assert_true(err.native != 0);
@@ -277,7 +277,7 @@ static void test_memory(void **state)
 {
     hbd_store *s;
     assert_int_equal(hbd_store_open(&s, ":memory:", NULL), 0);
-    hbd_rec r = rec(9, HBD_ST_H, 42, 2);
+    hbd_run_record r = rec(9, HBD_ST_H, 42, 2);
     assert_int_equal(hbd_store_write(s, &r, 1, NULL), 0);
     loaded l;
     load(s, &l);

@@ -200,9 +200,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static hbd_rec rec(int64_t id, uint64_t beats)
+static hbd_run_record rec(int64_t id, uint64_t beats)
 {
-    hbd_rec r;
+    hbd_run_record r;
     memset(&r, 0, sizeof r);
     r.id = id;
     r.workflow_id = 7;
@@ -233,7 +233,7 @@ static void test_store_commit(void **state)
     (void)state;
     hbd_store *s;
     assert_int_equal(hbd_store_open(&s, path, NULL), 0);
-    hbd_rec r = rec(1, 1);
+    hbd_run_record r = rec(1, 1);
 
     int before = wal_syncs;
     assert_int_equal(hbd_store_commit(s, &r, 1, 0, NULL), 0);
@@ -263,7 +263,7 @@ static void test_store_commit(void **state)
     hbd_store_close(s);
 }
 
-static int count_beats(void *arg, const hbd_rec *r)
+static int count_beats(void *arg, const hbd_run_record *r)
 {
     if (r->id == 3)
         *(int *)arg = (int)r->beats;
@@ -275,7 +275,7 @@ static int count_beats(void *arg, const hbd_rec *r)
 static int synced(hbd_committer *c, int64_t id, int lazy)
 {
     static uint64_t beats;
-    hbd_rec r = rec(id, ++beats);
+    hbd_run_record r = rec(id, ++beats);
     uint64_t ticket;
     int before = wal_syncs;
     if (lazy)
@@ -343,7 +343,7 @@ static void tell(hbd_committer *c, int lazy, int *inline_out)
 {
     static uint64_t beats;
     told t = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, -1, pthread_self()};
-    hbd_rec r = rec(3, ++beats);
+    hbd_run_record r = rec(3, ++beats);
     uint64_t ticket;
     if (lazy)
         assert_int_equal(hbd_committer_add_lazy(c, &r, &ticket, NULL), 0);
@@ -385,7 +385,7 @@ static void test_inline_commit(void **state)
 
     /* wait() commits inline too, and both paths keep the order. */
     hbd_committer_set_sync(c, HBD_SYNC_CHANGES);
-    hbd_rec r = rec(3, 1000);
+    hbd_run_record r = rec(3, 1000);
     uint64_t ticket;
     assert_int_equal(hbd_committer_add_lazy(c, &r, &ticket, NULL), 0);
     int before = wal_syncs;
