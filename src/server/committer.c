@@ -38,6 +38,7 @@
 
 #include "server/log.h"
 #include "server/metrics_hooks.h"
+#include "server/monotonic.h"
 
 #define IDLE_FLUSH_MS 100
 
@@ -187,13 +188,7 @@ static void *writer(void *arg)
         while ((c->queue.count == 0 || c->busy) && !c->stopping) {
             /* Woken when there is work; the time limit only bounds how long
                a change nobody waits for can sit in the queue. */
-            struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            until.tv_nsec += IDLE_FLUSH_MS * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            struct timespec until = hbd_mono_deadline(IDLE_FLUSH_MS / 1000.0);
             if (pthread_cond_timedwait(&c->work, &c->mu, &until) == ETIMEDOUT &&
                 c->queue.count > 0 && !c->busy)
                 break;
@@ -236,11 +231,7 @@ int hbd_committer_start(hbd_committer **out, hbd_store *store, hbeat_error *err)
                      c->test_delay_ms);
     }
     pthread_mutex_init(&c->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->work, &ca);
-    pthread_condattr_destroy(&ca);
+    hbd_mono_cond_init(&c->work);
     pthread_cond_init(&c->done, NULL);
     int rc = pthread_create(&c->thread, NULL, writer, c);
     if (rc != 0) {

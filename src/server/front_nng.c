@@ -45,6 +45,7 @@
 #include "server/defaults.h"
 #include "server/log.h"
 #include "server/metrics_hooks.h"
+#include "server/monotonic.h"
 #include "server/nng_codec.h"
 #include "server/sp_listen.h"
 #include "server/sp_tls.h"
@@ -134,13 +135,6 @@ struct hbd_nng {
 };
 
 static _Thread_local int on_loop_thread;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- socket I/O, plain or TLS: > 0 bytes, 0 closed, HBD_IO_* ---------- */
 
@@ -364,7 +358,7 @@ static void complete(hbd_nng *srv, request *q)
     srv->pending--;
     free(q->buf);
     free(q);
-    kick(srv, c, now_s());
+    kick(srv, c, hbd_mono_now());
 }
 
 /* From the committer's thread (or this one, when already durable). */
@@ -782,11 +776,11 @@ static void *loop_main(void *arg)
 {
     hbd_nng *srv = arg;
     on_loop_thread = 1;
-    double last_sweep = now_s();
+    double last_sweep = hbd_mono_now();
     for (;;) {
         struct epoll_event evs[MAX_EVENTS];
         int n = epoll_wait(srv->ep, evs, MAX_EVENTS, TICK_MS);
-        double now = now_s();
+        double now = hbd_mono_now();
         for (int i = 0; i < n; i++) {
             int kind = *(int *)evs[i].data.ptr;
             if (kind == K_WAKE)

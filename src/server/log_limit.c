@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "server/log.h"
+#include "server/monotonic.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static hbd_log_site *sites; /* every site that has logged, for the flush */
@@ -31,9 +32,7 @@ static double now(void)
 {
     if (clock_fn != NULL)
         return clock_fn();
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return hbd_mono_now();
 }
 
 static void refill(hbd_log_site *s, double t)

@@ -15,12 +15,11 @@
 #include <time.h>
 
 #include "server/api_path.h"
+#include "server/monotonic.h"
 
 double hbd_metrics_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return hbd_mono_now();
 }
 
 /* ---- protobuf wire walking ----------------------------------------------- */

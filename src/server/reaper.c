@@ -20,6 +20,7 @@
 #include "server/engine_internal.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/monotonic.h"
 #include "server/state_machine.h"
 
 typedef struct reaped {
@@ -104,18 +105,10 @@ struct hbd_reaper {
 static void *reaper_main(void *arg)
 {
     hbd_reaper *r = arg;
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    struct timespec next = hbd_mono_deadline(0);
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
-        double whole;
-        double frac = modf(r->interval, &whole);
-        next.tv_sec += (time_t)whole;
-        next.tv_nsec += (long)(frac * 1e9);
-        if (next.tv_nsec >= 1000000000L) {
-            next.tv_sec++;
-            next.tv_nsec -= 1000000000L;
-        }
+        next = hbd_mono_add(next, r->interval);
         int wait_rc = 0;
         while (!r->stop && wait_rc != ETIMEDOUT)
             wait_rc = pthread_cond_timedwait(&r->cond, &r->mu, &next);
@@ -147,11 +140,7 @@ int hbd_reaper_start(hbd_reaper **out, hbd_engine *engine, double interval, hbea
     r->engine = engine;
     r->interval = interval;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    hbd_mono_cond_init(&r->cond);
     int rc = pthread_create(&r->thread, NULL, reaper_main, r);
     if (rc != 0) {
         pthread_cond_destroy(&r->cond);

@@ -56,6 +56,7 @@
 #include <time.h>
 
 #include "server/log.h"
+#include "server/monotonic.h"
 #include "server/rest/rest_secure.h"
 
 /* How often the rate is looked at: the grace is short, so often. */
@@ -80,9 +81,7 @@ struct hbd_rest_deadlines {
 
 static long long mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)(hbd_mono_now() * 1000.0);
 }
 
 static long long now_ms(const hbd_rest_deadlines *set)
@@ -202,11 +201,7 @@ static void *sweeper(void *arg)
     hbd_rest_deadlines *set = arg;
     pthread_mutex_lock(&set->mu);
     while (!set->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)(set->period_ms % 1000) * 1000000L;
-        until.tv_sec += (time_t)(set->period_ms / 1000) + until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = hbd_mono_deadline((double)set->period_ms / 1000.0);
         while (!set->stopping &&
                pthread_cond_timedwait(&set->wake, &set->mu, &until) != ETIMEDOUT) {
         }
@@ -237,12 +232,8 @@ int hbd_rest_deadlines_start(hbd_rest_deadlines **out, const hbd_rest_guard *gua
             return -1;
         }
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&set->mu, NULL);
-    pthread_cond_init(&set->wake, &ca);
-    pthread_condattr_destroy(&ca);
+    hbd_mono_cond_init(&set->wake);
     set->head.next = set->head.prev = &set->head;
     set->timeout_ms = (long long)(guard->read_timeout * 1000.0);
     if (set->timeout_ms < 1)

@@ -53,6 +53,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/metrics_hooks.h"
+#include "server/monotonic.h"
 #include "server/rest/rest_internal.h"
 #include "server/rest/rest_secure.h"
 
@@ -525,12 +526,8 @@ int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *o
     hbd_rest *rest = calloc(1, sizeof *rest);
     if (rest == NULL)
         return hbeat_error_set(err, HBEAT_ENOMEM, "out of memory");
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&rest->mu, NULL);
-    pthread_cond_init(&rest->idle, &ca);
-    pthread_condattr_destroy(&ca);
+    hbd_mono_cond_init(&rest->idle);
     rest->engine = engine;
     rest->max_body = opts->max_body != 0 ? opts->max_body : HBD_DEFAULT_MAX_REQUEST;
     rest->auth = sec->auth;
@@ -641,9 +638,7 @@ void hbd_rest_stop(hbd_rest *rest)
     if (fd != MHD_INVALID_SOCKET)
         shutdown(fd, SHUT_RDWR);
 
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += STOP_WAIT_S;
+    struct timespec until = hbd_mono_deadline(STOP_WAIT_S);
     int timed_out = 0, warned = 0;
     pthread_mutex_lock(&rest->mu);
     /* A durable callback still to come (or still running) touches its
