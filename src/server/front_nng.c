@@ -280,6 +280,13 @@ static void flush(hbd_nng *srv, conn *c, double now)
 
 static int queue_output(conn *c, const uint8_t *data, size_t len)
 {
+    /* Sent bytes are dropped before the buffer grows, so that a peer that
+       reads slowly but never quite catches up holds only what is unsent. */
+    if (c->out_off > 0 && c->out_len + len > c->out_cap) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
     if (c->out_len + len > c->out_cap) {
         size_t cap = c->out_cap ? c->out_cap : 4096;
         while (cap < c->out_len + len)
