@@ -489,6 +489,88 @@ static void rest_free(hbd_rest *rest)
     free(rest);
 }
 
+/* The numeric listen address; MHD_USE_IPv6 added to *flags for IPv6. */
+static int listen_address(const char *host, unsigned short port, struct sockaddr_storage *ss,
+                          unsigned int *flags, hbeat_error *err)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        *flags |= MHD_USE_IPv6;
+        return 0;
+    }
+    return hbeat_error_set(err, HBEAT_EINVAL,
+                           "REST listen host \"%.80s\" is not a numeric IPv4 or IPv6 address",
+                           host);
+}
+
+/* libmicrohttpd's options for TLS and the per-address backstop, ended by
+   MHD_OPTION_END in extra[] (room for 8). */
+static int daemon_extras(hbd_rest *rest, const hbd_rest_security *sec, unsigned int *flags,
+                         struct MHD_OptionItem extra[8], hbeat_error *err)
+{
+    size_t n = 0;
+    if (sec->tls != NULL) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+            return hbeat_error_set(err, HBEAT_ENOTSUP, "this libmicrohttpd has no TLS support");
+        *flags |= MHD_USE_TLS;
+        extra[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)sec->tls->key_pem};
+        extra[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)sec->tls->cert_pem};
+        if (sec->tls->client_ca_pem != NULL) {
+            extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                                 (void *)sec->tls->client_ca_pem};
+            rest->verify_clients = 1;
+        }
+        /* TLS 1.2 at least. With client certificates, TLS 1.2 only: in
+           TLS 1.3 the client finishes its handshake before the server has
+           judged its certificate, so a refusal reaches it only after its
+           first request, racing the server's close, and can look like a
+           dropped connection instead of a TLS error. */
+        extra[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                    (void *)(sec->tls->client_ca_pem != NULL
+                                                 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2"
+                                                 : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2")};
+    }
+    /* The per-address limit is hbeatd's (rest_deadline.c); libmicrohttpd's
+       stays above it as a backstop. */
+    if (sec->max_connections_per_ip > 0)
+        extra[n++] = (struct MHD_OptionItem){
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (intptr_t)(sec->max_connections_per_ip + headroom(sec->max_connections_per_ip, 4)),
+            NULL};
+    extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    return 0;
+}
+
+/* hbeatd's own guard (rest_deadline.c): read timeout, minimum rate, who
+   gives way in a full table. *mhd_limit gets libmicrohttpd's limit. */
+static int start_guard(hbd_rest *rest, const hbd_rest_security *sec, double read_timeout,
+                       unsigned int *mhd_limit, hbeat_error *err)
+{
+    hbd_rest_guard guard = {
+        .read_timeout = read_timeout,
+        .min_rate = sec->min_request_rate,
+        .grace = MIN_RATE_GRACE_S,
+        .max_connections = connection_limit(sec->max_connections, mhd_limit),
+        .max_per_address = sec->max_connections_per_ip,
+    };
+    guard.capacity = *mhd_limit;
+    if (hbd_rest_deadlines_start(&rest->deadlines, &guard) != 0)
+        return hbeat_error_set(err, HBEAT_ESYSTEM, "cannot start the read-timeout thread");
+    return 0;
+}
+
 int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *opts,
                    const hbd_rest_security *sec, hbeat_error *err)
 {
@@ -499,29 +581,16 @@ int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *o
         return hbeat_error_set(err, HBEAT_EINVAL, "hbd_rest_start: NULL argument");
     *out = NULL;
     const char *host = opts->host != NULL ? opts->host : "127.0.0.1";
-
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
     /* poll(), not epoll: with a thread pool on epoll, MHD_quiesce_daemon and
        the workers both remove the listen socket from the workers' epoll sets,
        and the loser of that race makes MHD abort ("Failed to remove listen
        FD from epoll set"; seen at stop under TSan). */
     unsigned int flags =
         MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(opts->port);
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(opts->port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        return hbeat_error_set(err, HBEAT_EINVAL,
-                               "REST listen host \"%.80s\" is not a numeric IPv4 or IPv6 address",
-                               host);
-    }
+    struct sockaddr_storage ss;
+    int code = listen_address(host, opts->port, &ss, &flags, err);
+    if (code != 0)
+        return code;
 
     hbd_rest *rest = calloc(1, sizeof *rest);
     if (rest == NULL)
@@ -532,59 +601,16 @@ int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *o
     rest->max_body = opts->max_body != 0 ? opts->max_body : HBD_DEFAULT_MAX_REQUEST;
     rest->auth = sec->auth;
 
-    /* TLS and the per-address limit only when asked for. */
     struct MHD_OptionItem extra[8];
-    size_t nextra = 0;
-    if (sec->tls != NULL) {
-        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            rest_free(rest);
-            return hbeat_error_set(err, HBEAT_ENOTSUP, "this libmicrohttpd has no TLS support");
-        }
-        flags |= MHD_USE_TLS;
-        extra[nextra++] =
-            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)sec->tls->key_pem};
-        extra[nextra++] =
-            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)sec->tls->cert_pem};
-        if (sec->tls->client_ca_pem != NULL) {
-            extra[nextra++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
-                                                      (void *)sec->tls->client_ca_pem};
-            rest->verify_clients = 1;
-        }
-        /* TLS 1.2 at least. With client certificates, TLS 1.2 only: in
-           TLS 1.3 the client finishes its handshake before the server has
-           judged its certificate, so a refusal reaches it only after its
-           first request, racing the server's close, and can look like a
-           dropped connection instead of a TLS error. */
-        extra[nextra++] =
-            (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
-                                    (void *)(sec->tls->client_ca_pem != NULL
-                                                 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2"
-                                                 : "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2")};
-    }
-    /* The per-address limit is hbeatd's (rest_deadline.c); libmicrohttpd's
-       stays above it as a backstop. */
-    if (sec->max_connections_per_ip > 0)
-        extra[nextra++] = (struct MHD_OptionItem){
-            MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-            (intptr_t)(sec->max_connections_per_ip + headroom(sec->max_connections_per_ip, 4)),
-            NULL};
-    extra[nextra] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     double read_timeout = sec->read_timeout > 0 ? sec->read_timeout : HBD_DEFAULT_READ_TIMEOUT;
-    unsigned int idle_s = read_timeout < 1.0 ? 1u : (unsigned int)(read_timeout + 0.999);
     unsigned int mhd_limit = 0;
-    hbd_rest_guard guard = {
-        .read_timeout = read_timeout,
-        .min_rate = sec->min_request_rate,
-        .grace = MIN_RATE_GRACE_S,
-        .max_connections = connection_limit(sec->max_connections, &mhd_limit),
-        .max_per_address = sec->max_connections_per_ip,
-    };
-    guard.capacity = mhd_limit;
-    if (hbd_rest_deadlines_start(&rest->deadlines, &guard) != 0) {
+    if ((code = daemon_extras(rest, sec, &flags, extra, err)) != 0 ||
+        (code = start_guard(rest, sec, read_timeout, &mhd_limit, err)) != 0) {
         rest_free(rest);
-        return hbeat_error_set(err, HBEAT_ESYSTEM, "cannot start the read-timeout thread");
+        return code;
     }
 
+    unsigned int idle_s = read_timeout < 1.0 ? 1u : (unsigned int)(read_timeout + 0.999);
     unsigned int threads = opts->threads != 0 ? opts->threads : default_threads();
     /* The logger goes first so that MHD reports nothing to stderr itself.
        MHD sets SO_REUSEADDR on POSIX by itself (a restart can bind while
@@ -600,11 +626,11 @@ int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *o
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, rest, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     int saved = errno;
     if (rest->daemon == NULL) {
-        int code = hbeat_error_set(err, HBEAT_ESYSTEM, "cannot serve HTTP on %s:%u: %s", host,
-                                   (unsigned int)opts->port,
-                                   rest->last_log[0] != '\0' ? rest->last_log
-                                   : saved != 0              ? strerror(saved)
-                                                             : "microhttpd failed to start");
+        code = hbeat_error_set(err, HBEAT_ESYSTEM, "cannot serve HTTP on %s:%u: %s", host,
+                               (unsigned int)opts->port,
+                               rest->last_log[0] != '\0' ? rest->last_log
+                               : saved != 0              ? strerror(saved)
+                                                         : "microhttpd failed to start");
         if (err != NULL)
             err->native = saved;
         rest_free(rest);
