@@ -79,6 +79,89 @@ static int token_byte_ok(unsigned char c)
 
 /* Parses "<right> <token>" lines into a new table. Errors name the line
    number only: the line may hold a secret. */
+/* One line with something on it, [p, eol) trimmed: its right and its
+   token, or an error that names the line. */
+static int parse_line(const char *path, unsigned lineno, char *p, char *eol, hbd_right *right,
+                      char **tok, size_t *tlen, hbeat_error *err)
+{
+    char *word_end = p;
+    while (word_end < eol && !is_space(*word_end))
+        word_end++;
+    size_t wlen = (size_t)(word_end - p);
+    *right = HBD_RIGHT_NONE;
+    if (wlen == 6 && memcmp(p, "client", 6) == 0)
+        *right = HBD_RIGHT_CLIENT;
+    else if (wlen == 8 && memcmp(p, "operator", 8) == 0)
+        *right = HBD_RIGHT_OPERATOR;
+    *tok = word_end;
+    while (*tok < eol && is_space(**tok))
+        (*tok)++;
+    *tlen = (size_t)(eol - *tok);
+    if (*right == HBD_RIGHT_NONE)
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "token file %.200s, line %u: expected \"client TOKEN\" or "
+                               "\"operator TOKEN\"",
+                               path, lineno);
+    if (*tlen == 0)
+        return hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s, line %u: no token", path,
+                               lineno);
+    if (*tlen < TOKEN_MIN || *tlen > TOKEN_MAX)
+        return hbeat_error_set(err, HBEAT_EINVAL,
+                               "token file %.200s, line %u: a token must be %d to %d bytes long",
+                               path, lineno, TOKEN_MIN, TOKEN_MAX);
+    for (size_t i = 0; i < *tlen; i++) {
+        if (!token_byte_ok((unsigned char)(*tok)[i]))
+            return hbeat_error_set(err, HBEAT_EINVAL,
+                                   "token file %.200s, line %u: a token is printable ASCII "
+                                   "without spaces",
+                                   path, lineno);
+    }
+    return 0;
+}
+
+/* Appends a token to the table; its bytes go to the blob, their offset to
+   offsets[] (pointers are fixed up once the blob is complete). */
+static int add_entry(table *t, size_t **offsets, size_t *cap, hbd_right right, const char *tok,
+                     size_t tlen, hbeat_error *err)
+{
+    if (t->count == *cap) {
+        size_t ncap = *cap * 2;
+        entry *e = realloc(t->entries, ncap * sizeof *e);
+        size_t *o = e != NULL ? realloc(*offsets, ncap * sizeof *o) : NULL;
+        if (e != NULL)
+            t->entries = e;
+        if (o != NULL)
+            *offsets = o;
+        if (e == NULL || o == NULL)
+            return hbeat_error_set(err, HBEAT_ENOMEM, "token file: out of memory");
+        *cap = ncap;
+    }
+    (*offsets)[t->count] = t->blob_len;
+    memcpy(t->blob + t->blob_len, tok, tlen);
+    t->blob_len += tlen;
+    t->entries[t->count].right = right;
+    t->entries[t->count].len = tlen;
+    t->count++;
+    return 0;
+}
+
+/* The same token twice is harmless only when both lines agree. */
+static int check_conflicts(const char *path, const table *t, hbeat_error *err)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        for (size_t j = i + 1; j < t->count; j++) {
+            if (t->entries[i].len == t->entries[j].len &&
+                memcmp(t->entries[i].bytes, t->entries[j].bytes, t->entries[i].len) == 0 &&
+                t->entries[i].right != t->entries[j].right)
+                return hbeat_error_set(err, HBEAT_EINVAL,
+                                       "token file %.200s: one token is listed with two "
+                                       "different rights",
+                                       path);
+        }
+    }
+    return 0;
+}
+
 static int parse(const char *path, char *text, size_t len, table **out, hbeat_error *err)
 {
     *out = NULL;
@@ -88,13 +171,9 @@ static int parse(const char *path, char *text, size_t len, table **out, hbeat_er
         t->entries = calloc(cap, sizeof *t->entries);
         t->blob = malloc(len + 1);
     }
-    if (t == NULL || t->entries == NULL || t->blob == NULL) {
-        table_free(t);
-        return hbeat_error_set(err, HBEAT_ENOMEM, "token file: out of memory");
-    }
-    /* Offsets until the blob is complete; pointers are fixed up at the end. */
     size_t *offsets = calloc(cap, sizeof *offsets);
-    if (offsets == NULL) {
+    if (t == NULL || t->entries == NULL || t->blob == NULL || offsets == NULL) {
+        free(offsets);
         table_free(t);
         return hbeat_error_set(err, HBEAT_ENOMEM, "token file: out of memory");
     }
@@ -113,84 +192,20 @@ static int parse(const char *path, char *text, size_t len, table **out, hbeat_er
             p++;
         while (eol > p && is_space(eol[-1]))
             eol--;
-        if (p == eol || *p == '#') {
-            p = next;
-            continue;
+        if (p != eol && *p != '#') {
+            hbd_right right;
+            char *tok;
+            size_t tlen;
+            rc = parse_line(path, lineno, p, eol, &right, &tok, &tlen, err);
+            if (rc == 0)
+                rc = add_entry(t, &offsets, &cap, right, tok, tlen, err);
         }
-        char *word_end = p;
-        while (word_end < eol && !is_space(*word_end))
-            word_end++;
-        size_t wlen = (size_t)(word_end - p);
-        hbd_right right = HBD_RIGHT_NONE;
-        if (wlen == 6 && memcmp(p, "client", 6) == 0)
-            right = HBD_RIGHT_CLIENT;
-        else if (wlen == 8 && memcmp(p, "operator", 8) == 0)
-            right = HBD_RIGHT_OPERATOR;
-        char *tok = word_end;
-        while (tok < eol && is_space(*tok))
-            tok++;
-        size_t tlen = (size_t)(eol - tok);
-        if (right == HBD_RIGHT_NONE) {
-            rc = hbeat_error_set(err, HBEAT_EINVAL,
-                                 "token file %.200s, line %u: expected \"client TOKEN\" or "
-                                 "\"operator TOKEN\"",
-                                 path, lineno);
-        } else if (tlen == 0) {
-            rc = hbeat_error_set(err, HBEAT_EINVAL, "token file %.200s, line %u: no token", path,
-                                 lineno);
-        } else if (tlen < TOKEN_MIN || tlen > TOKEN_MAX) {
-            rc = hbeat_error_set(err, HBEAT_EINVAL,
-                                 "token file %.200s, line %u: a token must be %d to %d bytes long",
-                                 path, lineno, TOKEN_MIN, TOKEN_MAX);
-        } else {
-            for (size_t i = 0; i < tlen && rc == 0; i++) {
-                if (!token_byte_ok((unsigned char)tok[i]))
-                    rc = hbeat_error_set(err, HBEAT_EINVAL,
-                                         "token file %.200s, line %u: a token is printable ASCII "
-                                         "without spaces",
-                                         path, lineno);
-            }
-        }
-        if (rc != 0)
-            break;
-        if (t->count == cap) {
-            cap *= 2;
-            entry *e = realloc(t->entries, cap * sizeof *e);
-            size_t *o = e != NULL ? realloc(offsets, cap * sizeof *o) : NULL;
-            if (e != NULL)
-                t->entries = e;
-            if (o != NULL)
-                offsets = o;
-            if (e == NULL || o == NULL) {
-                rc = hbeat_error_set(err, HBEAT_ENOMEM, "token file: out of memory");
-                break;
-            }
-        }
-        offsets[t->count] = t->blob_len;
-        memcpy(t->blob + t->blob_len, tok, tlen);
-        t->blob_len += tlen;
-        t->entries[t->count].right = right;
-        t->entries[t->count].len = tlen;
-        t->count++;
         p = next;
     }
     if (rc == 0) {
         for (size_t i = 0; i < t->count; i++)
             t->entries[i].bytes = t->blob + offsets[i];
-        /* The same token twice is harmless only when both lines agree. */
-        for (size_t i = 0; i < t->count && rc == 0; i++) {
-            for (size_t j = i + 1; j < t->count; j++) {
-                if (t->entries[i].len == t->entries[j].len &&
-                    memcmp(t->entries[i].bytes, t->entries[j].bytes, t->entries[i].len) == 0 &&
-                    t->entries[i].right != t->entries[j].right) {
-                    rc = hbeat_error_set(err, HBEAT_EINVAL,
-                                         "token file %.200s: one token is listed with two "
-                                         "different rights",
-                                         path);
-                    break;
-                }
-            }
-        }
+        rc = check_conflicts(path, t, err);
     }
     free(offsets);
     if (rc != 0) {
