@@ -347,106 +347,122 @@ static enum MHD_Result send_durable_reply(struct MHD_Connection *c, conn *cn,
     return ok;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **req_cls)
+/* The first call for a request: its headers are in, the body (if any)
+   follows in later calls. Everything that can refuse it on its headers
+   alone does so here, before a byte of the body is read. */
+static enum MHD_Result on_headers(hbd_rest *rest, struct MHD_Connection *c,
+                                  const hbd_rest_request *req, void **req_cls)
 {
-    hbd_rest *rest = cls;
-    hbd_rest_request req = {method, url, NULL, 0, get_query, c};
-
-    if (*req_cls == NULL) {
-        /* Headers are in; the body (if any) follows in later calls. */
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        conn *cn = ci != NULL ? ci->socket_context : NULL;
-        if (cn == NULL)
-            return MHD_NO;
-        cn->started = hbd_metrics_now();
-        cn->route = hbd_metrics_rest_route(method, url);
-        cn->len = 0;
-        cn->too_big = 0;
-        cn->dropped = 0;
-        cn->responded = 0;
-        cn->resumed = 0;
-        *req_cls = cn;
-        pthread_mutex_lock(&rest->mu);
-        rest->in_flight++;
-        int stopping = rest->stopping;
-        pthread_mutex_unlock(&rest->mu);
-        if (stopping)
-            return reply_early(c, cn, &req, 503, "server is shutting down");
-        /* Before anything else reads the body: where its length is open
-           to two readings, the connection is closed (request smuggling). */
-        const char *framing = hbd_rest_framing_problem(c);
-        if (framing != NULL)
-            return reply_early(c, cn, &req, 400, framing);
-        /* Before the body: a request without a valid token costs no more
-           than its headers. The status page holds no data (its script
-           fetches the runs with the token the user types in), so it loads
-           without one. */
-        hbd_right right = hbd_rest_bearer_right(rest->auth, c);
-        if (right == HBD_RIGHT_NONE && cn->route != HBD_ROUTE_STATUS_PAGE)
-            return reply_early(c, cn, &req, 401,
-                               "a valid bearer token is required (Authorization: Bearer TOKEN)");
-        cn->client_only = right != HBD_RIGHT_OPERATOR;
-        size_t declared = declared_length(c);
-        if (declared > rest->max_body) {
-            /* Refused before the body when the client is not sending it
-               yet (it waits for 100 Continue), or would send too much to
-               drop; otherwise the body is dropped as it comes. */
-            if (!expects_continue(c) && declared <= drain_max(rest)) {
-                cn->too_big = 1;
-                return MHD_YES;
-            }
-            char message[96];
-            snprintf(message, sizeof message, "request body is larger than %zu bytes",
-                     rest->max_body);
-            return reply_early(c, cn, &req, 413, message);
-        }
-        return MHD_YES;
-    }
-
-    conn *cn = *req_cls;
-    if (*upload_data_size != 0) {
-        size_t n = *upload_data_size;
-        *upload_data_size = 0;
-        if (cn->responded)
-            return MHD_YES;
-        if (!cn->too_big && append(cn, upload_data, n, rest->max_body) != 0)
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn *cn = ci != NULL ? ci->socket_context : NULL;
+    if (cn == NULL)
+        return MHD_NO;
+    cn->started = hbd_metrics_now();
+    cn->route = hbd_metrics_rest_route(req->method, req->path);
+    cn->len = 0;
+    cn->too_big = 0;
+    cn->dropped = 0;
+    cn->responded = 0;
+    cn->resumed = 0;
+    *req_cls = cn;
+    pthread_mutex_lock(&rest->mu);
+    rest->in_flight++;
+    int stopping = rest->stopping;
+    pthread_mutex_unlock(&rest->mu);
+    if (stopping)
+        return reply_early(c, cn, req, 503, "server is shutting down");
+    /* Where the body's length is open to two readings, the connection is
+       closed (request smuggling). */
+    const char *framing = hbd_rest_framing_problem(c);
+    if (framing != NULL)
+        return reply_early(c, cn, req, 400, framing);
+    /* A request without a valid token costs no more than its headers. The
+       status page holds no data (its script fetches the runs with the
+       token the user types in), so it loads without one. */
+    hbd_right right = hbd_rest_bearer_right(rest->auth, c);
+    if (right == HBD_RIGHT_NONE && cn->route != HBD_ROUTE_STATUS_PAGE)
+        return reply_early(c, cn, req, 401,
+                           "a valid bearer token is required (Authorization: Bearer TOKEN)");
+    cn->client_only = right != HBD_RIGHT_OPERATOR;
+    size_t declared = declared_length(c);
+    if (declared > rest->max_body) {
+        /* Refused before the body when the client is not sending it yet
+           (it waits for 100 Continue), or would send too much to drop;
+           otherwise the body is dropped as it comes. */
+        if (!expects_continue(c) && declared <= drain_max(rest)) {
             cn->too_big = 1;
-        if (cn->too_big) {
-            cn->dropped += n;
-            if (cn->len + cn->dropped > drain_max(rest)) {
-                hbd_warn_limited("rest: body too large",
-                                 "rest: closing a connection sending a body over %zu bytes",
-                                 drain_max(rest));
-                return MHD_NO;
-            }
+            return MHD_YES;
         }
-        return MHD_YES;
+        char message[96];
+        snprintf(message, sizeof message, "request body is larger than %zu bytes", rest->max_body);
+        return reply_early(c, cn, req, 413, message);
     }
+    return MHD_YES;
+}
+
+/* A piece of the body: kept, or counted and dropped when too big. */
+static enum MHD_Result on_body(hbd_rest *rest, conn *cn, const char *data, size_t n)
+{
+    if (cn->responded)
+        return MHD_YES;
+    if (!cn->too_big && append(cn, data, n, rest->max_body) != 0)
+        cn->too_big = 1;
+    if (cn->too_big) {
+        cn->dropped += n;
+        if (cn->len + cn->dropped > drain_max(rest)) {
+            hbd_warn_limited("rest: body too large",
+                             "rest: closing a connection sending a body over %zu bytes",
+                             drain_max(rest));
+            return MHD_NO;
+        }
+    }
+    return MHD_YES;
+}
+
+/* The whole request is in: route it, and reply now or once durable. */
+static enum MHD_Result on_complete(hbd_rest *rest, struct MHD_Connection *c, conn *cn,
+                                   hbd_rest_request *req)
+{
     hbd_rest_deadline_disarm(&cn->deadline);
     if (cn->responded)
         return MHD_YES;
     if (cn->resumed)
-        return send_durable_reply(c, cn, &req);
-
+        return send_durable_reply(c, cn, req);
     if (cn->too_big) {
-        hbd_rest_reply_error(&cn->reply, &req, 413, "request body is larger than %zu bytes",
+        hbd_rest_reply_error(&cn->reply, req, 413, "request body is larger than %zu bytes",
                              rest->max_body);
     } else {
-        req.body = cn->body;
-        req.body_len = cn->len;
-        hbd_rest_route(rest->engine, &req, cn->client_only, &cn->reply);
+        req->body = cn->body;
+        req->body_len = cn->len;
+        hbd_rest_route(rest->engine, req, cn->client_only, &cn->reply);
         if (cn->reply.wait_durable && wait_durable(rest, c, cn))
             return MHD_YES;
     }
     if (atomic_load(&cn->durable) == DUR_DONE)
-        return send_durable_reply(c, cn, &req);
+        return send_durable_reply(c, cn, req);
     count_request(cn);
     enum MHD_Result ok = send_reply(c, &cn->reply, 0);
     hbd_rest_reply_release(&cn->reply);
     return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    (void)version;
+    hbd_rest *rest = cls;
+    hbd_rest_request req = {method, url, NULL, 0, get_query, c};
+    if (*req_cls == NULL)
+        return on_headers(rest, c, &req, req_cls);
+    conn *cn = *req_cls;
+    if (*upload_data_size != 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        return on_body(rest, cn, upload_data, n);
+    }
+    return on_complete(rest, c, cn, &req);
 }
 
 /* libmicrohttpd's limits sit this far above hbeatd's own: a connection
