@@ -101,102 +101,137 @@ typedef struct parts {
     Hbeat__V1__RunInfo **info_ptrs;
 } parts;
 
+/* One handler per call: applies it through the engine and fills the
+   reply from `p`. Adding a call adds a handler and a row in `handlers`. */
+typedef int (*handler)(hbd_engine *e, const Hbeat__V1__Request *req, Hbeat__V1__Reply *reply,
+                       parts *p, uint64_t *ticket, hbeat_error *err);
+
+static int serve_heartbeat(hbd_engine *e, const Hbeat__V1__Request *req, Hbeat__V1__Reply *reply,
+                           parts *p, uint64_t *ticket, hbeat_error *err)
+{
+    const Hbeat__V1__HeartbeatRequest *r = req->heartbeat;
+    int rc = hbd_engine_heartbeat_begin(e, r->workflow_run_id, r->status, r->next_report_increment,
+                                        &p->run, ticket, err);
+    if (rc != 0)
+        return rc;
+    hbeat__v1__heartbeat_reply__init(&p->heartbeat);
+    p->heartbeat.status = p->run.status;
+    p->heartbeat.sequence = r->sequence;
+    p->heartbeat.deadline = p->run.deadline;
+    reply->result_case = HBEAT__V1__REPLY__RESULT_HEARTBEAT;
+    reply->heartbeat = &p->heartbeat;
+    return 0;
+}
+
+static int serve_update_status(hbd_engine *e, const Hbeat__V1__Request *req,
+                               Hbeat__V1__Reply *reply, parts *p, uint64_t *ticket,
+                               hbeat_error *err)
+{
+    const Hbeat__V1__UpdateStatusRequest *r = req->update_status;
+    int rc = hbd_engine_update_status_begin(e, r->workflow_run_id, r->status, &p->run, ticket, err);
+    if (rc != 0)
+        return rc;
+    hbeat__v1__update_status_reply__init(&p->update_status);
+    p->update_status.status = p->run.status;
+    reply->result_case = HBEAT__V1__REPLY__RESULT_UPDATE_STATUS;
+    reply->update_status = &p->update_status;
+    return 0;
+}
+
+static int serve_create_run(hbd_engine *e, const Hbeat__V1__Request *req, Hbeat__V1__Reply *reply,
+                            parts *p, uint64_t *ticket, hbeat_error *err)
+{
+    const Hbeat__V1__CreateRunRequest *r = req->create_run;
+    const double *inc = NULL;
+    if (r->first_deadline_case ==
+        HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT)
+        inc = &r->next_report_increment;
+    int rc = hbd_engine_create_run_begin(e, r->workflow_id, r->status, inc, &p->run, ticket, err);
+    if (rc != 0)
+        return rc;
+    run_info(&p->info, &p->run);
+    hbeat__v1__create_run_reply__init(&p->create_run);
+    p->create_run.run = &p->info;
+    reply->result_case = HBEAT__V1__REPLY__RESULT_CREATE_RUN;
+    reply->create_run = &p->create_run;
+    return 0;
+}
+
+static int serve_get_run(hbd_engine *e, const Hbeat__V1__Request *req, Hbeat__V1__Reply *reply,
+                         parts *p, uint64_t *ticket, hbeat_error *err)
+{
+    int rc = hbd_engine_get_run_begin(e, req->get_run->workflow_run_id, &p->run, ticket, err);
+    if (rc != 0)
+        return rc;
+    run_info(&p->info, &p->run);
+    hbeat__v1__get_run_reply__init(&p->get_run);
+    p->get_run.run = &p->info;
+    reply->result_case = HBEAT__V1__REPLY__RESULT_GET_RUN;
+    reply->get_run = &p->get_run;
+    return 0;
+}
+
+static int serve_set_status(hbd_engine *e, const Hbeat__V1__Request *req, Hbeat__V1__Reply *reply,
+                            parts *p, uint64_t *ticket, hbeat_error *err)
+{
+    const Hbeat__V1__SetStatusRequest *r = req->set_status;
+    int rc = hbd_engine_set_status_begin(e, r->workflow_run_id, r->status, r->force, &p->run,
+                                         ticket, err);
+    if (rc != 0)
+        return rc;
+    run_info(&p->info, &p->run);
+    hbeat__v1__set_status_reply__init(&p->set_status);
+    p->set_status.run = &p->info;
+    reply->result_case = HBEAT__V1__REPLY__RESULT_SET_STATUS;
+    reply->set_status = &p->set_status;
+    return 0;
+}
+
+static int serve_list_runs(hbd_engine *e, const Hbeat__V1__Request *req, Hbeat__V1__Reply *reply,
+                           parts *p, uint64_t *ticket, hbeat_error *err)
+{
+    const Hbeat__V1__ListRunsRequest *r = req->list_runs;
+    size_t n;
+    int64_t next;
+    int rc = hbd_engine_list_runs_begin(e, r->status, r->after_id, r->limit, &p->runs, &n, &next,
+                                        ticket, err);
+    if (rc != 0)
+        return rc;
+    p->infos = malloc((n ? n : 1) * sizeof *p->infos);
+    p->info_ptrs = malloc((n ? n : 1) * sizeof *p->info_ptrs);
+    if (p->infos == NULL || p->info_ptrs == NULL)
+        return hbeat_error_set(err, HBEAT_ENOMEM, "out of memory listing runs");
+    for (size_t i = 0; i < n; i++) {
+        run_info(&p->infos[i], &p->runs[i]);
+        p->info_ptrs[i] = &p->infos[i];
+    }
+    hbeat__v1__list_runs_reply__init(&p->list_runs);
+    p->list_runs.n_runs = n;
+    p->list_runs.runs = p->info_ptrs;
+    p->list_runs.next_after_id = next;
+    reply->result_case = HBEAT__V1__REPLY__RESULT_LIST_RUNS;
+    reply->list_runs = &p->list_runs;
+    return 0;
+}
+
+static const struct {
+    Hbeat__V1__Request__CallCase call;
+    handler serve;
+} handlers[] = {
+    {HBEAT__V1__REQUEST__CALL_HEARTBEAT, serve_heartbeat},
+    {HBEAT__V1__REQUEST__CALL_UPDATE_STATUS, serve_update_status},
+    {HBEAT__V1__REQUEST__CALL_CREATE_RUN, serve_create_run},
+    {HBEAT__V1__REQUEST__CALL_GET_RUN, serve_get_run},
+    {HBEAT__V1__REQUEST__CALL_SET_STATUS, serve_set_status},
+    {HBEAT__V1__REQUEST__CALL_LIST_RUNS, serve_list_runs},
+};
+
 static int dispatch(hbd_engine *e, const Hbeat__V1__Request *req, Hbeat__V1__Reply *reply, parts *p,
                     uint64_t *ticket, hbeat_error *err)
 {
-    int rc;
-    switch (req->call_case) {
-    case HBEAT__V1__REQUEST__CALL_HEARTBEAT: {
-        const Hbeat__V1__HeartbeatRequest *r = req->heartbeat;
-        rc = hbd_engine_heartbeat_begin(e, r->workflow_run_id, r->status, r->next_report_increment,
-                                        &p->run, ticket, err);
-        if (rc != 0)
-            return rc;
-        hbeat__v1__heartbeat_reply__init(&p->heartbeat);
-        p->heartbeat.status = p->run.status;
-        p->heartbeat.sequence = r->sequence;
-        p->heartbeat.deadline = p->run.deadline;
-        reply->result_case = HBEAT__V1__REPLY__RESULT_HEARTBEAT;
-        reply->heartbeat = &p->heartbeat;
-        return 0;
-    }
-    case HBEAT__V1__REQUEST__CALL_UPDATE_STATUS: {
-        const Hbeat__V1__UpdateStatusRequest *r = req->update_status;
-        rc = hbd_engine_update_status_begin(e, r->workflow_run_id, r->status, &p->run, ticket, err);
-        if (rc != 0)
-            return rc;
-        hbeat__v1__update_status_reply__init(&p->update_status);
-        p->update_status.status = p->run.status;
-        reply->result_case = HBEAT__V1__REPLY__RESULT_UPDATE_STATUS;
-        reply->update_status = &p->update_status;
-        return 0;
-    }
-    case HBEAT__V1__REQUEST__CALL_CREATE_RUN: {
-        const Hbeat__V1__CreateRunRequest *r = req->create_run;
-        const double *inc = NULL;
-        if (r->first_deadline_case ==
-            HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT)
-            inc = &r->next_report_increment;
-        rc = hbd_engine_create_run_begin(e, r->workflow_id, r->status, inc, &p->run, ticket, err);
-        if (rc != 0)
-            return rc;
-        run_info(&p->info, &p->run);
-        hbeat__v1__create_run_reply__init(&p->create_run);
-        p->create_run.run = &p->info;
-        reply->result_case = HBEAT__V1__REPLY__RESULT_CREATE_RUN;
-        reply->create_run = &p->create_run;
-        return 0;
-    }
-    case HBEAT__V1__REQUEST__CALL_GET_RUN: {
-        rc = hbd_engine_get_run_begin(e, req->get_run->workflow_run_id, &p->run, ticket, err);
-        if (rc != 0)
-            return rc;
-        run_info(&p->info, &p->run);
-        hbeat__v1__get_run_reply__init(&p->get_run);
-        p->get_run.run = &p->info;
-        reply->result_case = HBEAT__V1__REPLY__RESULT_GET_RUN;
-        reply->get_run = &p->get_run;
-        return 0;
-    }
-    case HBEAT__V1__REQUEST__CALL_SET_STATUS: {
-        const Hbeat__V1__SetStatusRequest *r = req->set_status;
-        rc = hbd_engine_set_status_begin(e, r->workflow_run_id, r->status, r->force, &p->run,
-                                         ticket, err);
-        if (rc != 0)
-            return rc;
-        run_info(&p->info, &p->run);
-        hbeat__v1__set_status_reply__init(&p->set_status);
-        p->set_status.run = &p->info;
-        reply->result_case = HBEAT__V1__REPLY__RESULT_SET_STATUS;
-        reply->set_status = &p->set_status;
-        return 0;
-    }
-    case HBEAT__V1__REQUEST__CALL_LIST_RUNS: {
-        const Hbeat__V1__ListRunsRequest *r = req->list_runs;
-        size_t n;
-        int64_t next;
-        rc = hbd_engine_list_runs_begin(e, r->status, r->after_id, r->limit, &p->runs, &n, &next,
-                                        ticket, err);
-        if (rc != 0)
-            return rc;
-        p->infos = malloc((n ? n : 1) * sizeof *p->infos);
-        p->info_ptrs = malloc((n ? n : 1) * sizeof *p->info_ptrs);
-        if (p->infos == NULL || p->info_ptrs == NULL)
-            return hbeat_error_set(err, HBEAT_ENOMEM, "out of memory listing runs");
-        for (size_t i = 0; i < n; i++) {
-            run_info(&p->infos[i], &p->runs[i]);
-            p->info_ptrs[i] = &p->infos[i];
-        }
-        hbeat__v1__list_runs_reply__init(&p->list_runs);
-        p->list_runs.n_runs = n;
-        p->list_runs.runs = p->info_ptrs;
-        p->list_runs.next_after_id = next;
-        reply->result_case = HBEAT__V1__REPLY__RESULT_LIST_RUNS;
-        reply->list_runs = &p->list_runs;
-        return 0;
-    }
-    default:
-        break;
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+        if (handlers[i].call == req->call_case)
+            return handlers[i].serve(e, req, reply, p, ticket, err);
     }
     /* protobuf-c keeps a call it does not know as an unknown field. */
     if (req->base.n_unknown_fields > 0)
