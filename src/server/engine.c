@@ -201,8 +201,10 @@ int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status
         *ticket = rec->ticket;
         to_run(rec, out);
         pthread_mutex_unlock(&e->mu);
-        hbd_info("run %lld: heartbeat with invalid transition %s -> %s ignored", (long long)run_id,
-                 hbd_status_token(from), hbd_status_token(to));
+        /* A client can cause this once per request: rate-limited. */
+        hbd_info_limited("engine: invalid heartbeat transition",
+                         "run %lld: heartbeat with invalid transition %s -> %s ignored",
+                         (long long)run_id, hbd_status_token(from), hbd_status_token(to));
         return 0;
     }
     hbd_run_record next = *rec;
@@ -235,8 +237,9 @@ int hbd_engine_update_status_begin(hbd_engine *e, int64_t run_id, const char *st
     rc = apply_status_locked(e, rec, to, tr == HBD_TR_VALID, out, ticket, err);
     pthread_mutex_unlock(&e->mu);
     if (tr == HBD_TR_INVALID)
-        hbd_info("run %lld: update_status with invalid transition %s -> %s ignored",
-                 (long long)run_id, hbd_status_token(from), hbd_status_token(to));
+        hbd_info_limited("engine: invalid update_status transition",
+                         "run %lld: update_status with invalid transition %s -> %s ignored",
+                         (long long)run_id, hbd_status_token(from), hbd_status_token(to));
     return rc;
 }
 

@@ -188,6 +188,26 @@ static void test_durable_changes_are_logged(void **state)
     free(text);
 }
 
+/* An invalid transition changes nothing, and a client can send one per
+   request: its line is rate-limited, not written every time. */
+static void test_a_flood_of_invalid_transitions_is_logged_briefly(void **state)
+{
+    (void)state;
+    assert_int_equal(log_capture_start(), 0);
+    int64_t id = create("D");
+    hbd_run r;
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(hbd_engine_heartbeat(e, id, "R", 30, &r, NULL), 0);
+        assert_int_equal(hbd_engine_update_status(e, id, "L", &r, NULL), 0);
+    }
+    char *text = close_and_read();
+    int beats = log_count(text, "heartbeat with invalid transition D -> R ignored");
+    int updates = log_count(text, "update_status with invalid transition D -> L ignored");
+    if (beats < 1 || beats > 12 || updates < 1 || updates > 12)
+        fail_msg("%d and %d lines for 300 invalid transitions each", beats, updates);
+    free(text);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -196,6 +216,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         T(test_operator_change_waits_for_its_commit),
+        T(test_a_flood_of_invalid_transitions_is_logged_briefly),
         T(test_failed_operator_change_is_not_logged),
         T(test_failed_heartbeat_change_is_not_logged),
         T(test_failed_new_run_is_not_logged),
