@@ -103,6 +103,7 @@ typedef struct request {
     hbd_durable durable;
     double started;
     hbd_route route;
+    hbd_result result; /* the codec's; a failed commit overrides it */
     int rc;
     uint8_t bt[HBD_SP_MAX_BACKTRACE];
     size_t bt_len;
@@ -346,9 +347,9 @@ static void complete(hbd_nng *srv, request *q)
         hbd_codec_error(HBEAT_ESYSTEM, "the store failed to commit the change", reserve, q) != 0)
         q->len = 0; /* no memory even for the error: the request goes unanswered */
     if (q->len > 0) {
-        const uint8_t *reply = q->buf + REPLY_ROOM;
         size_t reply_len = q->len - REPLY_ROOM;
-        hbd_metrics_request(HBD_PROTO_NNG, q->route, hbd_metrics_nng_result(reply, reply_len),
+        hbd_metrics_request(HBD_PROTO_NNG, q->route,
+                            q->rc != 0 ? HBD_RESULT_SERVER_ERROR : q->result,
                             hbd_metrics_now() - q->started);
         if (!c->dead) {
             uint8_t head[HBD_SP_MAX_FRAME_HEAD];
@@ -450,10 +451,13 @@ static void serve(hbd_nng *srv, conn *c, const uint8_t *body, size_t len)
         return;
     const uint8_t *payload = body + q->bt_len;
     size_t payload_len = len - q->bt_len;
-    q->route = hbd_metrics_nng_route(payload, payload_len);
     uint64_t ticket = 0;
-    if (hbd_codec_serve(srv->engine, srv->auth, payload, payload_len, srv->max_message, reserve, q,
-                        &ticket) != 0) {
+    hbd_codec_outcome outcome;
+    int rc = hbd_codec_serve(srv->engine, srv->auth, payload, payload_len, srv->max_message,
+                             reserve, q, &ticket, &outcome);
+    q->route = outcome.route;
+    q->result = outcome.result;
+    if (rc != 0) {
         hbd_error("nng: out of memory for a reply; dropping the request");
         q->len = 0;
         complete(srv, q);
@@ -472,6 +476,7 @@ static void refuse_large(hbd_nng *srv, conn *c, const uint8_t *prefix, size_t le
     char why[96];
     snprintf(why, sizeof why, "the request is larger than the server's limit of %zu bytes",
              srv->max_message);
+    q->result = HBD_RESULT_TOO_LARGE;
     if (hbd_codec_error(HBEAT_ETOOBIG, why, reserve, q) != 0)
         q->len = 0;
     complete(srv, q);

@@ -54,6 +54,46 @@ int hbd_codec_error(int code, const char *message, hbd_codec_reserve_fn reserve,
     return pack(&reply, reserve, arg);
 }
 
+hbd_result hbd_codec_result(int code)
+{
+    if (code == 0)
+        return HBD_RESULT_OK;
+    switch (wire_code(code)) {
+    case HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT:
+    case HBEAT__V1__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED:
+        return HBD_RESULT_BAD_REQUEST;
+    case HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND:
+        return HBD_RESULT_NOT_FOUND;
+    case HBEAT__V1__ERROR_CODE__ERROR_CODE_UNAUTHENTICATED:
+    case HBEAT__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED:
+        return HBD_RESULT_UNAUTHORIZED;
+    case HBEAT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE:
+        return HBD_RESULT_TOO_LARGE;
+    default:
+        return HBD_RESULT_SERVER_ERROR;
+    }
+}
+
+static hbd_route call_route(Hbeat__V1__Request__CallCase c)
+{
+    switch (c) {
+    case HBEAT__V1__REQUEST__CALL_HEARTBEAT:
+        return HBD_ROUTE_HEARTBEAT;
+    case HBEAT__V1__REQUEST__CALL_UPDATE_STATUS:
+        return HBD_ROUTE_UPDATE_STATUS;
+    case HBEAT__V1__REQUEST__CALL_CREATE_RUN:
+        return HBD_ROUTE_CREATE_RUN;
+    case HBEAT__V1__REQUEST__CALL_GET_RUN:
+        return HBD_ROUTE_GET_RUN;
+    case HBEAT__V1__REQUEST__CALL_LIST_RUNS:
+        return HBD_ROUTE_LIST_RUNS;
+    case HBEAT__V1__REQUEST__CALL_SET_STATUS:
+        return HBD_ROUTE_SET_STATUS;
+    default:
+        return HBD_ROUTE_OTHER;
+    }
+}
+
 static const char *call_name(Hbeat__V1__Request__CallCase c)
 {
     switch (c) {
@@ -263,14 +303,20 @@ static int authorize(hbd_auth *auth, const Hbeat__V1__Request *req, hbeat_error 
 }
 
 int hbd_codec_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size_t len,
-                    size_t max_message, hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket)
+                    size_t max_message, hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket,
+                    hbd_codec_outcome *outcome)
 {
+    hbd_codec_outcome ignored;
+    if (outcome == NULL)
+        outcome = &ignored;
+    outcome->route = HBD_ROUTE_OTHER;
     hbeat_error err = HBEAT_ERROR_INIT;
     *ticket = 0;
     if (len > max_message) {
         hbeat_error_set(&err, HBEAT_ETOOBIG, "request of %zu bytes exceeds the limit of %zu", len,
                         max_message);
         hbd_warn_limited("nng: request too large", "nng: %s", err.message);
+        outcome->result = hbd_codec_result(err.code);
         return hbd_codec_error(err.code, err.message, reserve, arg);
     }
     Hbeat__V1__Request *req = hbeat__v1__request__unpack(NULL, len, buf);
@@ -278,12 +324,15 @@ int hbd_codec_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size_t le
         hbeat_error_set(&err, HBEAT_EINVAL, "malformed request: not a hbeat.v1.Request (%zu bytes)",
                         len);
         hbd_warn_limited("nng: malformed request", "nng: %s", err.message);
+        outcome->result = hbd_codec_result(err.code);
         return hbd_codec_error(err.code, err.message, reserve, arg);
     }
     Hbeat__V1__Reply reply = HBEAT__V1__REPLY__INIT;
     parts p;
     memset(&p, 0, sizeof p);
+    outcome->route = call_route(req->call_case);
     int rc = authorize(auth, req, &err);
+    outcome->result = hbd_codec_result(rc);
     if (rc != 0) {
         hbd_warn_limited("nng: refused request", "nng %s: refused: %s", call_name(req->call_case),
                          err.message);
@@ -292,6 +341,7 @@ int hbd_codec_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size_t le
         return rc;
     }
     rc = dispatch(e, req, &reply, &p, ticket, &err);
+    outcome->result = hbd_codec_result(rc);
     if (rc != 0) {
         *ticket = 0;
         /* A client can cause each of these once per request. */

@@ -12,21 +12,33 @@
 
 #include "server/auth.h"
 #include "server/engine.h"
+#include "server/metrics.h"
 
 /* Gives the codec `len` bytes to pack the reply into, or NULL when out of
    memory. Called once, after the request has been fully decoded, so it
    may reuse the request's buffer. */
 typedef uint8_t *(*hbd_codec_reserve_fn)(void *arg, size_t len);
 
+/* What a served request was and how it ended, for the metrics: its call
+   (HBD_ROUTE_OTHER when the bytes carry none) and its result. */
+typedef struct hbd_codec_outcome {
+    hbd_route route;
+    hbd_result result;
+} hbd_codec_outcome;
+
 /* Serves one request of `len` bytes (at most `max_message`, else a
    TOO_LARGE error), after checking Request.token against `auth` (NULL:
    authentication off): no valid token is UNAUTHENTICATED, a client token
    calling an admin call PERMISSION_DENIED; either way no run changes.
    *ticket gets the commit the reply must wait for (see
-   hbd_engine_when_durable). Returns 0, or HBEAT_ENOMEM when no reply
-   could be packed. */
+   hbd_engine_when_durable); *outcome (may be NULL) what the request was.
+   Returns 0, or HBEAT_ENOMEM when no reply could be packed. */
 int hbd_codec_serve(hbd_engine *engine, hbd_auth *auth, const uint8_t *req, size_t len,
-                    size_t max_message, hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket);
+                    size_t max_message, hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket,
+                    hbd_codec_outcome *outcome);
+/* The metrics' result for hbeat code `code` (0: ok), as the error reply
+   for it reads on the wire. */
+hbd_result hbd_codec_result(int code);
 /* Packs an error reply for hbeat code `code` (mapped to the wire's error
    codes as src/server/README.md lists them). Returns 0 or HBEAT_ENOMEM. */
 int hbd_codec_error(int code, const char *message, hbd_codec_reserve_fn reserve, void *arg);

@@ -342,7 +342,7 @@ Hbeat__V1__Reply *fz_nng_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *dat
 {
     out_buf out = {NULL, 0, 0};
     uint64_t t = UINT64_MAX, *ticket = &t;
-    int rc = hbd_codec_serve(e, auth, data, size, limit, reserve, &out, ticket);
+    int rc = hbd_codec_serve(e, auth, data, size, limit, reserve, &out, ticket, NULL);
     FUZZ_CHECK(rc == 0, "hbd_codec_serve returned %d with memory to spare", rc);
     FUZZ_CHECK(out.calls == 1, "the codec reserved %d reply buffers, not one", out.calls);
     FUZZ_CHECK(*ticket != UINT64_MAX, "the codec left the ticket unset");

@@ -20,6 +20,7 @@
 #define MAX 1024
 
 static hbd_engine *e;
+static hbd_codec_outcome last_outcome;
 static uint8_t out[1 << 16];
 static size_t out_len;
 
@@ -51,7 +52,8 @@ static int teardown(void **state)
 static Hbeat__V1__Reply *serve(const void *buf, size_t len)
 {
     uint64_t ticket;
-    assert_int_equal(hbd_codec_serve(e, NULL, buf, len, MAX, reserve, NULL, &ticket), 0);
+    assert_int_equal(hbd_codec_serve(e, NULL, buf, len, MAX, reserve, NULL, &ticket, &last_outcome),
+                     0);
     Hbeat__V1__Reply *r = hbeat__v1__reply__unpack(NULL, out_len, out);
     assert_non_null(r);
     return r;
@@ -210,6 +212,90 @@ static void test_random_bytes(void **state)
     }
 }
 
+/* The outcome the codec reports for the metrics: the call served, and a
+   result that agrees with the reply's error code. */
+static void expect_outcome(hbd_route route, hbd_result result)
+{
+    assert_int_equal(last_outcome.route, route);
+    assert_int_equal(last_outcome.result, result);
+}
+
+static void test_outcome(void **state)
+{
+    (void)state;
+    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
+    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    cr.workflow_id = 4;
+    req.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    req.create_run = &cr;
+    Hbeat__V1__Reply *r = call(&req);
+    int64_t id = r->create_run->run->workflow_run_id;
+    hbeat__v1__reply__free_unpacked(r, NULL);
+    expect_outcome(HBD_ROUTE_CREATE_RUN, HBD_RESULT_OK);
+
+    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    hb.workflow_run_id = id;
+    hb.status = "L";
+    hb.next_report_increment = 45;
+    req.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    req.heartbeat = &hb;
+    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    expect_outcome(HBD_ROUTE_HEARTBEAT, HBD_RESULT_OK);
+    hb.next_report_increment = -1;
+    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    expect_outcome(HBD_ROUTE_HEARTBEAT, HBD_RESULT_BAD_REQUEST);
+
+    Hbeat__V1__UpdateStatusRequest us = HBEAT__V1__UPDATE_STATUS_REQUEST__INIT;
+    us.workflow_run_id = id;
+    us.status = "B";
+    req.call_case = HBEAT__V1__REQUEST__CALL_UPDATE_STATUS;
+    req.update_status = &us;
+    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    expect_outcome(HBD_ROUTE_UPDATE_STATUS, HBD_RESULT_OK);
+
+    Hbeat__V1__GetRunRequest gr = HBEAT__V1__GET_RUN_REQUEST__INIT;
+    gr.workflow_run_id = 424242;
+    req.call_case = HBEAT__V1__REQUEST__CALL_GET_RUN;
+    req.get_run = &gr;
+    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    expect_outcome(HBD_ROUTE_GET_RUN, HBD_RESULT_NOT_FOUND);
+
+    Hbeat__V1__ListRunsRequest lr = HBEAT__V1__LIST_RUNS_REQUEST__INIT;
+    req.call_case = HBEAT__V1__REQUEST__CALL_LIST_RUNS;
+    req.list_runs = &lr;
+    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    expect_outcome(HBD_ROUTE_LIST_RUNS, HBD_RESULT_OK);
+
+    Hbeat__V1__SetStatusRequest ss = HBEAT__V1__SET_STATUS_REQUEST__INIT;
+    ss.workflow_run_id = id;
+    ss.status = "D";
+    ss.force = 1;
+    req.call_case = HBEAT__V1__REQUEST__CALL_SET_STATUS;
+    req.set_status = &ss;
+    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    expect_outcome(HBD_ROUTE_SET_STATUS, HBD_RESULT_OK);
+
+    /* Bytes that carry no call, a call this server does not know, and
+       a request over the limit. */
+    const uint8_t junk[] = {0xff, 0xff, 0xff};
+    hbeat__v1__reply__free_unpacked(serve(junk, sizeof junk), NULL);
+    expect_outcome(HBD_ROUTE_OTHER, HBD_RESULT_BAD_REQUEST);
+    const uint8_t future[] = {0x9a, 0x06, 0x00};
+    hbeat__v1__reply__free_unpacked(serve(future, sizeof future), NULL);
+    expect_outcome(HBD_ROUTE_OTHER, HBD_RESULT_BAD_REQUEST);
+    static uint8_t big[MAX + 1];
+    hbeat__v1__reply__free_unpacked(serve(big, sizeof big), NULL);
+    expect_outcome(HBD_ROUTE_OTHER, HBD_RESULT_TOO_LARGE);
+
+    /* Every hbeat code's result reads as its wire code does. */
+    assert_int_equal(hbd_codec_result(0), HBD_RESULT_OK);
+    assert_int_equal(hbd_codec_result(HBEAT_EAUTH), HBD_RESULT_UNAUTHORIZED);
+    assert_int_equal(hbd_codec_result(HBEAT_EFORBIDDEN), HBD_RESULT_UNAUTHORIZED);
+    assert_int_equal(hbd_codec_result(HBEAT_ENOTSUP), HBD_RESULT_BAD_REQUEST);
+    assert_int_equal(hbd_codec_result(HBEAT_ESYSTEM), HBD_RESULT_SERVER_ERROR);
+    assert_int_equal(hbd_codec_result(HBEAT_ECANCELED), HBD_RESULT_SERVER_ERROR);
+}
+
 static uint8_t *no_memory(void *arg, size_t len)
 {
     return NULL;
@@ -219,7 +305,7 @@ static void test_reserve_failure(void **state)
 {
     uint64_t ticket;
     assert_int_equal(
-        hbd_codec_serve(e, NULL, (const uint8_t *)"", 0, MAX, no_memory, NULL, &ticket),
+        hbd_codec_serve(e, NULL, (const uint8_t *)"", 0, MAX, no_memory, NULL, &ticket, NULL),
         HBEAT_ENOMEM);
 }
 
@@ -229,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),       cmocka_unit_test(test_errors),
         cmocka_unit_test(test_error_mapping),   cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_reserve_failure), cmocka_unit_test(test_create_run_first_deadline),
+        cmocka_unit_test(test_outcome),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
