@@ -27,6 +27,7 @@
 #define _GNU_SOURCE
 
 #include "server/front_nng.h"
+#include "server/front_nng_internal.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -50,90 +51,6 @@
 #include "server/sp_listen.h"
 #include "server/sp_tls.h"
 #include "server/sp_wire.h"
-
-#define MAX_PIPELINE    32
-#define OUT_HIGH        (256 * 1024)
-#define IN_CHUNK        4096
-#define READS_PER_EVENT 16
-#define ACCEPT_BURST    64
-#define MAX_EVENTS      64
-#define TICK_MS         100
-#define STOP_TIMEOUT_S  10.0
-#define ACCEPT_PAUSE_S  0.1
-/* Room before a reply for its frame header and backtrace. */
-#define REPLY_ROOM (HBD_SP_MAX_FRAME_HEAD + HBD_SP_MAX_BACKTRACE)
-
-enum { K_LISTENER, K_CONN, K_WAKE };
-enum { C_TLS, C_GREET, C_OPEN };
-
-typedef struct listener {
-    int kind; /* K_LISTENER: first, as in every epoll tag */
-    hbd_sp_listener l;
-    int armed;        /* in the epoll set */
-    double resume_at; /* accepting paused (no descriptors) until then */
-} listener;
-
-typedef struct conn {
-    int kind; /* K_CONN */
-    int fd;
-    listener *lst;
-    int state;
-    int dead;    /* closed; freed once its requests are back */
-    int reading; /* in read_conn: replies are batched, flushed after */
-    hbd_sp_tls *tls;
-    unsigned char key[17]; /* the peer: address, or uid over ipc */
-    uint8_t greet_in[HBD_SP_GREETING_LEN];
-    size_t greet_got, greet_sent;
-    hbd_sp_reader rd;
-    uint8_t in[IN_CHUNK];
-    size_t in_off, in_len;
-    uint8_t *out; /* replies not yet sent */
-    size_t out_off, out_len, out_cap;
-    unsigned int pending; /* requests waiting for their commit */
-    double deadline;      /* the next whole request (or greeting) by then */
-    double heard;         /* when the peer last sent anything */
-    double stalled_since; /* replies waiting, no progress since */
-    uint32_t events;
-    struct conn *prev, *next; /* live connections; dead ones: next only */
-} conn;
-
-typedef struct request {
-    struct hbd_nng *srv;
-    conn *c;
-    hbd_durable durable;
-    double started;
-    hbd_route route;
-    hbd_result result; /* the codec's; a failed commit overrides it */
-    int rc;
-    uint8_t bt[HBD_SP_MAX_BACKTRACE];
-    size_t bt_len;
-    uint8_t *buf; /* REPLY_ROOM, then the reply */
-    size_t len;
-    struct request *next;
-} request;
-
-struct hbd_nng {
-    int wake_kind; /* K_WAKE: the eventfd's epoll tag */
-    hbd_engine *engine;
-    hbd_auth *auth;
-    size_t max_message;
-    unsigned int max_conns, max_per_peer;
-    double timeout;
-    hbd_sp_tls_ctx *tls;
-    listener *lst;
-    size_t nlst;
-    int ep, wake;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    request *ready; /* durable replies from other threads, newest first */
-    int stop_asked;
-    /* The loop thread's own. */
-    conn *conns, *graveyard;
-    unsigned int nconns;
-    unsigned long pending;
-    int stopping;
-    double stop_deadline;
-};
 
 static _Thread_local int on_loop_thread;
 
@@ -188,7 +105,7 @@ static void set_interest(hbd_nng *srv, conn *c)
     c->events = ev;
 }
 
-static void close_conn(hbd_nng *srv, conn *c, const char *why)
+void hbd_nng_close_conn(hbd_nng *srv, conn *c, const char *why)
 {
     if (c->dead)
         return;
@@ -248,7 +165,7 @@ static void flush(hbd_nng *srv, conn *c, double now)
         if (n == HBD_IO_AGAIN)
             return;
         if (n < 0) {
-            close_conn(srv, c, "send failed");
+            hbd_nng_close_conn(srv, c, "send failed");
             return;
         }
         c->greet_sent += (size_t)n;
@@ -258,7 +175,7 @@ static void flush(hbd_nng *srv, conn *c, double now)
         if (n == HBD_IO_AGAIN)
             break;
         if (n <= 0) {
-            close_conn(srv, c, "send failed");
+            hbd_nng_close_conn(srv, c, "send failed");
             return;
         }
         c->out_off += (size_t)n;
@@ -359,7 +276,7 @@ static void complete(hbd_nng *srv, request *q)
             memcpy(start, head, hlen);
             memcpy(start + hlen, q->bt, q->bt_len);
             if (queue_output(c, start, hlen + q->bt_len + reply_len) != 0)
-                close_conn(srv, c, "out of memory for a reply");
+                hbd_nng_close_conn(srv, c, "out of memory for a reply");
         }
     }
     c->pending--;
@@ -428,7 +345,7 @@ static request *new_request(hbd_nng *srv, conn *c, const uint8_t *body, size_t l
     size_t bt = hbd_sp_backtrace_len(body, len);
     request *q = bt > 0 ? calloc(1, sizeof *q) : NULL;
     if (q == NULL) {
-        close_conn(srv, c, bt == 0 ? "a request without a request id" : "out of memory");
+        hbd_nng_close_conn(srv, c, bt == 0 ? "a request without a request id" : "out of memory");
         return NULL;
     }
     q->srv = srv;
@@ -497,7 +414,7 @@ static void consume(hbd_nng *srv, conn *c, double now)
         if (c->greet_got < HBD_SP_GREETING_LEN)
             return;
         if (hbd_sp_check_greeting(c->greet_in, HBD_SP_PROTO_REQ0) != 0) {
-            close_conn(srv, c, "not an nng REQ peer");
+            hbd_nng_close_conn(srv, c, "not an nng REQ peer");
             return;
         }
         c->state = C_OPEN;
@@ -523,7 +440,7 @@ static void consume(hbd_nng *srv, conn *c, double now)
             refuse_large(srv, c, body, len);
             break;
         case HBD_SP_BAD:
-            close_conn(srv, c, "not the nng wire protocol");
+            hbd_nng_close_conn(srv, c, "not the nng wire protocol");
             break;
         }
     }
@@ -537,7 +454,7 @@ static void read_conn(hbd_nng *srv, conn *c, double now)
     if (c->state == C_TLS) {
         int rc = hbd_sp_tls_handshake(c->tls);
         if (rc == HBD_IO_ERROR) {
-            close_conn(srv, c, hbd_sp_tls_reason(c->tls));
+            hbd_nng_close_conn(srv, c, hbd_sp_tls_reason(c->tls));
         } else if (rc == 1) {
             c->state = C_GREET;
         }
@@ -553,7 +470,7 @@ static void read_conn(hbd_nng *srv, conn *c, double now)
             if (n == HBD_IO_AGAIN)
                 break;
             if (n <= 0) {
-                close_conn(srv, c, n == 0 ? "the peer closed" : "receive failed");
+                hbd_nng_close_conn(srv, c, n == 0 ? "the peer closed" : "receive failed");
                 break;
             }
             c->in_off = 0;
@@ -570,175 +487,6 @@ static void read_conn(hbd_nng *srv, conn *c, double now)
     }
 }
 
-/* ---- accepting, and the limits ------------------------------------------- */
-
-static void peer_key(int fd, int ipc, unsigned char key[17])
-{
-    memset(key, 0, 17);
-    if (ipc) {
-        struct ucred cred;
-        socklen_t len = sizeof cred;
-        key[0] = 'u';
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-            memcpy(key + 1, &cred.uid, sizeof cred.uid);
-        return;
-    }
-    struct sockaddr_storage sa;
-    socklen_t len = sizeof sa;
-    if (getpeername(fd, (struct sockaddr *)&sa, &len) != 0)
-        return;
-    if (sa.ss_family == AF_INET) {
-        key[0] = 4;
-        memcpy(key + 1, &((struct sockaddr_in *)&sa)->sin_addr, 4);
-    } else if (sa.ss_family == AF_INET6) {
-        key[0] = 6;
-        memcpy(key + 1, &((struct sockaddr_in6 *)&sa)->sin6_addr, 16);
-    }
-}
-
-/* The connection whose peer has been silent longest and that has nothing
-   in flight (no request waiting, no reply unsent); NULL when every one is
-   busy. `key` NULL: any peer. A connection that never sent a byte ranks
-   by its accept, so a flood of silent connections gives way before a
-   client that is speaking (say, in the middle of its TLS handshake). */
-static conn *longest_idle(hbd_nng *srv, const unsigned char *key, unsigned int *same)
-{
-    conn *victim = NULL;
-    unsigned int n = 0;
-    for (conn *c = srv->conns; c != NULL; c = c->next) {
-        if (key != NULL && memcmp(c->key, key, sizeof c->key) != 0)
-            continue;
-        n++;
-        if (c->pending == 0 && c->out_off == c->out_len &&
-            (victim == NULL || c->heard < victim->heard))
-            victim = c;
-    }
-    if (same != NULL)
-        *same = n;
-    return victim;
-}
-
-static void note_refused(void)
-{
-    hbd_warn_limited("nng: refused", "nng: a new connection was refused: every connection is "
-                                     "busy, or no file descriptor is left");
-}
-
-/* Makes room for one more connection from `key`: 0, or -1 when every
-   connection that counts is busy. */
-static int make_room(hbd_nng *srv, const unsigned char *key)
-{
-    if (srv->max_per_peer > 0) {
-        unsigned int same = 0;
-        conn *victim = longest_idle(srv, key, &same);
-        if (same >= srv->max_per_peer) {
-            if (victim == NULL) {
-                note_refused();
-                return -1;
-            }
-            close_conn(srv, victim, "gave way to a newer connection from the same peer");
-            hbd_warn_limited("nng: per peer", "nng: --max-connections-per-ip reached: the "
-                                              "longest-silent connection of that peer gave way "
-                                              "to a new one");
-        }
-    }
-    if (srv->nconns >= srv->max_conns) {
-        conn *victim = longest_idle(srv, NULL, NULL);
-        if (victim == NULL) {
-            note_refused();
-            return -1;
-        }
-        close_conn(srv, victim, "gave way to a newer connection");
-        hbd_warn_limited("nng: all", "nng: --max-connections reached: the longest-silent "
-                                     "connection gave way to a new one");
-    }
-    return 0;
-}
-
-static void admit(hbd_nng *srv, listener *l, int fd, double now)
-{
-    int ipc = l->l.url.scheme == HBD_SP_IPC;
-    unsigned char key[17];
-    peer_key(fd, ipc, key);
-    conn *c = make_room(srv, key) == 0 ? calloc(1, sizeof *c) : NULL;
-    if (c == NULL) {
-        close(fd);
-        return;
-    }
-    c->kind = K_CONN;
-    c->fd = fd;
-    c->lst = l;
-    memcpy(c->key, key, sizeof key);
-    c->deadline = now + srv->timeout;
-    c->heard = now;
-    hbd_sp_reader_init(&c->rd, ipc, srv->max_message + HBD_SP_MAX_BACKTRACE);
-    if (!ipc) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    c->state = C_GREET;
-    if (l->l.url.scheme == HBD_SP_TLS_TCP) {
-        c->state = C_TLS;
-        if ((c->tls = hbd_sp_tls_new(srv->tls, fd)) == NULL) {
-            hbd_sp_reader_free(&c->rd);
-            free(c);
-            close(fd);
-            return;
-        }
-    }
-    c->events = EPOLLIN | EPOLLOUT;
-    struct epoll_event e = {.events = c->events, .data.ptr = c};
-    if (epoll_ctl(srv->ep, EPOLL_CTL_ADD, fd, &e) != 0) {
-        hbd_sp_tls_free(c->tls);
-        hbd_sp_reader_free(&c->rd);
-        free(c);
-        close(fd);
-        return;
-    }
-    c->next = srv->conns;
-    if (srv->conns != NULL)
-        srv->conns->prev = c;
-    srv->conns = c;
-    srv->nconns++;
-    hbd_metrics_connection(HBD_PROTO_NNG, +1);
-}
-
-static void arm_listener(hbd_nng *srv, listener *l, int on)
-{
-    if (l->armed == on || l->l.fd < 0)
-        return;
-    struct epoll_event e = {.events = EPOLLIN, .data.ptr = l};
-    epoll_ctl(srv->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->l.fd, &e);
-    l->armed = on;
-}
-
-static void accept_some(hbd_nng *srv, listener *l, double now)
-{
-    for (int i = 0; i < ACCEPT_BURST; i++) {
-        int fd = accept4(l->l.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            admit(srv, l, fd, now);
-            continue;
-        }
-        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
-            continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* Out of descriptors: free one if an idle connection can give
-               way, else stop accepting for a moment (the listener would
-               wake us at once, again and again). */
-            conn *victim = longest_idle(srv, NULL, NULL);
-            if (victim != NULL) {
-                close_conn(srv, victim, "gave way: out of file descriptors");
-                continue;
-            }
-            note_refused();
-            arm_listener(srv, l, 0);
-            l->resume_at = now + ACCEPT_PAUSE_S;
-        }
-        break;
-    }
-}
-
 /* ---- time -------------------------------------------------------------- */
 
 static void sweep(hbd_nng *srv, double now)
@@ -747,18 +495,18 @@ static void sweep(hbd_nng *srv, double now)
         next = c->next;
         if (c->out_off < c->out_len) {
             if (now - c->stalled_since > srv->timeout)
-                close_conn(srv, c, "its replies went unread");
+                hbd_nng_close_conn(srv, c, "its replies went unread");
         } else if (c->pending == 0 && now > c->deadline) {
-            close_conn(srv, c,
-                       c->state == C_OPEN && !hbd_sp_reader_partial(&c->rd) &&
-                               c->in_off == c->in_len
-                           ? "idle for the read timeout"
-                           : "too slow to send its request");
+            hbd_nng_close_conn(srv, c,
+                               c->state == C_OPEN && !hbd_sp_reader_partial(&c->rd) &&
+                                       c->in_off == c->in_len
+                                   ? "idle for the read timeout"
+                                   : "too slow to send its request");
         }
     }
     for (size_t i = 0; i < srv->nlst; i++) {
         if (!srv->stopping && !srv->lst[i].armed && now >= srv->lst[i].resume_at)
-            arm_listener(srv, &srv->lst[i], 1);
+            hbd_nng_arm_listener(srv, &srv->lst[i], 1);
     }
 }
 
@@ -769,7 +517,7 @@ static void begin_stop(hbd_nng *srv, double now)
     /* Listeners go first: nothing new arrives; connections stay, so that
        the replies still to be sent reach their clients. */
     for (size_t i = 0; i < srv->nlst; i++) {
-        arm_listener(srv, &srv->lst[i], 0);
+        hbd_nng_arm_listener(srv, &srv->lst[i], 0);
         hbd_sp_listener_close(&srv->lst[i].l);
     }
     hbd_info("nng: stopping; answering %lu requests in flight", srv->pending);
@@ -798,14 +546,14 @@ static void *loop_main(void *arg)
             if (kind == K_WAKE)
                 drain_ready(srv);
             else if (kind == K_LISTENER)
-                accept_some(srv, evs[i].data.ptr, now);
+                hbd_nng_accept(srv, evs[i].data.ptr, now);
             else {
                 conn *c = evs[i].data.ptr;
                 if (c->dead)
                     continue;
                 /* Gone while we do not read it: nobody will read a reply. */
                 if ((evs[i].events & (EPOLLHUP | EPOLLERR)) && saturated(c)) {
-                    close_conn(srv, c, "the peer went away");
+                    hbd_nng_close_conn(srv, c, "the peer went away");
                     continue;
                 }
                 if (evs[i].events & EPOLLIN)
@@ -840,7 +588,7 @@ static void *loop_main(void *arg)
     if (unsent_replies(srv))
         hbd_warn("nng: replies still unsent after %g s; closing anyway", STOP_TIMEOUT_S);
     while (srv->conns != NULL)
-        close_conn(srv, srv->conns, "stopping");
+        hbd_nng_close_conn(srv, srv->conns, "stopping");
     bury(srv);
     return NULL;
 }
@@ -906,7 +654,7 @@ int hbd_nng_start(hbd_nng **out, hbd_engine *engine, const hbd_nng_options *opts
         l->kind = K_LISTENER;
         if ((code = hbd_sp_listen(&l->l, opts->urls[i], err)) == 0) {
             srv->nlst = i + 1;
-            arm_listener(srv, l, 1);
+            hbd_nng_arm_listener(srv, l, 1);
         } else {
             l->l.fd = -1;
         }
