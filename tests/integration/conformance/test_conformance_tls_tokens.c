@@ -190,15 +190,9 @@ static int make_run(void)
 
 int main(void)
 {
-    if (!sec_have_openssl()) {
-        printf("SKIPPED: no openssl binary on PATH to make test certificates\n");
-        return 77;
-    }
-    if (sec_certs_make(&certs) != 0) {
-        fprintf(stderr, "cannot make test certificates: %s\n", certs.why);
-        sec_certs_remove(&certs);
-        return 1;
-    }
+    int rc = sec_certs_for_main(&certs);
+    if (rc != 0)
+        return rc;
     snprintf(ca_file, sizeof ca_file, "%s/%s", certs.dir, SEC_CA);
     snprintf(other_ca_file, sizeof other_ca_file, "%s/%s", certs.dir, SEC_CA2);
     char tokens[600], text[256];

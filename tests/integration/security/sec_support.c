@@ -535,3 +535,17 @@ int sec_call(hbeat_gateway *gw, int call, int64_t run, hbeat_error *err)
         return hbeat_run_set_status(gw, run, "C", 1, &info, err);
     }
 }
+
+int sec_certs_for_main(sec_certs *c)
+{
+    if (!sec_have_openssl()) {
+        printf("SKIPPED: no openssl binary on PATH to make test certificates\n");
+        return 77;
+    }
+    if (sec_certs_make(c) != 0) {
+        fprintf(stderr, "cannot make test certificates: %s\n", c->why);
+        sec_certs_remove(c);
+        return 1;
+    }
+    return 0;
+}

@@ -40,6 +40,10 @@ int sec_have_openssl(void);
    the expired ones really are expired and the others valid. 0, or -1 with
    c->why filled. */
 int sec_certs_make(sec_certs *c);
+/* For a test program's main(): makes the certificates, saying why not on
+   stdout or stderr. 0; 77 (CTest's "skipped") when there is no openssl
+   binary; 1 when they cannot be made. */
+int sec_certs_for_main(sec_certs *c);
 /* The full path of `name` in the certificate dir (a static buffer per
    slot 0..7, so that several can be used in one call). */
 const char *sec_cert(const sec_certs *c, const char *name, int slot);
