@@ -20,18 +20,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "engine.h"
+#include "front_nng.h"
+#include "front_rest.h"
 #include "hbeat/errors.h"
 #include "hbeat/log.h"
 #include "hbeat/version.h"
-#include "server/auth.h"
-#include "server/engine.h"
-#include "server/front_nng.h"
-#include "server/log.h"
-#include "server/options.h"
-#include "server/tls.h"
-#ifdef HBD_WITH_REST
-#include "server/front_rest.h"
-#endif
+#include "log.h"
+#include "options.h"
+#include "tls.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
@@ -94,21 +92,10 @@ static void raise_file_limit(void)
    matters. */
 static void log_security(const hbd_options *o, const hbd_auth *auth)
 {
-    int remote = o->http_enabled && !hbd_host_is_loopback(o->http_host);
-    int plain_remote = remote && o->tls_cert == NULL;
-    for (size_t i = 0; i < o->nlisten; i++) {
-        if (!hbd_listen_is_local(o->listen[i])) {
-            remote = 1;
-            plain_remote |= strncmp(o->listen[i], "tls+", 4) != 0;
-        }
-    }
-    if (!hbd_auth_enabled(auth))
-        hbd_warn("authentication is off (no --token-file): any client that can connect may "
-                 "change any run%s",
-                 remote ? "; listening beyond loopback because of --allow-remote" : "");
-    else if (plain_remote)
-        hbd_warn("tokens are checked, but a non-loopback listener has no TLS: tokens and "
-                 "heartbeats cross the network in clear text");
+    hbd_listener_view views[HBD_MAX_LISTEN + 1];
+    hbd_exposure x = {views, hbd_options_listeners(o, views), hbd_auth_enabled(auth),
+                      o->allow_remote};
+    hbd_exposure_log(&x);
     if (o->tls_client_ca != NULL)
         hbd_info("TLS clients must present a certificate signed by a CA in %s", o->tls_client_ca);
 }
@@ -131,9 +118,7 @@ typedef struct server {
     hbd_tls *tls;
     hbd_engine *engine;
     hbd_nng *nng;
-#ifdef HBD_WITH_REST
     hbd_rest *rest;
-#endif
     char http_url[128];
 } server;
 
@@ -188,7 +173,6 @@ static int start_nng(server *s, hbeat_error *err)
 
 static int start_rest(server *s, hbeat_error *err)
 {
-#ifdef HBD_WITH_REST
     if (!s->o.http_enabled)
         return 0;
     hbd_rest_options ro = {s->o.http_host, s->o.http_port, s->o.max_request, REST_THREADS};
@@ -208,10 +192,6 @@ static int start_rest(server *s, hbeat_error *err)
              s->tls != NULL ? "https" : "http", v6 ? "[" : "", s->o.http_host, v6 ? "]" : "",
              (unsigned)hbd_rest_port(s->rest));
     hbd_info("http: listening on %s", s->http_url);
-#else
-    (void)s;
-    (void)err;
-#endif
     return 0;
 }
 
@@ -266,9 +246,7 @@ static int serve(server *s, const sigset_t *sigs)
    commit, store). */
 static int stop(server *s, int status)
 {
-#ifdef HBD_WITH_REST
     hbd_rest_stop(s->rest);
-#endif
     hbd_nng_stop(s->nng);
     if (s->engine != NULL && hbd_engine_failed(s->engine) && status == 0)
         status = EXIT_RUNTIME;
@@ -298,12 +276,6 @@ int main(int argc, char **argv)
         printf("hbeatd %s\n", HBEAT_VERSION_STRING);
         return 0;
     }
-#ifndef HBD_WITH_REST
-    if (s.o.http_enabled) {
-        fprintf(stderr, "hbeatd: this build has no REST front end; pass --http none\n");
-        return EXIT_USAGE;
-    }
-#endif
     hbd_log_set_level((hbeat_log_level)s.o.log_level);
     hbeat_log_set_handler(library_log, NULL, (hbeat_log_level)s.o.log_level);
     sigset_t sigs;

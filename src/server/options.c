@@ -8,7 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "server/options.h"
+#include "options.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,9 +19,9 @@
 #include <string.h>
 
 #include "hbeat/log.h"
-#include "server/log.h"
-#include "server/sp_url.h"
-#include "server/store.h"
+#include "log.h"
+#include "sp_url.h"
+#include "store.h"
 
 static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -147,28 +147,21 @@ static int set_path(const char *flag, const char *v, const char **out, char *err
     return 0;
 }
 
-int hbd_host_is_loopback(const char *host)
-{
-    if (strcmp(host, "localhost") == 0)
-        return 1;
-    unsigned char a[16];
-    if (inet_pton(AF_INET, host, a) == 1)
-        return a[0] == 127;
-    if (inet_pton(AF_INET6, host, a) == 1) {
-        static const unsigned char one[16] = {[15] = 1};
-        return memcmp(a, one, 16) == 0;
-    }
-    return 0;
-}
-
-int hbd_listen_is_local(const char *url)
-{
-    return hbd_sp_url_is_local(url);
-}
-
 static int is_tls_listen(const char *url)
 {
     return strncmp(url, "tls+", 4) == 0;
+}
+
+size_t hbd_options_listeners(const hbd_options *o, hbd_listener_view *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->nlisten; i++)
+        out[n++] = (hbd_listener_view){"--listen", o->listen[i], hbd_sp_url_is_local(o->listen[i]),
+                                       is_tls_listen(o->listen[i])};
+    if (o->http_enabled)
+        out[n++] = (hbd_listener_view){"--http", o->http_host, hbd_host_is_loopback(o->http_host),
+                                       o->tls_cert != NULL};
+    return n;
 }
 
 /* What no single flag can check: combinations, and where hbeatd may
@@ -184,23 +177,10 @@ static int check_security(const hbd_options *o, char *errbuf, size_t errlen)
             return fail(errbuf, errlen, "--listen %.200s needs --tls-cert and --tls-key",
                         o->listen[i]);
     }
-    if (o->token_file != NULL || o->allow_remote)
-        return 0;
-    for (size_t i = 0; i < o->nlisten; i++) {
-        if (!hbd_listen_is_local(o->listen[i]))
-            return fail(errbuf, errlen,
-                        "--listen %.200s is not a loopback address, and without --token-file "
-                        "anyone who can reach it could change any run; give --token-file, "
-                        "or --allow-remote to listen there anyway",
-                        o->listen[i]);
-    }
-    if (o->http_enabled && !hbd_host_is_loopback(o->http_host))
-        return fail(errbuf, errlen,
-                    "--http %.64s is not a loopback address, and without --token-file anyone "
-                    "who can reach it could change any run; give --token-file, or "
-                    "--allow-remote to listen there anyway",
-                    o->http_host);
-    return 0;
+    hbd_listener_view views[HBD_MAX_LISTEN + 1];
+    hbd_exposure x = {views, hbd_options_listeners(o, views), o->token_file != NULL,
+                      o->allow_remote};
+    return hbd_exposure_check(&x, errbuf, errlen);
 }
 
 /* ---- the table ---------------------------------------------------------- */

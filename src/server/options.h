@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "server/defaults.h"
+#include "defaults.h"
+#include "exposure.h"
 
 #define HBD_MAX_LISTEN 16
 typedef struct hbd_options {
@@ -45,10 +46,9 @@ typedef struct hbd_options {
 int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen);
 void hbd_options_usage(FILE *out);
 
-/* 1 when nng listen URL `url` binds only this host: ipc, or tcp or
-   tls+tcp on a loopback address or "localhost" (sp_url.h). */
-int hbd_listen_is_local(const char *url);
-/* 1 for a numeric loopback address ("127.0.0.1", "::1") or "localhost". */
-int hbd_host_is_loopback(const char *host);
+/* The listeners `o` names, as the exposure policy sees them (exposure.h):
+   the --listen URLs, then --http when REST is on. `out` holds
+   HBD_MAX_LISTEN + 1. Returns the count. */
+size_t hbd_options_listeners(const hbd_options *o, hbd_listener_view *out);
 
 #endif /* HBD_OPTIONS_H */

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fuzz_support.h"
-#include "server/sp_wire.h"
+#include "sp_wire.h"
 
 #define MAX_EVENTS 4096
 

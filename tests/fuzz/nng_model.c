@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "fuzz_support.h"
-#include "server/nng_codec.h"
+#include "nng_codec.h"
 
 typedef struct out_buf {
     uint8_t *buf;

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "hbeat/v1/hbeat.pb-c.h"
-#include "server/auth.h"
 #include "server_model.h"
 
 /* hbeatd's default (default max message 64 KiB). */

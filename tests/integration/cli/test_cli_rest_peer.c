@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "subprocess.h"
-#include "unit/rest/peer.h"
+#include "support/rest_peer.h"
 
 #define LIMIT 60.0
 
