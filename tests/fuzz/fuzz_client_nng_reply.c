@@ -24,6 +24,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "core/gateway_internal.h"
 #include "fuzz_support.h"
 #include "hbeat/hbeat.h"
 #include "hbeat/sys/gateway.h"
@@ -299,7 +300,8 @@ static void fuzz_gateway(const uint8_t *data, size_t size)
     async_done d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {{0}}, {0}};
     hbeat_heartbeat_request req = {6, "R", 45.0, 0};
     err = (hbeat_error)HBEAT_ERROR_INIT;
-    rc = hbeat__nng_vtable.log_heartbeat_async(hbeat_gateway_self(gw), &req, on_done, &d, &err);
+    rc = hbeat__gateway_vtable(gw)->log_heartbeat_async(hbeat_gateway_self(gw), &req, on_done, &d,
+                                                        &err);
     FUZZ_CHECK(rc == 0, "log_heartbeat_async refused: %s", err.message);
     pthread_mutex_lock(&d.mu);
     while (!d.done)

@@ -457,7 +457,7 @@ static int gateway_list_runs(void *self, const char *status, hbeat_run_sink_fn s
     }
 }
 
-const hbeat_gateway_vtable hbeat__nng_vtable = {
+static const hbeat_gateway_vtable nng_vtable = {
     .version = HBEAT_GATEWAY_VTABLE_VERSION,
     .name = "nng",
     .flags = HBEAT_GATEWAY_THREAD_SAFE,
@@ -537,7 +537,7 @@ int hbeat__nng_open(hbeat_gateway **out, const char *url, const hbeat_gateway_op
         rc = dial(gw, err);
     }
     if (rc == 0) {
-        rc = hbeat_gateway_new(out, &hbeat__nng_vtable, gw, err);
+        rc = hbeat_gateway_new(out, &nng_vtable, gw, err);
     }
     if (rc != 0) {
         gateway_destroy(gw);

@@ -224,7 +224,4 @@ void hbeat__nng_redial_if_stuck(hbeat__nng_gw *gw);
 
 /* ---- gateway.c ---- */
 
-/* The table, visible to the unit tests (which call close on its own). */
-extern const hbeat_gateway_vtable hbeat__nng_vtable;
-
 #endif /* HBEAT_TRANSPORTS_NNG_INTERNAL_H */

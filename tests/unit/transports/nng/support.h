@@ -16,6 +16,8 @@ hbeat_gateway *open_gw(const char *url, double timeout_s);
 
 /* The nng implementation behind a gateway handle. */
 void *nng_self(hbeat_gateway *gw);
+/* The nng transport's vtable, as the registry hands it out. */
+const hbeat_gateway_vtable *nng_vtable(void);
 
 /* Monotonic seconds, to check that a timeout did not fire early. */
 double now_s(void);

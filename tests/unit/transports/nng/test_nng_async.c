@@ -98,7 +98,7 @@ static void test_async_good(void **state)
     completion_init(&c);
     hbeat_heartbeat_request req = beat(4, "R", 9);
     hbeat_error err = HBEAT_ERROR_INIT;
-    assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(self, &req, on_done, &c, &err), 0);
+    assert_int_equal(nng_vtable()->log_heartbeat_async(self, &req, on_done, &c, &err), 0);
     completion_wait(&c);
     assert_int_equal(c.rc, 0);
     assert_string_equal(c.status, "R");
@@ -111,7 +111,7 @@ static void test_async_good(void **state)
     completion_init(&bad);
     peer_set_mode(&p, PEER_WRONG_SEQ);
     req.sequence = 10;
-    assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(self, &req, on_done, &bad, &err), 0);
+    assert_int_equal(nng_vtable()->log_heartbeat_async(self, &req, on_done, &bad, &err), 0);
     completion_wait(&bad);
     assert_int_equal(bad.rc, HBEAT_EPROTO);
     assert_int_equal(bad.err.code, HBEAT_EPROTO);
@@ -137,11 +137,11 @@ static void test_async_start_error_never_calls_done(void **state)
     completion_init(&c);
     hbeat_heartbeat_request req = beat(4, "not valid", 1);
     hbeat_error err = HBEAT_ERROR_INIT;
-    assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(self, &req, on_done, &c, &err),
+    assert_int_equal(nng_vtable()->log_heartbeat_async(self, &req, on_done, &c, &err),
                      HBEAT_EINVAL);
     req = beat(4, "R", 1);
     req.next_report_increment = -1.0;
-    assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(self, &req, on_done, &c, &err),
+    assert_int_equal(nng_vtable()->log_heartbeat_async(self, &req, on_done, &c, &err),
                      HBEAT_EINVAL);
     hbeat_gateway_free(gw);
     assert_int_equal(completion_calls(&c), 0);
@@ -170,8 +170,7 @@ static void test_async_timeout(void **state)
     hbeat_heartbeat_request req = beat(4, "R", 1);
     hbeat_error err = HBEAT_ERROR_INIT;
     double t0 = now_s();
-    assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(nng_self(gw), &req, on_done, &c, &err),
-                     0);
+    assert_int_equal(nng_vtable()->log_heartbeat_async(nng_self(gw), &req, on_done, &c, &err), 0);
     completion_wait(&c);
     assert_true(now_s() - t0 >= 0.19);
     assert_int_equal(c.rc, HBEAT_ETIMEDOUT);
@@ -204,13 +203,13 @@ static void test_close_cancels_async(void **state)
     completion_init(&c2);
     hbeat_heartbeat_request req = beat(4, "R", 1);
     hbeat_error err = HBEAT_ERROR_INIT;
-    assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(self, &req, on_done, &c, &err), 0);
-    assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(self2, &req, on_done, &c2, &err), 0);
+    assert_int_equal(nng_vtable()->log_heartbeat_async(self, &req, on_done, &c, &err), 0);
+    assert_int_equal(nng_vtable()->log_heartbeat_async(self2, &req, on_done, &c2, &err), 0);
     assert_int_equal(peer_wait_requests(&p, 1), 0);
 
     double t0 = now_s();
-    hbeat__nng_vtable.close(self);
-    hbeat__nng_vtable.close(self2);
+    nng_vtable()->close(self);
+    nng_vtable()->close(self2);
     assert_int_equal(completion_calls(&c), 1);
     assert_int_equal(completion_calls(&c2), 1);
     assert_int_equal(c.rc, HBEAT_ECANCELED);
@@ -221,10 +220,10 @@ static void test_close_cancels_async(void **state)
     /* After close: refused at once, done never called. */
     completion late;
     completion_init(&late);
-    assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(self, &req, on_done, &late, &err),
+    assert_int_equal(nng_vtable()->log_heartbeat_async(self, &req, on_done, &late, &err),
                      HBEAT_ECANCELED);
     hbeat_heartbeat_reply rep;
-    assert_int_equal(hbeat__nng_vtable.log_heartbeat(self, &req, &rep, &err), HBEAT_ECANCELED);
+    assert_int_equal(nng_vtable()->log_heartbeat(self, &req, &rep, &err), HBEAT_ECANCELED);
 
     /* hbeat_gateway_free closes again, which is harmless. */
     hbeat_gateway_free(gw);
@@ -248,7 +247,7 @@ static void *blocking_beat(void *arg)
     blocking_call *b = arg;
     hbeat_heartbeat_request req = beat(4, "R", 1);
     hbeat_heartbeat_reply rep;
-    b->rc = hbeat__nng_vtable.log_heartbeat(b->self, &req, &rep, &b->err);
+    b->rc = nng_vtable()->log_heartbeat(b->self, &req, &rep, &b->err);
     return NULL;
 }
 
@@ -264,7 +263,7 @@ static void test_close_cancels_blocking(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, blocking_beat, &b), 0);
     assert_int_equal(peer_wait_requests(&p, 1), 0);
-    hbeat__nng_vtable.close(b.self);
+    nng_vtable()->close(b.self);
     pthread_join(t, NULL);
     assert_int_equal(b.rc, HBEAT_ECANCELED);
     assert_non_null(strstr(b.err.message, "closed"));
@@ -289,8 +288,7 @@ static void test_many_async(void **state)
         snprintf(status[i], sizeof(status[i]), "S%d", i);
         hbeat_heartbeat_request req = beat(i + 1, status[i], (uint64_t)i);
         hbeat_error err = HBEAT_ERROR_INIT;
-        assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(self, &req, on_done, &c[i], &err),
-                         0);
+        assert_int_equal(nng_vtable()->log_heartbeat_async(self, &req, on_done, &c[i], &err), 0);
     }
     for (int i = 0; i < MANY; i++) {
         completion_wait(&c[i]);
@@ -304,8 +302,7 @@ static void test_many_async(void **state)
         pthread_mutex_lock(&c[i].mu);
         c[i].calls = 0;
         pthread_mutex_unlock(&c[i].mu);
-        assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(self, &req, on_done, &c[i], &err),
-                         0);
+        assert_int_equal(nng_vtable()->log_heartbeat_async(self, &req, on_done, &c[i], &err), 0);
     }
     for (int i = 0; i < MANY; i++) {
         completion_wait(&c[i]);

@@ -222,7 +222,7 @@ static void *work(void *arg)
                threads' calls shows as a wrong status or sequence. */
             hbeat_heartbeat_request req = beat(w->index + 1, mine, (uint64_t)i);
             hbeat_heartbeat_reply rep;
-            rc = hbeat__nng_vtable.log_heartbeat(w->self, &req, &rep, &err);
+            rc = nng_vtable()->log_heartbeat(w->self, &req, &rep, &err);
             snprintf(got, sizeof(got), "%s", rep.status);
             if (rc == 0 && strcmp(got, mine) != 0) {
                 rc = -100;
@@ -243,7 +243,7 @@ static void test_threads_share_a_gateway(void **state)
     peer_init(&p, unique_name("threads"), NULL);
     assert_int_equal(peer_start(&p), 0);
     hbeat_gateway *gw = open_gw(p.client_url, 0);
-    assert_true(hbeat__nng_vtable.flags & HBEAT_GATEWAY_THREAD_SAFE);
+    assert_true(nng_vtable()->flags & HBEAT_GATEWAY_THREAD_SAFE);
 
     worker w[THREADS];
     pthread_t t[THREADS];

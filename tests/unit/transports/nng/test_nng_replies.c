@@ -57,7 +57,7 @@ static int vt_beat(fixture *f, uint64_t seq, hbeat_heartbeat_reply *rep, hbeat_e
     hbeat_heartbeat_request req = beat(11, "R", seq);
     memset(rep, 0, sizeof(*rep));
     hbeat_error_clear(err);
-    return hbeat__nng_vtable.log_heartbeat(f->self, &req, rep, err);
+    return nng_vtable()->log_heartbeat(f->self, &req, rep, err);
 }
 
 static void test_good_heartbeat(void **state)
@@ -406,7 +406,7 @@ static void test_list_sink_stops(void **state)
     fixture *f = *state;
     int seen = 0;
     hbeat_error err = HBEAT_ERROR_INIT;
-    assert_int_equal(hbeat__nng_vtable.list_runs(f->self, NULL, stop_after_two, &seen, &err), 0);
+    assert_int_equal(nng_vtable()->list_runs(f->self, NULL, stop_after_two, &seen, &err), 0);
     assert_int_equal(seen, 2);
     assert_int_equal(peer_requests(&f->p), 1);
 }

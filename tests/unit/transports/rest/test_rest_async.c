@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "core/gateway_internal.h"
 #include "hbeat/hbeat.h"
 #include "hbeat/sys/gateway.h"
 #include "support/rest_peer.h"
@@ -44,7 +45,7 @@ static int setup(void **state)
     fx *f = calloc(1, sizeof(*f));
     f->p = peer_start();
     f->gw = open_gw(peer_url(f->p), 30);
-    f->vt = hbeat__rest_vtable();
+    f->vt = hbeat__gateway_vtable(f->gw);
     f->self = hbeat_gateway_self(f->gw);
     *state = f;
     return 0;
