@@ -393,14 +393,6 @@ int hbd_engine_failed(hbd_engine *e)
     return hbd_committer_failed(e->committer);
 }
 
-size_t hbd_engine_run_count(hbd_engine *e)
-{
-    pthread_mutex_lock(&e->mu);
-    size_t n = e->runs.count;
-    pthread_mutex_unlock(&e->mu);
-    return n;
-}
-
 /* Lifecycle. */
 
 static int load_one(void *arg, const hbd_run_record *rec)

@@ -307,11 +307,6 @@ static int set_synced(hbd_store *s, int sync, hbeat_error *err)
     return rc;
 }
 
-int hbd_store_write(hbd_store *s, const hbd_run_record *recs, size_t count, hbeat_error *err)
-{
-    return hbd_store_commit(s, recs, count, 1, err);
-}
-
 int hbd_store_commit(hbd_store *s, const hbd_run_record *recs, size_t count, int sync,
                      hbeat_error *err)
 {

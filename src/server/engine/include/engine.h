@@ -104,8 +104,6 @@ int hbd_engine_reap(hbd_engine *engine, size_t *reaped, hbeat_error *err);
 /* 1 once the store has failed; every later change is refused. main()
    exits with a runtime failure. */
 int hbd_engine_failed(hbd_engine *engine);
-/* Number of runs held. */
-size_t hbd_engine_run_count(hbd_engine *engine);
 /* Default and largest page for list_runs. */
 #define HBD_LIST_DEFAULT 100
 #define HBD_LIST_MAX     1000

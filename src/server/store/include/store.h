@@ -57,11 +57,9 @@ int hbd_store_schema_version(const hbd_store *store);
 int hbd_store_load(hbd_store *store, int (*fn)(void *arg, const hbd_run_record *rec), void *arg,
                    hbeat_error *err);
 /* Writes the records (insert or replace by id) in one transaction, in
-   order, so a later copy of a run wins. Durable when it returns 0. */
-int hbd_store_write(hbd_store *store, const hbd_run_record *recs, size_t count, hbeat_error *err);
-/* The same, fsyncing the commit only when `sync` is non-zero: otherwise
-   it survives a crash of the process but not a power loss until a later
-   synced commit or checkpoint (see hbd_sync). */
+   order, so a later copy of a run wins; fsyncs the commit only when `sync`
+   is non-zero: otherwise it survives a crash of the process but not a
+   power loss until a later synced commit or checkpoint (see hbd_sync). */
 int hbd_store_commit(hbd_store *store, const hbd_run_record *recs, size_t count, int sync,
                      hbeat_error *err);
 

@@ -25,6 +25,17 @@ static double fake_now;
 static char path[64];
 static hbd_engine *e;
 
+/* The runs the engine holds (one page is enough here). */
+static size_t run_count(void)
+{
+    hbd_run *runs = NULL;
+    size_t n = 0;
+    int64_t next = 0;
+    assert_int_equal(hbd_engine_list_runs(e, NULL, 0, HBD_LIST_MAX, &runs, &n, &next, NULL), 0);
+    free(runs);
+    return n;
+}
+
 static double fake_clock(void *arg)
 {
     return *(double *)arg;
@@ -422,7 +433,7 @@ static void test_create_refuses_bad_increments(void **state)
         assert_non_null(strstr(err.message, "next_report_increment must be a number of seconds "
                                             "in [0, 31536000]"));
     }
-    assert_int_equal(hbd_engine_run_count(e), 0);
+    assert_int_equal(run_count(), 0);
     double max = HBD_MAX_INCREMENT;
     hbd_run r;
     assert_int_equal(hbd_engine_create_run(e, 5, "L", &max, &r, NULL), 0);
@@ -467,7 +478,7 @@ static void test_reopen_keeps_everything(void **state)
     hbd_run after = get(a);
     assert_same(&before, &after);
     assert_int_equal(after.workflow_id, 5);
-    assert_int_equal(hbd_engine_run_count(e), 1);
+    assert_int_equal(run_count(), 1);
     /* Ids keep growing after a restart. */
     assert_true(create("G") > a);
 }

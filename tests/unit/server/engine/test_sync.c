@@ -248,9 +248,9 @@ static void test_store_commit(void **state)
     assert_int_equal(hbd_store_commit(s, &r, 1, 0, NULL), 0);
     assert_int_equal(wal_syncs, before);
 
-    /* hbd_store_write is the synced commit. */
+    /* A commit with sync set is fsynced. */
     r.beats = 4;
-    assert_int_equal(hbd_store_write(s, &r, 1, NULL), 0);
+    assert_int_equal(hbd_store_commit(s, &r, 1, 1, NULL), 0);
     assert_true(wal_syncs > before);
 
     /* An unsynced commit is in the file all the same. */

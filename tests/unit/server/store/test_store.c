@@ -117,7 +117,7 @@ static void test_migrate_empty_file(void **state)
     assert_int_equal(hbd_store_open(&s, path, NULL), 0);
     assert_int_equal(hbd_store_schema_version(s), HBD_STORE_SCHEMA_VERSION);
     hbd_run_record r = rec(1, HBD_ST_R, 1000.5, 3);
-    assert_int_equal(hbd_store_write(s, &r, 1, NULL), 0);
+    assert_int_equal(hbd_store_commit(s, &r, 1, 1, NULL), 0);
     hbd_store_close(s);
     assert_int_equal(user_version(path), HBD_STORE_SCHEMA_VERSION);
 }
@@ -178,7 +178,7 @@ static void test_initial_increment_kept(void **state)
     hbd_run_record r[2] = {rec(1, HBD_ST_L, 1093.0, 0), rec(2, HBD_ST_L, 1093.0, 0)};
     r[0].last_heartbeat = 0;
     r[0].initial_increment = 93.0f;
-    assert_int_equal(hbd_store_write(s, r, 2, NULL), 0);
+    assert_int_equal(hbd_store_commit(s, r, 2, 1, NULL), 0);
     hbd_store_close(s);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -202,7 +202,7 @@ static void test_reopen_keeps_runs(void **state)
     assert_int_equal(hbd_store_open(&s, path, NULL), 0);
     hbd_run_record batch[] = {rec(1, HBD_ST_G, 0, 0), rec(2, HBD_ST_R, 1764280000.25, 7),
                               rec(5, HBD_ST_C, 1764280099.125, 1)};
-    assert_int_equal(hbd_store_write(s, batch, 3, NULL), 0);
+    assert_int_equal(hbd_store_commit(s, batch, 3, 1, NULL), 0);
     hbd_store_close(s);
 
     assert_int_equal(hbd_store_open(&s, path, NULL), 0);
@@ -228,7 +228,7 @@ static void test_later_copy_wins(void **state)
     /* One batch holding three versions of run 4, as group commit does. */
     hbd_run_record batch[] = {rec(4, HBD_ST_O, 10, 1), rec(4, HBD_ST_R, 20, 2),
                               rec(3, HBD_ST_L, 5, 1), rec(4, HBD_ST_D, 30, 3)};
-    assert_int_equal(hbd_store_write(s, batch, 4, NULL), 0);
+    assert_int_equal(hbd_store_commit(s, batch, 4, 1, NULL), 0);
     loaded l;
     load(s, &l);
     assert_int_equal(l.n, 2);
@@ -247,13 +247,13 @@ static void test_failed_write_rolls_back(void **state)
        batch, good rows included, must be rolled back. */
     hbd_run_record batch[] = {rec(1, HBD_ST_R, 10, 1), rec(2, 200, 10, 1)};
     hbeat_error err = HBEAT_ERROR_INIT;
-    assert_int_equal(hbd_store_write(s, batch, 2, &err), HBEAT_ESYSTEM);
+    assert_int_equal(hbd_store_commit(s, batch, 2, 1, &err), HBEAT_ESYSTEM);
     assert_true(err.native != 0);
     loaded l;
     load(s, &l);
     assert_int_equal(l.n, 0);
     /* And the store still works. */
-    assert_int_equal(hbd_store_write(s, batch, 1, NULL), 0);
+    assert_int_equal(hbd_store_commit(s, batch, 1, 1, NULL), 0);
     load(s, &l);
     assert_int_equal(l.n, 1);
     hbd_store_close(s);
@@ -278,7 +278,7 @@ static void test_memory(void **state)
     hbd_store *s;
     assert_int_equal(hbd_store_open(&s, ":memory:", NULL), 0);
     hbd_run_record r = rec(9, HBD_ST_H, 42, 2);
-    assert_int_equal(hbd_store_write(s, &r, 1, NULL), 0);
+    assert_int_equal(hbd_store_commit(s, &r, 1, 1, NULL), 0);
     loaded l;
     load(s, &l);
     assert_int_equal(l.n, 1);
