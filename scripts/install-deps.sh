@@ -16,6 +16,7 @@ packages=(
     git                                        # the format check lists files with it
     # libraries: core (libc, pthreads), transports, server, tests
     libprotobuf-c-dev protobuf-c-compiler # nng transport + hbeatd wire schema
+    libprotobuf-dev                       # descriptor.proto, for the schema's C prefix
     libnng-dev                            # nng transport, hbeatd
     libcurl4-openssl-dev libjansson-dev   # REST transport
     libsqlite3-dev libmicrohttpd-dev      # hbeatd: run store, REST front end

@@ -35,7 +35,7 @@ int hbd_call_allowed(hbd_call call, hbd_right granted)
     return granted >= hbd_call_right(call);
 }
 
-#define WIRE(name) HBEAT__V1__ERROR_CODE__ERROR_CODE_##name
+#define WIRE(name) HBEAT_PB__ERROR_CODE__ERROR_CODE_##name
 
 /* The last row is the fallback for every code not listed. */
 static const hbd_outcome outcomes[] = {

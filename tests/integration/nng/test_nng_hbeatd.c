@@ -117,7 +117,7 @@ static void test_unknown_run(void **state)
     char status[HBEAT_STATUS_MAX + 1] = "";
     assert_int_equal(hbeat_run_get(gw, 987654, &run, &err), HBEAT_ENOTFOUND);
     assert_non_null(strstr(err.message, "987654"));
-    assert_int_equal(err.native, HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND);
+    assert_int_equal(err.native, HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND);
     assert_int_equal(hbeat_gateway_log_heartbeat(gw, 987654, "R", 10.0, status, &err),
                      HBEAT_ENOTFOUND);
     assert_int_equal(hbeat_gateway_update_status(gw, 987654, "D", status, &err), HBEAT_ENOTFOUND);

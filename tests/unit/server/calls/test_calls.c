@@ -59,7 +59,7 @@ static void test_rights(void **state)
     assert_false(hbd_call_allowed(HBD_CALL_COUNT, HBD_RIGHT_CLIENT));
 }
 
-#define WIRE(name) HBEAT__V1__ERROR_CODE__ERROR_CODE_##name
+#define WIRE(name) HBEAT_PB__ERROR_CODE__ERROR_CODE_##name
 
 static void test_outcome_table(void **state)
 {

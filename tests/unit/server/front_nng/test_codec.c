@@ -49,148 +49,148 @@ static int teardown(void **state)
 }
 
 /* Serves `buf`; returns the decoded reply (free it). */
-static Hbeat__V1__Reply *serve(const void *buf, size_t len)
+static HbeatPb__Reply *serve(const void *buf, size_t len)
 {
     uint64_t ticket;
     assert_int_equal(hbd_codec_serve(e, NULL, buf, len, MAX, reserve, NULL, &ticket, &last_outcome),
                      0);
-    Hbeat__V1__Reply *r = hbeat__v1__reply__unpack(NULL, out_len, out);
+    HbeatPb__Reply *r = hbeat_pb__reply__unpack(NULL, out_len, out);
     assert_non_null(r);
     return r;
 }
 
-static Hbeat__V1__Reply *call(const Hbeat__V1__Request *req)
+static HbeatPb__Reply *call(const HbeatPb__Request *req)
 {
     uint8_t buf[4096];
-    size_t len = hbeat__v1__request__pack(req, buf);
+    size_t len = hbeat_pb__request__pack(req, buf);
     return serve(buf, len);
 }
 
-static void expect_error(Hbeat__V1__Reply *r, Hbeat__V1__ErrorCode code)
+static void expect_error(HbeatPb__Reply *r, HbeatPb__ErrorCode code)
 {
-    assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_ERROR);
+    assert_int_equal(r->result_case, HBEAT_PB__REPLY__RESULT_ERROR);
     assert_int_equal(r->error->code, code);
     assert_true(strlen(r->error->message) > 0);
-    hbeat__v1__reply__free_unpacked(r, NULL);
+    hbeat_pb__reply__free_unpacked(r, NULL);
 }
 
 static void test_roundtrip(void **state)
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__CreateRunRequest cr = HBEAT_PB__CREATE_RUN_REQUEST__INIT;
     cr.workflow_id = 4;
-    req.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    req.call_case = HBEAT_PB__REQUEST__CALL_CREATE_RUN;
     req.create_run = &cr;
-    Hbeat__V1__Reply *r = call(&req);
-    assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_CREATE_RUN);
+    HbeatPb__Reply *r = call(&req);
+    assert_int_equal(r->result_case, HBEAT_PB__REPLY__RESULT_CREATE_RUN);
     int64_t id = r->create_run->run->workflow_run_id;
     assert_string_equal(r->create_run->run->status, "G");
-    hbeat__v1__reply__free_unpacked(r, NULL);
+    hbeat_pb__reply__free_unpacked(r, NULL);
 
-    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
     hb.workflow_run_id = id;
     hb.status = "L";
     hb.next_report_increment = 45;
     hb.sequence = 123456789012ULL;
-    req.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    req.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
     req.heartbeat = &hb;
     r = call(&req);
-    assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_HEARTBEAT);
+    assert_int_equal(r->result_case, HBEAT_PB__REPLY__RESULT_HEARTBEAT);
     assert_string_equal(r->heartbeat->status, "L");
     assert_int_equal(r->heartbeat->sequence, 123456789012ULL);
     assert_true(r->heartbeat->deadline > 0);
-    hbeat__v1__reply__free_unpacked(r, NULL);
+    hbeat_pb__reply__free_unpacked(r, NULL);
 
-    Hbeat__V1__ListRunsRequest lr = HBEAT__V1__LIST_RUNS_REQUEST__INIT;
-    req.call_case = HBEAT__V1__REQUEST__CALL_LIST_RUNS;
+    HbeatPb__ListRunsRequest lr = HBEAT_PB__LIST_RUNS_REQUEST__INIT;
+    req.call_case = HBEAT_PB__REQUEST__CALL_LIST_RUNS;
     req.list_runs = &lr;
     r = call(&req);
-    assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_LIST_RUNS);
+    assert_int_equal(r->result_case, HBEAT_PB__REPLY__RESULT_LIST_RUNS);
     assert_int_equal(r->list_runs->n_runs, 1);
     assert_int_equal(r->list_runs->runs[0]->beats, 1);
     assert_int_equal(r->list_runs->next_after_id, 0);
-    hbeat__v1__reply__free_unpacked(r, NULL);
+    hbeat_pb__reply__free_unpacked(r, NULL);
 }
 
 /* CreateRun's next_report_increment: present (0 included) sets the first
    deadline, absent (an older client) leaves none, a bad one is refused. */
 static void test_create_run_first_deadline(void **state)
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__CreateRunRequest cr = HBEAT_PB__CREATE_RUN_REQUEST__INIT;
     cr.workflow_id = 4;
     cr.status = "L";
-    req.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    req.call_case = HBEAT_PB__REQUEST__CALL_CREATE_RUN;
     req.create_run = &cr;
 
-    Hbeat__V1__Reply *r = call(&req);
-    assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_CREATE_RUN);
+    HbeatPb__Reply *r = call(&req);
+    assert_int_equal(r->result_case, HBEAT_PB__REPLY__RESULT_CREATE_RUN);
     assert_true(r->create_run->run->deadline == 0);
-    hbeat__v1__reply__free_unpacked(r, NULL);
+    hbeat_pb__reply__free_unpacked(r, NULL);
 
-    cr.first_deadline_case = HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
+    cr.first_deadline_case = HBEAT_PB__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
     cr.next_report_increment = 93.0;
     r = call(&req);
-    assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_CREATE_RUN);
+    assert_int_equal(r->result_case, HBEAT_PB__REPLY__RESULT_CREATE_RUN);
     double d93 = r->create_run->run->deadline;
     assert_true(d93 > 1.6e9);
     assert_true(r->create_run->run->last_heartbeat == 0);
     assert_int_equal(r->create_run->run->beats, 0);
-    hbeat__v1__reply__free_unpacked(r, NULL);
+    hbeat_pb__reply__free_unpacked(r, NULL);
 
     cr.next_report_increment = 0;
     r = call(&req);
-    assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_CREATE_RUN);
+    assert_int_equal(r->result_case, HBEAT_PB__REPLY__RESULT_CREATE_RUN);
     assert_true(r->create_run->run->deadline > 1.6e9 && r->create_run->run->deadline < d93);
-    hbeat__v1__reply__free_unpacked(r, NULL);
+    hbeat_pb__reply__free_unpacked(r, NULL);
 
     const double bad[] = {-1, NAN, INFINITY, 1e9};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr.next_report_increment = bad[i];
         r = call(&req);
-        assert_int_equal(r->result_case, HBEAT__V1__REPLY__RESULT_ERROR);
+        assert_int_equal(r->result_case, HBEAT_PB__REPLY__RESULT_ERROR);
         assert_non_null(strstr(r->error->message, "next_report_increment"));
-        expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+        expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
     }
 }
 
 static void test_errors(void **state)
 {
     const uint8_t junk[] = {0xff, 0xff, 0xff};
-    expect_error(serve(junk, sizeof junk), HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
-    expect_error(serve("", 0), HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+    expect_error(serve(junk, sizeof junk), HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+    expect_error(serve("", 0), HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
     const uint8_t future[] = {0x9a, 0x06, 0x00};
-    expect_error(serve(future, sizeof future), HBEAT__V1__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED);
+    expect_error(serve(future, sizeof future), HBEAT_PB__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED);
     uint8_t big[MAX + 1];
     memset(big, 0, sizeof big);
-    expect_error(serve(big, sizeof big), HBEAT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE);
+    expect_error(serve(big, sizeof big), HBEAT_PB__ERROR_CODE__ERROR_CODE_TOO_LARGE);
 
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__GetRunRequest gr = HBEAT__V1__GET_RUN_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__GetRunRequest gr = HBEAT_PB__GET_RUN_REQUEST__INIT;
     gr.workflow_run_id = 424242;
-    req.call_case = HBEAT__V1__REQUEST__CALL_GET_RUN;
+    req.call_case = HBEAT_PB__REQUEST__CALL_GET_RUN;
     req.get_run = &gr;
-    expect_error(call(&req), HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND);
+    expect_error(call(&req), HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND);
 }
 
 static void test_error_mapping(void **state)
 {
     const struct {
         int code;
-        Hbeat__V1__ErrorCode wire;
+        HbeatPb__ErrorCode wire;
     } map[] = {
-        {HBEAT_EINVAL, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT},
-        {HBEAT_ENOTFOUND, HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND},
-        {HBEAT_EAUTH, HBEAT__V1__ERROR_CODE__ERROR_CODE_UNAUTHENTICATED},
-        {HBEAT_EFORBIDDEN, HBEAT__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED},
-        {HBEAT_ETOOBIG, HBEAT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE},
-        {HBEAT_ESYSTEM, HBEAT__V1__ERROR_CODE__ERROR_CODE_INTERNAL},
-        {HBEAT_ENOTSUP, HBEAT__V1__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED},
-        {HBEAT_ECANCELED, HBEAT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE},
+        {HBEAT_EINVAL, HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT},
+        {HBEAT_ENOTFOUND, HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND},
+        {HBEAT_EAUTH, HBEAT_PB__ERROR_CODE__ERROR_CODE_UNAUTHENTICATED},
+        {HBEAT_EFORBIDDEN, HBEAT_PB__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED},
+        {HBEAT_ETOOBIG, HBEAT_PB__ERROR_CODE__ERROR_CODE_TOO_LARGE},
+        {HBEAT_ESYSTEM, HBEAT_PB__ERROR_CODE__ERROR_CODE_INTERNAL},
+        {HBEAT_ENOTSUP, HBEAT_PB__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED},
+        {HBEAT_ECANCELED, HBEAT_PB__ERROR_CODE__ERROR_CODE_UNAVAILABLE},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         assert_int_equal(hbd_codec_error(map[i].code, "x", reserve, NULL), 0);
-        expect_error(hbeat__v1__reply__unpack(NULL, out_len, out), map[i].wire);
+        expect_error(hbeat_pb__reply__unpack(NULL, out_len, out), map[i].wire);
     }
 }
 
@@ -208,7 +208,7 @@ static void test_random_bytes(void **state)
             x ^= x << 5;
             buf[k] = (uint8_t)x;
         }
-        hbeat__v1__reply__free_unpacked(serve(buf, len), NULL);
+        hbeat_pb__reply__free_unpacked(serve(buf, len), NULL);
     }
 }
 
@@ -223,68 +223,68 @@ static void expect_outcome(hbd_route route, hbd_result result)
 static void test_outcome(void **state)
 {
     (void)state;
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__CreateRunRequest cr = HBEAT_PB__CREATE_RUN_REQUEST__INIT;
     cr.workflow_id = 4;
-    req.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    req.call_case = HBEAT_PB__REQUEST__CALL_CREATE_RUN;
     req.create_run = &cr;
-    Hbeat__V1__Reply *r = call(&req);
+    HbeatPb__Reply *r = call(&req);
     int64_t id = r->create_run->run->workflow_run_id;
-    hbeat__v1__reply__free_unpacked(r, NULL);
+    hbeat_pb__reply__free_unpacked(r, NULL);
     expect_outcome(HBD_CALL_CREATE_RUN, HBD_RESULT_OK);
 
-    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
     hb.workflow_run_id = id;
     hb.status = "L";
     hb.next_report_increment = 45;
-    req.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    req.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
     req.heartbeat = &hb;
-    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    hbeat_pb__reply__free_unpacked(call(&req), NULL);
     expect_outcome(HBD_CALL_HEARTBEAT, HBD_RESULT_OK);
     hb.next_report_increment = -1;
-    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    hbeat_pb__reply__free_unpacked(call(&req), NULL);
     expect_outcome(HBD_CALL_HEARTBEAT, HBD_RESULT_BAD_REQUEST);
 
-    Hbeat__V1__UpdateStatusRequest us = HBEAT__V1__UPDATE_STATUS_REQUEST__INIT;
+    HbeatPb__UpdateStatusRequest us = HBEAT_PB__UPDATE_STATUS_REQUEST__INIT;
     us.workflow_run_id = id;
     us.status = "B";
-    req.call_case = HBEAT__V1__REQUEST__CALL_UPDATE_STATUS;
+    req.call_case = HBEAT_PB__REQUEST__CALL_UPDATE_STATUS;
     req.update_status = &us;
-    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    hbeat_pb__reply__free_unpacked(call(&req), NULL);
     expect_outcome(HBD_CALL_UPDATE_STATUS, HBD_RESULT_OK);
 
-    Hbeat__V1__GetRunRequest gr = HBEAT__V1__GET_RUN_REQUEST__INIT;
+    HbeatPb__GetRunRequest gr = HBEAT_PB__GET_RUN_REQUEST__INIT;
     gr.workflow_run_id = 424242;
-    req.call_case = HBEAT__V1__REQUEST__CALL_GET_RUN;
+    req.call_case = HBEAT_PB__REQUEST__CALL_GET_RUN;
     req.get_run = &gr;
-    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    hbeat_pb__reply__free_unpacked(call(&req), NULL);
     expect_outcome(HBD_CALL_GET_RUN, HBD_RESULT_NOT_FOUND);
 
-    Hbeat__V1__ListRunsRequest lr = HBEAT__V1__LIST_RUNS_REQUEST__INIT;
-    req.call_case = HBEAT__V1__REQUEST__CALL_LIST_RUNS;
+    HbeatPb__ListRunsRequest lr = HBEAT_PB__LIST_RUNS_REQUEST__INIT;
+    req.call_case = HBEAT_PB__REQUEST__CALL_LIST_RUNS;
     req.list_runs = &lr;
-    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    hbeat_pb__reply__free_unpacked(call(&req), NULL);
     expect_outcome(HBD_CALL_LIST_RUNS, HBD_RESULT_OK);
 
-    Hbeat__V1__SetStatusRequest ss = HBEAT__V1__SET_STATUS_REQUEST__INIT;
+    HbeatPb__SetStatusRequest ss = HBEAT_PB__SET_STATUS_REQUEST__INIT;
     ss.workflow_run_id = id;
     ss.status = "D";
     ss.force = 1;
-    req.call_case = HBEAT__V1__REQUEST__CALL_SET_STATUS;
+    req.call_case = HBEAT_PB__REQUEST__CALL_SET_STATUS;
     req.set_status = &ss;
-    hbeat__v1__reply__free_unpacked(call(&req), NULL);
+    hbeat_pb__reply__free_unpacked(call(&req), NULL);
     expect_outcome(HBD_CALL_SET_STATUS, HBD_RESULT_OK);
 
     /* Bytes that carry no call, a call this server does not know, and
        a request over the limit. */
     const uint8_t junk[] = {0xff, 0xff, 0xff};
-    hbeat__v1__reply__free_unpacked(serve(junk, sizeof junk), NULL);
+    hbeat_pb__reply__free_unpacked(serve(junk, sizeof junk), NULL);
     expect_outcome(HBD_ROUTE_OTHER, HBD_RESULT_BAD_REQUEST);
     const uint8_t future[] = {0x9a, 0x06, 0x00};
-    hbeat__v1__reply__free_unpacked(serve(future, sizeof future), NULL);
+    hbeat_pb__reply__free_unpacked(serve(future, sizeof future), NULL);
     expect_outcome(HBD_ROUTE_OTHER, HBD_RESULT_BAD_REQUEST);
     static uint8_t big[MAX + 1];
-    hbeat__v1__reply__free_unpacked(serve(big, sizeof big), NULL);
+    hbeat_pb__reply__free_unpacked(serve(big, sizeof big), NULL);
     expect_outcome(HBD_ROUTE_OTHER, HBD_RESULT_TOO_LARGE);
 }
 

@@ -121,7 +121,7 @@ typedef struct script {
     uint32_t page_size;
 } script;
 
-static void record(peer *p, const Hbeat__V1__Request *req, script *s)
+static void record(peer *p, const HbeatPb__Request *req, script *s)
 {
     pthread_mutex_lock(&p->mu);
     p->requests++;
@@ -129,22 +129,22 @@ static void record(peer *p, const Hbeat__V1__Request *req, script *s)
     if (req != NULL) {
         snprintf(p->last_token, sizeof(p->last_token), "%s", req->token);
         switch (req->call_case) {
-        case HBEAT__V1__REQUEST__CALL_HEARTBEAT:
+        case HBEAT_PB__REQUEST__CALL_HEARTBEAT:
             snprintf(p->last_status, sizeof(p->last_status), "%s", req->heartbeat->status);
             p->last_sequence = req->heartbeat->sequence;
             p->last_run_id = req->heartbeat->workflow_run_id;
             p->last_increment = req->heartbeat->next_report_increment;
             break;
-        case HBEAT__V1__REQUEST__CALL_UPDATE_STATUS:
+        case HBEAT_PB__REQUEST__CALL_UPDATE_STATUS:
             snprintf(p->last_status, sizeof(p->last_status), "%s", req->update_status->status);
             p->last_run_id = req->update_status->workflow_run_id;
             break;
-        case HBEAT__V1__REQUEST__CALL_SET_STATUS:
+        case HBEAT_PB__REQUEST__CALL_SET_STATUS:
             snprintf(p->last_status, sizeof(p->last_status), "%s", req->set_status->status);
             p->last_run_id = req->set_status->workflow_run_id;
             p->last_force = req->set_status->force;
             break;
-        case HBEAT__V1__REQUEST__CALL_LIST_RUNS:
+        case HBEAT_PB__REQUEST__CALL_LIST_RUNS:
             snprintf(p->last_status, sizeof(p->last_status), "%s", req->list_runs->status);
             break;
         default:
@@ -162,9 +162,9 @@ static void record(peer *p, const Hbeat__V1__Request *req, script *s)
     pthread_mutex_unlock(&p->mu);
 }
 
-static void fill_run(Hbeat__V1__RunInfo *run, int64_t id, const char *status)
+static void fill_run(HbeatPb__RunInfo *run, int64_t id, const char *status)
 {
-    hbeat__v1__run_info__init(run);
+    hbeat_pb__run_info__init(run);
     run->workflow_run_id = id;
     run->workflow_id = 7;
     run->status = (char *)status;
@@ -174,75 +174,75 @@ static void fill_run(Hbeat__V1__RunInfo *run, int64_t id, const char *status)
 }
 
 /* Build the reply the script asks for; returns a new message or NULL. */
-static nng_msg *answer(const script *s, const Hbeat__V1__Request *req)
+static nng_msg *answer(const script *s, const HbeatPb__Request *req)
 {
-    Hbeat__V1__Reply rep;
-    hbeat__v1__reply__init(&rep);
-    Hbeat__V1__HeartbeatReply hb;
-    hbeat__v1__heartbeat_reply__init(&hb);
-    Hbeat__V1__UpdateStatusReply us;
-    hbeat__v1__update_status_reply__init(&us);
-    Hbeat__V1__CreateRunReply cr;
-    hbeat__v1__create_run_reply__init(&cr);
-    Hbeat__V1__GetRunReply gr;
-    hbeat__v1__get_run_reply__init(&gr);
-    Hbeat__V1__SetStatusReply sr;
-    hbeat__v1__set_status_reply__init(&sr);
-    Hbeat__V1__ListRunsReply lr;
-    hbeat__v1__list_runs_reply__init(&lr);
-    Hbeat__V1__Error e;
-    hbeat__v1__error__init(&e);
-    Hbeat__V1__RunInfo run;
-    Hbeat__V1__RunInfo page[16];
-    Hbeat__V1__RunInfo *page_ptrs[16];
+    HbeatPb__Reply rep;
+    hbeat_pb__reply__init(&rep);
+    HbeatPb__HeartbeatReply hb;
+    hbeat_pb__heartbeat_reply__init(&hb);
+    HbeatPb__UpdateStatusReply us;
+    hbeat_pb__update_status_reply__init(&us);
+    HbeatPb__CreateRunReply cr;
+    hbeat_pb__create_run_reply__init(&cr);
+    HbeatPb__GetRunReply gr;
+    hbeat_pb__get_run_reply__init(&gr);
+    HbeatPb__SetStatusReply sr;
+    hbeat_pb__set_status_reply__init(&sr);
+    HbeatPb__ListRunsReply lr;
+    hbeat_pb__list_runs_reply__init(&lr);
+    HbeatPb__Error e;
+    hbeat_pb__error__init(&e);
+    HbeatPb__RunInfo run;
+    HbeatPb__RunInfo page[16];
+    HbeatPb__RunInfo *page_ptrs[16];
 
     const char *forced = s->mode == PEER_STATUS ? s->status : NULL;
-    Hbeat__V1__RunInfo *maybe_run = s->mode == PEER_RUN_MISSING ? NULL : &run;
+    HbeatPb__RunInfo *maybe_run = s->mode == PEER_RUN_MISSING ? NULL : &run;
 
     switch (req->call_case) {
-    case HBEAT__V1__REQUEST__CALL_HEARTBEAT:
+    case HBEAT_PB__REQUEST__CALL_HEARTBEAT:
         hb.status = (char *)(forced ? forced : req->heartbeat->status);
         hb.sequence = req->heartbeat->sequence + (s->mode == PEER_WRONG_SEQ ? 1 : 0);
         hb.deadline = 1764280000.0 + req->heartbeat->next_report_increment;
-        rep.result_case = HBEAT__V1__REPLY__RESULT_HEARTBEAT;
+        rep.result_case = HBEAT_PB__REPLY__RESULT_HEARTBEAT;
         rep.heartbeat = &hb;
         break;
-    case HBEAT__V1__REQUEST__CALL_UPDATE_STATUS:
+    case HBEAT_PB__REQUEST__CALL_UPDATE_STATUS:
         us.status = (char *)(forced ? forced : req->update_status->status);
-        rep.result_case = HBEAT__V1__REPLY__RESULT_UPDATE_STATUS;
+        rep.result_case = HBEAT_PB__REPLY__RESULT_UPDATE_STATUS;
         rep.update_status = &us;
         break;
-    case HBEAT__V1__REQUEST__CALL_CREATE_RUN: {
+    case HBEAT_PB__REQUEST__CALL_CREATE_RUN: {
         const char *st = req->create_run->status[0] ? req->create_run->status : "G";
         fill_run(&run, 42, forced ? forced : st);
         run.workflow_id = req->create_run->workflow_id;
         /* As hbeatd: a first deadline when asked for, none otherwise. */
         run.deadline = req->create_run->first_deadline_case ==
-                               HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT
+                               HBEAT_PB__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT
                            ? 1764280000.0 + req->create_run->next_report_increment
                            : 0;
         run.last_heartbeat = 0;
         run.beats = 0;
         cr.run = maybe_run;
-        rep.result_case = HBEAT__V1__REPLY__RESULT_CREATE_RUN;
+        rep.result_case = HBEAT_PB__REPLY__RESULT_CREATE_RUN;
         rep.create_run = &cr;
         break;
     }
-    case HBEAT__V1__REQUEST__CALL_GET_RUN:
+    case HBEAT_PB__REQUEST__CALL_GET_RUN:
         fill_run(&run, req->get_run->workflow_run_id + (s->mode == PEER_RUN_OTHER ? 1 : 0),
                  forced ? forced : "R");
         gr.run = maybe_run;
-        rep.result_case = HBEAT__V1__REPLY__RESULT_GET_RUN;
+        rep.result_case = HBEAT_PB__REPLY__RESULT_GET_RUN;
         rep.get_run = &gr;
         break;
-    case HBEAT__V1__REQUEST__CALL_SET_STATUS:
+    case HBEAT_PB__REQUEST__CALL_SET_STATUS:
         fill_run(&run, req->set_status->workflow_run_id + (s->mode == PEER_RUN_OTHER ? 1 : 0),
                  forced ? forced : req->set_status->status);
         sr.run = maybe_run;
-        rep.result_case = HBEAT__V1__REPLY__RESULT_SET_STATUS;
+        rep.result_case = HBEAT_PB__REPLY__RESULT_SET_STATUS;
         rep.set_status = &sr;
         break;
-    case HBEAT__V1__REQUEST__CALL_LIST_RUNS: {
+    case HBEAT_PB__REQUEST__CALL_LIST_RUNS: {
         int64_t after = s->mode == PEER_PAGE_ORDER ? 0 : req->list_runs->after_id;
         const char *st = req->list_runs->status[0] ? req->list_runs->status : "R";
         size_t n = 0;
@@ -257,7 +257,7 @@ static nng_msg *answer(const script *s, const Hbeat__V1__Request *req)
         if (s->mode == PEER_PAGE_STUCK && after > 0) {
             lr.next_after_id = after; /* the second page points at itself */
         }
-        rep.result_case = HBEAT__V1__REPLY__RESULT_LIST_RUNS;
+        rep.result_case = HBEAT_PB__REPLY__RESULT_LIST_RUNS;
         rep.list_runs = &lr;
         break;
     }
@@ -266,25 +266,25 @@ static nng_msg *answer(const script *s, const Hbeat__V1__Request *req)
     }
 
     if (s->mode == PEER_ERROR) {
-        e.code = (Hbeat__V1__ErrorCode)s->error_code;
+        e.code = (HbeatPb__ErrorCode)s->error_code;
         e.message = (char *)s->error_message;
-        rep.result_case = HBEAT__V1__REPLY__RESULT_ERROR;
+        rep.result_case = HBEAT_PB__REPLY__RESULT_ERROR;
         rep.error = &e;
     } else if (s->mode == PEER_NOT_SET) {
-        rep.result_case = HBEAT__V1__REPLY__RESULT__NOT_SET;
+        rep.result_case = HBEAT_PB__REPLY__RESULT__NOT_SET;
     } else if (s->mode == PEER_WRONG_CASE) {
-        if (req->call_case == HBEAT__V1__REQUEST__CALL_HEARTBEAT) {
+        if (req->call_case == HBEAT_PB__REQUEST__CALL_HEARTBEAT) {
             us.status = (char *)"R";
-            rep.result_case = HBEAT__V1__REPLY__RESULT_UPDATE_STATUS;
+            rep.result_case = HBEAT_PB__REPLY__RESULT_UPDATE_STATUS;
             rep.update_status = &us;
         } else {
             hb.status = (char *)"R";
-            rep.result_case = HBEAT__V1__REPLY__RESULT_HEARTBEAT;
+            rep.result_case = HBEAT_PB__REPLY__RESULT_HEARTBEAT;
             rep.heartbeat = &hb;
         }
     }
 
-    size_t len = hbeat__v1__reply__get_packed_size(&rep);
+    size_t len = hbeat_pb__reply__get_packed_size(&rep);
     size_t total = len;
     if (s->mode == PEER_HUGE && s->huge_size > len + 8) {
         total = s->huge_size;
@@ -294,7 +294,7 @@ static nng_msg *answer(const script *s, const Hbeat__V1__Request *req)
         return NULL;
     }
     uint8_t *body = nng_msg_body(msg);
-    hbeat__v1__reply__pack(&rep, body);
+    hbeat_pb__reply__pack(&rep, body);
     if (total > len) {
         /* Pad with an unknown length-delimited field 99, which a reader
            must skip: the reply stays valid, only too big. */
@@ -327,8 +327,8 @@ static void *serve(void *arg)
         if (rv != 0) {
             continue;
         }
-        Hbeat__V1__Request *req =
-            hbeat__v1__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+        HbeatPb__Request *req =
+            hbeat_pb__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
         script s;
         record(p, req, &s);
         if (req == NULL) {
@@ -344,7 +344,7 @@ static void *serve(void *arg)
             }
         }
         nng_msg_free(msg);
-        hbeat__v1__request__free_unpacked(req, NULL);
+        hbeat_pb__request__free_unpacked(req, NULL);
     }
     return NULL;
 }

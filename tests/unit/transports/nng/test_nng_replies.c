@@ -68,7 +68,7 @@ static void test_good_heartbeat(void **state)
     assert_int_equal(vt_beat(f, 17, &rep, &err), 0);
     assert_string_equal(rep.status, "R");
     pthread_mutex_lock(&f->p.mu);
-    assert_int_equal(f->p.last_case, HBEAT__V1__REQUEST__CALL_HEARTBEAT);
+    assert_int_equal(f->p.last_case, HBEAT_PB__REQUEST__CALL_HEARTBEAT);
     assert_int_equal(f->p.last_run_id, 11);
     assert_string_equal(f->p.last_status, "R");
     assert_int_equal(f->p.last_sequence, 17);
@@ -149,15 +149,15 @@ static void test_error_codes(void **state)
         int wire;
         int code;
     } map[] = {
-        {HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT, HBEAT_EINVAL},
-        {HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND, HBEAT_ENOTFOUND},
-        {HBEAT__V1__ERROR_CODE__ERROR_CODE_UNAUTHENTICATED, HBEAT_EAUTH},
-        {HBEAT__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED, HBEAT_EFORBIDDEN},
-        {HBEAT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE, HBEAT_ETOOBIG},
-        {HBEAT__V1__ERROR_CODE__ERROR_CODE_INTERNAL, HBEAT_ESERVER},
-        {HBEAT__V1__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED, HBEAT_ENOTSUP},
-        {HBEAT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE, HBEAT_ESERVER},
-        {HBEAT__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED, HBEAT_ESERVER},
+        {HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT, HBEAT_EINVAL},
+        {HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND, HBEAT_ENOTFOUND},
+        {HBEAT_PB__ERROR_CODE__ERROR_CODE_UNAUTHENTICATED, HBEAT_EAUTH},
+        {HBEAT_PB__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED, HBEAT_EFORBIDDEN},
+        {HBEAT_PB__ERROR_CODE__ERROR_CODE_TOO_LARGE, HBEAT_ETOOBIG},
+        {HBEAT_PB__ERROR_CODE__ERROR_CODE_INTERNAL, HBEAT_ESERVER},
+        {HBEAT_PB__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED, HBEAT_ENOTSUP},
+        {HBEAT_PB__ERROR_CODE__ERROR_CODE_UNAVAILABLE, HBEAT_ESERVER},
+        {HBEAT_PB__ERROR_CODE__ERROR_CODE_UNSPECIFIED, HBEAT_ESERVER},
         {99, HBEAT_ESERVER},
     };
     fixture *f = *state;
@@ -180,7 +180,7 @@ static void test_error_codes(void **state)
     memset(longmsg, 'x', sizeof(longmsg) - 1);
     longmsg[sizeof(longmsg) - 1] = '\0';
     longmsg[3] = '\n';
-    peer_set_error(&f->p, HBEAT__V1__ERROR_CODE__ERROR_CODE_INTERNAL, longmsg);
+    peer_set_error(&f->p, HBEAT_PB__ERROR_CODE__ERROR_CODE_INTERNAL, longmsg);
     hbeat_heartbeat_reply rep;
     hbeat_error err;
     assert_int_equal(vt_beat(f, 1, &rep, &err), HBEAT_ESERVER);
@@ -320,13 +320,13 @@ static void test_update_status(void **state)
     assert_int_equal(hbeat_gateway_update_status(f->gw, 8, "D", status, &err), 0);
     assert_string_equal(status, "D");
     assert_int_equal(f->p.last_run_id, 8);
-    assert_int_equal(f->p.last_case, HBEAT__V1__REQUEST__CALL_UPDATE_STATUS);
+    assert_int_equal(f->p.last_case, HBEAT_PB__REQUEST__CALL_UPDATE_STATUS);
 
     peer_set_status(&f->p, "bad status");
     assert_int_equal(hbeat_gateway_update_status(f->gw, 8, "D", status, &err), HBEAT_EPROTO);
     peer_set_mode(&f->p, PEER_WRONG_CASE);
     assert_int_equal(hbeat_gateway_update_status(f->gw, 8, "D", status, &err), HBEAT_EPROTO);
-    peer_set_error(&f->p, HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND, "no run 8");
+    peer_set_error(&f->p, HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND, "no run 8");
     assert_int_equal(hbeat_gateway_update_status(f->gw, 8, "D", status, &err), HBEAT_ENOTFOUND);
     assert_non_null(strstr(err.message, "no run 8"));
 }
@@ -389,7 +389,7 @@ static void test_admin_calls(void **state)
     assert_string_equal(runs[6].status, "H");
     hbeat_run_list_free(runs);
 
-    peer_set_error(&f->p, HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND, "run 404 unknown");
+    peer_set_error(&f->p, HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND, "run 404 unknown");
     assert_int_equal(hbeat_run_get(f->gw, 404, &run, &err), HBEAT_ENOTFOUND);
     assert_non_null(strstr(err.message, "run 404 unknown"));
 }
