@@ -1,5 +1,5 @@
 /*
- * hbeatd's nng listen URLs (src/server/sp_url.c): the forms it binds, and
+ * hbeatd's nng listen URLs (src/server/front/nng/sp_url.c): the forms it binds, and
  * everything else refused with a reason.
  */
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /*
- * The SP wire reader (src/server/sp_wire.c): greetings, backtraces, frames
+ * The SP wire reader (src/server/front/nng/sp_wire.c): greetings, backtraces, frames
  * over tcp and ipc, fed whole or a byte at a time; bodies over the limit
  * answered from their first bytes and skipped; memory only for bytes that
  * arrived.

@@ -1,5 +1,5 @@
 /*
- * Rate-limited log lines (src/server/log_limit.c) on an injected clock:
+ * Rate-limited log lines (src/server/log/log_limit.c) on an injected clock:
  * a burst passes, then one line per interval; what was left out is counted
  * and told once, before the site's next line or by the periodic flush;
  * sites do not share a bucket; many threads on one site lose no count.

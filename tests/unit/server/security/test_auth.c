@@ -1,5 +1,5 @@
 /*
- * The token file (src/server/auth.c): its format, the rights it grants,
+ * The token file (src/server/security/auth.c): its format, the rights it grants,
  * exact matching (no prefix, no suffix, no near miss), errors that name the
  * line but never quote it, reload that keeps the old tokens on any error,
  * and checks racing reloads.

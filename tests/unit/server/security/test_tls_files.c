@@ -1,5 +1,5 @@
 /*
- * hbeatd's TLS files (src/server/tls.c): read without blocking and only
+ * hbeatd's TLS files (src/server/security/tls.c): read without blocking and only
  * when they are regular files, like the token file, and refused with a
  * message that names the flag and the file. The alarm turns a hang (a
  * FIFO opened for reading waits for a writer) into a failure.

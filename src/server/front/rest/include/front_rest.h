@@ -1,6 +1,6 @@
 /*
  * hbeatd's HTTP front end: Jobmon's REST routes under /api/v3 and the admin
- * routes, served by libmicrohttpd on its own threads (src/server/rest/).
+ * routes, served by libmicrohttpd on its own threads (src/server/front/rest/).
  *
  *   POST /api/v3/workflow_run/{id}/log_heartbeat   Jobmon's heartbeat
  *   PUT  /api/v3/workflow_run/{id}/update_status   Jobmon's status update
