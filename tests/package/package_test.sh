@@ -9,6 +9,8 @@
 #   - the man pages, the bash completion, the conffile, the system user and
 #     the store directory are there; hbeatd runs as its user with the
 #     packaged configuration file; systemd-analyze verify accepts the unit;
+#   - reinstalling keeps an edited configuration file; remove keeps it and
+#     the store;
 #   - purge leaves none of the packages' files, /etc/hbeat, /var/lib/hbeat
 #     nor the unit's enable link behind (the system user stays: Debian keeps
 #     system users).
@@ -223,10 +225,25 @@ if command -v systemctl >/dev/null; then
     [ -L "$link" ] || die "systemctl enable made no $link"
 fi
 
-# ---- purge ----
+# ---- upgrade, remove, purge ----
+step="dpkg -i again keeps an edited configuration file"
+say "$step"
+echo "# edited here" >>/etc/hbeat/hbeatd.conf
+dpkg -i "$(ls "$build/packages/hbeatd_${version}-1_"*.deb)" >>"$work/dpkg.log" 2>&1
+got=$(tail -1 /etc/hbeat/hbeatd.conf)
+[ "$got" = "# edited here" ] || die "the edit was lost: the file ends with '$got'"
+
+step="dpkg --remove keeps the configuration file and the store"
+say "$step"
+dpkg --remove hbeat-tools hbeatd libhbeat-dev libhbeat0 >"$work/purge.log" 2>&1 ||
+    { cat "$work/purge.log"; die "$step"; }
+[ -f /etc/hbeat/hbeatd.conf ] || die "dpkg --remove deleted /etc/hbeat/hbeatd.conf"
+[ -f /var/lib/hbeat/hbeatd.db ] || die "dpkg --remove deleted the store"
+[ ! -e /usr/bin/hbeatd ] || die "dpkg --remove left /usr/bin/hbeatd"
+
 step="dpkg --purge"
 say "$step"
-dpkg --purge hbeat-tools hbeatd libhbeat-dev libhbeat0 >"$work/purge.log" 2>&1 ||
+dpkg --purge hbeat-tools hbeatd libhbeat-dev libhbeat0 >>"$work/purge.log" 2>&1 ||
     { cat "$work/purge.log"; die "$step"; }
 ours=0
 for p in "${packages[@]}"; do
