@@ -1,6 +1,7 @@
 # Debian packages, made by CPack's DEB generator from the install components:
 #   libhbeatN      hbeat_Runtime      the shared library (N: its soname)
-#   libhbeat-dev   hbeat_Development  headers, hbeat.pc, the CMake package
+#   libhbeat-dev   hbeat_Development  headers, hbeat.pc, the CMake package,
+#                                     libhbeat.a with hbeat-static.pc
 #   hbeatd         hbeatd             the server, its unit, its configuration
 #                                     file, hbeatd(8); a system user
 #   hbeat-tools    hbeat_tools        hbeat, hbeat(1), bash completion
@@ -20,18 +21,32 @@ set(_hbeat_lib_package "libhbeat${PROJECT_VERSION_MAJOR}")
 set(_hbeat_deb_version "${PROJECT_VERSION}-1")
 
 # pkg-config checks the modules hbeat.pc requires (privately too) even for
-# --cflags, so libhbeat-dev brings their -dev packages.
+# --cflags, and libhbeat.a needs the libraries hbeat-static.pc names, so
+# libhbeat-dev brings their -dev packages.
 set(_hbeat_deb_dev_of_libcurl "libcurl4-openssl-dev | libcurl-dev")
 set(_hbeat_deb_dev_of_jansson "libjansson-dev")
 set(_hbeat_deb_dev_of_libprotobuf-c "libprotobuf-c-dev")
 set(_hbeat_deb_dev_of_sqlite3 "libsqlite3-dev")
+# libhbeat.a (hbeat-static.pc) links these by name.
+set(_hbeat_deb_dev_of_-lnng "libnng-dev")
+set(_hbeat_deb_dev_of_-lmbedtls "libmbedtls-dev")
+set(_hbeat_deb_dev_of_-lmbedx509 "libmbedtls-dev")
+set(_hbeat_deb_dev_of_-lmbedcrypto "libmbedtls-dev")
+set(_hbeat_deb_dev_of_-lm "")
+set(_hbeat_deb_dev_of_-pthread "")
 set(_hbeat_dev_depends "${_hbeat_lib_package} (= ${_hbeat_deb_version})")
-string(REPLACE " " ";" _hbeat_pc_mods "${HBEAT_PC_REQUIRES} ${HBEAT_PC_REQUIRES_PRIVATE}")
+string(REPLACE " " ";" _hbeat_pc_mods
+  "${HBEAT_PC_REQUIRES} ${HBEAT_PC_REQUIRES_PRIVATE} ${HBEAT_PC_STATIC_LIBS}")
+set(_hbeat_dev_seen)
 foreach(_m IN LISTS _hbeat_pc_mods)
   if(_m STREQUAL "")
     continue()
   elseif(DEFINED _hbeat_deb_dev_of_${_m})
-    string(APPEND _hbeat_dev_depends ", ${_hbeat_deb_dev_of_${_m}}")
+    set(_d "${_hbeat_deb_dev_of_${_m}}")
+    if(NOT _d STREQUAL "" AND NOT _d IN_LIST _hbeat_dev_seen)
+      list(APPEND _hbeat_dev_seen "${_d}")
+      string(APPEND _hbeat_dev_depends ", ${_d}")
+    endif()
   else()
     message(WARNING "hbeat packages: no Debian package known for pkg-config module ${_m} "
                     "(cmake/HbeatPackage.cmake); libhbeat-dev will not depend on it")
@@ -74,7 +89,8 @@ set(CPACK_DEBIAN_HBEAT_DEVELOPMENT_PACKAGE_DEPENDS "${_hbeat_dev_depends}")
 set(CPACK_DEBIAN_HBEAT_DEVELOPMENT_DESCRIPTION
   "Job heartbeats in C: development files\n"
   "Headers, the pkg-config file (hbeat.pc) and the CMake package\n"
-  "(find_package(hbeat CONFIG) -> hbeat::hbeat).")
+  "(find_package(hbeat CONFIG) -> hbeat::hbeat), and the static library\n"
+  "libhbeat.a with its pkg-config file hbeat-static.pc.")
 
 set(CPACK_DEBIAN_HBEATD_PACKAGE_NAME hbeatd)
 set(CPACK_DEBIAN_HBEATD_PACKAGE_SECTION net)

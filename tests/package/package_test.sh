@@ -5,7 +5,8 @@
 # check what they installed, and purge them again:
 #   - hbeatd --version and hbeat --help run from /usr/bin, as they are;
 #   - a program built with pkg-config and one built with find_package
-#     against the installed files (nothing else on their paths) link and run;
+#     against the installed files (nothing else on their paths) link and run,
+#     and one linked with libhbeat.a (pkg-config hbeat-static);
 #   - the man pages, the bash completion, the conffile, the system user and
 #     the store directory are there; hbeatd runs as its user with the
 #     packaged configuration file; systemd-analyze verify accepts the unit;
@@ -154,6 +155,15 @@ say "$step"
     "$src/tests/install/consumer/main.c" $(pkg-config --cflags --libs hbeat)
 "$work/pkgconfig-consumer"
 loads_packaged_lib "$work/pkgconfig-consumer"
+
+step="a program built with pkg-config against libhbeat.a (hbeat-static)"
+say "$step"
+# shellcheck disable=SC2046 # the flags are meant to split
+"$cc" -std=c11 -Wall -Wextra -Werror -o "$work/static-consumer" \
+    "$src/tests/install/consumer/main.c" $(pkg-config --cflags --libs hbeat-static)
+"$work/static-consumer"
+got=$(ldd "$work/static-consumer")
+! grep -q libhbeat <<<"$got" || die "$step: it loads a shared libhbeat: $got"
 
 step="a program built with find_package(hbeat)"
 say "$step"
