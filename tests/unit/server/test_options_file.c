@@ -131,37 +131,29 @@ static void test_config_variable(void **state)
     assert_string_equal(o.db, "from-variable.db");
 }
 
-static void expect_error(const char *text, const char *want)
-{
-    write_file(text);
-    assert_int_equal(parse(NULL), -1);
-    if (strstr(err, want) == NULL)
-        fail_msg("error '%s' does not say '%s'", err, want);
-    if (strstr(err, path) == NULL)
-        fail_msg("error '%s' does not name the file", err);
-}
-
 static void test_errors_name_file_and_line(void **state)
 {
     (void)state;
-    char want[256];
-    snprintf(want, sizeof want, "%s:3: unknown key 'lisen'", path);
-    expect_error("# ok\ndb = x\nlisen = tcp://127.0.0.1:1\n", want);
-    snprintf(want, sizeof want, "%s:1: max-request: expected a whole number", path);
-    expect_error("max-request = 12\n", want);
-    snprintf(want, sizeof want, "%s:2: expected 'key = value'", path);
-    expect_error("db = x\njust words\n", want);
-    snprintf(want, sizeof want, "%s:1: db: no value", path);
-    expect_error("db =\n", want);
-    snprintf(want, sizeof want, "%s:3: db is given twice (first on line 1)", path);
-    expect_error("db = a\n\ndb = b\n", want);
-    snprintf(want, sizeof want, "%s:1: unknown key 'config'", path);
-    expect_error("config = /etc/other.conf\n", want);
-    snprintf(want, sizeof want, "%s:1: allow-remote: expected 1, yes", path);
-    expect_error("allow-remote = maybe\n", want);
-    /* A flag's spelling is not a key. */
-    snprintf(want, sizeof want, "%s:1: unknown key '--db'", path);
-    expect_error("--db = x\n", want);
+    /* Each file, and what its error says after "<path>:". */
+    static const char *const cases[][2] = {
+        {"# ok\ndb = x\nlisen = tcp://127.0.0.1:1\n", "3: unknown key 'lisen'"},
+        {"max-request = 12\n", "1: max-request: expected a whole number"},
+        {"db = x\njust words\n", "2: expected 'key = value'"},
+        {"db =\n", "1: db: no value"},
+        {"db = a\n\ndb = b\n", "3: db is given twice (first on line 1)"},
+        {"config = /etc/other.conf\n", "1: unknown key 'config'"},
+        {"allow-remote = maybe\n", "1: allow-remote: expected 1, yes"},
+        /* A flag's spelling is not a key. */
+        {"--db = x\n", "1: unknown key '--db'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_file(cases[i][0]);
+        assert_int_equal(parse(NULL), -1);
+        char want[256];
+        snprintf(want, sizeof want, "%s:%s", path, cases[i][1]);
+        if (strstr(err, want) == NULL)
+            fail_msg("error '%s' does not say '%s'", err, want);
+    }
 }
 
 static void test_unreadable_files(void **state)
