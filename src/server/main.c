@@ -277,12 +277,13 @@ static int serve(server *s, const sigset_t *sigs)
             hbd_config_watch_report(s->config);
         }
         hbd_log_flush_suppressed();
-        if (hbd_engine_failed(s->engine)) {
+        int healthy = !hbd_engine_failed(s->engine);
+        hbd_service_notify_tick(&s->notify, hbd_mono_now(), healthy);
+        if (!healthy) {
             hbd_error("the store failed; stopping");
             hbd_service_notify_stopping("stopping: the store failed");
             return EXIT_RUNTIME;
         }
-        hbd_service_notify_tick(&s->notify, hbd_mono_now(), 1);
     }
 }
 
