@@ -57,7 +57,9 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME hbeat)
 set(CPACK_PACKAGE_VENDOR "hbeat")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_CONTACT "hbeat maintainers <hbeat@localhost>")
+set(HBEAT_DEB_MAINTAINER "hbeat maintainers <hbeat@localhost>"
+    CACHE STRING "The Maintainer field of the .deb packages")
+set(CPACK_PACKAGE_CONTACT "${HBEAT_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Job heartbeats in C, modelled on Jobmon's HeartbeatService")
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 set(CPACK_OUTPUT_FILE_PREFIX ${PROJECT_BINARY_DIR}/packages)
@@ -71,6 +73,7 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # package itself.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${PROJECT_BINARY_DIR})
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/hbeat/hbeat")
 
 set(CPACK_DEBIAN_HBEAT_RUNTIME_PACKAGE_NAME ${_hbeat_lib_package})
@@ -78,6 +81,10 @@ set(CPACK_DEBIAN_HBEAT_RUNTIME_PACKAGE_SECTION libs)
 # A shlibs file, and the ldconfig trigger that goes with it.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+# Debian runs ldconfig through this trigger (CPack's own postinst also
+# calls it).
+set(CPACK_DEBIAN_HBEAT_RUNTIME_PACKAGE_CONTROL_EXTRA
+  ${PROJECT_SOURCE_DIR}/packaging/debian/libhbeat/triggers)
 set(CPACK_DEBIAN_HBEAT_RUNTIME_DESCRIPTION
   "Job heartbeats in C: the shared library\n"
   "libhbeat keeps workflow runs alive against hbeatd or any Jobmon-compatible\n"
@@ -113,5 +120,12 @@ set(CPACK_DEBIAN_HBEAT_TOOLS_DESCRIPTION
   "hbeat command line tool\n"
   "hbeat heartbeats workflow runs and creates, lists and steers them, against\n"
   "hbeatd or any Jobmon-compatible server.")
+
+# Every package carries the licence as /usr/share/doc/<package>/copyright.
+foreach(_c IN LISTS CPACK_COMPONENTS_ALL)
+  string(TOUPPER ${_c} _C)
+  install(FILES ${PROJECT_SOURCE_DIR}/LICENSE RENAME copyright
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${CPACK_DEBIAN_${_C}_PACKAGE_NAME} COMPONENT ${_c})
+endforeach()
 
 include(CPack)
