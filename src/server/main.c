@@ -28,7 +28,10 @@
 #include "hbeat/log.h"
 #include "hbeat/version.h"
 #include "log.h"
+#include "monotonic.h"
 #include "options.h"
+#include "options_file.h"
+#include "service_notify.h"
 #include "tls.h"
 
 #define EXIT_RUNTIME 1
@@ -120,6 +123,8 @@ typedef struct server {
     hbd_nng *nng;
     hbd_rest *rest;
     char http_url[128];
+    hbd_service_notify notify;
+    hbd_config_watch *config;
 } server;
 
 /* Threads serving REST: a few, since a request's work is the engine's
@@ -195,6 +200,20 @@ static int start_rest(server *s, hbeat_error *err)
     return 0;
 }
 
+/* READY=1 for systemd, with what hbeatd serves as its status line. */
+static void announce_ready(server *s)
+{
+    char status[1024];
+    size_t n = (size_t)snprintf(status, sizeof status, "hbeatd %s serving", HBEAT_VERSION_STRING);
+    for (size_t i = 0; i < s->o.nlisten && n < sizeof status; i++)
+        n += (size_t)snprintf(status + n, sizeof status - n, " nng %s",
+                              hbd_nng_bound_url(s->nng, i));
+    if (s->http_url[0] != '\0' && n < sizeof status)
+        snprintf(status + n, sizeof status - n, " http %s", s->http_url);
+    hbd_service_notify_ready(status);
+    s->config = hbd_config_watch_start(s->o.config);
+}
+
 /* Files first (a wrong path is a usage error, before the store opens),
    then the engine, then the front ends. 0, or the exit status. */
 static int start(server *s)
@@ -218,6 +237,7 @@ static int start(server *s)
                                                s->http_url[0] ? s->http_url : NULL) != 0)
         return EXIT_RUNTIME;
     hbd_info("hbeatd %s ready", HBEAT_VERSION_STRING);
+    announce_ready(s);
     return 0;
 }
 
@@ -229,13 +249,19 @@ static int serve(server *s, const sigset_t *sigs)
         int sig = sigtimedwait(sigs, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             hbd_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            hbd_service_notify_stopping(sig == SIGINT ? "stopping (SIGINT)" : "stopping (SIGTERM)");
             return 0;
         }
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
             reload_tokens(s->auth);
+            hbd_config_watch_report(s->config);
+        }
         hbd_log_flush_suppressed();
-        if (hbd_engine_failed(s->engine)) {
+        int healthy = !hbd_engine_failed(s->engine);
+        hbd_service_notify_tick(&s->notify, hbd_mono_now(), healthy);
+        if (!healthy) {
             hbd_error("the store failed; stopping");
+            hbd_service_notify_stopping("stopping: the store failed");
             return EXIT_RUNTIME;
         }
     }
@@ -255,6 +281,8 @@ static int stop(server *s, int status)
         unlink(s->o.ready_file);
     hbd_tls_free(s->tls);
     hbd_auth_close(s->auth);
+    hbd_config_watch_free(s->config);
+    hbd_options_free(&s->o);
     if (s->engine != NULL)
         hbd_info("stopped");
     return status;
@@ -263,8 +291,9 @@ static int stop(server *s, int status)
 int main(int argc, char **argv)
 {
     static server s;
-    char errbuf[256];
+    char errbuf[1024];
     if (hbd_options_parse(&s.o, argc, argv, errbuf, sizeof errbuf) != 0) {
+        hbd_options_free(&s.o);
         fprintf(stderr, "hbeatd: %s\nTry 'hbeatd --help'.\n", errbuf);
         return EXIT_USAGE;
     }
@@ -281,6 +310,7 @@ int main(int argc, char **argv)
     sigset_t sigs;
     take_signals(&sigs);
     raise_file_limit();
+    hbd_service_notify_init(&s.notify);
     int status = start(&s);
     if (status == 0)
         status = serve(&s, &sigs);

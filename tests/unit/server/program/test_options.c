@@ -31,7 +31,8 @@ static int parse(const char *const *args)
 }
 
 /* Every flag's variable, as --help names them. */
-static const char *const variables[] = {"HBEATD_LISTEN",
+static const char *const variables[] = {"HBEATD_CONFIG",
+                                        "HBEATD_LISTEN",
                                         "HBEATD_HTTP",
                                         "HBEATD_DB",
                                         "HBEATD_SYNC",
