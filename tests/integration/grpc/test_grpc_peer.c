@@ -7,16 +7,18 @@
  * silent, slow past the deadline, garbage, oversized or mismatched replies,
  * closing with a call in flight.
  */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cmocka.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -568,6 +570,46 @@ static void test_reply_for_another_beat(void **state)
     grpc_peer_cleanup(&p);
 }
 
+/* ---- the hbeat tool ---- */
+
+#ifdef HBEAT_CLI
+/* Runs the hbeat tool with `args` against the group's peer; its stdout
+   into out, its exit status returned. */
+static int cli(const char *args, char *out, size_t size)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "%s %s --url %s 2>&1", HBEAT_CLI, args, peer.url);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void test_cli_takes_grpc_urls(void **state)
+{
+    (void)state;
+    char out[4096];
+    assert_int_equal(cli("run create --workflow 77 --json", out, sizeof(out)), 0);
+    long long id = 0;
+    assert_int_equal(sscanf(out, "{\"workflow_run_id\":%lld", &id), 1);
+    char args[128];
+    snprintf(args, sizeof(args), "beat --run %lld --count 2 --interval 0.05", id);
+    assert_int_equal(cli(args, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "beat 2 run"));
+    snprintf(args, sizeof(args), "run set-status %lld D --force", id);
+    assert_int_equal(cli(args, out, sizeof(out)), 0);
+    snprintf(args, sizeof(args), "run get %lld", id);
+    assert_int_equal(cli(args, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "status D"));
+    assert_non_null(strstr(out, "2 beats"));
+    assert_int_equal(cli("run list --status D", out, sizeof(out)), 0);
+    assert_int_equal(cli("run get 987654", out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "NOT_FOUND"));
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -585,6 +627,9 @@ int main(void)
         cmocka_unit_test(test_oversized_reply),
         cmocka_unit_test(test_deadline),
         cmocka_unit_test(test_reply_for_another_beat),
+#ifdef HBEAT_CLI
+        cmocka_unit_test(test_cli_takes_grpc_urls),
+#endif
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

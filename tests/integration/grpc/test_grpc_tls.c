@@ -4,11 +4,12 @@
  * the CA, client certificate and key options, `insecure`, and HBEAT_ETLS
  * with gRPC's reason when the handshake fails.
  */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <stdio.h>
 #include <string.h>

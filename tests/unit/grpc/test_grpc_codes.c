@@ -1,10 +1,11 @@
 /* The gRPC status <-> hbeat code table (src/common/grpc_codes.c), both
    ways, as the client reads statuses and a server sends them. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include "common/grpc_codes.h"
 #include "hbeat/errors.h"

@@ -4,11 +4,12 @@
  * (codec.c): every status, a missing, garbage or wrong-typed reply message,
  * TLS reasons, and a server's text that could forge log lines.
  */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <stdio.h>
 #include <string.h>
