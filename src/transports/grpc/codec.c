@@ -5,6 +5,7 @@
  * gateway.c.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/grpc_codes.h"
@@ -59,7 +60,15 @@ static int mentions_tls(const char *text)
 
 static int status_error(int status, const char *details, int tls, const char *url, hbeat_error *err)
 {
-    char text[160];
+    /* gRPC's "failed to connect to all addresses; last error: ..." puts
+       its reason last; keep the reason, which the buffer might cut. */
+    static const char lead[] = "failed to connect to all addresses; last error: ";
+    char raw[176];
+    if (strncmp(details, lead, sizeof(lead) - 1) == 0) {
+        snprintf(raw, sizeof(raw), "failed to connect: %s", details + sizeof(lead) - 1);
+        details = raw;
+    }
+    char text[176];
     hbeat__wire_printable_copy(text, sizeof(text), details);
     int code = hbeat__grpc_code_from_status(status);
     if (tls && status == HBEAT__GRPC_UNAVAILABLE && mentions_tls(text)) {
@@ -67,7 +76,7 @@ static int status_error(int status, const char *details, int tls, const char *ur
     }
     /* The words first: they are what a person acts on, and the URL may be
        long enough to push them out of the buffer. */
-    hbeat_error_set(err, code, "%s (gRPC status %s from %.80s)",
+    hbeat_error_set(err, code, "%s (gRPC status %s from %.64s)",
                     text[0] != '\0' ? text : "no message", hbeat__grpc_status_name(status), url);
     if (err != NULL) {
         err->native = status;

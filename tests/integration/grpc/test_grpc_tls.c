@@ -73,6 +73,9 @@ static void test_verified_by_default(void **state)
        another CA. */
     expect_tls_failure(p.url, NULL, NULL, NULL);
     expect_tls_failure(p.url, sec_cert(&certs, SEC_CA2, 0), NULL, NULL);
+    hbeat_error why = HBEAT_ERROR_INIT;
+    call_with(p.url, sec_cert(&certs, SEC_CA2, 0), NULL, NULL, 0, &why);
+    assert_non_null(strstr(why.message, "certificate verify failed"));
     /* `insecure` skips the verification, and only then does it connect. */
     assert_int_equal(call_with(p.url, NULL, NULL, NULL, 1, &err), 0);
     grpc_peer_cleanup(&p);
@@ -83,7 +86,10 @@ static void test_wrong_host_and_expired(void **state)
     (void)state;
     grpc_peer p;
     assert_int_equal(start_tls(&p, SEC_OTHERHOST_CRT, SEC_OTHERHOST_KEY, NULL), 0);
-    expect_tls_failure(p.url, sec_cert(&certs, SEC_CA, 0), NULL, NULL);
+    hbeat_error err = HBEAT_ERROR_INIT;
+    assert_int_equal(call_with(p.url, sec_cert(&certs, SEC_CA, 0), NULL, NULL, 0, &err),
+                     HBEAT_ETLS);
+    assert_non_null(strstr(err.message, "not in peer certificate"));
     grpc_peer_cleanup(&p);
     assert_int_equal(start_tls(&p, SEC_EXPIRED_CRT, SEC_SERVER_KEY, NULL), 0);
     expect_tls_failure(p.url, sec_cert(&certs, SEC_CA, 0), NULL, NULL);
@@ -121,6 +127,14 @@ static void test_files_checked_at_open(void **state)
     o.ca_file = "/nonexistent/ca.pem";
     assert_int_equal(hbeat_gateway_open(&gw, "grpcs://127.0.0.1:1", &o, &err), HBEAT_ETLS);
     assert_non_null(strstr(err.message, "ca_file"));
+    /* A file that is there but holds no certificate. */
+    o.ca_file = sec_cert(&certs, SEC_CA, 0);
+    o.cert_file = "/etc/hostname";
+    o.key_file = sec_cert(&certs, SEC_CLIENT_KEY, 1);
+    assert_int_equal(hbeat_gateway_open(&gw, "grpcs://127.0.0.1:1", &o, &err), HBEAT_ETLS);
+    assert_non_null(strstr(err.message, "no PEM block"));
+    o.key_file = NULL;
+    o.ca_file = NULL;
     o.ca_file = NULL;
     o.cert_file = sec_cert(&certs, SEC_CLIENT_CRT, 0);
     assert_int_equal(hbeat_gateway_open(&gw, "grpcs://127.0.0.1:1", &o, &err), HBEAT_EINVAL);
