@@ -27,6 +27,7 @@ set(_hbeat_deb_dev_of_libcurl "libcurl4-openssl-dev | libcurl-dev")
 set(_hbeat_deb_dev_of_jansson "libjansson-dev")
 set(_hbeat_deb_dev_of_libprotobuf-c "libprotobuf-c-dev")
 set(_hbeat_deb_dev_of_sqlite3 "libsqlite3-dev")
+set(_hbeat_deb_dev_of_grpc "libgrpc-dev")
 # libhbeat.a (hbeat-static.pc) links these by name.
 set(_hbeat_deb_dev_of_-lnng "libnng-dev")
 set(_hbeat_deb_dev_of_-lmbedtls "libmbedtls-dev")
@@ -88,7 +89,7 @@ set(CPACK_DEBIAN_HBEAT_RUNTIME_PACKAGE_CONTROL_EXTRA
 set(CPACK_DEBIAN_HBEAT_RUNTIME_DESCRIPTION
   "Job heartbeats in C: the shared library\n"
   "libhbeat keeps workflow runs alive against hbeatd or any Jobmon-compatible\n"
-  "server, over REST or nng.")
+  "server, over REST, nng or gRPC.")
 
 set(CPACK_DEBIAN_HBEAT_DEVELOPMENT_PACKAGE_NAME libhbeat-dev)
 set(CPACK_DEBIAN_HBEAT_DEVELOPMENT_PACKAGE_SECTION libdevel)
@@ -108,10 +109,10 @@ set(CPACK_DEBIAN_HBEATD_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/packaging/debian/hbeatd/prerm
   ${PROJECT_SOURCE_DIR}/packaging/debian/hbeatd/postrm)
 set(CPACK_DEBIAN_HBEATD_DESCRIPTION
-  "hbeat reference server (Jobmon-compatible heartbeats over nng and REST)\n"
-  "hbeatd stores workflow runs in SQLite, takes heartbeats over nng and REST and\n"
-  "reaps runs whose clients stopped beating. Runs as the systemd service\n"
-  "hbeatd.service, configured in /etc/hbeat/hbeatd.conf.")
+  "hbeat reference server (Jobmon-compatible heartbeats over nng, REST, gRPC)\n"
+  "hbeatd stores workflow runs in SQLite, takes heartbeats over nng, REST and\n"
+  "gRPC and reaps runs whose clients stopped beating. Runs as the systemd\n"
+  "service hbeatd.service, configured in /etc/hbeat/hbeatd.conf.")
 
 set(CPACK_DEBIAN_HBEAT_TOOLS_PACKAGE_NAME hbeat-tools)
 set(CPACK_DEBIAN_HBEAT_TOOLS_PACKAGE_SECTION utils)

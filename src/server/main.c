@@ -23,6 +23,11 @@
 #include "auth.h"
 #include "engine.h"
 #include "front_nng.h"
+#ifdef HBD_WITH_GRPC
+#include "front_grpc.h"
+#else
+typedef struct hbd_grpc hbd_grpc;
+#endif
 #include "front_rest.h"
 #include "hbeat/errors.h"
 #include "hbeat/log.h"
@@ -45,8 +50,23 @@ static void library_log(void *arg, hbeat_log_level level, const char *message)
     hbd_log(level, "%s", message);
 }
 
-/* Writes the ready file as temp + rename, so a reader never sees half. */
-static int write_ready(const char *path, hbd_nng *nng, size_t nlisten, const char *http_url)
+/* Everything hbeatd runs; what is NULL was not started. */
+typedef struct server {
+    hbd_options o;
+    hbd_auth *auth;
+    hbd_tls *tls;
+    hbd_engine *engine;
+    hbd_nng *nng;
+    hbd_rest *rest;
+    hbd_grpc *grpc;
+    char http_url[128];
+    hbd_service_notify notify;
+    hbd_config_watch *config;
+} server;
+
+/* Writes the ready file as temp + rename, so a reader never sees half:
+   one line per listener. */
+static int write_ready(const char *path, const server *s)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
@@ -58,10 +78,12 @@ static int write_ready(const char *path, hbd_nng *nng, size_t nlisten, const cha
         hbd_error("--ready-file %s: %s", tmp, strerror(errno));
         return -1;
     }
-    for (size_t i = 0; i < nlisten; i++)
-        fprintf(f, "nng %s\n", hbd_nng_bound_url(nng, i));
-    if (http_url != NULL)
-        fprintf(f, "http %s\n", http_url);
+    for (size_t i = 0; i < s->o.nlisten; i++)
+        fprintf(f, "nng %s\n", hbd_nng_bound_url(s->nng, i));
+    if (s->http_url[0] != '\0')
+        fprintf(f, "http %s\n", s->http_url);
+    if (s->grpc != NULL)
+        fprintf(f, "grpc %s\n", hbd_grpc_url(s->grpc));
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         hbd_error("--ready-file %s: %s", path, strerror(errno));
         unlink(tmp);
@@ -95,7 +117,7 @@ static void raise_file_limit(void)
    matters. */
 static void log_security(const hbd_options *o, const hbd_auth *auth)
 {
-    hbd_listener_view views[HBD_MAX_LISTEN + 1];
+    hbd_listener_view views[HBD_MAX_LISTEN + 2];
     hbd_exposure x = {views, hbd_options_listeners(o, views), hbd_auth_enabled(auth),
                       o->allow_remote};
     hbd_exposure_log(&x);
@@ -113,19 +135,6 @@ static void reload_tokens(hbd_auth *auth)
     if (hbd_auth_reload(auth, &err) != 0)
         hbd_error("SIGHUP: %s; keeping the tokens in force", err.message);
 }
-
-/* Everything hbeatd runs; what is NULL was not started. */
-typedef struct server {
-    hbd_options o;
-    hbd_auth *auth;
-    hbd_tls *tls;
-    hbd_engine *engine;
-    hbd_nng *nng;
-    hbd_rest *rest;
-    char http_url[128];
-    hbd_service_notify notify;
-    hbd_config_watch *config;
-} server;
 
 /* Threads serving REST: a few, since a request's work is the engine's
    (in memory) and its commit waits without holding a thread. */
@@ -200,6 +209,41 @@ static int start_rest(server *s, hbeat_error *err)
     return 0;
 }
 
+#ifdef HBD_WITH_GRPC
+static int start_grpc(server *s, hbeat_error *err)
+{
+    if (!s->o.grpc_enabled)
+        return 0;
+    hbd_grpc_options go = {s->o.grpc_host, s->o.grpc_port, s->o.max_request, s->o.grpc_max_calls};
+    hbd_grpc_security gs = {s->tls, s->auth, s->o.read_timeout};
+    int rc = hbd_grpc_start(&s->grpc, s->engine, &go, &gs, err);
+    if (rc != 0) {
+        hbd_error("%s", err->message);
+        return start_exit_code(rc);
+    }
+    hbd_info("grpc: listening on %s", hbd_grpc_url(s->grpc));
+    return 0;
+}
+#else
+static int start_grpc(server *s, hbeat_error *err)
+{
+    (void)err;
+    if (!s->o.grpc_enabled)
+        return 0;
+    hbd_error("--grpc: this hbeatd was built without gRPC; pass --grpc none");
+    return EXIT_USAGE;
+}
+static const char *hbd_grpc_url(const hbd_grpc *grpc)
+{
+    (void)grpc;
+    return NULL;
+}
+static void hbd_grpc_stop(hbd_grpc *grpc)
+{
+    (void)grpc;
+}
+#endif
+
 /* READY=1 for systemd, with what hbeatd serves as its status line. */
 static void announce_ready(server *s)
 {
@@ -209,7 +253,9 @@ static void announce_ready(server *s)
         n += (size_t)snprintf(status + n, sizeof status - n, " nng %s",
                               hbd_nng_bound_url(s->nng, i));
     if (s->http_url[0] != '\0' && n < sizeof status)
-        snprintf(status + n, sizeof status - n, " http %s", s->http_url);
+        n += (size_t)snprintf(status + n, sizeof status - n, " http %s", s->http_url);
+    if (s->grpc != NULL && n < sizeof status)
+        snprintf(status + n, sizeof status - n, " grpc %s", hbd_grpc_url(s->grpc));
     hbd_service_notify_ready(status);
     s->config = hbd_config_watch_start(s->o.config);
 }
@@ -231,10 +277,9 @@ static int start(server *s)
     }
     log_security(&s->o, s->auth);
     if ((rc = start_engine(s, &err)) != 0 || (rc = start_nng(s, &err)) != 0 ||
-        (rc = start_rest(s, &err)) != 0)
+        (rc = start_rest(s, &err)) != 0 || (rc = start_grpc(s, &err)) != 0)
         return rc;
-    if (s->o.ready_file != NULL && write_ready(s->o.ready_file, s->nng, s->o.nlisten,
-                                               s->http_url[0] ? s->http_url : NULL) != 0)
+    if (s->o.ready_file != NULL && write_ready(s->o.ready_file, s) != 0)
         return EXIT_RUNTIME;
     hbd_info("hbeatd %s ready", HBEAT_VERSION_STRING);
     announce_ready(s);
@@ -272,6 +317,7 @@ static int serve(server *s, const sigset_t *sigs)
    commit, store). */
 static int stop(server *s, int status)
 {
+    hbd_grpc_stop(s->grpc);
     hbd_rest_stop(s->rest);
     hbd_nng_stop(s->nng);
     if (s->engine != NULL && hbd_engine_failed(s->engine) && status == 0)

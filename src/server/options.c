@@ -47,36 +47,37 @@ static int parse_seconds(const char *flag, const char *v, double min, int min_op
     return 0;
 }
 
-/* "HOST:PORT" with a numeric host ("[::1]:80" for IPv6), or "none". */
-static int parse_http(hbd_options *o, const char *v, char *errbuf, size_t errlen)
+/* "HOST:PORT" with a numeric host ("[::1]:80" for IPv6), or "none":
+ *enabled, and the host (64 bytes) and port it names. */
+static int parse_host_port(const char *flag, const char *v, int *enabled, char host_out[64],
+                           unsigned short *port_out, char *errbuf, size_t errlen)
 {
     if (strcmp(v, "none") == 0) {
-        o->http_enabled = 0;
+        *enabled = 0;
         return 0;
     }
     const char *colon = strrchr(v, ':');
     if (colon == NULL || colon == v)
-        return fail(errbuf, errlen, "--http: expected HOST:PORT or none, got '%s'", v);
+        return fail(errbuf, errlen, "%s: expected HOST:PORT or none, got '%s'", flag, v);
     const char *host = v;
     size_t hlen = (size_t)(colon - v);
     if (host[0] == '[' && hlen >= 2 && host[hlen - 1] == ']') {
         host++;
         hlen -= 2;
     }
-    if (hlen == 0 || hlen >= sizeof o->http_host)
-        return fail(errbuf, errlen, "--http: bad host in '%s'", v);
-    memcpy(o->http_host, host, hlen);
-    o->http_host[hlen] = '\0';
+    if (hlen == 0 || hlen >= 64)
+        return fail(errbuf, errlen, "%s: bad host in '%s'", flag, v);
+    memcpy(host_out, host, hlen);
+    host_out[hlen] = '\0';
     unsigned char addr[16];
-    if (inet_pton(AF_INET, o->http_host, addr) != 1 && inet_pton(AF_INET6, o->http_host, addr) != 1)
-        return fail(errbuf, errlen, "--http: host must be a numeric address, got '%s'",
-                    o->http_host);
+    if (inet_pton(AF_INET, host_out, addr) != 1 && inet_pton(AF_INET6, host_out, addr) != 1)
+        return fail(errbuf, errlen, "%s: host must be a numeric address, got '%s'", flag, host_out);
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535)
-        return fail(errbuf, errlen, "--http: bad port in '%s'", v);
-    o->http_port = (unsigned short)port;
-    o->http_enabled = 1;
+        return fail(errbuf, errlen, "%s: bad port in '%s'", flag, v);
+    *port_out = (unsigned short)port;
+    *enabled = 1;
     return 0;
 }
 
@@ -158,6 +159,9 @@ size_t hbd_options_listeners(const hbd_options *o, hbd_listener_view *out)
     for (size_t i = 0; i < o->nlisten; i++)
         out[n++] = (hbd_listener_view){"--listen", o->listen[i], hbd_sp_url_is_local(o->listen[i]),
                                        is_tls_listen(o->listen[i])};
+    if (o->grpc_enabled)
+        out[n++] = (hbd_listener_view){"--grpc", o->grpc_host, hbd_host_is_loopback(o->grpc_host),
+                                       o->tls_cert != NULL};
     if (o->http_enabled)
         out[n++] = (hbd_listener_view){"--http", o->http_host, hbd_host_is_loopback(o->http_host),
                                        o->tls_cert != NULL};
@@ -177,7 +181,7 @@ static int check_security(const hbd_options *o, char *errbuf, size_t errlen)
             return fail(errbuf, errlen, "--listen %.200s needs --tls-cert and --tls-key",
                         o->listen[i]);
     }
-    hbd_listener_view views[HBD_MAX_LISTEN + 1];
+    hbd_listener_view views[HBD_MAX_LISTEN + 2];
     hbd_exposure x = {views, hbd_options_listeners(o, views), o->token_file != NULL,
                       o->allow_remote};
     return hbd_exposure_check(&x, errbuf, errlen);
@@ -231,7 +235,18 @@ static int set_http_value(hbd_options *o, const opt *d, enum source from, const 
     (void)d;
     (void)from;
     (void)name;
-    return parse_http(o, v, errbuf, errlen);
+    return parse_host_port("--http", v, &o->http_enabled, o->http_host, &o->http_port, errbuf,
+                           errlen);
+}
+
+static int set_grpc_value(hbd_options *o, const opt *d, enum source from, const char *name,
+                          const char *v, char *errbuf, size_t errlen)
+{
+    (void)d;
+    (void)from;
+    (void)name;
+    return parse_host_port("--grpc", v, &o->grpc_enabled, o->grpc_host, &o->grpc_port, errbuf,
+                           errlen);
 }
 
 static int set_sync_value(hbd_options *o, const opt *d, enum source from, const char *name,
@@ -351,6 +366,14 @@ static const opt options[] = {
      .def = HBD_DEFAULT_HTTP,
      .help = "REST address, numeric host, [::1]:PORT for IPv6; port 0\n"
              "picks a free port; 'none' turns REST off"},
+    {.flag = "--grpc",
+     .env = "HBEATD_GRPC",
+     .arg = "HOST:PORT",
+     .set = set_grpc_value,
+     .def = HBD_DEFAULT_GRPC,
+     .help = "gRPC address (hbeat.v1.HeartbeatService and\n"
+             "grpc.health.v1.Health), numeric host as for --http; port 0\n"
+             "picks a free port; 'none' turns gRPC off"},
     {.flag = "--db",
      .env = "HBEATD_DB",
      .arg = "PATH",
@@ -389,7 +412,7 @@ static const opt options[] = {
      .set = set_path_value,
      .field = F(ready_file),
      .help = "once every listener is bound, write PATH (atomically), one\n"
-             "line per listener: 'nng URL' or 'http URL'"},
+             "line per listener: 'nng URL', 'http URL' or 'grpc URL'"},
     {.flag = "--log-level",
      .env = "HBEATD_LOG_LEVEL",
      .arg = "LEVEL",
@@ -442,7 +465,7 @@ static const opt options[] = {
      .max = 64.0 * 1024 * 1024,
      .def = TEXT(HBD_DEFAULT_MAX_REQUEST),
      .section = "Limits:",
-     .help = "largest request: REST body, nng message"},
+     .help = "largest request: REST body, nng message, gRPC message"},
     {.flag = "--max-connections",
      .env = "HBEATD_MAX_CONNECTIONS",
      .arg = "N",
@@ -485,6 +508,16 @@ static const opt options[] = {
      .help = "REST: once a request has begun it must arrive at this many\n"
              "bytes a second on average, after a 2 s grace, or the\n"
              "connection is closed; 0 for no minimum"},
+    {.flag = "--grpc-max-calls",
+     .env = "HBEATD_GRPC_MAX_CALLS",
+     .arg = "N",
+     .set = set_uint,
+     .field = F(grpc_max_calls),
+     .min = 1,
+     .max = 1000000,
+     .def = TEXT(HBD_DEFAULT_GRPC_MAX_CALLS),
+     .help = "gRPC: calls in flight at once, over all connections; past\n"
+             "it a call ends with UNAVAILABLE at once"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -618,8 +651,9 @@ int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_
         if (apply_argument(o, argc, argv, &i, errbuf, errlen) != 0)
             return -1;
     }
-    if (o->nlisten == 0 && !o->http_enabled)
-        return fail(errbuf, errlen, "nothing to serve: no --listen URL and --http none");
+    if (o->nlisten == 0 && !o->http_enabled && !o->grpc_enabled)
+        return fail(errbuf, errlen,
+                    "nothing to serve: no --listen URL, --http none and --grpc none");
     return check_security(o, errbuf, errlen);
 }
 

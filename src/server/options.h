@@ -19,12 +19,16 @@ typedef struct hbd_options {
     int http_enabled;   /* 0 for --http none */
     char http_host[64]; /* numeric, without brackets ("::1") */
     unsigned short http_port;
-    const char *db;         /* path or ":memory:" */
-    int sync;               /* hbd_sync (store.h); 0: the engine's default */
-    double reap_interval;   /* seconds, > 0 */
-    double reap_grace;      /* seconds; < 0: one full deadline */
-    const char *ready_file; /* NULL: none */
-    int log_level;          /* hbeat_log_level */
+    int grpc_enabled;   /* 0 for --grpc none (the default) */
+    char grpc_host[64]; /* numeric, without brackets */
+    unsigned short grpc_port;
+    unsigned int grpc_max_calls; /* gRPC calls in flight at once */
+    const char *db;              /* path or ":memory:" */
+    int sync;                    /* hbd_sync (store.h); 0: the engine's default */
+    double reap_interval;        /* seconds, > 0 */
+    double reap_grace;           /* seconds; < 0: one full deadline */
+    const char *ready_file;      /* NULL: none */
+    int log_level;               /* hbeat_log_level */
     /* TLS files and the token file: NULL when not given. */
     const char *tls_cert, *tls_key, *tls_client_ca;
     const char *token_file;
@@ -53,8 +57,8 @@ void hbd_options_free(hbd_options *o);
 void hbd_options_usage(FILE *out);
 
 /* The listeners `o` names, as the exposure policy sees them (exposure.h):
-   the --listen URLs, then --http when REST is on. `out` holds
-   HBD_MAX_LISTEN + 1. Returns the count. */
+   the --listen URLs, then --grpc and --http when they are on. `out` holds
+   HBD_MAX_LISTEN + 2. Returns the count. */
 size_t hbd_options_listeners(const hbd_options *o, hbd_listener_view *out);
 
 /* The table, for the configuration file (options_file.h): option i's key

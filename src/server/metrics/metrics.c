@@ -66,7 +66,7 @@ static atomic_uint_fast64_t committed_changes;
 
 static atomic_int_fast64_t connections[HBD_PROTO_COUNT];
 
-static const char *const proto_names[HBD_PROTO_COUNT] = {"nng", "rest"};
+static const char *const proto_names[HBD_PROTO_COUNT] = {"nng", "rest", "grpc"};
 
 static const char *route_name(hbd_route route)
 {
@@ -226,9 +226,9 @@ static void put_histogram(buf *b, const char *name, const char *labels, const do
    that rate() sees them from the first scrape. */
 static int proto_has_route(hbd_proto proto, hbd_route route)
 {
-    if (proto == HBD_PROTO_NNG)
-        return route != HBD_ROUTE_METRICS && route != HBD_ROUTE_STATUS_PAGE;
-    return 1;
+    if (proto == HBD_PROTO_REST)
+        return 1;
+    return route != HBD_ROUTE_METRICS && route != HBD_ROUTE_STATUS_PAGE;
 }
 
 static void render_requests(buf *b)
@@ -303,6 +303,9 @@ static void render_connections(buf *b)
 {
     header(b, "hbeatd_open_connections", "gauge", "Client connections open now, by protocol.");
     for (int p = 0; p < HBD_PROTO_COUNT; p++) {
+        /* gRPC's library keeps its connections to itself. */
+        if (p == HBD_PROTO_GRPC)
+            continue;
         long long n = (long long)atomic_load_explicit(&connections[p], memory_order_relaxed);
         put(b, "hbeatd_open_connections{protocol=\"%s\"} %lld\n", proto_names[p], n);
     }

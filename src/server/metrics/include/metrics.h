@@ -11,7 +11,7 @@
 
 #include "calls.h"
 
-typedef enum hbd_proto { HBD_PROTO_NNG, HBD_PROTO_REST, HBD_PROTO_COUNT } hbd_proto;
+typedef enum hbd_proto { HBD_PROTO_NNG, HBD_PROTO_REST, HBD_PROTO_GRPC, HBD_PROTO_COUNT } hbd_proto;
 
 /* What a request is counted under: one of the calls (an hbd_call), or one
    of these, which are not calls. */
