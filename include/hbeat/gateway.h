@@ -23,8 +23,15 @@
 extern "C" {
 #endif
 
-/** A gateway to one server. Opaque. */
+/** A gateway to one server, or to several with failover. Opaque. */
 typedef struct hbeat_gateway hbeat_gateway;
+
+/** Longest server name a gateway reports (see hbeat_service_stats.server),
+    in bytes, without the NUL; longer names are cut. */
+#define HBEAT_SERVER_NAME_MAX 127
+
+/** Most servers one URL may list ("nng+tcp://h1:7781,h2:7781"). */
+#define HBEAT_URL_MAX_SERVERS 8
 
 /** Current version of hbeat_gateway_options. */
 #define HBEAT_GATEWAY_OPTIONS_VERSION 2

@@ -117,7 +117,8 @@ static void wait_calls(call *c, int n, int count)
 
 static int start(fx *f, int64_t id, const char *status, call *c)
 {
-    hbeat_heartbeat_request req = {id, status, 30.0, 1};
+    hbeat_heartbeat_request req = {
+        .workflow_run_id = id, .status = status, .next_report_increment = 30.0, .sequence = 1};
     hbeat_error err = HBEAT_ERROR_INIT;
     memset(c, 0, sizeof(*c));
     pthread_mutex_lock(&mu);
@@ -211,7 +212,8 @@ static void test_async_after_close_is_refused(void **state)
     f->vt->close(f->self);
     call c;
     assert_int_equal(start(f, 14, "R", &c), HBEAT_ECANCELED);
-    hbeat_heartbeat_request req = {14, "R", 30.0, 1};
+    hbeat_heartbeat_request req = {
+        .workflow_run_id = 14, .status = "R", .next_report_increment = 30.0, .sequence = 1};
     hbeat_heartbeat_reply reply;
     hbeat_error err = HBEAT_ERROR_INIT;
     assert_int_equal(f->vt->log_heartbeat(f->self, &req, &reply, &err), HBEAT_ECANCELED);
@@ -229,7 +231,8 @@ typedef struct blocking {
 static void *blocking_main(void *arg)
 {
     blocking *b = arg;
-    hbeat_heartbeat_request req = {15, "R", 30.0, 1};
+    hbeat_heartbeat_request req = {
+        .workflow_run_id = 15, .status = "R", .next_report_increment = 30.0, .sequence = 1};
     hbeat_heartbeat_reply reply;
     b->rc = b->f->vt->log_heartbeat(b->f->self, &req, &reply, &b->err);
     return NULL;
