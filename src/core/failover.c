@@ -250,11 +250,6 @@ static int check_new(hbeat_gateway *const *members, const char *const *names, si
                                "failover options version %u is not supported (this library "
                                "knows 1..%d); start from HBEAT_FAILOVER_OPTIONS_INIT",
                                opts->version, HBEAT_FAILOVER_OPTIONS_VERSION);
-    if (!isfinite(opts->request_timeout) || opts->request_timeout < 0)
-        return hbeat_error_set(err, HBEAT_EINVAL,
-                               "failover request_timeout must be a finite number of seconds, 0 "
-                               "for the default, not %g",
-                               opts->request_timeout);
     for (size_t i = 0; i < count; i++) {
         if (members[i] == NULL)
             return hbeat_error_set(err, HBEAT_EINVAL, "failover member %zu is NULL", i + 1);
@@ -294,9 +289,6 @@ int hbeat_failover_gateway_new(hbeat_gateway **out, hbeat_gateway *const *member
     }
     pthread_cond_init(&fo->idle, NULL);
     fo->clock = opts->clock != NULL ? opts->clock : hbeat_clock_system();
-    double timeout =
-        opts->request_timeout > 0 ? opts->request_timeout : HBEAT_FAILOVER_DEFAULT_TIMEOUT;
-    fo->timeout_ns = (int64_t)llround(timeout * 1e9);
     int async = 1;
     for (size_t i = 0; i < count; i++) {
         if (names != NULL && names[i] != NULL)

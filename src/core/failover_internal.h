@@ -15,7 +15,6 @@ typedef struct hbeat__failover {
     hbeat_gateway *members[HBEAT_URL_MAX_SERVERS];
     char names[HBEAT_URL_MAX_SERVERS][HBEAT_SERVER_NAME_MAX + 1];
     hbeat_clock *clock;
-    int64_t timeout_ns;
     /* The member a call goes to first; atomic. */
     int current;
 
@@ -53,7 +52,7 @@ int hbeat__failover_trail_member(const hbeat__failover_trail *t);
 void hbeat__failover_answered(hbeat__failover *fo, int member);
 /* Notes a failure of the member just tried, handing the first place on
    when the failure moves on; 1 when the call may try another member:
-   `resend` allows it, members are left and time is left. */
+   `resend` allows it, members are left and the lease has time left. */
 int hbeat__failover_trail_failed(hbeat__failover_trail *t, int rc, const hbeat_error *err,
                                  int resend);
 /* The call's error, named after the servers: the last failure's code,

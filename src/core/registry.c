@@ -186,10 +186,8 @@ static int open_failover(hbeat_gateway **out, const hbeat__server_list *list, co
             hbeat_error_set(err, rc, "server %zu of %zu (%s): %s", i + 1, list->count,
                             list->names[i], one.message);
     }
-    hbeat_failover_options fo = HBEAT_FAILOVER_OPTIONS_INIT;
-    fo.request_timeout = opts->request_timeout;
     if (rc == 0)
-        rc = hbeat_failover_gateway_new(out, members, names, list->count, &fo, err);
+        rc = hbeat_failover_gateway_new(out, members, names, list->count, NULL, err);
     if (rc != 0) {
         for (size_t i = 0; i < list->count; i++)
             hbeat_gateway_free(members[i]);

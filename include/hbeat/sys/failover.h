@@ -16,9 +16,10 @@
  * - A server that gives no usable answer (HBEAT_ETRANSPORT,
  *   HBEAT_ETIMEDOUT, HBEAT_ETLS, HBEAT_EPROTO, HBEAT_ESERVER) hands the
  *   first place to the next one, and the same call goes on to the next
- *   server, each server at most once per call, as long as the call has
- *   run for less than its request timeout and, for a service's beat, the
- *   beat can still reach a server within the lease (see
+ *   server at once, each server at most once per call. Each attempt is
+ *   bounded by its member's own request timeout, so a call over n servers
+ *   ends within n request timeouts; a service's beat goes to a further
+ *   server only while it can still reach one within the lease (see
  *   hbeat_heartbeat_request.lease_remaining). Every other error (not
  *   found, refused credentials, a bad argument ...) is the service's
  *   answer and comes back at once.
@@ -47,10 +48,6 @@ extern "C" {
 /** Current version of hbeat_failover_options. */
 #define HBEAT_FAILOVER_OPTIONS_VERSION 1
 
-/** The request timeout a failover gateway counts with when given 0 (the
-    nng transport's default, and REST's connect timeout). */
-#define HBEAT_FAILOVER_DEFAULT_TIMEOUT 5.0
-
 /**
  * @brief Options for hbeat_failover_gateway_new(); start from
  *        HBEAT_FAILOVER_OPTIONS_INIT. Members are only ever appended.
@@ -58,19 +55,15 @@ extern "C" {
 typedef struct hbeat_failover_options {
     /** HBEAT_FAILOVER_OPTIONS_VERSION. */
     unsigned int version;
-    /** Seconds after the start of a call past which it tries no further
-        server: finite, >= 0; 0: HBEAT_FAILOVER_DEFAULT_TIMEOUT. Give the
-        request_timeout the members were opened with. */
-    double request_timeout;
-    /** Clock that measures it; NULL: the system's. Borrowed: it must
-        outlive the gateway. */
+    /** Clock that measures how long a call has run, against the lease;
+        NULL: the system's. Borrowed: it must outlive the gateway. */
     hbeat_clock *clock;
 } hbeat_failover_options;
 
-/** Initializer: the default timeout, the system clock. */
+/** Initializer: the system clock. */
 #define HBEAT_FAILOVER_OPTIONS_INIT                                                                \
     {                                                                                              \
-        HBEAT_FAILOVER_OPTIONS_VERSION, 0.0, NULL                                                  \
+        HBEAT_FAILOVER_OPTIONS_VERSION, NULL                                                       \
     }
 
 /**

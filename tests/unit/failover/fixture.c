@@ -18,7 +18,6 @@ void fx_init(fx *f, int count, unsigned int flags)
     for (int i = 0; i < count; i++)
         assert_int_equal(hbeat_fake_gateway_new(&f->member[i], f->clock, flags, &err), 0);
     hbeat_failover_options o = HBEAT_FAILOVER_OPTIONS_INIT;
-    o.request_timeout = FX_TIMEOUT;
     o.clock = f->clock;
     int rc = hbeat_failover_gateway_new(&f->gw, f->member, names, (size_t)count, &o, &err);
     if (rc != 0)

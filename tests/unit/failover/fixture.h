@@ -19,7 +19,7 @@
 
 #define FX_S  INT64_C(1000000000)
 #define FX_MS INT64_C(1000000)
-/* The failover gateway's request timeout in these tests, in seconds. */
+/* The members' request timeout, as the tests simulate it, in seconds. */
 #define FX_TIMEOUT 2.0
 #define FX_MAX     3
 

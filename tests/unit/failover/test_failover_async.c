@@ -83,9 +83,36 @@ static void an_answer_comes_back_without_moving_on(void **state)
     fx_free(&f);
 }
 
-/* The request timeout counts from the start of the beat: a failure that
-   comes after it starts no further server. */
-static void the_request_timeout_bounds_the_asynchronous_path(void **state)
+/* The lease counts from the start of the beat: a failure that comes
+   after the lease (less the loop's 10 ms guard) starts no further
+   server, and the next beat starts on the next server. */
+static void the_lease_bounds_the_asynchronous_path(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, 2, HBEAT_FAKE_ASYNC);
+    hbeat_service *svc = fx_service(&f, 5); /* a 30 s lease */
+    hbeat_fake_clock_advance(f.clock, 29950 * FX_MS);
+    hbeat_fake_gateway_fail(f.member[0], HBEAT_ETIMEDOUT, 1, 0, NULL);
+    ticks t = {0, 1, HBEAT_ERROR_INIT, 0};
+    assert_int_equal(hbeat_service_tick_async(svc, on_tick, &t, NULL), 0);
+    hbeat_fake_clock_advance(f.clock, 40 * FX_MS);
+    assert_int_equal(hbeat_fake_gateway_complete(f.member[0], 1), 1);
+    assert_int_equal(t.count, 1);
+    assert_int_equal(t.rc, HBEAT_ETIMEDOUT);
+    assert_non_null(strstr(t.err.message, "no time was left"));
+    assert_int_equal(fx_calls(&f, 1), 0);
+    assert_int_equal(hbeat_failover_gateway_current(f.gw), 1);
+    assert_int_equal(hbeat_service_tick_async(svc, on_tick, &t, NULL), 0);
+    assert_int_equal(hbeat_fake_gateway_pending(f.member[1]), 1);
+    assert_int_equal(hbeat_fake_gateway_complete(f.member[1], 1), 1);
+    assert_int_equal(t.rc, 0);
+    hbeat_service_free(svc);
+    fx_free(&f);
+}
+
+/* Within the lease, a failure after a long wait still moves on. */
+static void a_late_failure_within_the_lease_moves_on(void **state)
 {
     (void)state;
     fx f;
@@ -96,13 +123,7 @@ static void the_request_timeout_bounds_the_asynchronous_path(void **state)
     assert_int_equal(hbeat_service_tick_async(svc, on_tick, &t, NULL), 0);
     hbeat_fake_clock_advance(f.clock, (int64_t)(FX_TIMEOUT * 1e9));
     assert_int_equal(hbeat_fake_gateway_complete(f.member[0], 1), 1);
-    assert_int_equal(t.count, 1);
-    assert_int_equal(t.rc, HBEAT_ETIMEDOUT);
-    assert_int_equal(fx_calls(&f, 1), 0);
-    /* ... and the next beat starts on h2. */
-    assert_int_equal(hbeat_failover_gateway_current(f.gw), 1);
-    assert_int_equal(hbeat_service_tick_async(svc, on_tick, &t, NULL), 0);
-    assert_int_equal(hbeat_fake_gateway_pending(f.member[1]), 1);
+    assert_int_equal(t.count, 0);
     assert_int_equal(hbeat_fake_gateway_complete(f.member[1], 1), 1);
     assert_int_equal(t.rc, 0);
     hbeat_service_free(svc);
@@ -279,7 +300,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_next_server_starts_from_the_failed_completion),
         cmocka_unit_test(an_answer_comes_back_without_moving_on),
-        cmocka_unit_test(the_request_timeout_bounds_the_asynchronous_path),
+        cmocka_unit_test(the_lease_bounds_the_asynchronous_path),
+        cmocka_unit_test(a_late_failure_within_the_lease_moves_on),
         cmocka_unit_test(two_beats_failing_together_move_on_once),
         cmocka_unit_test(members_that_refuse_at_once),
         cmocka_unit_test(closing_cancels_a_beat_in_flight),
