@@ -126,17 +126,7 @@ typedef struct run_ctx {
 static int create_attempt(void *ctx, hbeat_gateway *member, hbeat_error *err)
 {
     run_ctx *c = ctx;
-    if (c->create != NULL)
-        return hbeat_run_create_with(member, c->id, c->create, c->out, err);
-    return hbeat_run_create(member, c->id, c->status, c->out, err);
-}
-
-static int fo_create_run(void *self, int64_t workflow_id, const char *status, hbeat_run_info *out,
-                         hbeat_error *err)
-{
-    run_ctx c = {workflow_id, status, 0, NULL, out, NULL, 0};
-    int member;
-    return run_call(self, INFINITY, ONCE, create_attempt, &c, &member, err);
+    return hbeat_run_create_with(member, c->id, c->create, c->out, err);
 }
 
 static int fo_create_run_with(void *self, int64_t workflow_id, const hbeat_run_create_options *opts,
@@ -227,9 +217,8 @@ static void fo_destroy(void *self)
 #define FAILOVER_METHODS                                                                           \
     .version = HBEAT_GATEWAY_VTABLE_VERSION, .name = "failover",                                   \
     .flags = HBEAT_GATEWAY_THREAD_SAFE, .destroy = fo_destroy, .log_heartbeat = fo_log_heartbeat,  \
-    .close = fo_close, .update_status = fo_update_status, .create_run = fo_create_run,             \
-    .get_run = fo_get_run, .list_runs = fo_list_runs, .set_status = fo_set_status,                 \
-    .create_run_with = fo_create_run_with
+    .close = fo_close, .update_status = fo_update_status, .get_run = fo_get_run,                   \
+    .list_runs = fo_list_runs, .set_status = fo_set_status, .create_run_with = fo_create_run_with
 
 /* The asynchronous heartbeat only when every member has one: a member
    without would need a thread per call. The service then runs the
