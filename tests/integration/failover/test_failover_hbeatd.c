@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "hbeat/hbeat.h"
+#include "integration/common/itest.h"
 #include "subprocess.h"
 #include "support/hbeatd_harness.h"
 #include "support/tsock.h"
@@ -32,13 +33,6 @@ typedef struct pair {
     int64_t run;
     char host_a[64], host_b[64];
 } pair;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void pause_ms(long ms)
 {
@@ -119,11 +113,11 @@ static hbeat_service_stats stats_of(hbeat_service *svc)
    after `acked` acknowledgements; returns when it saw it. */
 static double wait_ack_from(hbeat_service *svc, const char *host, uint64_t acked)
 {
-    double until = now_s() + LIMIT;
-    while (now_s() < until) {
+    double until = itest_now() + LIMIT;
+    while (itest_now() < until) {
         hbeat_service_stats st = stats_of(svc);
         if (st.beats_acknowledged > acked && strcmp(st.server, host) == 0)
-            return now_s();
+            return itest_now();
         pause_ms(5);
     }
     hbeat_service_stats st = stats_of(svc);
@@ -163,9 +157,9 @@ static void carries_on_after_kill(pair *p, const char *url_a, const char *url_b)
     wait_ack_from(svc, p->host_a, 1);
 
     hbeat_service_stats before = stats_of(svc);
-    double last_ack = now_s() - before.time_since_ack;
+    double last_ack = itest_now() - before.time_since_ack;
     hbd_harness_kill9(&p->a);
-    double killed = now_s();
+    double killed = itest_now();
     double answered = wait_ack_from(svc, p->host_b, before.beats_acknowledged);
     print_message("first beat through %s %.3f s after the kill of %s, %.3f s after the last "
                   "beat it answered (interval %g s, request timeout %g s)\n",
