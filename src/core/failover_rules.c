@@ -1,5 +1,6 @@
 /* When a failover call moves on to the next server, and what its error
    says when none answered. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,9 +27,8 @@ void hbeat__failover_trail_begin(hbeat__failover_trail *t, hbeat__failover *fo,
     t->fo = fo;
     t->start = __atomic_load_n(&fo->current, __ATOMIC_ACQUIRE);
     t->t0 = hbeat_clock_now_ns(fo->clock);
-    /* NaN (a request from a core that does not fill it cannot reach a
-       failover gateway, but a hand-made one can) binds nothing. */
-    t->lease_remaining = lease_remaining == lease_remaining ? lease_remaining : 1e300;
+    /* A request made by hand may carry NaN: it binds nothing. */
+    t->lease_remaining = isnan(lease_remaining) ? INFINITY : lease_remaining;
 }
 
 int hbeat__failover_trail_member(const hbeat__failover_trail *t)
