@@ -96,6 +96,15 @@ typedef struct hbeat_gateway_options {
  * registered with hbeat_transport_register(). Schemes are matched without
  * regard to case, user registrations first.
  *
+ * A URL may list up to HBEAT_URL_MAX_SERVERS servers in libpq's style,
+ * `scheme://h1:port,h2:port/path` (any scheme but nng+ipc and nng+inproc,
+ * whose addresses are paths): one gateway is opened per server, with the
+ * same options, and wrapped in a failover gateway (hbeat/sys/failover.h
+ * has its rules). An empty entry, a server listed twice, more than
+ * HBEAT_URL_MAX_SERVERS, or a second "scheme://" in the list is
+ * HBEAT_EINVAL; so is any server its transport refuses, named in the
+ * message.
+ *
  * @param out   on success, the gateway, owned by the caller: free it with
  *              hbeat_gateway_free() after every service that uses it.
  * @param url   the server's URL; not kept.

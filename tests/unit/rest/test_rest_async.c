@@ -284,7 +284,11 @@ static void on_chain(void *arg, int rc, const hbeat_heartbeat_reply *reply, cons
 static void test_callback_starts_next_beat(void **state)
 {
     fx *f = *state;
-    chain ch = {f, 5, 0, {16, "R", 30.0, 1}};
+    chain ch = {
+        f,
+        5,
+        0,
+        {.workflow_run_id = 16, .status = "R", .next_report_increment = 30.0, .sequence = 1}};
     assert_int_equal(f->vt->log_heartbeat_async(f->self, &ch.req, on_chain, &ch, NULL), 0);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
