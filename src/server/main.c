@@ -20,18 +20,19 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "engine.h"
+#include "front_nng.h"
+#include "front_rest.h"
 #include "hbeat/errors.h"
 #include "hbeat/log.h"
 #include "hbeat/version.h"
-#include "server/auth.h"
-#include "server/engine.h"
-#include "server/front_nng.h"
-#include "server/log.h"
-#include "server/options.h"
-#include "server/tls.h"
-#ifdef HBD_WITH_REST
-#include "server/front_rest.h"
-#endif
+#include "log.h"
+#include "monotonic.h"
+#include "options.h"
+#include "options_file.h"
+#include "service_notify.h"
+#include "tls.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
@@ -94,21 +95,10 @@ static void raise_file_limit(void)
    matters. */
 static void log_security(const hbd_options *o, const hbd_auth *auth)
 {
-    int remote = o->http_enabled && !hbd_host_is_loopback(o->http_host);
-    int plain_remote = remote && o->tls_cert == NULL;
-    for (size_t i = 0; i < o->nlisten; i++) {
-        if (!hbd_listen_is_local(o->listen[i])) {
-            remote = 1;
-            plain_remote |= strncmp(o->listen[i], "tls+", 4) != 0;
-        }
-    }
-    if (!hbd_auth_enabled(auth))
-        hbd_warn("authentication is off (no --token-file): any client that can connect may "
-                 "change any run%s",
-                 remote ? "; listening beyond loopback because of --allow-remote" : "");
-    else if (plain_remote)
-        hbd_warn("tokens are checked, but a non-loopback listener has no TLS: tokens and "
-                 "heartbeats cross the network in clear text");
+    hbd_listener_view views[HBD_MAX_LISTEN + 1];
+    hbd_exposure x = {views, hbd_options_listeners(o, views), hbd_auth_enabled(auth),
+                      o->allow_remote};
+    hbd_exposure_log(&x);
     if (o->tls_client_ca != NULL)
         hbd_info("TLS clients must present a certificate signed by a CA in %s", o->tls_client_ca);
 }
@@ -131,10 +121,10 @@ typedef struct server {
     hbd_tls *tls;
     hbd_engine *engine;
     hbd_nng *nng;
-#ifdef HBD_WITH_REST
     hbd_rest *rest;
-#endif
     char http_url[128];
+    hbd_service_notify notify;
+    hbd_config_watch *config;
 } server;
 
 /* Threads serving REST: a few, since a request's work is the engine's
@@ -188,7 +178,6 @@ static int start_nng(server *s, hbeat_error *err)
 
 static int start_rest(server *s, hbeat_error *err)
 {
-#ifdef HBD_WITH_REST
     if (!s->o.http_enabled)
         return 0;
     hbd_rest_options ro = {s->o.http_host, s->o.http_port, s->o.max_request, REST_THREADS};
@@ -208,11 +197,21 @@ static int start_rest(server *s, hbeat_error *err)
              s->tls != NULL ? "https" : "http", v6 ? "[" : "", s->o.http_host, v6 ? "]" : "",
              (unsigned)hbd_rest_port(s->rest));
     hbd_info("http: listening on %s", s->http_url);
-#else
-    (void)s;
-    (void)err;
-#endif
     return 0;
+}
+
+/* READY=1 for systemd, with what hbeatd serves as its status line. */
+static void announce_ready(server *s)
+{
+    char status[1024];
+    size_t n = (size_t)snprintf(status, sizeof status, "hbeatd %s serving", HBEAT_VERSION_STRING);
+    for (size_t i = 0; i < s->o.nlisten && n < sizeof status; i++)
+        n += (size_t)snprintf(status + n, sizeof status - n, " nng %s",
+                              hbd_nng_bound_url(s->nng, i));
+    if (s->http_url[0] != '\0' && n < sizeof status)
+        snprintf(status + n, sizeof status - n, " http %s", s->http_url);
+    hbd_service_notify_ready(status);
+    s->config = hbd_config_watch_start(s->o.config);
 }
 
 /* Files first (a wrong path is a usage error, before the store opens),
@@ -238,6 +237,7 @@ static int start(server *s)
                                                s->http_url[0] ? s->http_url : NULL) != 0)
         return EXIT_RUNTIME;
     hbd_info("hbeatd %s ready", HBEAT_VERSION_STRING);
+    announce_ready(s);
     return 0;
 }
 
@@ -249,13 +249,19 @@ static int serve(server *s, const sigset_t *sigs)
         int sig = sigtimedwait(sigs, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             hbd_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            hbd_service_notify_stopping(sig == SIGINT ? "stopping (SIGINT)" : "stopping (SIGTERM)");
             return 0;
         }
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
             reload_tokens(s->auth);
+            hbd_config_watch_report(s->config);
+        }
         hbd_log_flush_suppressed();
-        if (hbd_engine_failed(s->engine)) {
+        int healthy = !hbd_engine_failed(s->engine);
+        hbd_service_notify_tick(&s->notify, hbd_mono_now(), healthy);
+        if (!healthy) {
             hbd_error("the store failed; stopping");
+            hbd_service_notify_stopping("stopping: the store failed");
             return EXIT_RUNTIME;
         }
     }
@@ -266,9 +272,7 @@ static int serve(server *s, const sigset_t *sigs)
    commit, store). */
 static int stop(server *s, int status)
 {
-#ifdef HBD_WITH_REST
     hbd_rest_stop(s->rest);
-#endif
     hbd_nng_stop(s->nng);
     if (s->engine != NULL && hbd_engine_failed(s->engine) && status == 0)
         status = EXIT_RUNTIME;
@@ -277,6 +281,8 @@ static int stop(server *s, int status)
         unlink(s->o.ready_file);
     hbd_tls_free(s->tls);
     hbd_auth_close(s->auth);
+    hbd_config_watch_free(s->config);
+    hbd_options_free(&s->o);
     if (s->engine != NULL)
         hbd_info("stopped");
     return status;
@@ -285,8 +291,9 @@ static int stop(server *s, int status)
 int main(int argc, char **argv)
 {
     static server s;
-    char errbuf[256];
+    char errbuf[1024];
     if (hbd_options_parse(&s.o, argc, argv, errbuf, sizeof errbuf) != 0) {
+        hbd_options_free(&s.o);
         fprintf(stderr, "hbeatd: %s\nTry 'hbeatd --help'.\n", errbuf);
         return EXIT_USAGE;
     }
@@ -298,17 +305,12 @@ int main(int argc, char **argv)
         printf("hbeatd %s\n", HBEAT_VERSION_STRING);
         return 0;
     }
-#ifndef HBD_WITH_REST
-    if (s.o.http_enabled) {
-        fprintf(stderr, "hbeatd: this build has no REST front end; pass --http none\n");
-        return EXIT_USAGE;
-    }
-#endif
     hbd_log_set_level((hbeat_log_level)s.o.log_level);
     hbeat_log_set_handler(library_log, NULL, (hbeat_log_level)s.o.log_level);
     sigset_t sigs;
     take_signals(&sigs);
     raise_file_limit();
+    hbd_service_notify_init(&s.notify);
     int status = start(&s);
     if (status == 0)
         status = serve(&s, &sigs);

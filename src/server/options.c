@@ -8,7 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "server/options.h"
+#include "options.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,9 +19,9 @@
 #include <string.h>
 
 #include "hbeat/log.h"
-#include "server/log.h"
-#include "server/sp_url.h"
-#include "server/store.h"
+#include "log.h"
+#include "sp_url.h"
+#include "store.h"
 
 static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -147,28 +147,21 @@ static int set_path(const char *flag, const char *v, const char **out, char *err
     return 0;
 }
 
-int hbd_host_is_loopback(const char *host)
-{
-    if (strcmp(host, "localhost") == 0)
-        return 1;
-    unsigned char a[16];
-    if (inet_pton(AF_INET, host, a) == 1)
-        return a[0] == 127;
-    if (inet_pton(AF_INET6, host, a) == 1) {
-        static const unsigned char one[16] = {[15] = 1};
-        return memcmp(a, one, 16) == 0;
-    }
-    return 0;
-}
-
-int hbd_listen_is_local(const char *url)
-{
-    return hbd_sp_url_is_local(url);
-}
-
 static int is_tls_listen(const char *url)
 {
     return strncmp(url, "tls+", 4) == 0;
+}
+
+size_t hbd_options_listeners(const hbd_options *o, hbd_listener_view *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->nlisten; i++)
+        out[n++] = (hbd_listener_view){"--listen", o->listen[i], hbd_sp_url_is_local(o->listen[i]),
+                                       is_tls_listen(o->listen[i])};
+    if (o->http_enabled)
+        out[n++] = (hbd_listener_view){"--http", o->http_host, hbd_host_is_loopback(o->http_host),
+                                       o->tls_cert != NULL};
+    return n;
 }
 
 /* What no single flag can check: combinations, and where hbeatd may
@@ -184,28 +177,15 @@ static int check_security(const hbd_options *o, char *errbuf, size_t errlen)
             return fail(errbuf, errlen, "--listen %.200s needs --tls-cert and --tls-key",
                         o->listen[i]);
     }
-    if (o->token_file != NULL || o->allow_remote)
-        return 0;
-    for (size_t i = 0; i < o->nlisten; i++) {
-        if (!hbd_listen_is_local(o->listen[i]))
-            return fail(errbuf, errlen,
-                        "--listen %.200s is not a loopback address, and without --token-file "
-                        "anyone who can reach it could change any run; give --token-file, "
-                        "or --allow-remote to listen there anyway",
-                        o->listen[i]);
-    }
-    if (o->http_enabled && !hbd_host_is_loopback(o->http_host))
-        return fail(errbuf, errlen,
-                    "--http %.64s is not a loopback address, and without --token-file anyone "
-                    "who can reach it could change any run; give --token-file, or "
-                    "--allow-remote to listen there anyway",
-                    o->http_host);
-    return 0;
+    hbd_listener_view views[HBD_MAX_LISTEN + 1];
+    hbd_exposure x = {views, hbd_options_listeners(o, views), o->token_file != NULL,
+                      o->allow_remote};
+    return hbd_exposure_check(&x, errbuf, errlen);
 }
 
 /* ---- the table ---------------------------------------------------------- */
 
-enum source { FROM_DEFAULT, FROM_ENV, FROM_ARGV };
+enum source { FROM_DEFAULT, FROM_FILE, FROM_ENV, FROM_ARGV };
 
 typedef struct opt opt;
 /* Sets the option from text `v`; `name` is the flag or the variable, for
@@ -224,6 +204,7 @@ struct opt {
     const char *section;
     const char *help; /* lines after the first are indented by --help */
     int above;        /* seconds: the value must exceed `min` */
+    int repeat;       /* may be given more than once (--listen) */
 };
 
 static int set_listen(hbd_options *o, const opt *d, enum source from, const char *name,
@@ -235,6 +216,10 @@ static int set_listen(hbd_options *o, const opt *d, enum source from, const char
         return env_listen(o, v, errbuf, errlen);
     if (from == FROM_ARGV && !o->listen_given) {
         o->listen_given = 1;
+        o->nlisten = 0;
+    }
+    if (from == FROM_FILE && !o->listen_in_file) {
+        o->listen_in_file = 1;
         o->nlisten = 0;
     }
     return add_listen(o, v, errbuf, errlen);
@@ -316,12 +301,13 @@ static int set_ulong(hbd_options *o, const opt *d, enum source from, const char 
                        (unsigned long *)((char *)o + d->field), errbuf, errlen);
 }
 
-/* A switch: on when given; in the environment 1/yes/true or 0/no/false. */
+/* A switch: on when given; in the environment and the configuration file
+   1/yes/true or 0/no/false. */
 static int set_switch(hbd_options *o, const opt *d, enum source from, const char *name,
                       const char *v, char *errbuf, size_t errlen)
 {
     int *out = (int *)((char *)o + d->field);
-    if (from != FROM_ENV) {
+    if (from != FROM_ENV && from != FROM_FILE) {
         *out = 1;
         return 0;
     }
@@ -341,11 +327,20 @@ static int set_switch(hbd_options *o, const opt *d, enum source from, const char
 #define TEXT(x)   TEXT_(x)
 
 static const opt options[] = {
+    {.flag = "--config",
+     .env = "HBEATD_CONFIG",
+     .arg = "FILE",
+     .set = set_path_value,
+     .field = F(config),
+     .help = "read settings from FILE: 'key = value' lines, the keys\n"
+             "named as these flags without '--'; flags and the\n"
+             "environment override it"},
     {.flag = "--listen",
      .env = "HBEATD_LISTEN",
      .arg = "URL",
      .set = set_listen,
      .def = HBD_DEFAULT_LISTEN,
+     .repeat = 1,
      .help = "nng listen URL, repeatable: tcp://HOST:PORT, ipc:///PATH,\n"
              "tls+tcp://HOST:PORT; port 0 picks a free port (the variable:\n"
              "comma-separated)"},
@@ -503,6 +498,30 @@ static const opt *find(const char *flag)
     return NULL;
 }
 
+/* ---- the table, for the configuration file (options_file.c) ------------- */
+
+size_t hbd_options_count(void)
+{
+    return N_OPTIONS;
+}
+
+void hbd_options_describe(size_t i, hbd_option_info *out)
+{
+    const opt *d = &options[i];
+    out->key = d->flag + 2;
+    out->arg = d->arg;
+    out->def = d->def;
+    out->help = d->help;
+    out->repeat = d->repeat;
+}
+
+int hbd_options_set_key(hbd_options *o, size_t i, const char *where, const char *value,
+                        char *errbuf, size_t errlen)
+{
+    const opt *d = &options[i];
+    return d->set(o, d, FROM_FILE, where, value, errbuf, errlen);
+}
+
 /* ---- parsing ---------------------------------------------------------- */
 
 static int apply_defaults(hbd_options *o, char *errbuf, size_t errlen)
@@ -569,9 +588,31 @@ static int apply_argument(hbd_options *o, int argc, char **argv, int *i, char *e
     return d->set(o, d, FROM_ARGV, flag, v, errbuf, errlen);
 }
 
+/* The file named by --config (or HBEATD_CONFIG) goes between the
+   defaults and the environment, so the command line is read once first,
+   into a scratch copy, only to find that name. */
+static int apply_config_file(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen)
+{
+    static hbd_options scratch;
+    memset(&scratch, 0, sizeof scratch);
+    for (int i = 1; i < argc; i++) {
+        if (apply_argument(&scratch, argc, argv, &i, errbuf, errlen) != 0)
+            return -1;
+    }
+    if (scratch.help || scratch.version)
+        return 0;
+    const char *path = scratch.config != NULL ? scratch.config : getenv("HBEATD_CONFIG");
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    o->config = path;
+    return hbd_options_read_file(o, path, errbuf, errlen);
+}
+
 int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen)
 {
-    if (apply_defaults(o, errbuf, errlen) != 0 || apply_environment(o, errbuf, errlen) != 0)
+    if (apply_defaults(o, errbuf, errlen) != 0 ||
+        apply_config_file(o, argc, argv, errbuf, errlen) != 0 ||
+        apply_environment(o, errbuf, errlen) != 0)
         return -1;
     for (int i = 1; i < argc; i++) {
         if (apply_argument(o, argc, argv, &i, errbuf, errlen) != 0)
@@ -624,9 +665,11 @@ void hbd_options_usage(FILE *out)
     fputs("  --help               show this help and exit\n"
           "  --version            show the version and exit\n"
           "\n"
-          "The environment fills what the command line leaves unset.\n"
+          "The environment fills what the command line leaves unset, the --config file\n"
+          "what both leave unset.\n"
           "SIGINT or SIGTERM stops hbeatd cleanly: it stops taking requests, answers the\n"
-          "ones in flight and closes the store. SIGHUP reloads the token file.\n"
+          "ones in flight and closes the store. SIGHUP reloads the token file and names\n"
+          "the settings of the --config file that changed and need a restart.\n"
           "\n"
           "Exit status: 0 clean stop, 1 runtime failure (store, listen), 2 usage error.\n",
           out);

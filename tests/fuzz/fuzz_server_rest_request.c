@@ -22,7 +22,7 @@
 
 #include "fuzz_support.h"
 #include "hbeat/status.h"
-#include "server/rest/rest_internal.h"
+#include "rest_internal.h"
 #include "server_model.h"
 
 /* ---- the request ---- */

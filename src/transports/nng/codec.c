@@ -46,8 +46,7 @@ void hbeat__nng_arena_init(hbeat__nng_arena *a)
 
 /* ---- requests ---- */
 
-int hbeat__nng_encode(nng_msg **out, const Hbeat__V1__Request *req, const char *url,
-                      hbeat_error *err)
+int hbeat__nng_encode(nng_msg **out, const HbeatPb__Request *req, const char *url, hbeat_error *err)
 {
     size_t len = protobuf_c_message_get_packed_size(&req->base);
     nng_msg *msg;
@@ -66,21 +65,21 @@ int hbeat__nng_encode(nng_msg **out, const Hbeat__V1__Request *req, const char *
 static const char *case_name(int c)
 {
     switch (c) {
-    case HBEAT__V1__REPLY__RESULT__NOT_SET:
+    case HBEAT_PB__REPLY__RESULT__NOT_SET:
         return "nothing";
-    case HBEAT__V1__REPLY__RESULT_ERROR:
+    case HBEAT_PB__REPLY__RESULT_ERROR:
         return "error";
-    case HBEAT__V1__REPLY__RESULT_HEARTBEAT:
+    case HBEAT_PB__REPLY__RESULT_HEARTBEAT:
         return "heartbeat";
-    case HBEAT__V1__REPLY__RESULT_UPDATE_STATUS:
+    case HBEAT_PB__REPLY__RESULT_UPDATE_STATUS:
         return "update_status";
-    case HBEAT__V1__REPLY__RESULT_CREATE_RUN:
+    case HBEAT_PB__REPLY__RESULT_CREATE_RUN:
         return "create_run";
-    case HBEAT__V1__REPLY__RESULT_GET_RUN:
+    case HBEAT_PB__REPLY__RESULT_GET_RUN:
         return "get_run";
-    case HBEAT__V1__REPLY__RESULT_LIST_RUNS:
+    case HBEAT_PB__REPLY__RESULT_LIST_RUNS:
         return "list_runs";
-    case HBEAT__V1__REPLY__RESULT_SET_STATUS:
+    case HBEAT_PB__REPLY__RESULT_SET_STATUS:
         return "set_status";
     default:
         return "an unknown call";
@@ -101,7 +100,7 @@ static void printable_copy(char *dst, size_t size, const char *src)
     dst[i] = '\0';
 }
 
-static int server_error(const Hbeat__V1__Error *e, const char *url, hbeat_error *err)
+static int server_error(const HbeatPb__Error *e, const char *url, hbeat_error *err)
 {
     if (e == NULL) {
         return hbeat_error_set(err, HBEAT_EPROTO, "%.160s: error reply without its body", url);
@@ -120,18 +119,18 @@ static int server_error(const Hbeat__V1__Error *e, const char *url, hbeat_error 
     return code;
 }
 
-int hbeat__nng_decode(Hbeat__V1__Reply **out, const void *data, size_t len,
-                      Hbeat__V1__Reply__ResultCase expect, hbeat__nng_arena *arena, const char *url,
+int hbeat__nng_decode(HbeatPb__Reply **out, const void *data, size_t len,
+                      HbeatPb__Reply__ResultCase expect, hbeat__nng_arena *arena, const char *url,
                       hbeat_error *err)
 {
-    Hbeat__V1__Reply *r = hbeat__v1__reply__unpack(&arena->allocator, len, data);
+    HbeatPb__Reply *r = hbeat_pb__reply__unpack(&arena->allocator, len, data);
     if (r == NULL) {
         arena->used = 0;
         return hbeat_error_set(err, HBEAT_EPROTO,
                                "%.160s: the reply (%zu bytes) is not a hbeat.v1.Reply", url, len);
     }
     int rc = 0;
-    if (r->result_case == HBEAT__V1__REPLY__RESULT_ERROR) {
+    if (r->result_case == HBEAT_PB__REPLY__RESULT_ERROR) {
         rc = server_error(r->error, url, err);
     } else if (r->result_case != expect) {
         rc = hbeat_error_set(err, HBEAT_EPROTO, "%.160s: a %s call was answered with %s", url,
@@ -149,10 +148,10 @@ int hbeat__nng_decode(Hbeat__V1__Reply **out, const void *data, size_t len,
     return 0;
 }
 
-void hbeat__nng_reply_free(Hbeat__V1__Reply *reply, hbeat__nng_arena *arena)
+void hbeat__nng_reply_free(HbeatPb__Reply *reply, hbeat__nng_arena *arena)
 {
     if (reply != NULL) {
-        hbeat__v1__reply__free_unpacked(reply, &arena->allocator);
+        hbeat_pb__reply__free_unpacked(reply, &arena->allocator);
     }
     arena->used = 0;
 }
@@ -177,7 +176,7 @@ int hbeat__nng_check_status(const char *status, hbeat_heartbeat_reply *out, cons
     return 0;
 }
 
-int hbeat__nng_check_heartbeat(const Hbeat__V1__HeartbeatReply *rep, uint64_t sequence,
+int hbeat__nng_check_heartbeat(const HbeatPb__HeartbeatReply *rep, uint64_t sequence,
                                hbeat_heartbeat_reply *out, const char *url, hbeat_error *err)
 {
     /* nng's request ids already drop replies to an earlier request; this
@@ -195,7 +194,7 @@ static int valid_time(double t)
     return isfinite(t) && t >= 0.0;
 }
 
-int hbeat__nng_check_run(const Hbeat__V1__RunInfo *run, int64_t want_id, hbeat_run_info *out,
+int hbeat__nng_check_run(const HbeatPb__RunInfo *run, int64_t want_id, hbeat_run_info *out,
                          const char *url, hbeat_error *err)
 {
     if (run == NULL) {

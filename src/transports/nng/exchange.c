@@ -247,9 +247,9 @@ static void async_complete(hbeat__nng_slot *s, int rv, nng_msg *msg)
     } else {
         rc = check_size(gw, msg, &e);
         if (rc == 0) {
-            Hbeat__V1__Reply *r = NULL;
+            HbeatPb__Reply *r = NULL;
             rc = hbeat__nng_decode(&r, nng_msg_body(msg), nng_msg_len(msg),
-                                   HBEAT__V1__REPLY__RESULT_HEARTBEAT, &s->arena, gw->url, &e);
+                                   HBEAT_PB__REPLY__RESULT_HEARTBEAT, &s->arena, gw->url, &e);
             if (rc == 0) {
                 rc = hbeat__nng_check_heartbeat(r->heartbeat, s->sequence, &rep, gw->url, &e);
                 hbeat__nng_reply_free(r, &s->arena);

@@ -120,7 +120,7 @@ typedef struct hbeat__nng_arena {
 void hbeat__nng_arena_init(hbeat__nng_arena *a);
 
 /* Pack @p req into a new nng message. */
-int hbeat__nng_encode(nng_msg **out, const Hbeat__V1__Request *req, const char *url,
+int hbeat__nng_encode(nng_msg **out, const HbeatPb__Request *req, const char *url,
                       hbeat_error *err);
 
 /*
@@ -129,17 +129,17 @@ int hbeat__nng_encode(nng_msg **out, const Hbeat__V1__Request *req, const char *
  * that is not @p expect is HBEAT_EPROTO. On 0 *out must be released with
  * hbeat__nng_reply_free().
  */
-int hbeat__nng_decode(Hbeat__V1__Reply **out, const void *data, size_t len,
-                      Hbeat__V1__Reply__ResultCase expect, hbeat__nng_arena *arena, const char *url,
+int hbeat__nng_decode(HbeatPb__Reply **out, const void *data, size_t len,
+                      HbeatPb__Reply__ResultCase expect, hbeat__nng_arena *arena, const char *url,
                       hbeat_error *err);
-void hbeat__nng_reply_free(Hbeat__V1__Reply *reply, hbeat__nng_arena *arena);
+void hbeat__nng_reply_free(HbeatPb__Reply *reply, hbeat__nng_arena *arena);
 
 /* Validate a reply's payload and copy it out. */
-int hbeat__nng_check_heartbeat(const Hbeat__V1__HeartbeatReply *rep, uint64_t sequence,
+int hbeat__nng_check_heartbeat(const HbeatPb__HeartbeatReply *rep, uint64_t sequence,
                                hbeat_heartbeat_reply *out, const char *url, hbeat_error *err);
 int hbeat__nng_check_status(const char *status, hbeat_heartbeat_reply *out, const char *url,
                             hbeat_error *err);
-int hbeat__nng_check_run(const Hbeat__V1__RunInfo *run, int64_t want_id, hbeat_run_info *out,
+int hbeat__nng_check_run(const HbeatPb__RunInfo *run, int64_t want_id, hbeat_run_info *out,
                          const char *url, hbeat_error *err);
 
 /* ---- exchange.c ---- */
@@ -223,8 +223,5 @@ int hbeat__nng_dialer_start(hbeat__nng_gw *gw, nng_dialer *out, hbeat_error *err
 void hbeat__nng_redial_if_stuck(hbeat__nng_gw *gw);
 
 /* ---- gateway.c ---- */
-
-/* The table, visible to the unit tests (which call close on its own). */
-extern const hbeat_gateway_vtable hbeat__nng_vtable;
 
 #endif /* HBEAT_TRANSPORTS_NNG_INTERNAL_H */
