@@ -68,31 +68,31 @@ static int check_payload(const HbeatPb__Reply *r, HbeatPb__Reply__ResultCase exp
     int rc = 0;
     switch (expect) {
     case HBEAT_PB__REPLY__RESULT_HEARTBEAT:
-        rc = hbeat__nng_check_heartbeat(r->heartbeat, 0, &hb, URL, err);
+        rc = hbeat__wire_check_heartbeat(r->heartbeat, 0, &hb, URL, err);
         if (rc == 0)
             FUZZ_CHECK(hbeat_status_is_valid(hb.status), "heartbeat status accepted but invalid");
         return rc;
     case HBEAT_PB__REPLY__RESULT_UPDATE_STATUS:
-        rc = hbeat__nng_check_status(r->update_status->status, &hb, URL, err);
+        rc = hbeat__wire_check_status(r->update_status->status, &hb, URL, err);
         if (rc == 0)
             FUZZ_CHECK(hbeat_status_is_valid(hb.status), "status accepted but invalid");
         return rc;
     case HBEAT_PB__REPLY__RESULT_CREATE_RUN:
-        rc = hbeat__nng_check_run(r->create_run->run, 0, &run, URL, err);
+        rc = hbeat__wire_check_run(r->create_run->run, 0, &run, URL, err);
         break;
     case HBEAT_PB__REPLY__RESULT_GET_RUN:
-        rc = hbeat__nng_check_run(r->get_run->run, 6, &run, URL, err);
+        rc = hbeat__wire_check_run(r->get_run->run, 6, &run, URL, err);
         if (rc == 0)
             FUZZ_CHECK(run.workflow_run_id == 6, "asked about run 6, accepted run %lld",
                        (long long)run.workflow_run_id);
         break;
     case HBEAT_PB__REPLY__RESULT_SET_STATUS:
-        rc = hbeat__nng_check_run(r->set_status->run, 6, &run, URL, err);
+        rc = hbeat__wire_check_run(r->set_status->run, 6, &run, URL, err);
         break;
     case HBEAT_PB__REPLY__RESULT_LIST_RUNS:
         for (size_t i = 0; rc == 0 && i < r->list_runs->n_runs; i++) {
             FUZZ_CHECK(r->list_runs->runs[i] != NULL, "a NULL run in a page");
-            rc = hbeat__nng_check_run(r->list_runs->runs[i], 0, &run, URL, err);
+            rc = hbeat__wire_check_run(r->list_runs->runs[i], 0, &run, URL, err);
             if (rc == 0)
                 check_run(&run);
         }
@@ -110,8 +110,8 @@ static void fuzz_codec(const uint8_t *data, size_t size)
     /* protobuf-c's own allocator, for comparison. */
     HbeatPb__Reply *plain = hbeat_pb__reply__unpack(NULL, size, data);
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
-        hbeat__nng_arena arena;
-        hbeat__nng_arena_init(&arena);
+        hbeat__wire_arena arena;
+        hbeat__wire_arena_init(&arena);
         hbeat_error err = HBEAT_ERROR_INIT;
         HbeatPb__Reply *r = NULL;
         int rc = hbeat__nng_decode(&r, data, size, calls[i], &arena, URL, &err);

@@ -49,7 +49,7 @@ static int slot_create(hbeat__nng_gw *gw, int async, hbeat__nng_slot **out, hbea
     }
     s->gw = gw;
     s->is_async = async;
-    hbeat__nng_arena_init(&s->arena);
+    hbeat__wire_arena_init(&s->arena);
     int rv = nng_ctx_open(&s->ctx, gw->sock);
     if (rv == 0) {
         /*
@@ -251,7 +251,7 @@ static void async_complete(hbeat__nng_slot *s, int rv, nng_msg *msg)
             rc = hbeat__nng_decode(&r, nng_msg_body(msg), nng_msg_len(msg),
                                    HBEAT_PB__REPLY__RESULT_HEARTBEAT, &s->arena, gw->url, &e);
             if (rc == 0) {
-                rc = hbeat__nng_check_heartbeat(r->heartbeat, s->sequence, &rep, gw->url, &e);
+                rc = hbeat__wire_check_heartbeat(r->heartbeat, s->sequence, &rep, gw->url, &e);
                 hbeat__nng_reply_free(r, &s->arena);
             }
         }

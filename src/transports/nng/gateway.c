@@ -114,7 +114,7 @@ static int tls_known_failure(hbeat__nng_gw *gw, hbeat_error *err)
 /* ---- one call: encode, round trip, decode ---- */
 
 static int call(hbeat__nng_gw *gw, HbeatPb__Request *req, HbeatPb__Reply__ResultCase expect,
-                hbeat__nng_arena *arena, HbeatPb__Reply **out, hbeat_error *err)
+                hbeat__wire_arena *arena, HbeatPb__Reply **out, hbeat_error *err)
 {
     if (gw->set.token != NULL) {
         req->token = gw->set.token;
@@ -189,14 +189,14 @@ static int gateway_log_heartbeat(void *self, const hbeat_heartbeat_request *req,
     HbeatPb__HeartbeatRequest hb;
     beat_request(&env, &hb, req);
 
-    hbeat__nng_arena arena;
-    hbeat__nng_arena_init(&arena);
+    hbeat__wire_arena arena;
+    hbeat__wire_arena_init(&arena);
     HbeatPb__Reply *r;
     rc = call(gw, &env, HBEAT_PB__REPLY__RESULT_HEARTBEAT, &arena, &r, err);
     if (rc != 0) {
         return rc;
     }
-    rc = hbeat__nng_check_heartbeat(r->heartbeat, req->sequence, reply, gw->url, err);
+    rc = hbeat__wire_check_heartbeat(r->heartbeat, req->sequence, reply, gw->url, err);
     hbeat__nng_reply_free(r, &arena);
     return rc;
 }
@@ -246,14 +246,14 @@ static int gateway_update_status(void *self, int64_t workflow_run_id, const char
     env.call_case = HBEAT_PB__REQUEST__CALL_UPDATE_STATUS;
     env.update_status = &us;
 
-    hbeat__nng_arena arena;
-    hbeat__nng_arena_init(&arena);
+    hbeat__wire_arena arena;
+    hbeat__wire_arena_init(&arena);
     HbeatPb__Reply *r;
     rc = call(gw, &env, HBEAT_PB__REPLY__RESULT_UPDATE_STATUS, &arena, &r, err);
     if (rc != 0) {
         return rc;
     }
-    rc = hbeat__nng_check_status(r->update_status->status, reply, gw->url, err);
+    rc = hbeat__wire_check_status(r->update_status->status, reply, gw->url, err);
     hbeat__nng_reply_free(r, &arena);
     return rc;
 }
@@ -281,8 +281,8 @@ static const HbeatPb__RunInfo *reply_run(const HbeatPb__Reply *r)
 static int run_call(hbeat__nng_gw *gw, HbeatPb__Request *env, HbeatPb__Reply__ResultCase expect,
                     int64_t want_id, int64_t want_workflow, hbeat_run_info *out, hbeat_error *err)
 {
-    hbeat__nng_arena arena;
-    hbeat__nng_arena_init(&arena);
+    hbeat__wire_arena arena;
+    hbeat__wire_arena_init(&arena);
     HbeatPb__Reply *r;
     int rc = call(gw, env, expect, &arena, &r, err);
     if (rc != 0) {
@@ -294,7 +294,7 @@ static int run_call(hbeat__nng_gw *gw, HbeatPb__Request *env, HbeatPb__Reply__Re
                              "%.160s: asked for a run of workflow %lld, got one of workflow %lld",
                              gw->url, (long long)want_workflow, (long long)run->workflow_id);
     } else {
-        rc = hbeat__nng_check_run(run, want_id, out, gw->url, err);
+        rc = hbeat__wire_check_run(run, want_id, out, gw->url, err);
     }
     hbeat__nng_reply_free(r, &arena);
     return rc;
@@ -373,39 +373,6 @@ static int gateway_set_status(void *self, int64_t workflow_run_id, const char *s
     return run_call(gw, &env, HBEAT_PB__REPLY__RESULT_SET_STATUS, workflow_run_id, 0, out, err);
 }
 
-/* One page: pass its runs to the sink. *stop is set when the sink asked to
-   stop; *last_id tracks the order across pages. */
-static int list_page(hbeat__nng_gw *gw, const HbeatPb__ListRunsReply *page, const char *status,
-                     hbeat_run_sink_fn sink, void *ctx, int64_t *last_id, int *stop,
-                     hbeat_error *err)
-{
-    for (size_t i = 0; i < page->n_runs; i++) {
-        hbeat_run_info info;
-        int rc = hbeat__nng_check_run(page->runs[i], 0, &info, gw->url, err);
-        if (rc != 0) {
-            return rc;
-        }
-        /* Ascending ids are the paging contract; a server that repeats or
-           reorders runs could otherwise keep us listing forever. */
-        if (info.workflow_run_id <= *last_id) {
-            return hbeat_error_set(err, HBEAT_EPROTO,
-                                   "%.160s: run %lld listed after run %lld; ids must ascend",
-                                   gw->url, (long long)info.workflow_run_id, (long long)*last_id);
-        }
-        if (status != NULL && strcmp(info.status, status) != 0) {
-            return hbeat_error_set(err, HBEAT_EPROTO,
-                                   "%.160s: asked for runs in \"%s\", got run %lld in \"%s\"",
-                                   gw->url, status, (long long)info.workflow_run_id, info.status);
-        }
-        *last_id = info.workflow_run_id;
-        if (sink(ctx, &info) != 0) {
-            *stop = 1;
-            return 0;
-        }
-    }
-    return 0;
-}
-
 static int gateway_list_runs(void *self, const char *status, hbeat_run_sink_fn sink, void *ctx,
                              hbeat_error *err)
 {
@@ -430,8 +397,8 @@ static int gateway_list_runs(void *self, const char *status, hbeat_run_sink_fn s
         env.call_case = HBEAT_PB__REQUEST__CALL_LIST_RUNS;
         env.list_runs = &lr;
 
-        hbeat__nng_arena arena;
-        hbeat__nng_arena_init(&arena);
+        hbeat__wire_arena arena;
+        hbeat__wire_arena_init(&arena);
         HbeatPb__Reply *r;
         int rc = call(gw, &env, HBEAT_PB__REPLY__RESULT_LIST_RUNS, &arena, &r, err);
         if (rc != 0) {
@@ -439,18 +406,15 @@ static int gateway_list_runs(void *self, const char *status, hbeat_run_sink_fn s
         }
         const HbeatPb__ListRunsReply *page = r->list_runs;
         int stop = 0;
-        rc = list_page(gw, page, status, sink, ctx, &last_id, &stop, err);
+        rc = hbeat__wire_list_page(page, status, sink, ctx, &last_id, &stop, gw->url, err);
         int64_t next = page->next_after_id;
         size_t n = page->n_runs;
         hbeat__nng_reply_free(r, &arena);
         if (rc != 0 || stop || next == 0) {
             return rc;
         }
-        if (next <= after || n == 0) {
-            return hbeat_error_set(err, HBEAT_EPROTO,
-                                   "%.160s: the run listing does not advance (next_after_id "
-                                   "%lld after %lld, %zu runs in the page)",
-                                   gw->url, (long long)next, (long long)after, n);
+        if ((rc = hbeat__wire_list_advances(next, after, n, gw->url, err)) != 0) {
+            return rc;
         }
         after = next;
     }
