@@ -4,30 +4,12 @@
  * the failover gateway of a URL that lists two servers. One server for all
  * groups; each test makes its own run.
  */
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "support/hbeatd_harness.h"
+#include "support/tsock.h"
 #include "targets.h"
-
-/* A loopback port nobody listens on: bound once for its number, then
-   closed, so a connection to it is refused at once. */
-static int refused_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
 
 int main(void)
 {
@@ -50,7 +32,8 @@ int main(void)
     /* The failover gateway over hbeatd and a server that is not there,
        listed second: nng would wait out its request timeout for it. */
     conf_url_ctx tcp_list = {.url = ""};
-    snprintf(tcp_list.url, sizeof tcp_list.url, "%s,127.0.0.1:%d", h.nng_tcp_url, refused_port());
+    snprintf(tcp_list.url, sizeof tcp_list.url, "%s,127.0.0.1:%d", h.nng_tcp_url,
+             tsock_refused_port());
     hbeat_conformance_target t_tcp_list = conf_url_target("hbeatd nng+tcp, two servers", &tcp_list);
     failed += hbeat_conformance_run(&t_tcp_list);
 #endif
@@ -67,8 +50,8 @@ int main(void)
            first call, which goes on to hbeatd. Runs are made through
            hbeatd's own URL: a new run is never sent on to a second server. */
         conf_url_ctx rest_list = {.url = "", .admin_url = h.rest_url};
-        snprintf(rest_list.url, sizeof rest_list.url, "http://127.0.0.1:%d,%.200s", refused_port(),
-                 h.rest_url + strlen("http://"));
+        snprintf(rest_list.url, sizeof rest_list.url, "http://127.0.0.1:%d,%.200s",
+                 tsock_refused_port(), h.rest_url + strlen("http://"));
         hbeat_conformance_target t_rest_list =
             conf_url_target("hbeatd rest, a refused server first", &rest_list);
         failed += hbeat_conformance_run(&t_rest_list);

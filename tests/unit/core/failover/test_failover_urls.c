@@ -56,8 +56,10 @@ static void one_gateway_per_server(void **state)
     assert_string_equal(hbeat_gateway_transport(gw), "failover");
     assert_int_equal(hbeat_failover_gateway_current(gw), 0);
     hbeat_gateway_free(gw);
-    static const char *const lists[] = {"http://127.0.0.1:1,[::1]:2/api/v3", "https://h1,h2/api/v3",
-                                        "nng+tcp://127.0.0.1:1,h2:2", "nng+tls+tcp://h1:1,h2:2"};
+    static const char *const lists[] = {
+        "http://127.0.0.1:1,[::1]:2/api/v3", "https://h1,h2/api/v3",
+        "nng+tcp://127.0.0.1:1,h2:2",        "nng+tls+tcp://h1:1,h2:2",
+        "grpc://127.0.0.1:1,h2:2",           "grpcs://h1:1,h2:2"};
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         int rc = open_url(lists[i], &gw, &err);
         if (rc == HBEAT_ENOTBUILT)
