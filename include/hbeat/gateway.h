@@ -23,8 +23,15 @@
 extern "C" {
 #endif
 
-/** A gateway to one server. Opaque. */
+/** A gateway to one server, or to several with failover. Opaque. */
 typedef struct hbeat_gateway hbeat_gateway;
+
+/** Longest server name a gateway reports (see hbeat_service_stats.server),
+    in bytes, without the NUL; longer names are cut. */
+#define HBEAT_SERVER_NAME_MAX 127
+
+/** Most servers one URL may list ("nng+tcp://h1:7781,h2:7781"). */
+#define HBEAT_URL_MAX_SERVERS 8
 
 /** Current version of hbeat_gateway_options. */
 #define HBEAT_GATEWAY_OPTIONS_VERSION 2
@@ -88,6 +95,15 @@ typedef struct hbeat_gateway_options {
  * default; a TLS failure is HBEAT_ETLS. Then anything
  * registered with hbeat_transport_register(). Schemes are matched without
  * regard to case, user registrations first.
+ *
+ * A URL may list up to HBEAT_URL_MAX_SERVERS servers in libpq's style,
+ * `scheme://h1:port,h2:port/path` (any scheme but nng+ipc and nng+inproc,
+ * whose addresses are paths): one gateway is opened per server, with the
+ * same options, and wrapped in a failover gateway (hbeat/sys/failover.h
+ * has its rules). An empty entry, a server listed twice, more than
+ * HBEAT_URL_MAX_SERVERS, or a second "scheme://" in the list is
+ * HBEAT_EINVAL; so is any server its transport refuses, named in the
+ * message.
  *
  * @param out   on success, the gateway, owned by the caller: free it with
  *              hbeat_gateway_free() after every service that uses it.

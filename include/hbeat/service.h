@@ -181,8 +181,8 @@ typedef void (*hbeat_tick_fn)(void *arg, int rc, const hbeat_update *update,
                               const hbeat_error *err);
 
 /** Current version of hbeat_service_stats. Version 2 added last_error,
-    version 3 the progress fields. */
-#define HBEAT_SERVICE_STATS_VERSION 3
+    version 3 the progress fields, version 4 server and server_changes. */
+#define HBEAT_SERVICE_STATS_VERSION 4
 
 /** Buckets of the round-trip histogram; see hbeat_rtt_bucket_bound(). */
 #define HBEAT_RTT_BUCKETS 12
@@ -239,6 +239,15 @@ typedef struct hbeat_service_stats {
     /** Time since the last hbeat_service_progress(), or since the
         service's creation before any. */
     double time_since_progress;
+    /* ---- version 4 ---- */
+    /** The server that answered the last acknowledged beat, as the URL
+        names it ("h2:7781"), when the gateway has several servers (a URL
+        that lists them); "" for a gateway that does not say which, and
+        before the first acknowledgement. */
+    char server[HBEAT_SERVER_NAME_MAX + 1];
+    /** Acknowledged beats answered by another server than the
+        acknowledged beat before them: how often the beats moved. */
+    uint64_t server_changes;
 } hbeat_service_stats;
 
 /**

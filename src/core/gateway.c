@@ -119,6 +119,16 @@ int hbeat__check_reply(const hbeat_gateway *gw, const hbeat_heartbeat_reply *rep
     return 0;
 }
 
+void hbeat__gateway_copy_reply(const hbeat_gateway *gw, const hbeat_heartbeat_reply *reply,
+                               hbeat_heartbeat_reply *out)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out->status, reply->status, sizeof(out->status));
+    /* An older gateway's own reply struct ends before `server`. */
+    if (gw->vtable->version >= 3)
+        memcpy(out->server, reply->server, sizeof(out->server));
+}
+
 /* Runs one call with a private error struct, so the core sees the detail
    even when its caller passed NULL. */
 int hbeat__gateway_heartbeat(hbeat_gateway *gw, const hbeat_heartbeat_request *req,
@@ -198,7 +208,7 @@ int hbeat_gateway_log_heartbeat(hbeat_gateway *gw, int64_t workflow_run_id, cons
                                "next_report_increment must be a finite number of seconds, 0 or "
                                "more, not %g",
                                next_report_increment);
-    hbeat_heartbeat_request req = {workflow_run_id, status, next_report_increment, 0};
+    hbeat_heartbeat_request req = {workflow_run_id, status, next_report_increment, 0, INFINITY};
     hbeat_heartbeat_reply reply;
     rc = hbeat__gateway_heartbeat(gw, &req, &reply, err);
     if (rc == 0)

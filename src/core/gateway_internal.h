@@ -16,6 +16,12 @@ int hbeat__gateway_has_async(const hbeat_gateway *gw);
 int hbeat__gateway_heartbeat_async(hbeat_gateway *gw, const hbeat_heartbeat_request *req,
                                    hbeat_gateway_done_fn done, void *arg, hbeat_error *err);
 
+/* Copy a reply the gateway made itself (an asynchronous one): the
+   server member only when the gateway's table is of version 3 or later,
+   as an older gateway's struct ends before it. */
+void hbeat__gateway_copy_reply(const hbeat_gateway *gw, const hbeat_heartbeat_reply *reply,
+                               hbeat_heartbeat_reply *out);
+
 /* Check a reply's status token: 0, or HBEAT_EPROTO with a message. */
 int hbeat__check_reply(const hbeat_gateway *gw, const hbeat_heartbeat_reply *reply,
                        hbeat_error *err);

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "core/builtins.h"
+#include "core/server_list.h"
+#include "hbeat/sys/failover.h"
 #include "hbeat/sys/transport.h"
 
 /* User registrations, newest first; looked up before the built-ins, which
@@ -143,6 +145,56 @@ int hbeat_transport_lookup(const char *scheme)
     return resolve(name, &open, &data, NULL);
 }
 
+/* Opens one server's gateway, with a message whatever the transport said. */
+static int open_one(hbeat_gateway **out, const char *url, const char *name,
+                    hbeat_transport_open_fn open, const hbeat_gateway_options *opts, void *data,
+                    hbeat_error *err)
+{
+    hbeat_gateway *gw = NULL;
+    hbeat_error local = HBEAT_ERROR_INIT;
+    int rc = open(&gw, url, opts, data, &local);
+    if (rc == 0 && gw == NULL)
+        rc = hbeat_error_set(&local, HBEAT_EINVAL, "the transport for '%s' returned no gateway",
+                             name);
+    if (rc != 0) {
+        if (rc > 0)
+            rc = HBEAT_EINVAL;
+        if (local.message[0] == '\0')
+            hbeat_error_set(&local, rc, "opening '%.80s' failed: %s", url, hbeat_strerror(rc));
+        local.code = rc;
+        if (err != NULL)
+            *err = local;
+        return rc;
+    }
+    *out = gw;
+    return 0;
+}
+
+/* One gateway per server, in a failover gateway. */
+static int open_failover(hbeat_gateway **out, const hbeat__server_list *list, const char *name,
+                         hbeat_transport_open_fn open, const hbeat_gateway_options *opts,
+                         void *data, hbeat_error *err)
+{
+    hbeat_gateway *members[HBEAT_URL_MAX_SERVERS] = {NULL};
+    const char *names[HBEAT_URL_MAX_SERVERS];
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < list->count; i++) {
+        hbeat_error one = HBEAT_ERROR_INIT;
+        names[i] = list->names[i];
+        rc = open_one(&members[i], list->urls[i], name, open, opts, data, &one);
+        if (rc != 0)
+            hbeat_error_set(err, rc, "server %zu of %zu (%s): %s", i + 1, list->count,
+                            list->names[i], one.message);
+    }
+    if (rc == 0)
+        rc = hbeat_failover_gateway_new(out, members, names, list->count, NULL, err);
+    if (rc != 0) {
+        for (size_t i = 0; i < list->count; i++)
+            hbeat_gateway_free(members[i]);
+    }
+    return rc;
+}
+
 int hbeat_gateway_open(hbeat_gateway **out, const char *url, const hbeat_gateway_options *opts,
                        hbeat_error *err)
 {
@@ -169,22 +221,12 @@ int hbeat_gateway_open(hbeat_gateway **out, const char *url, const hbeat_gateway
     if (rc != 0)
         return rc;
 
-    hbeat_gateway *gw = NULL;
-    hbeat_error local = HBEAT_ERROR_INIT;
-    rc = open(&gw, url, opts, data, &local);
-    if (rc == 0 && gw == NULL)
-        rc = hbeat_error_set(&local, HBEAT_EINVAL, "the transport for '%s' returned no gateway",
-                             name);
-    if (rc != 0) {
-        if (rc > 0)
-            rc = HBEAT_EINVAL;
-        if (local.message[0] == '\0')
-            hbeat_error_set(&local, rc, "opening '%.80s' failed: %s", url, hbeat_strerror(rc));
-        local.code = rc;
-        if (err != NULL)
-            *err = local;
+    hbeat__server_list list;
+    rc = hbeat__server_list_parse(&list, url, name, err);
+    if (rc == 0 && list.count > 1)
+        rc = open_failover(out, &list, name, open, opts, data, err);
+    hbeat__server_list_free(&list);
+    if (rc != 0 || list.count > 1)
         return rc;
-    }
-    *out = gw;
-    return 0;
+    return open_one(out, url, name, open, opts, data, err);
 }

@@ -47,6 +47,20 @@ void hbeat__stats_acknowledged(hbeat__stats *st, int64_t send_ns, int64_t ack_ns
     st->has_lease = 1;
 }
 
+/* `server` is a gateway's reply member: read no further than its size,
+   whether or not the gateway ended it. */
+void hbeat__stats_server(hbeat__stats *st, const char server[HBEAT_SERVER_NAME_MAX + 1])
+{
+    size_t len = strnlen(server, HBEAT_SERVER_NAME_MAX);
+    if (len == 0)
+        return;
+    if (st->server[0] != '\0' &&
+        (strlen(st->server) != len || memcmp(st->server, server, len) != 0))
+        st->server_changes++;
+    memcpy(st->server, server, len);
+    st->server[len] = '\0';
+}
+
 /* A caller built against an older header passes a shorter struct: fill
    only the fields its version has. */
 static size_t size_of_version(unsigned int version)
@@ -56,6 +70,8 @@ static size_t size_of_version(unsigned int version)
         return offsetof(hbeat_service_stats, last_error);
     case 2:
         return offsetof(hbeat_service_stats, stalled);
+    case 3:
+        return offsetof(hbeat_service_stats, server);
     default:
         return sizeof(hbeat_service_stats);
     }
@@ -86,5 +102,7 @@ void hbeat__stats_fill(const hbeat__stats *st, unsigned int failures,
     out->stalled = progress->stalled ? 1u : 0u;
     out->stalls = st->stalls;
     out->time_since_progress = (double)(now_ns - progress->last_progress_ns) / 1e9;
+    memcpy(out->server, st->server, sizeof(out->server));
+    out->server_changes = st->server_changes;
     memcpy(caller, out, size_of_version(caller->version));
 }

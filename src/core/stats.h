@@ -26,6 +26,8 @@ typedef struct hbeat__stats {
     int has_slack;
     hbeat_error last_error;
     uint64_t stalls;
+    char server[HBEAT_SERVER_NAME_MAX + 1];
+    uint64_t server_changes;
 } hbeat__stats;
 
 /* The progress state, kept outside the statistics because other threads
@@ -37,6 +39,8 @@ typedef struct hbeat__progress_view {
 
 void hbeat__stats_acknowledged(hbeat__stats *st, int64_t send_ns, int64_t ack_ns,
                                int64_t increment_ns);
+/* Notes which server answered an acknowledged beat ("" when not said). */
+void hbeat__stats_server(hbeat__stats *st, const char server[HBEAT_SERVER_NAME_MAX + 1]);
 void hbeat__stats_fill(const hbeat__stats *st, unsigned int failures,
                        const hbeat__progress_view *progress, int64_t now_ns,
                        hbeat_service_stats *out);

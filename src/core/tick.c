@@ -1,5 +1,6 @@
 /* One beat: the tick slot, the blocking and asynchronous paths, and what a
    reply does to the service. */
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -7,6 +8,19 @@
 #include "core/log_internal.h"
 #include "core/service_internal.h"
 #include "core/wait.h"
+
+/* What a gateway may still spend on this beat (hbeat_heartbeat_request's
+   lease_remaining): the same bound the loop puts on its retries, the
+   lease less its guard, and none once that moment has passed, as the
+   loop's retries then go on unclamped too. */
+static double lease_remaining_locked(const hbeat_service *svc, int64_t now)
+{
+    if (svc->increment_ns == 0 || svc->lease_lost)
+        return INFINITY;
+    int64_t send_by = hbeat__lease_send_by(svc->stats.lease_deadline_ns, svc->stats.last_rtt_ns,
+                                           svc->increment_ns);
+    return send_by > now ? (double)(send_by - now) / 1e9 : INFINITY;
+}
 
 /* Takes the service's single tick slot and builds the request. `status`
    receives the status sent and must outlive the call to the gateway. */
@@ -32,6 +46,7 @@ static int acquire_slot(hbeat_service *svc, int wait, hbeat_heartbeat_request *r
         svc->stats.sent++;
         /* Read under the lock so that send times never go backwards. */
         *send_ns = hbeat_clock_now_ns(svc->clock);
+        req->lease_remaining = lease_remaining_locked(svc, *send_ns);
     }
     pthread_mutex_unlock(&svc->mu);
     return rc;
@@ -102,6 +117,7 @@ static void settle(hbeat_service *svc, int rc, const hbeat_heartbeat_reply *repl
     if (rc == 0) {
         svc->last_beat_ns = now;
         hbeat__stats_acknowledged(&svc->stats, send_ns, now, svc->increment_ns);
+        hbeat__stats_server(&svc->stats, reply->server);
         /* Regained only when the new lease still runs: with interval 0 (an
            increment of 0) none ever does, and the lease stays lost rather
            than flapping on every beat. */
@@ -211,6 +227,11 @@ static void on_gateway_done(void *arg, int rc, const hbeat_heartbeat_reply *repl
 {
     hbeat_service *svc = arg;
     hbeat_error err = HBEAT_ERROR_INIT;
+    hbeat_heartbeat_reply copy;
+    if (rc == 0 && reply != NULL) {
+        hbeat__gateway_copy_reply(svc->gw, reply, &copy);
+        reply = &copy;
+    }
     if (rc == 0 && reply == NULL)
         rc = hbeat_error_set(&err, HBEAT_EPROTO, "the %s gateway completed without a reply",
                              hbeat_gateway_transport(svc->gw));

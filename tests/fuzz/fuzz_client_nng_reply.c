@@ -297,8 +297,9 @@ static void fuzz_gateway(const uint8_t *data, size_t size)
     }
 
     /* The asynchronous beat decodes on nng's thread (exchange.c). */
-    async_done d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {{0}}, {0}};
-    hbeat_heartbeat_request req = {6, "R", 45.0, 0};
+    async_done d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {{0}, {0}}, {0}};
+    hbeat_heartbeat_request req = {
+        .workflow_run_id = 6, .status = "R", .next_report_increment = 45.0, .sequence = 0};
     err = (hbeat_error)HBEAT_ERROR_INIT;
     rc = hbeat__gateway_vtable(gw)->log_heartbeat_async(hbeat_gateway_self(gw), &req, on_done, &d,
                                                         &err);

@@ -35,6 +35,12 @@ int tsock_connections(tsock_server *s);
    NULL is a no-op. */
 void tsock_stop(tsock_server *s);
 
+/* A loopback TCP port nobody listens on: bound once for its number, then
+   closed, so that a connection to it is refused at once (until something
+   else takes the port, which a test's lifetime makes unlikely). 0 when no
+   port could be bound. */
+unsigned short tsock_refused_port(void);
+
 /* Whole writes (never SIGPIPE) and reads, retried on EINTR: 0, or -1 when
    the connection ends or fails first. */
 int tsock_send_all(int fd, const void *buf, size_t len);

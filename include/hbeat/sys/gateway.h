@@ -29,8 +29,11 @@ extern "C" {
 #endif
 
 /** Version 1: everything up to and including set_status.
-    Version 2: create_run_with. */
-#define HBEAT_GATEWAY_VTABLE_VERSION 2
+    Version 2: create_run_with.
+    Version 3: no new method; requests carry lease_remaining and replies
+    have a server member (a gateway written against version 3 may read and
+    fill them, because a library that accepts its table has them). */
+#define HBEAT_GATEWAY_VTABLE_VERSION 3
 
 /** Flag: every method may be called from several threads at once. */
 #define HBEAT_GATEWAY_THREAD_SAFE 0x1u
@@ -45,12 +48,29 @@ typedef struct hbeat_heartbeat_request {
     double next_report_increment;
     /** Per-service sequence number, increasing by one per beat sent. */
     uint64_t sequence;
+    /**
+     * (Version 3.) Seconds left, when the beat is sent, before it could no
+     * longer reach the server within the service's lease (the lease less
+     * the guard the loop keeps for its retries); +INFINITY when no lease
+     * binds the beat: one sent with hbeat_gateway_log_heartbeat(), a
+     * service whose lease has already lapsed or whose interval is 0. A
+     * gateway that retries elsewhere (the failover gateway) starts no
+     * further attempt once this has passed.
+     */
+    double lease_remaining;
 } hbeat_heartbeat_request;
 
 /** A gateway's answer to a heartbeat or status update. */
 typedef struct hbeat_heartbeat_reply {
     /** The status the server now holds; the gateway must set a valid token. */
     char status[HBEAT_STATUS_MAX + 1];
+    /**
+     * (Version 3.) Which server answered, for a gateway that has several
+     * (the failover gateway: the host as its URL names it, e.g.
+     * "h2:7781"); empty when the gateway does not say. The core zeroes it
+     * before the call; a gateway may leave it so.
+     */
+    char server[HBEAT_SERVER_NAME_MAX + 1];
 } hbeat_heartbeat_reply;
 
 /**

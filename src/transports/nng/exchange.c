@@ -239,7 +239,7 @@ static void async_complete(hbeat__nng_slot *s, int rv, nng_msg *msg)
 {
     hbeat__nng_gw *gw = s->gw;
     hbeat_error e = HBEAT_ERROR_INIT;
-    hbeat_heartbeat_reply rep = {{0}};
+    hbeat_heartbeat_reply rep = {{0}, {0}};
     int rc;
 
     if (rv != 0) {

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int open_url(const conf_url_ctx *ctx, const char *token, hbeat_gateway **gw)
+static int open_url(const conf_url_ctx *ctx, const char *url, const char *token, hbeat_gateway **gw)
 {
     hbeat_gateway_options opts = HBEAT_GATEWAY_OPTIONS_INIT;
     /* Bounds a wedged server; a healthy one answers in milliseconds. */
@@ -11,9 +11,9 @@ static int open_url(const conf_url_ctx *ctx, const char *token, hbeat_gateway **
     opts.ca_file = ctx->ca_file;
     opts.token = token;
     hbeat_error err = HBEAT_ERROR_INIT;
-    int rc = hbeat_gateway_open(gw, ctx->url, &opts, &err);
+    int rc = hbeat_gateway_open(gw, url, &opts, &err);
     if (rc != 0)
-        fprintf(stderr, "open %s: %d %s\n", ctx->url, rc, err.message);
+        fprintf(stderr, "open %s: %d %s\n", url, rc, err.message);
     return rc;
 }
 
@@ -26,9 +26,10 @@ static hbeat_gateway *admin_of(const conf_url_ctx *ctx, hbeat_gateway *gw)
 static int url_setup(void *arg, hbeat_gateway **gw, int64_t *run_id)
 {
     conf_url_ctx *ctx = arg;
-    int rc = open_url(ctx, ctx->token, gw);
-    if (rc == 0 && ctx->admin_token != NULL)
-        rc = open_url(ctx, ctx->admin_token, &ctx->admin);
+    int rc = open_url(ctx, ctx->url, ctx->token, gw);
+    if (rc == 0 && (ctx->admin_token != NULL || ctx->admin_url != NULL))
+        rc = open_url(ctx, ctx->admin_url != NULL ? ctx->admin_url : ctx->url, ctx->admin_token,
+                      &ctx->admin);
     if (rc != 0) {
         hbeat_gateway_free(*gw);
         *gw = NULL;

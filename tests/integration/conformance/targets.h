@@ -19,6 +19,9 @@ typedef struct conf_url_ctx {
     const char *ca_file;
     const char *token;
     const char *admin_token;
+    /* Optional: the URL the operator's gateway opens (NULL: url, and an
+       operator's gateway only with admin_token). Borrowed. */
+    const char *admin_url;
     /* Private: the operator's gateway while a test runs. */
     hbeat_gateway *admin;
 } conf_url_ctx;

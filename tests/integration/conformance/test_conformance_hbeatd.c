@@ -1,11 +1,14 @@
 /*
  * The gateway conformance suite against a real hbeatd process, over every
- * network transport this build has: nng+tcp, nng+ipc, REST and gRPC. One server
- * for all groups; each test makes its own run.
+ * network transport this build has: nng+tcp, nng+ipc, REST and gRPC, and
+ * through the failover gateway of a URL that lists two servers. One
+ * server for all groups; each test makes its own run.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "support/hbeatd_harness.h"
+#include "support/tsock.h"
 #include "targets.h"
 
 int main(void)
@@ -26,6 +29,13 @@ int main(void)
     hbeat_conformance_target t_ipc = conf_url_target("hbeatd nng+ipc", &ipc);
     failed += hbeat_conformance_run(&t_tcp);
     failed += hbeat_conformance_run(&t_ipc);
+    /* The failover gateway over hbeatd and a server that is not there,
+       listed second: nng would wait out its request timeout for it. */
+    conf_url_ctx tcp_list = {.url = ""};
+    snprintf(tcp_list.url, sizeof tcp_list.url, "%s,127.0.0.1:%d", h.nng_tcp_url,
+             tsock_refused_port());
+    hbeat_conformance_target t_tcp_list = conf_url_target("hbeatd nng+tcp, two servers", &tcp_list);
+    failed += hbeat_conformance_run(&t_tcp_list);
 #endif
 #ifdef HBEAT_WITH_REST
     if (h.rest_url[0] == '\0') {
@@ -36,6 +46,15 @@ int main(void)
         snprintf(rest.url, sizeof rest.url, "%s", h.rest_url);
         hbeat_conformance_target t_rest = conf_url_target("hbeatd rest", &rest);
         failed += hbeat_conformance_run(&t_rest);
+        /* Listed first, the refused server is met by every fresh gateway's
+           first call, which goes on to hbeatd. Runs are made through
+           hbeatd's own URL: a new run is never sent on to a second server. */
+        conf_url_ctx rest_list = {.url = "", .admin_url = h.rest_url};
+        snprintf(rest_list.url, sizeof rest_list.url, "http://127.0.0.1:%d,%.200s",
+                 tsock_refused_port(), h.rest_url + strlen("http://"));
+        hbeat_conformance_target t_rest_list =
+            conf_url_target("hbeatd rest, a refused server first", &rest_list);
+        failed += hbeat_conformance_run(&t_rest_list);
     }
 #endif
 #ifdef HBEAT_WITH_GRPC

@@ -1,8 +1,10 @@
 /*
  * The gateway conformance suite (tests/conformance) over grpc:// and
  * grpcs:// (with a bearer token, mutual TLS), against the independent gRPC
- * server of hbeat_grpc_peer.py. An operator's change is the server's
- * SetStatus, made through the test's own gateway.
+ * server of hbeat_grpc_peer.py, and over grpc:// through the failover
+ * gateway of a URL that lists a refused server before the peer. An
+ * operator's change is the server's SetStatus, made through the test's own
+ * gateway.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,21 +12,35 @@
 #include "conformance/gateway_conformance.h"
 #include "grpc_peer.h"
 #include "integration/security/sec_support.h"
+#include "support/tsock.h"
 
 typedef struct target_ctx {
     grpc_peer peer;
     hbeat_gateway_options opts;
+    /* "": the gateway under test opens peer.url. Else it opens this list,
+       and runs are made over peer.url: a new run is never sent on to a
+       second server. */
+    char list_url[512];
 } target_ctx;
 
 static int setup(void *ctx, hbeat_gateway **gw, int64_t *run_id)
 {
     target_ctx *t = ctx;
-    int rc = hbeat_gateway_open(gw, t->peer.url, &t->opts, NULL);
+    hbeat_gateway *admin = NULL;
+    int rc = hbeat_gateway_open(&admin, t->peer.url, &t->opts, NULL);
     if (rc != 0) {
         return rc;
     }
     hbeat_run_info run;
-    rc = hbeat_run_create(*gw, 1, "R", &run, NULL);
+    rc = hbeat_run_create(admin, 1, "R", &run, NULL);
+    if (t->list_url[0] == '\0') {
+        *gw = admin;
+    } else {
+        hbeat_gateway_free(admin);
+        if (rc == 0) {
+            rc = hbeat_gateway_open(gw, t->list_url, &t->opts, NULL);
+        }
+    }
     *run_id = run.workflow_run_id;
     return rc;
 }
@@ -70,6 +86,15 @@ int main(void)
     } else {
         failed += run_over(&plain, "grpc");
     }
+    target_ctx listed = {.opts = HBEAT_GATEWAY_OPTIONS_INIT};
+    if (grpc_peer_start(&listed.peer, NULL) != 0) {
+        failed++;
+    } else {
+        snprintf(listed.list_url, sizeof listed.list_url, "grpc://127.0.0.1:%u,%.200s",
+                 (unsigned int)tsock_refused_port(), listed.peer.url + strlen("grpc://"));
+        failed += run_over(&listed, "grpc, a refused server first");
+    }
+    grpc_peer_cleanup(&listed.peer);
     grpc_peer_cleanup(&plain.peer);
 
     target_ctx tls = {.opts = HBEAT_GATEWAY_OPTIONS_INIT};

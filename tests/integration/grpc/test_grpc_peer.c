@@ -278,7 +278,8 @@ static int thread_count(void)
 
 static int start_async(hbeat_gateway *gw, int64_t run, uint64_t seq, tally *t)
 {
-    hbeat_heartbeat_request req = {run, "R", 90.0, seq};
+    hbeat_heartbeat_request req = {
+        .workflow_run_id = run, .status = "R", .next_report_increment = 90.0, .sequence = seq};
     hbeat_error err = HBEAT_ERROR_INIT;
     return hbeat__grpc_vtable.log_heartbeat_async(hbeat_gateway_self(gw), &req, count_done, t,
                                                   &err);

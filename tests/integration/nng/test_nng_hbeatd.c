@@ -149,7 +149,8 @@ static void test_async_beat(void **state)
     assert_non_null(self);
 
     done_box b = {ITEST_DONE_INIT, ""};
-    hbeat_heartbeat_request req = {id, "R", 500.0, 1};
+    hbeat_heartbeat_request req = {
+        .workflow_run_id = id, .status = "R", .next_report_increment = 500.0, .sequence = 1};
     hbeat_error err = HBEAT_ERROR_INIT;
     assert_int_equal(hbeat__gateway_vtable(gw)->log_heartbeat_async(self, &req, on_done, &b, &err),
                      0);

@@ -118,7 +118,8 @@ static void wait_calls(call *c, int n, int count)
 
 static int start(fx *f, int64_t id, const char *status, call *c)
 {
-    hbeat_heartbeat_request req = {id, status, 30.0, 1};
+    hbeat_heartbeat_request req = {
+        .workflow_run_id = id, .status = status, .next_report_increment = 30.0, .sequence = 1};
     hbeat_error err = HBEAT_ERROR_INIT;
     memset(c, 0, sizeof(*c));
     pthread_mutex_lock(&mu);
@@ -212,7 +213,8 @@ static void test_async_after_close_is_refused(void **state)
     f->vt->close(f->self);
     call c;
     assert_int_equal(start(f, 14, "R", &c), HBEAT_ECANCELED);
-    hbeat_heartbeat_request req = {14, "R", 30.0, 1};
+    hbeat_heartbeat_request req = {
+        .workflow_run_id = 14, .status = "R", .next_report_increment = 30.0, .sequence = 1};
     hbeat_heartbeat_reply reply;
     hbeat_error err = HBEAT_ERROR_INIT;
     assert_int_equal(f->vt->log_heartbeat(f->self, &req, &reply, &err), HBEAT_ECANCELED);
@@ -230,7 +232,8 @@ typedef struct blocking {
 static void *blocking_main(void *arg)
 {
     blocking *b = arg;
-    hbeat_heartbeat_request req = {15, "R", 30.0, 1};
+    hbeat_heartbeat_request req = {
+        .workflow_run_id = 15, .status = "R", .next_report_increment = 30.0, .sequence = 1};
     hbeat_heartbeat_reply reply;
     b->rc = b->f->vt->log_heartbeat(b->f->self, &req, &reply, &b->err);
     return NULL;
@@ -282,7 +285,11 @@ static void on_chain(void *arg, int rc, const hbeat_heartbeat_reply *reply, cons
 static void test_callback_starts_next_beat(void **state)
 {
     fx *f = *state;
-    chain ch = {f, 5, 0, {16, "R", 30.0, 1}};
+    chain ch = {
+        f,
+        5,
+        0,
+        {.workflow_run_id = 16, .status = "R", .next_report_increment = 30.0, .sequence = 1}};
     assert_int_equal(f->vt->log_heartbeat_async(f->self, &ch.req, on_chain, &ch, NULL), 0);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
