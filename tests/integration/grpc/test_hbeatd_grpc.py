@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -89,7 +90,7 @@ class GrpcFrontEnd(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="hbeatd-grpc-")
         cls.pb, cls.health = compile_messages(ARGS.proto_dir, os.path.join(cls.tmp.name, "py"))
-        cls.server = Hbeatd(ARGS.hbeatd, cls.tmp.name)
+        cls.server = Hbeatd(ARGS.hbeatd, cls.tmp.name, extra=("--read-timeout", "1"))
         cls.channel = grpc.insecure_channel(cls.server.target)
 
     @classmethod
@@ -205,6 +206,22 @@ class GrpcFrontEnd(unittest.TestCase):
         self.assert_status(grpc.StatusCode.NOT_FOUND, self.call, "Check",
                            h.HealthCheckRequest(service="no.such.Service"),
                            h.HealthCheckResponse, token=None, path="/grpc.health.v1.Health/")
+        watch = self.channel.unary_stream("/grpc.health.v1.Health/Watch",
+                                          request_serializer=lambda m: m.SerializeToString(),
+                                          response_deserializer=h.HealthCheckResponse.FromString)
+        with self.assertRaises(grpc.RpcError) as cm:
+            list(watch(h.HealthCheckRequest(), timeout=5))
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+
+    def test_a_silent_connection_is_closed(self):
+        """No HTTP/2 preface within --read-timeout (1 s): hbeatd closes
+        the connection (after its own SETTINGS frame)."""
+        host, port = self.server.target.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            started = time.monotonic()
+            while s.recv(4096) != b"":
+                pass
+            self.assertLess(time.monotonic() - started, 8)
 
     def test_metrics_count_grpc_calls(self):
         pb = self.pb
