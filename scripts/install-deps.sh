@@ -24,6 +24,8 @@ packages=(
     valgrind openssl libssl-dev sqlite3 curl python3 python3-aiohttp
     procps util-linux # sysctl and setarch, for the TSan probe
     chromium          # the status page test renders hbeatd's page headless
+    # the Python package: its install into a venv and its pytest suite
+    python3-setuptools python3-pip python3-venv python3-pytest python3-pytest-asyncio
 )
 
 if [ "${1:-}" = "--print" ]; then
