@@ -199,7 +199,9 @@ class HeartbeatService:
         self._handle = handle.value
         self._closed = False
         self._cb_lock = threading.RLock()
-        self._use_cv = threading.Condition()
+        # Guards _closed, _busy and _runs; a plain Lock, as every call takes it.
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._busy = 0
         self._runs: Set[Tuple[int, threading.Thread]] = set()
         self._started = False
@@ -210,17 +212,17 @@ class HeartbeatService:
 
     # -- lifetime --------------------------------------------------------------
     def _enter(self) -> int:
-        with self._use_cv:
+        with self._lock:
             if self._closed or self._handle is None:
                 raise ValueError("the HeartbeatService is closed")
             self._busy += 1
             return self._handle
 
     def _leave(self) -> None:
-        with self._use_cv:
+        with self._lock:
             self._busy -= 1
-            if self._busy == 0:
-                self._use_cv.notify_all()
+            if self._busy == 0 and self._closed:
+                self._idle.notify_all()
 
     def _call(self, fn: Any, *args: Any) -> Any:
         handle = self._enter()
@@ -244,7 +246,7 @@ class HeartbeatService:
         on another thread is waited for). Idempotent; safe from a callback."""
         if self._handle is None:
             return
-        with self._use_cv:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
@@ -252,15 +254,15 @@ class HeartbeatService:
         # drops this service's later ones, as it is now closed.
         with self._cb_lock:
             pass
-        with self._use_cv:
+        with self._lock:
             runs = list(self._runs)
         for stop, _thread in runs:
             lib.hbeat_stop_event_set(stop)
         for _stop, thread in runs:
             thread.join()
-        with self._use_cv:
+        with self._lock:
             while self._busy:
-                self._use_cv.wait()
+                self._idle.wait()
         if self._adapter is not None:
             # A beat in flight on an event loop must not keep free() waiting
             # (close() may be running on that very loop).
@@ -407,7 +409,7 @@ class HeartbeatService:
         thread = threading.Thread(target=self._run_loop, args=(handle, stop.value, loop, finished),
                                   name="hbeat-run-background", daemon=True)
         run = (stop.value, thread)
-        with self._use_cv:
+        with self._lock:
             self._runs.add(run)
         if self._adapter is not None:
             self._adapter.loop = loop
@@ -420,7 +422,7 @@ class HeartbeatService:
             lib.hbeat_stop_event_set(stop.value)
             # hbeat_service_run returns within a millisecond of the event.
             thread.join()
-            with self._use_cv:
+            with self._lock:
                 self._runs.discard(run)
             lib.hbeat_stop_event_free(stop.value)
             if self._adapter is not None:
