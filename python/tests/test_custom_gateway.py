@@ -7,7 +7,6 @@ from unittest.mock import AsyncMock, MagicMock
 import pytest
 
 import hbeat
-from conftest import in_thread
 
 
 class Gateway:
@@ -127,4 +126,35 @@ async def test_run_background_on_a_sync_only_gateway():
             await asyncio.sleep(0.01)
         stop.set()
         await task
-    _ = in_thread
+
+
+
+def test_a_gateway_timeout_is_a_heartbeat_timeout():
+    gw = MagicMock()
+    gw.log_heartbeat_sync.side_effect = TimeoutError("read timed out")
+    with hbeat.HeartbeatService(gw, 1, 3.1, "R") as svc:
+        with pytest.raises(hbeat.HeartbeatTimeout, match="read timed out"):
+            svc.tick_sync()
+
+
+async def test_tick_on_a_sync_only_gateway_runs_it_off_the_loop():
+    loop_thread = threading.get_ident()
+    seen = []
+
+    def beat(status, nri):
+        seen.append(threading.get_ident())
+        return SimpleNamespace(status="C")
+
+    with hbeat.HeartbeatService(SimpleNamespace(log_heartbeat_sync=beat), 1, 3.1, "R") as svc:
+        assert (await svc.tick()).workflow_run_status == "C"
+    assert seen and loop_thread not in seen
+
+
+def test_the_librarys_loop_calls_log_heartbeat_sync_on_a_worker_thread():
+    gw = Gateway()
+    with hbeat.HeartbeatService(gw, 0.01, 3.1, "R") as svc:
+        svc.start()
+        while len(gw.sync_calls) < 2:
+            threading.Event().wait(0.01)
+        svc.stop()
+    assert gw.async_calls == []

@@ -1,5 +1,6 @@
 """HeartbeatService on the fake gateway and the fake clock: no server, no sleeps."""
 import asyncio
+import logging
 import math
 import pydoc
 import threading
@@ -257,6 +258,43 @@ async def test_run_background_gives_up_after_max_failures(fake, clock):
         with pytest.raises(hbeat.GatewayError) as exc:
             await task
         assert exc.value.name == "EFATAL"
+
+
+async def test_a_cancelled_tick_still_counts(clock):
+    with hbeat.FakeGateway(7, clock=clock, asynchronous=True) as gw, \
+            hbeat.HeartbeatService(gw, 10, 3.1, "R", clock=clock) as svc:
+        task = asyncio.ensure_future(svc.tick())
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert gw.complete(1) == 1
+        assert svc.stats().beats_acknowledged == 1
+        assert not svc.is_heartbeat_due()
+
+
+def test_a_raising_callback_is_logged(fake, clock, caplog):
+    logged = threading.Event()
+
+    def on_change(old, new):
+        raise RuntimeError("callback bug")
+
+    class Handler(logging.Handler):
+        def emit(self, record):
+            logged.set()
+
+    handler = Handler()
+    logging.getLogger("hbeat").addHandler(handler)
+    try:
+        with hbeat.HeartbeatService(fake, 10, 3.1, "R", clock=clock,
+                                    on_status_change=on_change) as svc:
+            fake.push_reply("C")
+            svc.tick_sync()
+            assert logged.wait(10)
+            assert svc.tick_sync().workflow_run_status is None  # the service goes on
+    finally:
+        logging.getLogger("hbeat").removeHandler(handler)
+    assert "callback bug" in caplog.text
 
 
 def test_start_and_stop_on_the_librarys_thread(fake, clock):
