@@ -1,7 +1,7 @@
 """Small checks shared by the package's modules."""
 import math
 from ctypes import byref
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 from ._lib import STATUS_MAX, Error, lib
 from .errors import from_struct
@@ -51,3 +51,25 @@ def opt_bytes(value: Optional[Any], what: str) -> Optional[bytes]:
     if not isinstance(value, str):
         raise TypeError("%s must be a str or path, not %r" % (what, value))
     return value.encode()
+
+
+_C = TypeVar("_C", bound="Closing")
+
+
+class Closing:
+    """`with` closes; so does the garbage collector, for a forgotten object."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from ._lib import FAKE_ASYNC, FakeCall, lib
-from ._util import call, check, number, status_bytes
+from ._util import Closing, call, check, number, status_bytes
 from .errors import CODES, HbeatError
 from .gateway import Gateway
 
 _NS = 1_000_000_000
 
 
-class FakeClock:
+class FakeClock(Closing):
     """A monotonic clock that moves only when :meth:`advance` says so.
 
     Give it to HeartbeatService(clock=...) (and to FakeGateway) and the
@@ -58,11 +58,6 @@ class FakeClock:
         if handle is not None:
             lib.hbeat_clock_free(handle)
 
-    def __enter__(self) -> "FakeClock":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any, List, Optional
 
 from ._lib import (GATEWAY_OPTIONS_VERSION, RUN_CREATE_OPTIONS_VERSION, STATUS_MAX,
                    GatewayOptions, RunCreateOptions, RunInfo, lib)
-from ._util import call, number, opt_bytes, status_bytes
+from ._util import Closing, call, number, opt_bytes, status_bytes
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def _run_id(value: Any, what: str = "workflow_run_id") -> int:
     return value
 
 
-class Gateway:
+class Gateway(Closing):
     """A gateway to one server: REST (http, https), nng (nng+tcp, nng+tls+tcp,
     nng+ipc, nng+inproc) or fake. Open it with :func:`open_gateway`.
 
@@ -96,17 +96,6 @@ class Gateway:
             lib.hbeat_gateway_free(handle)
         _open_gateways.discard(self)
 
-    def __enter__(self) -> "Gateway":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
 
     # -- Jobmon's ServerGateway calls ----------------------------------------
     def _wrid(self) -> int:

@@ -11,7 +11,7 @@ from . import _callbacks, _custom
 from ._lib import (SERVICE_OPTIONS_VERSION, SERVICE_STATS_VERSION, STATUS_MAX, Error,
                    ServiceOptions, TickFn, Update, lib)
 from ._lib import ServiceStats as _CStats
-from ._util import call, check, number, status_bytes
+from ._util import Closing, call, check, number, status_bytes
 from .errors import from_struct
 from .fake import FakeClock, FakeGateway
 from .gateway import Gateway
@@ -83,7 +83,7 @@ def _tick_done(token: Any, rc: int, update: Any, err: Any) -> None:
         pass  # the loop has closed: nobody awaits the result any more
 
 
-class HeartbeatService:
+class HeartbeatService(Closing):
     """Reports one workflow run's status to a server every ``interval``
     seconds, telling it to expect the next beat within
     ``next_report_increment = interval * report_by_buffer`` seconds, and
@@ -277,23 +277,12 @@ class HeartbeatService:
         self._free_own_gateway()
         _open_services.pop(self._key, None)
 
-    def __enter__(self) -> "HeartbeatService":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     async def __aenter__(self) -> "HeartbeatService":
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         if self._closed:
