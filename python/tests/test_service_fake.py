@@ -341,3 +341,14 @@ def test_help_reads_well():
         obj = getattr(hbeat, name)
         if callable(obj):
             assert obj.__doc__, name
+
+
+async def test_close_on_the_loop_that_runs_run_background(fake, clock):
+    svc = hbeat.HeartbeatService(fake, 10, 3.1, "R", clock=clock)
+    task = asyncio.ensure_future(svc.run_background(asyncio.Event()))
+    await in_thread(clock.wait_waiters, 1, 10.0)
+    svc.close()  # on the loop run_background awaits on: no deadlock
+    await asyncio.wait_for(task, 5)
+    assert svc.closed
+    with pytest.raises(ValueError, match="closed"):
+        await svc.run_background(asyncio.Event())

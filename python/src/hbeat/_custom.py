@@ -194,7 +194,7 @@ _VTABLE = GatewayVtable(version=GATEWAY_VTABLE_VERSION, name=b"python", flags=GA
 
 
 def new_gateway(obj: Any) -> Tuple[int, Adapter]:
-    """A C gateway handle over @p obj, and its adapter; free the handle with
+    """A C gateway handle over ``obj``, and its adapter; free the handle with
     hbeat_gateway_free (which closes, then destroys the adapter)."""
     adapter = Adapter(obj)
     key = next(_keys)

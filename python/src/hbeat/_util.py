@@ -32,7 +32,7 @@ def status_bytes(status: Any, what: str = "status") -> bytes:
 
 
 def number(value: Any, what: str, low: float = -math.inf, low_ok: bool = True) -> float:
-    """A finite float above @p low, or TypeError/ValueError naming the bad value."""
+    """A finite float above ``low``, or TypeError/ValueError naming the bad value."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError("%s must be a number, not %r" % (what, value))
     v = float(value)

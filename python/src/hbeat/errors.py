@@ -69,7 +69,7 @@ for _name in ("ETRANSPORT", "EPROTO", "ESERVER", "EAUTH", "EFORBIDDEN", "ETOOBIG
 
 def make_error(code: int, message: str = "", http_status: int = 0,
                native: int = 0) -> HbeatError:
-    """The exception for @p code: a subclass of HbeatError where one fits."""
+    """The exception for ``code``: a subclass of HbeatError where one fits."""
     return _CLASSES.get(code, HbeatError)(code, message, http_status, native)
 
 

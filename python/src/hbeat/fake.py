@@ -29,6 +29,7 @@ class FakeClock(Closing):
 
     @property
     def handle(self) -> int:
+        """The C hbeat_clock pointer; ValueError once closed."""
         if self._handle is None:
             raise ValueError("the clock is closed")
         return self._handle
@@ -38,7 +39,7 @@ class FakeClock(Closing):
         return lib.hbeat_clock_now_ns(self.handle) / _NS
 
     def advance(self, seconds: float) -> None:
-        """Move the clock forward by @p seconds (>= 0) and wake its waiters."""
+        """Move the clock forward by ``seconds`` (>= 0) and wake its waiters."""
         check(lib.hbeat_fake_clock_advance(self.handle,
                                            round(number(seconds, "seconds", 0.0) * _NS)))
 
@@ -47,12 +48,13 @@ class FakeClock(Closing):
         return check(lib.hbeat_fake_clock_waiters(self.handle))
 
     def wait_waiters(self, n: int = 1, timeout: float = 10.0) -> None:
-        """Block (in real time, GIL released) until @p n loops sleep on the clock,
+        """Block (in real time, GIL released) until ``n`` loops sleep on the clock,
         so that a test advances it only once a loop waits; HbeatError
-        ETIMEDOUT after @p timeout seconds."""
+        ETIMEDOUT after ``timeout`` seconds."""
         check(lib.hbeat_fake_clock_wait_waiters(self.handle, n, timeout))
 
     def close(self) -> None:
+        """Free the clock, after the services and gateways that use it. Idempotent."""
         with self._lock:
             handle, self._handle = self._handle, None
         if handle is not None:
@@ -100,19 +102,19 @@ class FakeGateway(Gateway):
         return self
 
     def push_reply(self, status: str) -> None:
-        """Queue a reply: the next unanswered call gets @p status."""
+        """Queue a reply: the next unanswered call gets ``status``."""
         check(lib.hbeat_fake_gateway_push_reply(self.handle, status_bytes(status)))
 
     def set_server_status(self, status: Optional[str]) -> None:
-        """Answer every call with @p status, as a server holding it would;
+        """Answer every call with ``status``, as a server holding it would;
         None goes back to echoing."""
         raw = None if status is None else status_bytes(status)
         check(lib.hbeat_fake_gateway_set_server_status(self.handle, raw))
 
     def fail(self, code: "int | str" = "ETRANSPORT", nth: int = 1, persistent: bool = False,
              message: Optional[str] = None) -> None:
-        """Fail the @p nth call from now (1: the next) with @p code (a name from
-        hbeat.errors.CODES or the number); with @p persistent every call
+        """Fail the ``nth`` call from now (1: the next) with ``code`` (a name from
+        hbeat.errors.CODES or the number); with ``persistent`` every call
         from then on, until :meth:`heal`."""
         if isinstance(code, str):
             if code not in CODES:
@@ -129,12 +131,12 @@ class FakeGateway(Gateway):
         check(lib.hbeat_fake_gateway_heal(self.handle))
 
     def set_latency(self, seconds: float) -> None:
-        """Each call takes @p seconds of simulated time (advances a fake clock)."""
+        """Each call takes ``seconds`` of simulated time (advances a fake clock)."""
         check(lib.hbeat_fake_gateway_set_latency(self.handle,
                                                  round(number(seconds, "seconds", 0.0) * _NS)))
 
     def complete(self, max_calls: int = 1) -> int:
-        """Complete up to @p max_calls pending asynchronous calls, oldest first;
+        """Complete up to ``max_calls`` pending asynchronous calls, oldest first;
         returns how many."""
         return check(lib.hbeat_fake_gateway_complete(self.handle, max_calls))
 
@@ -161,7 +163,7 @@ class FakeGateway(Gateway):
         check(lib.hbeat_fake_gateway_clear_calls(self.handle))
 
     def wait_calls(self, n: int, timeout: float = 10.0) -> None:
-        """Block (real time, GIL released) until @p n calls were recorded."""
+        """Block (real time, GIL released) until ``n`` calls were recorded."""
         rc = lib.hbeat_fake_gateway_wait_calls(self.handle, n, timeout)
         if rc < 0:
             raise HbeatError(rc, "fewer than %d calls within %g s" % (n, timeout))

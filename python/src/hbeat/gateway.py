@@ -73,6 +73,7 @@ class Gateway(Closing):
 
     @property
     def closed(self) -> bool:
+        """True once close() has run."""
         return self._handle is None
 
     @property
@@ -117,7 +118,7 @@ class Gateway(Closing):
             None, self.log_heartbeat_sync, status, next_report_increment)
 
     def update_status(self, status: str) -> HeartbeatResponse:
-        """Jobmon's client status update: ask the server to move the run to @p status;
+        """Jobmon's client status update: ask the server to move the run to ``status``;
         the answer holds the status the server now holds."""
         raw = status_bytes(status)
         out = create_string_buffer(STATUS_MAX + 1)
@@ -127,8 +128,8 @@ class Gateway(Closing):
     # -- hbeatd's admin calls ------------------------------------------------
     def create_run(self, workflow_id: int, status: str = "G",
                    next_report_increment: Optional[float] = None) -> Run:
-        """Admin: create a run of @p workflow_id; its first deadline is
-        @p next_report_increment seconds away (None: the server's default, 93)."""
+        """Admin: create a run of ``workflow_id``; its first deadline is
+        ``next_report_increment`` seconds away (None: the server's default, 93)."""
         opts = RunCreateOptions(RUN_CREATE_OPTIONS_VERSION, status_bytes(status), 93.0, 0)
         if next_report_increment is not None:
             opts.next_report_increment = number(next_report_increment,
@@ -146,7 +147,7 @@ class Gateway(Closing):
         return Run._from(info)
 
     def list_runs(self, status: Optional[str] = None) -> List[Run]:
-        """Admin: every run, or those in @p status."""
+        """Admin: every run, or those in ``status``."""
         raw = None if status is None else status_bytes(status)
         arr = POINTER(RunInfo)()
         count = c_size_t()
@@ -158,8 +159,8 @@ class Gateway(Closing):
 
     def set_run_status(self, status: str, workflow_run_id: Optional[int] = None,
                        force: bool = False) -> Run:
-        """Admin: move a run to @p status as an operator (through the server's
-        state machine unless @p force)."""
+        """Admin: move a run to ``status`` as an operator (through the server's
+        state machine unless ``force``)."""
         wrid = self._wrid() if workflow_run_id is None else _run_id(workflow_run_id)
         info = RunInfo()
         call(lib.hbeat_run_set_status, self.handle, wrid, status_bytes(status), int(bool(force)),
@@ -176,14 +177,14 @@ def open_gateway(url: str, workflow_run_id: Optional[int] = None, *,
                  token: Optional[str] = None, token_file: Any = None,
                  user_agent: Optional[str] = None, max_reply_size: int = 0,
                  insecure: bool = False, client_jobmon_version: Optional[str] = None) -> Gateway:
-    """Open a gateway to the server at @p url, choosing the transport by its
+    """Open a gateway to the server at ``url``, choosing the transport by its
     scheme: http://, https:// (REST, Jobmon's routes), nng+tcp://,
     nng+tls+tcp://, nng+ipc://, nng+inproc://, fake://.
 
-    @p workflow_run_id is the run the gateway's services keep alive (as
+    ``workflow_run_id`` is the run the gateway's services keep alive (as
     Jobmon's ServerGateway carries it). Timeouts are in seconds; 0 means the
-    transport's default. TLS files are PEM paths; @p token (or the first
-    line of @p token_file) is sent as a bearer token. @p insecure turns off
+    transport's default. TLS files are PEM paths; ``token`` (or the first
+    line of ``token_file``) is sent as a bearer token. ``insecure`` turns off
     certificate verification. Raises HbeatError (ESCHEME, ENOTBUILT, EINVAL
     ...) when the gateway cannot be opened.
     """

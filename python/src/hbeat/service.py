@@ -83,6 +83,14 @@ def _tick_done(token: Any, rc: int, update: Any, err: Any) -> None:
         pass  # the loop has closed: nobody awaits the result any more
 
 
+def _stop_run(run: Tuple[int, threading.Thread]) -> None:
+    stop, thread = run
+    lib.hbeat_stop_event_set(stop)
+    if thread.ident is not None:  # started
+        thread.join()  # hbeat_service_run returns within a millisecond of the event
+    lib.hbeat_stop_event_free(stop)
+
+
 class HeartbeatService(Closing):
     """Reports one workflow run's status to a server every ``interval``
     seconds, telling it to expect the next beat within
@@ -238,6 +246,7 @@ class HeartbeatService(Closing):
 
     @property
     def closed(self) -> bool:
+        """True once close() has run."""
         return self._closed
 
     def close(self) -> None:
@@ -256,10 +265,9 @@ class HeartbeatService(Closing):
             pass
         with self._lock:
             runs = list(self._runs)
-        for stop, _thread in runs:
-            lib.hbeat_stop_event_set(stop)
-        for _stop, thread in runs:
-            thread.join()
+            self._runs.clear()
+        for run in runs:
+            _stop_run(run)
         with self._lock:
             while self._busy:
                 self._idle.wait()
@@ -304,6 +312,7 @@ class HeartbeatService(Closing):
 
     @property
     def workflow_run_id(self) -> int:
+        """The workflow run the service keeps alive."""
         return self._call(lib.hbeat_service_workflow_run_id)
 
     @property
@@ -382,7 +391,7 @@ class HeartbeatService(Closing):
         return StateUpdate(update.status.decode() if update.changed else None)
 
     async def run_background(self, stop_event: asyncio.Event) -> None:
-        """Beat whenever one is due until @p stop_event is set, on hbeat's loop
+        """Beat whenever one is due until ``stop_event`` is set, on hbeat's loop
         (monotonic schedule, retries with backoff, lease watch) in a thread of
         its own; returns within milliseconds of the event. Cancelling the
         task stops the loop and re-raises CancelledError. Raises HbeatError
@@ -394,11 +403,18 @@ class HeartbeatService(Closing):
         if lib.hbeat_stop_event_new(byref(stop)) != 0:
             raise MemoryError("hbeat: cannot make a stop event")
         finished: "asyncio.Future[Tuple[int, Error]]" = loop.create_future()
-        handle = self._enter()
-        thread = threading.Thread(target=self._run_loop, args=(handle, stop.value, loop, finished),
-                                  name="hbeat-run-background", daemon=True)
-        run = (stop.value, thread)
+        run: Tuple[int, threading.Thread]
         with self._lock:
+            if self._closed or self._handle is None:
+                lib.hbeat_stop_event_free(stop.value)
+                raise ValueError("the HeartbeatService is closed")
+            thread = threading.Thread(target=self._run_loop,
+                                      args=(self._handle, stop.value, loop, finished),
+                                      name="hbeat-run-background", daemon=True)
+            run = (stop.value, thread)
+            # Whoever takes the run out of _runs stops it and frees its stop
+            # event: this coroutine, or close() (which may run on this very
+            # loop, so the run must not hold the service busy meanwhile).
             self._runs.add(run)
         if self._adapter is not None:
             self._adapter.loop = loop
@@ -408,15 +424,15 @@ class HeartbeatService(Closing):
             await asyncio.wait({waiter, finished}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
-            lib.hbeat_stop_event_set(stop.value)
-            # hbeat_service_run returns within a millisecond of the event.
-            thread.join()
             with self._lock:
+                mine = run in self._runs
                 self._runs.discard(run)
-            lib.hbeat_stop_event_free(stop.value)
+            if mine:
+                _stop_run(run)
+            else:
+                thread.join()
             if self._adapter is not None:
                 self._adapter.loop = None
-            self._leave()
         if finished.done():
             rc, err = finished.result()
             if rc != 0:
