@@ -3,7 +3,8 @@
 #
 #   scripts/test.sh              plain, asan, tsan, valgrind and fuzz, in order
 #   scripts/test.sh plain        format check; build/ with warnings as errors;
-#                                every CTest test (unit, integration, install)
+#                                every CTest test (unit, integration, install,
+#                                python)
 #   scripts/test.sh asan         build-asan/ under ASan+UBSan; unit + integration
 #   scripts/test.sh tsan         build-tsan/ under TSan; unit + integration
 #   scripts/test.sh valgrind     build-valgrind/; every unit test under
