@@ -823,6 +823,8 @@ static void python_package_cases(const server *s)
         case_python_tick(keys[i][3], keys[i][0], "C tick, same server", t[i].url, t[i].run, "sync",
                          label);
     }
+    case_python_tick("lat.pkg.handoff", NULL, NULL, "-", 0, "handoff",
+                     "floor: an asyncio future resolved from another thread");
     run_latency_cases("latency: Python package hbeat, hbeatd :memory:");
 }
 
