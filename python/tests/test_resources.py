@@ -1,6 +1,5 @@
 """Thousands of asynchronous ticks leak no threads, memory or descriptors;
 the interpreter exits cleanly with services still running."""
-import asyncio
 import os
 import subprocess
 import sys

@@ -212,7 +212,6 @@ class HeartbeatService(Closing):
         self._idle = threading.Condition(self._lock)
         self._busy = 0
         self._runs: Set[Tuple[int, threading.Thread]] = set()
-        self._started = False
         _callbacks.services[self._key] = self
         _open_services[self._key] = self
         if isinstance(gateway, Gateway):
@@ -284,7 +283,6 @@ class HeartbeatService(Closing):
         lib.hbeat_service_free(handle)
         self._free_own_gateway()
         _open_services.pop(self._key, None)
-
 
     async def __aenter__(self) -> "HeartbeatService":
         return self
