@@ -181,6 +181,21 @@ foreach(v PREFIX LIBDIR INCLUDEDIR)
   set(HBEAT_PC_${v} "@HBEAT_PC_${v}@")
 endforeach()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/hbeat.pc.in ${PROJECT_BINARY_DIR}/hbeat.pc.stage @ONLY)
+# Beside a shared libhbeat, libhbeat.a (the same objects as hbeat_internal)
+# for programs that link hbeat into themselves, with hbeat-static.pc: its
+# dependencies are public there and stay shared (`pkg-config --static`
+# would ask for libcurl's own private libraries, which Debian's
+# libcurl4-openssl-dev does not bring).
+set(_hbeat_pc_files hbeat.pc)
+if(NOT HBEAT_STATIC)
+  list(JOIN _pc_requires " " HBEAT_PC_STATIC_REQUIRES)
+  list(JOIN _pc_libs " " HBEAT_PC_STATIC_LIBS)
+  configure_file(${CMAKE_CURRENT_LIST_DIR}/hbeat-static.pc.in
+    ${PROJECT_BINARY_DIR}/hbeat-static.pc.stage @ONLY)
+  list(APPEND _hbeat_pc_files hbeat-static.pc)
+  install(FILES $<TARGET_FILE:hbeat_internal> RENAME libhbeat.a
+    DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT hbeat_Development)
+endif()
 install(CODE "
   set(HBEAT_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
   foreach(pair \"LIBDIR=${CMAKE_INSTALL_LIBDIR}\" \"INCLUDEDIR=${CMAKE_INSTALL_INCLUDEDIR}\")
@@ -191,7 +206,9 @@ install(CODE "
       set(HBEAT_PC_\${CMAKE_MATCH_1} \"\\\${prefix}/\${CMAKE_MATCH_2}\")
     endif()
   endforeach()
-  configure_file(\"${PROJECT_BINARY_DIR}/hbeat.pc.stage\" \"${PROJECT_BINARY_DIR}/hbeat.pc\" @ONLY)
+  foreach(pc ${_hbeat_pc_files})
+    configure_file(\"${PROJECT_BINARY_DIR}/\${pc}.stage\" \"${PROJECT_BINARY_DIR}/\${pc}\" @ONLY)
+  endforeach()
 " COMPONENT hbeat_Development)
 
 # ---- static libhbeat: export its dependencies, not its object libraries ----
@@ -257,7 +274,8 @@ if(NOT HBEAT_STATIC)
   endforeach()
 endif()
 
-install(FILES ${PROJECT_BINARY_DIR}/hbeat.pc
+list(TRANSFORM _hbeat_pc_files PREPEND ${PROJECT_BINARY_DIR}/)
+install(FILES ${_hbeat_pc_files}
   DESTINATION ${HBEAT_INSTALL_PKGCONFIGDIR} COMPONENT hbeat_Development)
 
 # ---- CMake package ----------------------------------------------------------

@@ -16,14 +16,22 @@ packages=(
     git                                        # the format check lists files with it
     # libraries: core (libc, pthreads), transports, server, tests
     libprotobuf-c-dev protobuf-c-compiler # nng transport + hbeatd wire schema
+    libprotobuf-dev                       # descriptor.proto, for the schema's C prefix
     libnng-dev                            # nng transport, hbeatd
+    libgrpc-dev                           # gRPC transport (gRPC's C core)
     libcurl4-openssl-dev libjansson-dev   # REST transport
     libsqlite3-dev libmicrohttpd-dev      # hbeatd: run store, REST front end
+    libsystemd-dev                        # hbeatd: sd_notify (readiness, watchdog)
     libcmocka-dev                         # unit and integration tests
     # tools the tests and examples run
     valgrind openssl libssl-dev sqlite3 curl python3 python3-aiohttp
+    python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc # gRPC peer
     procps util-linux # sysctl and setarch, for the TSan probe
     chromium          # the status page test renders hbeatd's page headless
+    # packaging: man pages from --help, the completion test, the package
+    # test (dpkg-shlibdeps is in build-essential's dpkg-dev; systemd for
+    # systemd-analyze verify, harmless without a running systemd)
+    help2man bash-completion man-db adduser systemd
     # the Python package: its install into a venv and its pytest suite
     python3-setuptools python3-pip python3-venv python3-pytest python3-pytest-asyncio
 )

@@ -361,7 +361,7 @@ static void stop_server(server *s)
 
 /* ---- requests ------------------------------------------------------------------- */
 
-static struct iovec pack_request(Hbeat__V1__Request *req)
+static struct iovec pack_request(HbeatPb__Request *req)
 {
     struct iovec v;
     v.iov_len = protobuf_c_message_get_packed_size(&req->base);
@@ -374,24 +374,24 @@ static struct iovec pack_request(Hbeat__V1__Request *req)
 
 static struct iovec pb_heartbeat(int64_t run, uint64_t seq)
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
     hb.workflow_run_id = run;
     hb.status = "R";
     hb.next_report_increment = INCREMENT;
     hb.sequence = seq;
-    req.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    req.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
     req.heartbeat = &hb;
     return pack_request(&req);
 }
 
 static struct iovec pb_create_run(void)
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__CreateRunRequest cr = HBEAT_PB__CREATE_RUN_REQUEST__INIT;
     cr.workflow_id = 1;
     cr.status = "R";
-    req.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    req.call_case = HBEAT_PB__REQUEST__CALL_CREATE_RUN;
     req.create_run = &cr;
     return pack_request(&req);
 }

@@ -88,13 +88,13 @@ static int open_raw(client *cl, const char *url, long long run_id, hbeat_error *
         return 0;
     }
     /* raw+nng+tcp://HOST:PORT or raw+nng+ipc:///path */
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
     hb.workflow_run_id = run_id;
     hb.status = "R";
     hb.next_report_increment = 93.0;
     hb.sequence = 1;
-    req.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    req.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
     req.heartbeat = &hb;
     cl->req_len = protobuf_c_message_pack(&req.base, cl->req);
     int rv = nng_req0_open(&cl->sock);

@@ -24,5 +24,7 @@ int hbeat__rest_open(hbeat_gateway **out, const char *url, const hbeat_gateway_o
                      void *data, hbeat_error *err);
 int hbeat__nng_open(hbeat_gateway **out, const char *url, const hbeat_gateway_options *opts,
                     void *data, hbeat_error *err);
+int hbeat__grpc_open(hbeat_gateway **out, const char *url, const hbeat_gateway_options *opts,
+                     void *data, hbeat_error *err);
 
 #endif /* HBEAT_CORE_BUILTINS_H */

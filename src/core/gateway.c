@@ -65,6 +65,11 @@ void *hbeat__gateway_impl(const hbeat_gateway *gw, const hbeat_gateway_vtable *v
     return gw != NULL && gw->vtable == vtable ? gw->self : NULL;
 }
 
+const hbeat_gateway_vtable *hbeat__gateway_vtable(const hbeat_gateway *gw)
+{
+    return gw != NULL ? gw->vtable : NULL;
+}
+
 const char *hbeat_gateway_transport(const hbeat_gateway *gw)
 {
     if (gw == NULL)

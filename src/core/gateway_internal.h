@@ -22,5 +22,8 @@ int hbeat__check_reply(const hbeat_gateway *gw, const hbeat_heartbeat_reply *rep
 
 /* The implementation behind `gw` when it uses `vtable`, else NULL. */
 void *hbeat__gateway_impl(const hbeat_gateway *gw, const hbeat_gateway_vtable *vtable);
+/* The vtable `gw` was made with: how tests reach any transport's calls,
+   with hbeat_gateway_self() for the first argument. NULL for NULL. */
+const hbeat_gateway_vtable *hbeat__gateway_vtable(const hbeat_gateway *gw);
 
 #endif

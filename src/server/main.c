@@ -20,18 +20,24 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "engine.h"
+#include "front_nng.h"
+#ifdef HBD_WITH_GRPC
+#include "front_grpc.h"
+#else
+typedef struct hbd_grpc hbd_grpc;
+#endif
+#include "front_rest.h"
 #include "hbeat/errors.h"
 #include "hbeat/log.h"
 #include "hbeat/version.h"
-#include "server/auth.h"
-#include "server/engine.h"
-#include "server/front_nng.h"
-#include "server/log.h"
-#include "server/options.h"
-#include "server/tls.h"
-#ifdef HBD_WITH_REST
-#include "server/front_rest.h"
-#endif
+#include "log.h"
+#include "monotonic.h"
+#include "options.h"
+#include "options_file.h"
+#include "service_notify.h"
+#include "tls.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
@@ -44,8 +50,23 @@ static void library_log(void *arg, hbeat_log_level level, const char *message)
     hbd_log(level, "%s", message);
 }
 
-/* Writes the ready file as temp + rename, so a reader never sees half. */
-static int write_ready(const char *path, hbd_nng *nng, size_t nlisten, const char *http_url)
+/* Everything hbeatd runs; what is NULL was not started. */
+typedef struct server {
+    hbd_options o;
+    hbd_auth *auth;
+    hbd_tls *tls;
+    hbd_engine *engine;
+    hbd_nng *nng;
+    hbd_rest *rest;
+    hbd_grpc *grpc;
+    char http_url[128];
+    hbd_service_notify notify;
+    hbd_config_watch *config;
+} server;
+
+/* Writes the ready file as temp + rename, so a reader never sees half:
+   one line per listener. */
+static int write_ready(const char *path, const server *s)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
@@ -57,10 +78,12 @@ static int write_ready(const char *path, hbd_nng *nng, size_t nlisten, const cha
         hbd_error("--ready-file %s: %s", tmp, strerror(errno));
         return -1;
     }
-    for (size_t i = 0; i < nlisten; i++)
-        fprintf(f, "nng %s\n", hbd_nng_bound_url(nng, i));
-    if (http_url != NULL)
-        fprintf(f, "http %s\n", http_url);
+    for (size_t i = 0; i < s->o.nlisten; i++)
+        fprintf(f, "nng %s\n", hbd_nng_bound_url(s->nng, i));
+    if (s->http_url[0] != '\0')
+        fprintf(f, "http %s\n", s->http_url);
+    if (s->grpc != NULL)
+        fprintf(f, "grpc %s\n", hbd_grpc_url(s->grpc));
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         hbd_error("--ready-file %s: %s", path, strerror(errno));
         unlink(tmp);
@@ -94,21 +117,10 @@ static void raise_file_limit(void)
    matters. */
 static void log_security(const hbd_options *o, const hbd_auth *auth)
 {
-    int remote = o->http_enabled && !hbd_host_is_loopback(o->http_host);
-    int plain_remote = remote && o->tls_cert == NULL;
-    for (size_t i = 0; i < o->nlisten; i++) {
-        if (!hbd_listen_is_local(o->listen[i])) {
-            remote = 1;
-            plain_remote |= strncmp(o->listen[i], "tls+", 4) != 0;
-        }
-    }
-    if (!hbd_auth_enabled(auth))
-        hbd_warn("authentication is off (no --token-file): any client that can connect may "
-                 "change any run%s",
-                 remote ? "; listening beyond loopback because of --allow-remote" : "");
-    else if (plain_remote)
-        hbd_warn("tokens are checked, but a non-loopback listener has no TLS: tokens and "
-                 "heartbeats cross the network in clear text");
+    hbd_listener_view views[HBD_MAX_LISTEN + 2];
+    hbd_exposure x = {views, hbd_options_listeners(o, views), hbd_auth_enabled(auth),
+                      o->allow_remote};
+    hbd_exposure_log(&x);
     if (o->tls_client_ca != NULL)
         hbd_info("TLS clients must present a certificate signed by a CA in %s", o->tls_client_ca);
 }
@@ -123,19 +135,6 @@ static void reload_tokens(hbd_auth *auth)
     if (hbd_auth_reload(auth, &err) != 0)
         hbd_error("SIGHUP: %s; keeping the tokens in force", err.message);
 }
-
-/* Everything hbeatd runs; what is NULL was not started. */
-typedef struct server {
-    hbd_options o;
-    hbd_auth *auth;
-    hbd_tls *tls;
-    hbd_engine *engine;
-    hbd_nng *nng;
-#ifdef HBD_WITH_REST
-    hbd_rest *rest;
-#endif
-    char http_url[128];
-} server;
 
 /* Threads serving REST: a few, since a request's work is the engine's
    (in memory) and its commit waits without holding a thread. */
@@ -188,7 +187,6 @@ static int start_nng(server *s, hbeat_error *err)
 
 static int start_rest(server *s, hbeat_error *err)
 {
-#ifdef HBD_WITH_REST
     if (!s->o.http_enabled)
         return 0;
     hbd_rest_options ro = {s->o.http_host, s->o.http_port, s->o.max_request, REST_THREADS};
@@ -208,11 +206,58 @@ static int start_rest(server *s, hbeat_error *err)
              s->tls != NULL ? "https" : "http", v6 ? "[" : "", s->o.http_host, v6 ? "]" : "",
              (unsigned)hbd_rest_port(s->rest));
     hbd_info("http: listening on %s", s->http_url);
-#else
-    (void)s;
-    (void)err;
-#endif
     return 0;
+}
+
+#ifdef HBD_WITH_GRPC
+static int start_grpc(server *s, hbeat_error *err)
+{
+    if (!s->o.grpc_enabled)
+        return 0;
+    hbd_grpc_options go = {s->o.grpc_host, s->o.grpc_port, s->o.max_request, s->o.grpc_max_calls};
+    hbd_grpc_security gs = {s->tls, s->auth, s->o.read_timeout};
+    int rc = hbd_grpc_start(&s->grpc, s->engine, &go, &gs, err);
+    if (rc != 0) {
+        hbd_error("%s", err->message);
+        return start_exit_code(rc);
+    }
+    hbd_info("grpc: listening on %s", hbd_grpc_url(s->grpc));
+    return 0;
+}
+#else
+static int start_grpc(server *s, hbeat_error *err)
+{
+    (void)err;
+    if (!s->o.grpc_enabled)
+        return 0;
+    hbd_error("--grpc: this hbeatd was built without gRPC; pass --grpc none");
+    return EXIT_USAGE;
+}
+static const char *hbd_grpc_url(const hbd_grpc *grpc)
+{
+    (void)grpc;
+    return NULL;
+}
+static void hbd_grpc_stop(hbd_grpc *grpc)
+{
+    (void)grpc;
+}
+#endif
+
+/* READY=1 for systemd, with what hbeatd serves as its status line. */
+static void announce_ready(server *s)
+{
+    char status[1024];
+    size_t n = (size_t)snprintf(status, sizeof status, "hbeatd %s serving", HBEAT_VERSION_STRING);
+    for (size_t i = 0; i < s->o.nlisten && n < sizeof status; i++)
+        n += (size_t)snprintf(status + n, sizeof status - n, " nng %s",
+                              hbd_nng_bound_url(s->nng, i));
+    if (s->http_url[0] != '\0' && n < sizeof status)
+        n += (size_t)snprintf(status + n, sizeof status - n, " http %s", s->http_url);
+    if (s->grpc != NULL && n < sizeof status)
+        snprintf(status + n, sizeof status - n, " grpc %s", hbd_grpc_url(s->grpc));
+    hbd_service_notify_ready(status);
+    s->config = hbd_config_watch_start(s->o.config);
 }
 
 /* Files first (a wrong path is a usage error, before the store opens),
@@ -232,12 +277,12 @@ static int start(server *s)
     }
     log_security(&s->o, s->auth);
     if ((rc = start_engine(s, &err)) != 0 || (rc = start_nng(s, &err)) != 0 ||
-        (rc = start_rest(s, &err)) != 0)
+        (rc = start_rest(s, &err)) != 0 || (rc = start_grpc(s, &err)) != 0)
         return rc;
-    if (s->o.ready_file != NULL && write_ready(s->o.ready_file, s->nng, s->o.nlisten,
-                                               s->http_url[0] ? s->http_url : NULL) != 0)
+    if (s->o.ready_file != NULL && write_ready(s->o.ready_file, s) != 0)
         return EXIT_RUNTIME;
     hbd_info("hbeatd %s ready", HBEAT_VERSION_STRING);
+    announce_ready(s);
     return 0;
 }
 
@@ -249,13 +294,19 @@ static int serve(server *s, const sigset_t *sigs)
         int sig = sigtimedwait(sigs, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             hbd_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            hbd_service_notify_stopping(sig == SIGINT ? "stopping (SIGINT)" : "stopping (SIGTERM)");
             return 0;
         }
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
             reload_tokens(s->auth);
+            hbd_config_watch_report(s->config);
+        }
         hbd_log_flush_suppressed();
-        if (hbd_engine_failed(s->engine)) {
+        int healthy = !hbd_engine_failed(s->engine);
+        hbd_service_notify_tick(&s->notify, hbd_mono_now(), healthy);
+        if (!healthy) {
             hbd_error("the store failed; stopping");
+            hbd_service_notify_stopping("stopping: the store failed");
             return EXIT_RUNTIME;
         }
     }
@@ -266,9 +317,8 @@ static int serve(server *s, const sigset_t *sigs)
    commit, store). */
 static int stop(server *s, int status)
 {
-#ifdef HBD_WITH_REST
+    hbd_grpc_stop(s->grpc);
     hbd_rest_stop(s->rest);
-#endif
     hbd_nng_stop(s->nng);
     if (s->engine != NULL && hbd_engine_failed(s->engine) && status == 0)
         status = EXIT_RUNTIME;
@@ -277,6 +327,8 @@ static int stop(server *s, int status)
         unlink(s->o.ready_file);
     hbd_tls_free(s->tls);
     hbd_auth_close(s->auth);
+    hbd_config_watch_free(s->config);
+    hbd_options_free(&s->o);
     if (s->engine != NULL)
         hbd_info("stopped");
     return status;
@@ -285,8 +337,9 @@ static int stop(server *s, int status)
 int main(int argc, char **argv)
 {
     static server s;
-    char errbuf[256];
+    char errbuf[1024];
     if (hbd_options_parse(&s.o, argc, argv, errbuf, sizeof errbuf) != 0) {
+        hbd_options_free(&s.o);
         fprintf(stderr, "hbeatd: %s\nTry 'hbeatd --help'.\n", errbuf);
         return EXIT_USAGE;
     }
@@ -298,17 +351,12 @@ int main(int argc, char **argv)
         printf("hbeatd %s\n", HBEAT_VERSION_STRING);
         return 0;
     }
-#ifndef HBD_WITH_REST
-    if (s.o.http_enabled) {
-        fprintf(stderr, "hbeatd: this build has no REST front end; pass --http none\n");
-        return EXIT_USAGE;
-    }
-#endif
     hbd_log_set_level((hbeat_log_level)s.o.log_level);
     hbeat_log_set_handler(library_log, NULL, (hbeat_log_level)s.o.log_level);
     sigset_t sigs;
     take_signals(&sigs);
     raise_file_limit();
+    hbd_service_notify_init(&s.notify);
     int status = start(&s);
     if (status == 0)
         status = serve(&s, &sigs);

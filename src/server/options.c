@@ -8,7 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "server/options.h"
+#include "options.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,9 +19,9 @@
 #include <string.h>
 
 #include "hbeat/log.h"
-#include "server/log.h"
-#include "server/sp_url.h"
-#include "server/store.h"
+#include "log.h"
+#include "sp_url.h"
+#include "store.h"
 
 static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -47,36 +47,37 @@ static int parse_seconds(const char *flag, const char *v, double min, int min_op
     return 0;
 }
 
-/* "HOST:PORT" with a numeric host ("[::1]:80" for IPv6), or "none". */
-static int parse_http(hbd_options *o, const char *v, char *errbuf, size_t errlen)
+/* "HOST:PORT" with a numeric host ("[::1]:80" for IPv6), or "none":
+ *enabled, and the host (64 bytes) and port it names. */
+static int parse_host_port(const char *flag, const char *v, int *enabled, char host_out[64],
+                           unsigned short *port_out, char *errbuf, size_t errlen)
 {
     if (strcmp(v, "none") == 0) {
-        o->http_enabled = 0;
+        *enabled = 0;
         return 0;
     }
     const char *colon = strrchr(v, ':');
     if (colon == NULL || colon == v)
-        return fail(errbuf, errlen, "--http: expected HOST:PORT or none, got '%s'", v);
+        return fail(errbuf, errlen, "%s: expected HOST:PORT or none, got '%s'", flag, v);
     const char *host = v;
     size_t hlen = (size_t)(colon - v);
     if (host[0] == '[' && hlen >= 2 && host[hlen - 1] == ']') {
         host++;
         hlen -= 2;
     }
-    if (hlen == 0 || hlen >= sizeof o->http_host)
-        return fail(errbuf, errlen, "--http: bad host in '%s'", v);
-    memcpy(o->http_host, host, hlen);
-    o->http_host[hlen] = '\0';
+    if (hlen == 0 || hlen >= 64)
+        return fail(errbuf, errlen, "%s: bad host in '%s'", flag, v);
+    memcpy(host_out, host, hlen);
+    host_out[hlen] = '\0';
     unsigned char addr[16];
-    if (inet_pton(AF_INET, o->http_host, addr) != 1 && inet_pton(AF_INET6, o->http_host, addr) != 1)
-        return fail(errbuf, errlen, "--http: host must be a numeric address, got '%s'",
-                    o->http_host);
+    if (inet_pton(AF_INET, host_out, addr) != 1 && inet_pton(AF_INET6, host_out, addr) != 1)
+        return fail(errbuf, errlen, "%s: host must be a numeric address, got '%s'", flag, host_out);
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535)
-        return fail(errbuf, errlen, "--http: bad port in '%s'", v);
-    o->http_port = (unsigned short)port;
-    o->http_enabled = 1;
+        return fail(errbuf, errlen, "%s: bad port in '%s'", flag, v);
+    *port_out = (unsigned short)port;
+    *enabled = 1;
     return 0;
 }
 
@@ -147,28 +148,24 @@ static int set_path(const char *flag, const char *v, const char **out, char *err
     return 0;
 }
 
-int hbd_host_is_loopback(const char *host)
-{
-    if (strcmp(host, "localhost") == 0)
-        return 1;
-    unsigned char a[16];
-    if (inet_pton(AF_INET, host, a) == 1)
-        return a[0] == 127;
-    if (inet_pton(AF_INET6, host, a) == 1) {
-        static const unsigned char one[16] = {[15] = 1};
-        return memcmp(a, one, 16) == 0;
-    }
-    return 0;
-}
-
-int hbd_listen_is_local(const char *url)
-{
-    return hbd_sp_url_is_local(url);
-}
-
 static int is_tls_listen(const char *url)
 {
     return strncmp(url, "tls+", 4) == 0;
+}
+
+size_t hbd_options_listeners(const hbd_options *o, hbd_listener_view *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->nlisten; i++)
+        out[n++] = (hbd_listener_view){"--listen", o->listen[i], hbd_sp_url_is_local(o->listen[i]),
+                                       is_tls_listen(o->listen[i])};
+    if (o->grpc_enabled)
+        out[n++] = (hbd_listener_view){"--grpc", o->grpc_host, hbd_host_is_loopback(o->grpc_host),
+                                       o->tls_cert != NULL};
+    if (o->http_enabled)
+        out[n++] = (hbd_listener_view){"--http", o->http_host, hbd_host_is_loopback(o->http_host),
+                                       o->tls_cert != NULL};
+    return n;
 }
 
 /* What no single flag can check: combinations, and where hbeatd may
@@ -184,28 +181,15 @@ static int check_security(const hbd_options *o, char *errbuf, size_t errlen)
             return fail(errbuf, errlen, "--listen %.200s needs --tls-cert and --tls-key",
                         o->listen[i]);
     }
-    if (o->token_file != NULL || o->allow_remote)
-        return 0;
-    for (size_t i = 0; i < o->nlisten; i++) {
-        if (!hbd_listen_is_local(o->listen[i]))
-            return fail(errbuf, errlen,
-                        "--listen %.200s is not a loopback address, and without --token-file "
-                        "anyone who can reach it could change any run; give --token-file, "
-                        "or --allow-remote to listen there anyway",
-                        o->listen[i]);
-    }
-    if (o->http_enabled && !hbd_host_is_loopback(o->http_host))
-        return fail(errbuf, errlen,
-                    "--http %.64s is not a loopback address, and without --token-file anyone "
-                    "who can reach it could change any run; give --token-file, or "
-                    "--allow-remote to listen there anyway",
-                    o->http_host);
-    return 0;
+    hbd_listener_view views[HBD_MAX_LISTEN + 2];
+    hbd_exposure x = {views, hbd_options_listeners(o, views), o->token_file != NULL,
+                      o->allow_remote};
+    return hbd_exposure_check(&x, errbuf, errlen);
 }
 
 /* ---- the table ---------------------------------------------------------- */
 
-enum source { FROM_DEFAULT, FROM_ENV, FROM_ARGV };
+enum source { FROM_DEFAULT, FROM_FILE, FROM_ENV, FROM_ARGV };
 
 typedef struct opt opt;
 /* Sets the option from text `v`; `name` is the flag or the variable, for
@@ -224,6 +208,7 @@ struct opt {
     const char *section;
     const char *help; /* lines after the first are indented by --help */
     int above;        /* seconds: the value must exceed `min` */
+    int repeat;       /* may be given more than once (--listen) */
 };
 
 static int set_listen(hbd_options *o, const opt *d, enum source from, const char *name,
@@ -237,6 +222,10 @@ static int set_listen(hbd_options *o, const opt *d, enum source from, const char
         o->listen_given = 1;
         o->nlisten = 0;
     }
+    if (from == FROM_FILE && !o->listen_in_file) {
+        o->listen_in_file = 1;
+        o->nlisten = 0;
+    }
     return add_listen(o, v, errbuf, errlen);
 }
 
@@ -246,7 +235,18 @@ static int set_http_value(hbd_options *o, const opt *d, enum source from, const 
     (void)d;
     (void)from;
     (void)name;
-    return parse_http(o, v, errbuf, errlen);
+    return parse_host_port("--http", v, &o->http_enabled, o->http_host, &o->http_port, errbuf,
+                           errlen);
+}
+
+static int set_grpc_value(hbd_options *o, const opt *d, enum source from, const char *name,
+                          const char *v, char *errbuf, size_t errlen)
+{
+    (void)d;
+    (void)from;
+    (void)name;
+    return parse_host_port("--grpc", v, &o->grpc_enabled, o->grpc_host, &o->grpc_port, errbuf,
+                           errlen);
 }
 
 static int set_sync_value(hbd_options *o, const opt *d, enum source from, const char *name,
@@ -316,12 +316,13 @@ static int set_ulong(hbd_options *o, const opt *d, enum source from, const char 
                        (unsigned long *)((char *)o + d->field), errbuf, errlen);
 }
 
-/* A switch: on when given; in the environment 1/yes/true or 0/no/false. */
+/* A switch: on when given; in the environment and the configuration file
+   1/yes/true or 0/no/false. */
 static int set_switch(hbd_options *o, const opt *d, enum source from, const char *name,
                       const char *v, char *errbuf, size_t errlen)
 {
     int *out = (int *)((char *)o + d->field);
-    if (from != FROM_ENV) {
+    if (from != FROM_ENV && from != FROM_FILE) {
         *out = 1;
         return 0;
     }
@@ -341,11 +342,20 @@ static int set_switch(hbd_options *o, const opt *d, enum source from, const char
 #define TEXT(x)   TEXT_(x)
 
 static const opt options[] = {
+    {.flag = "--config",
+     .env = "HBEATD_CONFIG",
+     .arg = "FILE",
+     .set = set_path_value,
+     .field = F(config),
+     .help = "read settings from FILE: 'key = value' lines, the keys\n"
+             "named as these flags without '--'; flags and the\n"
+             "environment override it"},
     {.flag = "--listen",
      .env = "HBEATD_LISTEN",
      .arg = "URL",
      .set = set_listen,
      .def = HBD_DEFAULT_LISTEN,
+     .repeat = 1,
      .help = "nng listen URL, repeatable: tcp://HOST:PORT, ipc:///PATH,\n"
              "tls+tcp://HOST:PORT; port 0 picks a free port (the variable:\n"
              "comma-separated)"},
@@ -356,6 +366,14 @@ static const opt options[] = {
      .def = HBD_DEFAULT_HTTP,
      .help = "REST address, numeric host, [::1]:PORT for IPv6; port 0\n"
              "picks a free port; 'none' turns REST off"},
+    {.flag = "--grpc",
+     .env = "HBEATD_GRPC",
+     .arg = "HOST:PORT",
+     .set = set_grpc_value,
+     .def = HBD_DEFAULT_GRPC,
+     .help = "gRPC address (hbeat.v1.HeartbeatService and\n"
+             "grpc.health.v1.Health), numeric host as for --http; port 0\n"
+             "picks a free port; 'none' turns gRPC off"},
     {.flag = "--db",
      .env = "HBEATD_DB",
      .arg = "PATH",
@@ -394,7 +412,7 @@ static const opt options[] = {
      .set = set_path_value,
      .field = F(ready_file),
      .help = "once every listener is bound, write PATH (atomically), one\n"
-             "line per listener: 'nng URL' or 'http URL'"},
+             "line per listener: 'nng URL', 'http URL' or 'grpc URL'"},
     {.flag = "--log-level",
      .env = "HBEATD_LOG_LEVEL",
      .arg = "LEVEL",
@@ -447,7 +465,7 @@ static const opt options[] = {
      .max = 64.0 * 1024 * 1024,
      .def = TEXT(HBD_DEFAULT_MAX_REQUEST),
      .section = "Limits:",
-     .help = "largest request: REST body, nng message"},
+     .help = "largest request: REST body, nng message, gRPC message"},
     {.flag = "--max-connections",
      .env = "HBEATD_MAX_CONNECTIONS",
      .arg = "N",
@@ -490,6 +508,16 @@ static const opt options[] = {
      .help = "REST: once a request has begun it must arrive at this many\n"
              "bytes a second on average, after a 2 s grace, or the\n"
              "connection is closed; 0 for no minimum"},
+    {.flag = "--grpc-max-calls",
+     .env = "HBEATD_GRPC_MAX_CALLS",
+     .arg = "N",
+     .set = set_uint,
+     .field = F(grpc_max_calls),
+     .min = 1,
+     .max = 1000000,
+     .def = TEXT(HBD_DEFAULT_GRPC_MAX_CALLS),
+     .help = "gRPC: calls in flight at once, over all connections; past\n"
+             "it a call ends with UNAVAILABLE at once"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -501,6 +529,30 @@ static const opt *find(const char *flag)
             return &options[i];
     }
     return NULL;
+}
+
+/* ---- the table, for the configuration file (options_file.c) ------------- */
+
+size_t hbd_options_count(void)
+{
+    return N_OPTIONS;
+}
+
+void hbd_options_describe(size_t i, hbd_option_info *out)
+{
+    const opt *d = &options[i];
+    out->key = d->flag + 2;
+    out->arg = d->arg;
+    out->def = d->def;
+    out->help = d->help;
+    out->repeat = d->repeat;
+}
+
+int hbd_options_set_key(hbd_options *o, size_t i, const char *where, const char *value,
+                        char *errbuf, size_t errlen)
+{
+    const opt *d = &options[i];
+    return d->set(o, d, FROM_FILE, where, value, errbuf, errlen);
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -569,16 +621,39 @@ static int apply_argument(hbd_options *o, int argc, char **argv, int *i, char *e
     return d->set(o, d, FROM_ARGV, flag, v, errbuf, errlen);
 }
 
+/* The file named by --config (or HBEATD_CONFIG) goes between the
+   defaults and the environment, so the command line is read once first,
+   into a scratch copy, only to find that name. */
+static int apply_config_file(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen)
+{
+    static hbd_options scratch;
+    memset(&scratch, 0, sizeof scratch);
+    for (int i = 1; i < argc; i++) {
+        if (apply_argument(&scratch, argc, argv, &i, errbuf, errlen) != 0)
+            return -1;
+    }
+    if (scratch.help || scratch.version)
+        return 0;
+    const char *path = scratch.config != NULL ? scratch.config : getenv("HBEATD_CONFIG");
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    o->config = path;
+    return hbd_options_read_file(o, path, errbuf, errlen);
+}
+
 int hbd_options_parse(hbd_options *o, int argc, char **argv, char *errbuf, size_t errlen)
 {
-    if (apply_defaults(o, errbuf, errlen) != 0 || apply_environment(o, errbuf, errlen) != 0)
+    if (apply_defaults(o, errbuf, errlen) != 0 ||
+        apply_config_file(o, argc, argv, errbuf, errlen) != 0 ||
+        apply_environment(o, errbuf, errlen) != 0)
         return -1;
     for (int i = 1; i < argc; i++) {
         if (apply_argument(o, argc, argv, &i, errbuf, errlen) != 0)
             return -1;
     }
-    if (o->nlisten == 0 && !o->http_enabled)
-        return fail(errbuf, errlen, "nothing to serve: no --listen URL and --http none");
+    if (o->nlisten == 0 && !o->http_enabled && !o->grpc_enabled)
+        return fail(errbuf, errlen,
+                    "nothing to serve: no --listen URL, --http none and --grpc none");
     return check_security(o, errbuf, errlen);
 }
 
@@ -624,9 +699,11 @@ void hbd_options_usage(FILE *out)
     fputs("  --help               show this help and exit\n"
           "  --version            show the version and exit\n"
           "\n"
-          "The environment fills what the command line leaves unset.\n"
+          "The environment fills what the command line leaves unset, the --config file\n"
+          "what both leave unset.\n"
           "SIGINT or SIGTERM stops hbeatd cleanly: it stops taking requests, answers the\n"
-          "ones in flight and closes the store. SIGHUP reloads the token file.\n"
+          "ones in flight and closes the store. SIGHUP reloads the token file and names\n"
+          "the settings of the --config file that changed and need a restart.\n"
           "\n"
           "Exit status: 0 clean stop, 1 runtime failure (store, listen), 2 usage error.\n",
           out);

@@ -24,6 +24,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "core/gateway_internal.h"
 #include "fuzz_support.h"
 #include "hbeat/hbeat.h"
 #include "hbeat/sys/gateway.h"
@@ -52,46 +53,46 @@ static void check_run(const hbeat_run_info *run)
 
 /* ---- 1. the codec ---- */
 
-static const Hbeat__V1__Reply__ResultCase calls[] = {
-    HBEAT__V1__REPLY__RESULT_HEARTBEAT,  HBEAT__V1__REPLY__RESULT_UPDATE_STATUS,
-    HBEAT__V1__REPLY__RESULT_CREATE_RUN, HBEAT__V1__REPLY__RESULT_GET_RUN,
-    HBEAT__V1__REPLY__RESULT_LIST_RUNS,  HBEAT__V1__REPLY__RESULT_SET_STATUS,
+static const HbeatPb__Reply__ResultCase calls[] = {
+    HBEAT_PB__REPLY__RESULT_HEARTBEAT,  HBEAT_PB__REPLY__RESULT_UPDATE_STATUS,
+    HBEAT_PB__REPLY__RESULT_CREATE_RUN, HBEAT_PB__REPLY__RESULT_GET_RUN,
+    HBEAT_PB__REPLY__RESULT_LIST_RUNS,  HBEAT_PB__REPLY__RESULT_SET_STATUS,
 };
 
 /* Runs the check the gateway applies after decoding a reply to `expect`. */
-static int check_payload(const Hbeat__V1__Reply *r, Hbeat__V1__Reply__ResultCase expect,
+static int check_payload(const HbeatPb__Reply *r, HbeatPb__Reply__ResultCase expect,
                          hbeat_error *err)
 {
     hbeat_heartbeat_reply hb;
     hbeat_run_info run;
     int rc = 0;
     switch (expect) {
-    case HBEAT__V1__REPLY__RESULT_HEARTBEAT:
-        rc = hbeat__nng_check_heartbeat(r->heartbeat, 0, &hb, URL, err);
+    case HBEAT_PB__REPLY__RESULT_HEARTBEAT:
+        rc = hbeat__wire_check_heartbeat(r->heartbeat, 0, &hb, URL, err);
         if (rc == 0)
             FUZZ_CHECK(hbeat_status_is_valid(hb.status), "heartbeat status accepted but invalid");
         return rc;
-    case HBEAT__V1__REPLY__RESULT_UPDATE_STATUS:
-        rc = hbeat__nng_check_status(r->update_status->status, &hb, URL, err);
+    case HBEAT_PB__REPLY__RESULT_UPDATE_STATUS:
+        rc = hbeat__wire_check_status(r->update_status->status, &hb, URL, err);
         if (rc == 0)
             FUZZ_CHECK(hbeat_status_is_valid(hb.status), "status accepted but invalid");
         return rc;
-    case HBEAT__V1__REPLY__RESULT_CREATE_RUN:
-        rc = hbeat__nng_check_run(r->create_run->run, 0, &run, URL, err);
+    case HBEAT_PB__REPLY__RESULT_CREATE_RUN:
+        rc = hbeat__wire_check_run(r->create_run->run, 0, &run, URL, err);
         break;
-    case HBEAT__V1__REPLY__RESULT_GET_RUN:
-        rc = hbeat__nng_check_run(r->get_run->run, 6, &run, URL, err);
+    case HBEAT_PB__REPLY__RESULT_GET_RUN:
+        rc = hbeat__wire_check_run(r->get_run->run, 6, &run, URL, err);
         if (rc == 0)
             FUZZ_CHECK(run.workflow_run_id == 6, "asked about run 6, accepted run %lld",
                        (long long)run.workflow_run_id);
         break;
-    case HBEAT__V1__REPLY__RESULT_SET_STATUS:
-        rc = hbeat__nng_check_run(r->set_status->run, 6, &run, URL, err);
+    case HBEAT_PB__REPLY__RESULT_SET_STATUS:
+        rc = hbeat__wire_check_run(r->set_status->run, 6, &run, URL, err);
         break;
-    case HBEAT__V1__REPLY__RESULT_LIST_RUNS:
+    case HBEAT_PB__REPLY__RESULT_LIST_RUNS:
         for (size_t i = 0; rc == 0 && i < r->list_runs->n_runs; i++) {
             FUZZ_CHECK(r->list_runs->runs[i] != NULL, "a NULL run in a page");
-            rc = hbeat__nng_check_run(r->list_runs->runs[i], 0, &run, URL, err);
+            rc = hbeat__wire_check_run(r->list_runs->runs[i], 0, &run, URL, err);
             if (rc == 0)
                 check_run(&run);
         }
@@ -107,19 +108,19 @@ static int check_payload(const Hbeat__V1__Reply *r, Hbeat__V1__Reply__ResultCase
 static void fuzz_codec(const uint8_t *data, size_t size)
 {
     /* protobuf-c's own allocator, for comparison. */
-    Hbeat__V1__Reply *plain = hbeat__v1__reply__unpack(NULL, size, data);
+    HbeatPb__Reply *plain = hbeat_pb__reply__unpack(NULL, size, data);
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
-        hbeat__nng_arena arena;
-        hbeat__nng_arena_init(&arena);
+        hbeat__wire_arena arena;
+        hbeat__wire_arena_init(&arena);
         hbeat_error err = HBEAT_ERROR_INIT;
-        Hbeat__V1__Reply *r = NULL;
+        HbeatPb__Reply *r = NULL;
         int rc = hbeat__nng_decode(&r, data, size, calls[i], &arena, URL, &err);
         if (rc != 0) {
             check_message(&err, rc);
             FUZZ_CHECK(arena.used == 0, "a failed decode left %zu arena bytes", arena.used);
             /* The server's own error keeps its code; anything else is a
                protocol error. */
-            if (plain != NULL && plain->result_case == HBEAT__V1__REPLY__RESULT_ERROR &&
+            if (plain != NULL && plain->result_case == HBEAT_PB__REPLY__RESULT_ERROR &&
                 plain->error != NULL)
                 FUZZ_CHECK(rc == hbeat__nng_code_from_wire((int)plain->error->code) &&
                                err.native == (int)plain->error->code,
@@ -135,13 +136,13 @@ static void fuzz_codec(const uint8_t *data, size_t size)
         FUZZ_CHECK(r->result_case == calls[i] && r->heartbeat != NULL,
                    "decode for case %d returned case %d", (int)calls[i], (int)r->result_case);
         /* Same message from both allocators: compare the re-encodings. */
-        size_t n1 = hbeat__v1__reply__get_packed_size(r);
-        size_t n2 = hbeat__v1__reply__get_packed_size(plain);
+        size_t n1 = hbeat_pb__reply__get_packed_size(r);
+        size_t n2 = hbeat_pb__reply__get_packed_size(plain);
         FUZZ_CHECK(n1 == n2, "arena and heap decodes differ in size (%zu, %zu)", n1, n2);
         uint8_t *b1 = malloc(n1 + 1), *b2 = malloc(n2 + 1);
         FUZZ_CHECK(b1 != NULL && b2 != NULL, "out of memory");
-        hbeat__v1__reply__pack(r, b1);
-        hbeat__v1__reply__pack(plain, b2);
+        hbeat_pb__reply__pack(r, b1);
+        hbeat_pb__reply__pack(plain, b2);
         FUZZ_CHECK(memcmp(b1, b2, n1) == 0, "arena and heap decodes differ");
         free(b1);
         free(b2);
@@ -156,7 +157,7 @@ static void fuzz_codec(const uint8_t *data, size_t size)
         FUZZ_CHECK(arena.used == 0, "the arena was not reset");
     }
     if (plain != NULL)
-        hbeat__v1__reply__free_unpacked(plain, NULL);
+        hbeat_pb__reply__free_unpacked(plain, NULL);
 }
 
 /* ---- 2. a gateway and an in-process peer ---- */
@@ -174,11 +175,11 @@ static void *peer_main(void *arg)
         nng_msg *msg;
         if (nng_recvmsg(peer, &msg, 0) != 0)
             return NULL;
-        Hbeat__V1__Request *req =
-            hbeat__v1__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
-        FUZZ_CHECK(req != NULL && req->call_case != HBEAT__V1__REQUEST__CALL__NOT_SET,
+        HbeatPb__Request *req =
+            hbeat_pb__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+        FUZZ_CHECK(req != NULL && req->call_case != HBEAT_PB__REQUEST__CALL__NOT_SET,
                    "the client sent %zu bytes that are not a hbeat.v1.Request", nng_msg_len(msg));
-        hbeat__v1__request__free_unpacked(req, NULL);
+        hbeat_pb__request__free_unpacked(req, NULL);
         nng_msg_clear(msg);
         pthread_mutex_lock(&peer_mu);
         int rv = nng_msg_append(msg, peer_reply, peer_reply_len);
@@ -299,7 +300,8 @@ static void fuzz_gateway(const uint8_t *data, size_t size)
     async_done d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {{0}}, {0}};
     hbeat_heartbeat_request req = {6, "R", 45.0, 0};
     err = (hbeat_error)HBEAT_ERROR_INIT;
-    rc = hbeat__nng_vtable.log_heartbeat_async(hbeat_gateway_self(gw), &req, on_done, &d, &err);
+    rc = hbeat__gateway_vtable(gw)->log_heartbeat_async(hbeat_gateway_self(gw), &req, on_done, &d,
+                                                        &err);
     FUZZ_CHECK(rc == 0, "log_heartbeat_async refused: %s", err.message);
     pthread_mutex_lock(&d.mu);
     while (!d.done)

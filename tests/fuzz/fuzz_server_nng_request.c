@@ -40,25 +40,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_snapshot before, after, again;
     fz_snapshot_take(e, &before);
 
-    Hbeat__V1__Request *req = hbeat__v1__request__unpack(NULL, size, data);
+    HbeatPb__Request *req = hbeat_pb__request__unpack(NULL, size, data);
     int auth_on = fz_nng_wants_auth(req);
     hbd_auth *auth = auth_on ? fz_nng_auth() : NULL;
-    Hbeat__V1__Reply *r = fz_nng_serve(e, auth, data, size, FZ_NNG_MAX_MESSAGE);
+    HbeatPb__Reply *r = fz_nng_serve(e, auth, data, size, FZ_NNG_MAX_MESSAGE);
     fz_snapshot_take(e, &after);
     fz_nng_check(req, auth_on, r, &before, &after);
-    hbeat__v1__reply__free_unpacked(r, NULL);
+    hbeat_pb__reply__free_unpacked(r, NULL);
 
     if (size > 0) {
         r = fz_nng_serve(e, auth, data, size, size - 1);
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_TOO_LARGE);
         fz_snapshot_take(e, &again);
         fz_expect_state(&after, &again, NULL, "an oversized request");
         fz_snapshot_free(&again);
-        hbeat__v1__reply__free_unpacked(r, NULL);
+        hbeat_pb__reply__free_unpacked(r, NULL);
     }
 
     if (req != NULL)
-        hbeat__v1__request__free_unpacked(req, NULL);
+        hbeat_pb__request__free_unpacked(req, NULL);
     fz_snapshot_free(&before);
     fz_snapshot_free(&after);
     fz_engine_close(e);

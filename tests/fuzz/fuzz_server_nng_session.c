@@ -46,15 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             req_bytes[i] = data[off + i];
         off += len;
 
-        Hbeat__V1__Request *req = hbeat__v1__request__unpack(NULL, len, req_bytes);
+        HbeatPb__Request *req = hbeat_pb__request__unpack(NULL, len, req_bytes);
         int auth_on = fz_nng_wants_auth(req);
-        Hbeat__V1__Reply *r =
+        HbeatPb__Reply *r =
             fz_nng_serve(e, auth_on ? fz_nng_auth() : NULL, req_bytes, len, FZ_NNG_MAX_MESSAGE);
         fz_snapshot_take(e, &after);
         fz_nng_check(req, auth_on, r, &before, &after);
-        hbeat__v1__reply__free_unpacked(r, NULL);
+        hbeat_pb__reply__free_unpacked(r, NULL);
         if (req != NULL)
-            hbeat__v1__request__free_unpacked(req, NULL);
+            hbeat_pb__request__free_unpacked(req, NULL);
         free(req_bytes);
         fz_snapshot_free(&before);
         before = after;

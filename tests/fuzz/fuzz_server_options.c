@@ -8,8 +8,8 @@
  * host. Which address a --listen URL binds is worked out here the way the
  * listener does it (sp_listen.c: the parsed host through getaddrinfo, with
  * AI_NUMERICHOST so that no name is looked up) and judged on the binary
- * address, not on the text that hbd_listen_is_local() reads: a parser
- * differential. hbd_listen_is_local() is also checked that way on every
+ * address, not on the text that hbd_sp_url_is_local() reads: a parser
+ * differential. hbd_sp_url_is_local() is also checked that way on every
  * line alone.
  */
 #include <netdb.h>
@@ -20,8 +20,8 @@
 #include <sys/socket.h>
 
 #include "fuzz_support.h"
-#include "server/options.h"
-#include "server/sp_url.h"
+#include "options.h"
+#include "sp_url.h"
 
 #define MAX_ARGS 64
 
@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* Every line alone, as a listen URL. */
     for (int i = 1; i < argc; i++) {
-        if (hbd_listen_is_local(argv[i]))
+        if (hbd_sp_url_is_local(argv[i]))
             FUZZ_CHECK(binds_local(argv[i]),
                        "hbeatd reads \"%s\" as a local listener, but binds it elsewhere", argv[i]);
     }

@@ -22,7 +22,7 @@
 
 #include "fuzz_support.h"
 #include "hbeat/status.h"
-#include "server/rest/rest_internal.h"
+#include "rest_internal.h"
 #include "server_model.h"
 
 /* ---- the request ---- */
@@ -617,7 +617,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hbd_rest_reply *r = malloc(sizeof *r);
     FUZZ_CHECK(r != NULL, "out of memory");
     hbd_rest_reply_init(r);
-    hbd_rest_route(e, &req, 0, r);
+    hbd_rest_route(e, &req, HBD_RIGHT_OPERATOR, r);
     if (r->wait_durable)
         fz_wait_durable(e, r->ticket);
     fz_snapshot_take(e, &after);

@@ -1,6 +1,6 @@
 /*
  * The frames an nng client sends after its greeting, as hbeatd's reader
- * takes them (src/server/sp_wire.c). The first input byte picks tcp or ipc
+ * takes them (src/server/front/nng/sp_wire.c). The first input byte picks tcp or ipc
  * framing, the body limit and a chunk size; the rest is the byte stream.
  *
  * Besides "no crash": fed whole and fed in pieces, the reader must find
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fuzz_support.h"
-#include "server/sp_wire.h"
+#include "sp_wire.h"
 
 #define MAX_EVENTS 4096
 

@@ -37,14 +37,14 @@ static int recording;
 /* The token the request helpers put in Request.token; NULL: none. */
 static const char *token;
 
-static void req_file(const char *name, const Hbeat__V1__Request *in)
+static void req_file(const char *name, const HbeatPb__Request *in)
 {
     uint8_t buf[8192];
-    Hbeat__V1__Request copy = *in;
+    HbeatPb__Request copy = *in;
     if (token != NULL && (copy.token == NULL || copy.token[0] == '\0'))
         copy.token = (char *)token;
-    const Hbeat__V1__Request *r = &copy;
-    size_t n = hbeat__v1__request__pack(r, buf);
+    const HbeatPb__Request *r = &copy;
+    size_t n = hbeat_pb__request__pack(r, buf);
     if (name != NULL)
         write_file("fuzz_server_nng_request", name, buf, n);
     if (recording && n <= 255 && session_len + 1 + n <= sizeof session) {
@@ -66,10 +66,10 @@ static void session_end(const char *name)
     recording = 0;
 }
 
-static void rep_file(const char *name, const Hbeat__V1__Reply *r)
+static void rep_file(const char *name, const HbeatPb__Reply *r)
 {
     static uint8_t buf[1 << 16];
-    size_t n = hbeat__v1__reply__pack(r, buf);
+    size_t n = hbeat_pb__reply__pack(r, buf);
     write_file("fuzz_client_nng_reply", name, buf, n);
 }
 
@@ -77,35 +77,35 @@ static void rep_file(const char *name, const Hbeat__V1__Reply *r)
 
 static void heartbeat(const char *name, int64_t id, const char *status, double inc, uint64_t seq)
 {
-    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
     hb.workflow_run_id = id;
     hb.status = (char *)status;
     hb.next_report_increment = inc;
     hb.sequence = seq;
-    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
-    r.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    HbeatPb__Request r = HBEAT_PB__REQUEST__INIT;
+    r.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
     r.heartbeat = &hb;
     req_file(name, &r);
 }
 
 static void update_status(const char *name, int64_t id, const char *status)
 {
-    Hbeat__V1__UpdateStatusRequest us = HBEAT__V1__UPDATE_STATUS_REQUEST__INIT;
+    HbeatPb__UpdateStatusRequest us = HBEAT_PB__UPDATE_STATUS_REQUEST__INIT;
     us.workflow_run_id = id;
     us.status = (char *)status;
-    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
-    r.call_case = HBEAT__V1__REQUEST__CALL_UPDATE_STATUS;
+    HbeatPb__Request r = HBEAT_PB__REQUEST__INIT;
+    r.call_case = HBEAT_PB__REQUEST__CALL_UPDATE_STATUS;
     r.update_status = &us;
     req_file(name, &r);
 }
 
 static void create_run(const char *name, int64_t wf, const char *status)
 {
-    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    HbeatPb__CreateRunRequest cr = HBEAT_PB__CREATE_RUN_REQUEST__INIT;
     cr.workflow_id = wf;
     cr.status = (char *)status;
-    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
-    r.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    HbeatPb__Request r = HBEAT_PB__REQUEST__INIT;
+    r.call_case = HBEAT_PB__REQUEST__CALL_CREATE_RUN;
     r.create_run = &cr;
     req_file(name, &r);
 }
@@ -113,47 +113,47 @@ static void create_run(const char *name, int64_t wf, const char *status)
 /* A create_run that sets the run's first deadline. */
 static void create_run_within(const char *name, int64_t wf, const char *status, double inc)
 {
-    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    HbeatPb__CreateRunRequest cr = HBEAT_PB__CREATE_RUN_REQUEST__INIT;
     cr.workflow_id = wf;
     cr.status = (char *)status;
-    cr.first_deadline_case = HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
+    cr.first_deadline_case = HBEAT_PB__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
     cr.next_report_increment = inc;
-    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
-    r.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    HbeatPb__Request r = HBEAT_PB__REQUEST__INIT;
+    r.call_case = HBEAT_PB__REQUEST__CALL_CREATE_RUN;
     r.create_run = &cr;
     req_file(name, &r);
 }
 
 static void get_run(const char *name, int64_t id)
 {
-    Hbeat__V1__GetRunRequest gr = HBEAT__V1__GET_RUN_REQUEST__INIT;
+    HbeatPb__GetRunRequest gr = HBEAT_PB__GET_RUN_REQUEST__INIT;
     gr.workflow_run_id = id;
-    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
-    r.call_case = HBEAT__V1__REQUEST__CALL_GET_RUN;
+    HbeatPb__Request r = HBEAT_PB__REQUEST__INIT;
+    r.call_case = HBEAT_PB__REQUEST__CALL_GET_RUN;
     r.get_run = &gr;
     req_file(name, &r);
 }
 
 static void list_runs(const char *name, const char *status, int64_t after, uint32_t limit)
 {
-    Hbeat__V1__ListRunsRequest lr = HBEAT__V1__LIST_RUNS_REQUEST__INIT;
+    HbeatPb__ListRunsRequest lr = HBEAT_PB__LIST_RUNS_REQUEST__INIT;
     lr.status = (char *)status;
     lr.after_id = after;
     lr.limit = limit;
-    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
-    r.call_case = HBEAT__V1__REQUEST__CALL_LIST_RUNS;
+    HbeatPb__Request r = HBEAT_PB__REQUEST__INIT;
+    r.call_case = HBEAT_PB__REQUEST__CALL_LIST_RUNS;
     r.list_runs = &lr;
     req_file(name, &r);
 }
 
 static void set_status(const char *name, int64_t id, const char *status, int force)
 {
-    Hbeat__V1__SetStatusRequest ss = HBEAT__V1__SET_STATUS_REQUEST__INIT;
+    HbeatPb__SetStatusRequest ss = HBEAT_PB__SET_STATUS_REQUEST__INIT;
     ss.workflow_run_id = id;
     ss.status = (char *)status;
     ss.force = force;
-    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
-    r.call_case = HBEAT__V1__REQUEST__CALL_SET_STATUS;
+    HbeatPb__Request r = HBEAT_PB__REQUEST__INIT;
+    r.call_case = HBEAT_PB__REQUEST__CALL_SET_STATUS;
     r.set_status = &ss;
     req_file(name, &r);
 }
@@ -215,16 +215,16 @@ static void requests(void)
     set_status("ss_unknown_run", 999, "C", 1);
 
     /* A request with a token, and one without a call. */
-    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
     hb.workflow_run_id = 6;
     hb.status = "R";
     hb.next_report_increment = 45.0;
-    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
+    HbeatPb__Request r = HBEAT_PB__REQUEST__INIT;
     r.token = "s3cr3t-token";
-    r.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    r.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
     r.heartbeat = &hb;
     req_file("hb_bad_token", &r);
-    Hbeat__V1__Request none = HBEAT__V1__REQUEST__INIT;
+    HbeatPb__Request none = HBEAT_PB__REQUEST__INIT;
     none.token = "s3cr3t-token";
     req_file("no_call", &none);
 
@@ -249,7 +249,7 @@ static void requests(void)
     update_status("auth_client_update_status", 6, "D");
     get_run("auth_client_get_run", 6);
     create_run("auth_client_create_run", 7, "");
-    Hbeat__V1__Request bare = HBEAT__V1__REQUEST__INIT;
+    HbeatPb__Request bare = HBEAT_PB__REQUEST__INIT;
     req_file("auth_client_no_call", &bare);
     token = "client-token-012345678";
     heartbeat("auth_short_token", 6, "R", 45.0, 1);
@@ -311,10 +311,10 @@ static void sessions(void)
 
 /* ---- replies ---- */
 
-static void run_info(Hbeat__V1__RunInfo *ri, int64_t id, int64_t wf, const char *status,
+static void run_info(HbeatPb__RunInfo *ri, int64_t id, int64_t wf, const char *status,
                      double deadline)
 {
-    hbeat__v1__run_info__init(ri);
+    hbeat_pb__run_info__init(ri);
     ri->workflow_run_id = id;
     ri->workflow_id = wf;
     ri->status = (char *)status;
@@ -325,38 +325,38 @@ static void run_info(Hbeat__V1__RunInfo *ri, int64_t id, int64_t wf, const char 
 
 static void beat_reply(const char *name, const char *status, uint64_t seq)
 {
-    Hbeat__V1__HeartbeatReply hb = HBEAT__V1__HEARTBEAT_REPLY__INIT;
+    HbeatPb__HeartbeatReply hb = HBEAT_PB__HEARTBEAT_REPLY__INIT;
     hb.status = (char *)status;
     hb.sequence = seq;
     hb.deadline = 1764280045.25;
-    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
-    r.result_case = HBEAT__V1__REPLY__RESULT_HEARTBEAT;
+    HbeatPb__Reply r = HBEAT_PB__REPLY__INIT;
+    r.result_case = HBEAT_PB__REPLY__RESULT_HEARTBEAT;
     r.heartbeat = &hb;
     rep_file(name, &r);
 }
 
 static void status_reply(const char *name, const char *status)
 {
-    Hbeat__V1__UpdateStatusReply us = HBEAT__V1__UPDATE_STATUS_REPLY__INIT;
+    HbeatPb__UpdateStatusReply us = HBEAT_PB__UPDATE_STATUS_REPLY__INIT;
     us.status = (char *)status;
-    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
-    r.result_case = HBEAT__V1__REPLY__RESULT_UPDATE_STATUS;
+    HbeatPb__Reply r = HBEAT_PB__REPLY__INIT;
+    r.result_case = HBEAT_PB__REPLY__RESULT_UPDATE_STATUS;
     r.update_status = &us;
     rep_file(name, &r);
 }
 
 /* create_run, get_run and set_status all answer with one run. */
-static void run_reply(const char *name, Hbeat__V1__Reply__ResultCase c, Hbeat__V1__RunInfo *ri)
+static void run_reply(const char *name, HbeatPb__Reply__ResultCase c, HbeatPb__RunInfo *ri)
 {
-    Hbeat__V1__CreateRunReply cr = HBEAT__V1__CREATE_RUN_REPLY__INIT;
-    Hbeat__V1__GetRunReply gr = HBEAT__V1__GET_RUN_REPLY__INIT;
-    Hbeat__V1__SetStatusReply ss = HBEAT__V1__SET_STATUS_REPLY__INIT;
-    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
+    HbeatPb__CreateRunReply cr = HBEAT_PB__CREATE_RUN_REPLY__INIT;
+    HbeatPb__GetRunReply gr = HBEAT_PB__GET_RUN_REPLY__INIT;
+    HbeatPb__SetStatusReply ss = HBEAT_PB__SET_STATUS_REPLY__INIT;
+    HbeatPb__Reply r = HBEAT_PB__REPLY__INIT;
     r.result_case = c;
-    if (c == HBEAT__V1__REPLY__RESULT_CREATE_RUN) {
+    if (c == HBEAT_PB__REPLY__RESULT_CREATE_RUN) {
         cr.run = ri;
         r.create_run = &cr;
-    } else if (c == HBEAT__V1__REPLY__RESULT_GET_RUN) {
+    } else if (c == HBEAT_PB__REPLY__RESULT_GET_RUN) {
         gr.run = ri;
         r.get_run = &gr;
     } else {
@@ -368,8 +368,8 @@ static void run_reply(const char *name, Hbeat__V1__Reply__ResultCase c, Hbeat__V
 
 static void page(const char *name, const int64_t *ids, const char *statuses, size_t n, int64_t next)
 {
-    Hbeat__V1__RunInfo infos[128];
-    Hbeat__V1__RunInfo *ptrs[128];
+    HbeatPb__RunInfo infos[128];
+    HbeatPb__RunInfo *ptrs[128];
     char st[128][2];
     for (size_t i = 0; i < n; i++) {
         st[i][0] = statuses[i % strlen(statuses)];
@@ -377,23 +377,23 @@ static void page(const char *name, const int64_t *ids, const char *statuses, siz
         run_info(&infos[i], ids[i], 100 + ids[i], st[i], 1764280000.0 + (double)i);
         ptrs[i] = &infos[i];
     }
-    Hbeat__V1__ListRunsReply lr = HBEAT__V1__LIST_RUNS_REPLY__INIT;
+    HbeatPb__ListRunsReply lr = HBEAT_PB__LIST_RUNS_REPLY__INIT;
     lr.n_runs = n;
     lr.runs = ptrs;
     lr.next_after_id = next;
-    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
-    r.result_case = HBEAT__V1__REPLY__RESULT_LIST_RUNS;
+    HbeatPb__Reply r = HBEAT_PB__REPLY__INIT;
+    r.result_case = HBEAT_PB__REPLY__RESULT_LIST_RUNS;
     r.list_runs = &lr;
     rep_file(name, &r);
 }
 
 static void error_reply(const char *name, int code, const char *message)
 {
-    Hbeat__V1__Error e = HBEAT__V1__ERROR__INIT;
-    e.code = (Hbeat__V1__ErrorCode)code;
+    HbeatPb__Error e = HBEAT_PB__ERROR__INIT;
+    e.code = (HbeatPb__ErrorCode)code;
     e.message = (char *)message;
-    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
-    r.result_case = HBEAT__V1__REPLY__RESULT_ERROR;
+    HbeatPb__Reply r = HBEAT_PB__REPLY__INIT;
+    r.result_case = HBEAT_PB__REPLY__RESULT_ERROR;
     r.error = &e;
     rep_file(name, &r);
 }
@@ -410,24 +410,24 @@ static void replies(void)
     status_reply("us_done", "D");
     status_reply("us_space", "R D");
 
-    Hbeat__V1__RunInfo ri;
+    HbeatPb__RunInfo ri;
     run_info(&ri, 6, 7, "R", 1764280045.25);
-    run_reply("run_create", HBEAT__V1__REPLY__RESULT_CREATE_RUN, &ri);
-    run_reply("run_get", HBEAT__V1__REPLY__RESULT_GET_RUN, &ri);
-    run_reply("run_set_status", HBEAT__V1__REPLY__RESULT_SET_STATUS, &ri);
+    run_reply("run_create", HBEAT_PB__REPLY__RESULT_CREATE_RUN, &ri);
+    run_reply("run_get", HBEAT_PB__REPLY__RESULT_GET_RUN, &ri);
+    run_reply("run_set_status", HBEAT_PB__REPLY__RESULT_SET_STATUS, &ri);
     run_info(&ri, 6, 7, "R", NAN);
-    run_reply("run_nan_deadline", HBEAT__V1__REPLY__RESULT_GET_RUN, &ri);
+    run_reply("run_nan_deadline", HBEAT_PB__REPLY__RESULT_GET_RUN, &ri);
     run_info(&ri, 6, 7, "R", -5.0);
-    run_reply("run_negative_deadline", HBEAT__V1__REPLY__RESULT_GET_RUN, &ri);
+    run_reply("run_negative_deadline", HBEAT_PB__REPLY__RESULT_GET_RUN, &ri);
     run_info(&ri, 0, 7, "R", 0);
-    run_reply("run_zero_id", HBEAT__V1__REPLY__RESULT_GET_RUN, &ri);
+    run_reply("run_zero_id", HBEAT_PB__REPLY__RESULT_GET_RUN, &ri);
     run_info(&ri, 9, 7, "R", 0);
-    run_reply("run_other_id", HBEAT__V1__REPLY__RESULT_GET_RUN, &ri);
+    run_reply("run_other_id", HBEAT_PB__REPLY__RESULT_GET_RUN, &ri);
     run_info(&ri, 14, 8, "G", 0);
-    run_reply("run_other_workflow", HBEAT__V1__REPLY__RESULT_CREATE_RUN, &ri);
-    Hbeat__V1__GetRunReply bare = HBEAT__V1__GET_RUN_REPLY__INIT;
-    Hbeat__V1__Reply r = HBEAT__V1__REPLY__INIT;
-    r.result_case = HBEAT__V1__REPLY__RESULT_GET_RUN;
+    run_reply("run_other_workflow", HBEAT_PB__REPLY__RESULT_CREATE_RUN, &ri);
+    HbeatPb__GetRunReply bare = HBEAT_PB__GET_RUN_REPLY__INIT;
+    HbeatPb__Reply r = HBEAT_PB__REPLY__INIT;
+    r.result_case = HBEAT_PB__REPLY__RESULT_GET_RUN;
     r.get_run = &bare;
     rep_file("run_missing", &r);
 
@@ -457,7 +457,7 @@ static void replies(void)
     error_reply("err_future_code", 99, "from a newer server");
     error_reply("err_forged_log_line", 2, "no run\n2025-01-01 hbeat ERROR forged\r\x1b[2J");
 
-    Hbeat__V1__Reply empty = HBEAT__V1__REPLY__INIT;
+    HbeatPb__Reply empty = HBEAT_PB__REPLY__INIT;
     rep_file("nothing", &empty);
     static const uint8_t unknown[] = {0x82, 0x06, 0x02, 0x08, 0x01};
     write_file("fuzz_client_nng_reply", "unknown_result", unknown, sizeof unknown);

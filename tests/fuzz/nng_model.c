@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "fuzz_support.h"
-#include "server/nng_codec.h"
+#include "nng_codec.h"
 
 typedef struct out_buf {
     uint8_t *buf;
@@ -37,35 +37,35 @@ static void check_text(const char *s, const char *what)
     FUZZ_CHECK(fuzz_utf8_valid(s, strlen(s)), "%s is not UTF-8", what);
 }
 
-static void check_info_utf8(const Hbeat__V1__RunInfo *ri)
+static void check_info_utf8(const HbeatPb__RunInfo *ri)
 {
     if (ri != NULL)
         check_text(ri->status, "a RunInfo status");
 }
 
 /* Every string in the reply is UTF-8 (proto3 requires it of `string`). */
-static void check_reply_text(const Hbeat__V1__Reply *r)
+static void check_reply_text(const HbeatPb__Reply *r)
 {
     switch (r->result_case) {
-    case HBEAT__V1__REPLY__RESULT_ERROR:
+    case HBEAT_PB__REPLY__RESULT_ERROR:
         check_text(r->error->message, "the error message");
         break;
-    case HBEAT__V1__REPLY__RESULT_HEARTBEAT:
+    case HBEAT_PB__REPLY__RESULT_HEARTBEAT:
         check_text(r->heartbeat->status, "the heartbeat status");
         break;
-    case HBEAT__V1__REPLY__RESULT_UPDATE_STATUS:
+    case HBEAT_PB__REPLY__RESULT_UPDATE_STATUS:
         check_text(r->update_status->status, "the update_status status");
         break;
-    case HBEAT__V1__REPLY__RESULT_CREATE_RUN:
+    case HBEAT_PB__REPLY__RESULT_CREATE_RUN:
         check_info_utf8(r->create_run->run);
         break;
-    case HBEAT__V1__REPLY__RESULT_GET_RUN:
+    case HBEAT_PB__REPLY__RESULT_GET_RUN:
         check_info_utf8(r->get_run->run);
         break;
-    case HBEAT__V1__REPLY__RESULT_SET_STATUS:
+    case HBEAT_PB__REPLY__RESULT_SET_STATUS:
         check_info_utf8(r->set_status->run);
         break;
-    case HBEAT__V1__REPLY__RESULT_LIST_RUNS:
+    case HBEAT_PB__REPLY__RESULT_LIST_RUNS:
         for (size_t i = 0; i < r->list_runs->n_runs; i++)
             check_info_utf8(r->list_runs->runs[i]);
         break;
@@ -74,23 +74,23 @@ static void check_reply_text(const Hbeat__V1__Reply *r)
     }
 }
 
-void fz_nng_expect_error(const Hbeat__V1__Reply *r, Hbeat__V1__ErrorCode code)
+void fz_nng_expect_error(const HbeatPb__Reply *r, HbeatPb__ErrorCode code)
 {
-    FUZZ_CHECK(r->result_case == HBEAT__V1__REPLY__RESULT_ERROR,
+    FUZZ_CHECK(r->result_case == HBEAT_PB__REPLY__RESULT_ERROR,
                "expected error %d, got result case %d", (int)code, (int)r->result_case);
     FUZZ_CHECK(r->error->code == code, "expected error %d, got %d: %s", (int)code,
                (int)r->error->code, r->error->message);
     FUZZ_CHECK(r->error->message[0] != '\0', "error %d without a message", (int)code);
 }
 
-static void expect_case(const Hbeat__V1__Reply *r, Hbeat__V1__Reply__ResultCase c)
+static void expect_case(const HbeatPb__Reply *r, HbeatPb__Reply__ResultCase c)
 {
     FUZZ_CHECK(r->result_case == c, "expected result case %d, got %d%s%s", (int)c,
-               (int)r->result_case, r->result_case == HBEAT__V1__REPLY__RESULT_ERROR ? ": " : "",
-               r->result_case == HBEAT__V1__REPLY__RESULT_ERROR ? r->error->message : "");
+               (int)r->result_case, r->result_case == HBEAT_PB__REPLY__RESULT_ERROR ? ": " : "",
+               r->result_case == HBEAT_PB__REPLY__RESULT_ERROR ? r->error->message : "");
 }
 
-static void expect_info(const Hbeat__V1__RunInfo *ri, const hbd_run *run)
+static void expect_info(const HbeatPb__RunInfo *ri, const hbd_run *run)
 {
     FUZZ_CHECK(ri != NULL, "a reply without its run");
     FUZZ_CHECK(
@@ -109,22 +109,22 @@ static int valid_increment(double inc)
     return isfinite(inc) && inc >= 0 && inc <= HBD_MAX_INCREMENT;
 }
 
-static void check_heartbeat(const Hbeat__V1__HeartbeatRequest *hb, const Hbeat__V1__Reply *r,
+static void check_heartbeat(const HbeatPb__HeartbeatRequest *hb, const HbeatPb__Reply *r,
                             const fz_snapshot *before, const fz_snapshot *after)
 {
     if (hb->workflow_run_id <= 0 || !fz_status_known(hb->status) ||
         !valid_increment(hb->next_report_increment)) {
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
         fz_expect_state(before, after, NULL, "the request");
         return;
     }
     const hbd_run *old = fz_snapshot_find(before, hb->workflow_run_id);
     if (old == NULL) {
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND);
         fz_expect_state(before, after, NULL, "the request");
         return;
     }
-    expect_case(r, HBEAT__V1__REPLY__RESULT_HEARTBEAT);
+    expect_case(r, HBEAT_PB__REPLY__RESULT_HEARTBEAT);
     hbd_run want = *old;
     const hbd_run *changed = NULL;
     if (fz_transition_of(old->status, hb->status) != FZ_INVALID) {
@@ -145,21 +145,21 @@ static void check_heartbeat(const Hbeat__V1__HeartbeatRequest *hb, const Hbeat__
     fz_expect_state(before, after, changed, "the request");
 }
 
-static void check_update_status(const Hbeat__V1__UpdateStatusRequest *us, const Hbeat__V1__Reply *r,
+static void check_update_status(const HbeatPb__UpdateStatusRequest *us, const HbeatPb__Reply *r,
                                 const fz_snapshot *before, const fz_snapshot *after)
 {
     if (us->workflow_run_id <= 0 || !fz_status_known(us->status)) {
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
         fz_expect_state(before, after, NULL, "the request");
         return;
     }
     const hbd_run *old = fz_snapshot_find(before, us->workflow_run_id);
     if (old == NULL) {
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND);
         fz_expect_state(before, after, NULL, "the request");
         return;
     }
-    expect_case(r, HBEAT__V1__REPLY__RESULT_UPDATE_STATUS);
+    expect_case(r, HBEAT_PB__REPLY__RESULT_UPDATE_STATUS);
     hbd_run want = *old;
     /* The deadline is untouched either way. */
     if (fz_transition_of(old->status, us->status) == FZ_VALID)
@@ -170,20 +170,20 @@ static void check_update_status(const Hbeat__V1__UpdateStatusRequest *us, const 
     fz_expect_state(before, after, &want, "the request");
 }
 
-static void check_create_run(const Hbeat__V1__CreateRunRequest *cr, const Hbeat__V1__Reply *r,
+static void check_create_run(const HbeatPb__CreateRunRequest *cr, const HbeatPb__Reply *r,
                              const fz_snapshot *before, const fz_snapshot *after)
 {
     int has_status = cr->status != NULL && cr->status[0] != '\0';
     int has_inc = cr->first_deadline_case ==
-                  HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
+                  HBEAT_PB__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
     double inc = has_inc ? cr->next_report_increment : 0;
     if (cr->workflow_id <= 0 || (has_status && !fz_status_known(cr->status)) ||
         (has_inc && !(isfinite(inc) && inc >= 0 && inc <= HBD_MAX_INCREMENT))) {
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
         fz_expect_state(before, after, NULL, "the request");
         return;
     }
-    expect_case(r, HBEAT__V1__REPLY__RESULT_CREATE_RUN);
+    expect_case(r, HBEAT_PB__REPLY__RESULT_CREATE_RUN);
     hbd_run want;
     memset(&want, 0, sizeof want);
     want.id = before->runs[before->count - 1].id + 1;
@@ -195,45 +195,45 @@ static void check_create_run(const Hbeat__V1__CreateRunRequest *cr, const Hbeat_
     fz_expect_state(before, after, &want, "the request");
 }
 
-static void check_get_run(const Hbeat__V1__GetRunRequest *gr, const Hbeat__V1__Reply *r,
+static void check_get_run(const HbeatPb__GetRunRequest *gr, const HbeatPb__Reply *r,
                           const fz_snapshot *before, const fz_snapshot *after)
 {
     fz_expect_state(before, after, NULL, "the request");
     if (gr->workflow_run_id <= 0) {
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
         return;
     }
     const hbd_run *run = fz_snapshot_find(before, gr->workflow_run_id);
     if (run == NULL) {
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND);
         return;
     }
-    expect_case(r, HBEAT__V1__REPLY__RESULT_GET_RUN);
+    expect_case(r, HBEAT_PB__REPLY__RESULT_GET_RUN);
     expect_info(r->get_run->run, run);
 }
 
-static void check_set_status(const Hbeat__V1__SetStatusRequest *ss, const Hbeat__V1__Reply *r,
+static void check_set_status(const HbeatPb__SetStatusRequest *ss, const HbeatPb__Reply *r,
                              const fz_snapshot *before, const fz_snapshot *after)
 {
     if (ss->workflow_run_id <= 0 || !fz_status_known(ss->status)) {
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
         fz_expect_state(before, after, NULL, "the request");
         return;
     }
     const hbd_run *old = fz_snapshot_find(before, ss->workflow_run_id);
     if (old == NULL) {
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND);
         fz_expect_state(before, after, NULL, "the request");
         return;
     }
     fz_transition tr = ss->force ? FZ_VALID : fz_transition_of(old->status, ss->status);
     if (tr == FZ_INVALID) {
         /* An operator is told no rather than ignored. */
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
         fz_expect_state(before, after, NULL, "the request");
         return;
     }
-    expect_case(r, HBEAT__V1__REPLY__RESULT_SET_STATUS);
+    expect_case(r, HBEAT_PB__REPLY__RESULT_SET_STATUS);
     hbd_run want = *old;
     if (tr == FZ_VALID)
         memcpy(want.status, ss->status, 2);
@@ -241,20 +241,20 @@ static void check_set_status(const Hbeat__V1__SetStatusRequest *ss, const Hbeat_
     fz_expect_state(before, after, &want, "the request");
 }
 
-static void check_list_runs(const Hbeat__V1__ListRunsRequest *lr, const Hbeat__V1__Reply *r,
+static void check_list_runs(const HbeatPb__ListRunsRequest *lr, const HbeatPb__Reply *r,
                             const fz_snapshot *before, const fz_snapshot *after)
 {
     fz_expect_state(before, after, NULL, "the request");
     int filter = lr->status != NULL && lr->status[0] != '\0';
     if ((filter && !fz_status_known(lr->status)) || lr->after_id < 0) {
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
         return;
     }
-    expect_case(r, HBEAT__V1__REPLY__RESULT_LIST_RUNS);
+    expect_case(r, HBEAT_PB__REPLY__RESULT_LIST_RUNS);
     size_t limit = lr->limit == 0 ? HBD_LIST_DEFAULT : lr->limit;
     if (limit > HBD_LIST_MAX)
         limit = HBD_LIST_MAX;
-    const Hbeat__V1__ListRunsReply *page = r->list_runs;
+    const HbeatPb__ListRunsReply *page = r->list_runs;
     size_t n = 0;
     int64_t next = 0, last = 0;
     for (size_t i = 0; i < before->count; i++) {
@@ -277,11 +277,11 @@ static void check_list_runs(const Hbeat__V1__ListRunsRequest *lr, const Hbeat__V
                (long long)page->next_after_id, (long long)next);
 }
 
-void fz_nng_check(const Hbeat__V1__Request *req, int auth_on, const Hbeat__V1__Reply *r,
+void fz_nng_check(const HbeatPb__Request *req, int auth_on, const HbeatPb__Reply *r,
                   const fz_snapshot *before, const fz_snapshot *after)
 {
     if (req == NULL) {
-        fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+        fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
         fz_expect_state(before, after, NULL, "an undecodable request");
         return;
     }
@@ -291,54 +291,54 @@ void fz_nng_check(const Hbeat__V1__Request *req, int auth_on, const Hbeat__V1__R
         const char *t = req->token != NULL ? req->token : "";
         int op = strcmp(t, FZ_OPERATOR_TOKEN) == 0;
         int client = strcmp(t, FZ_CLIENT_TOKEN) == 0;
-        int client_call = req->call_case == HBEAT__V1__REQUEST__CALL_HEARTBEAT ||
-                          req->call_case == HBEAT__V1__REQUEST__CALL_UPDATE_STATUS ||
-                          req->call_case == HBEAT__V1__REQUEST__CALL__NOT_SET;
+        int client_call = req->call_case == HBEAT_PB__REQUEST__CALL_HEARTBEAT ||
+                          req->call_case == HBEAT_PB__REQUEST__CALL_UPDATE_STATUS ||
+                          req->call_case == HBEAT_PB__REQUEST__CALL__NOT_SET;
         if (!op && !client) {
-            fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_UNAUTHENTICATED);
+            fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_UNAUTHENTICATED);
             fz_expect_state(before, after, NULL, "a request without a valid token");
             return;
         }
         if (client && !client_call) {
-            fz_nng_expect_error(r, HBEAT__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED);
+            fz_nng_expect_error(r, HBEAT_PB__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED);
             fz_expect_state(before, after, NULL, "an admin call with a client token");
             return;
         }
         /* The token must not come back in the reply. */
-        if (r->result_case == HBEAT__V1__REPLY__RESULT_ERROR)
+        if (r->result_case == HBEAT_PB__REPLY__RESULT_ERROR)
             FUZZ_CHECK(strstr(r->error->message, t) == NULL, "an error message quotes the token");
     }
     switch (req->call_case) {
-    case HBEAT__V1__REQUEST__CALL_HEARTBEAT:
+    case HBEAT_PB__REQUEST__CALL_HEARTBEAT:
         check_heartbeat(req->heartbeat, r, before, after);
         break;
-    case HBEAT__V1__REQUEST__CALL_UPDATE_STATUS:
+    case HBEAT_PB__REQUEST__CALL_UPDATE_STATUS:
         check_update_status(req->update_status, r, before, after);
         break;
-    case HBEAT__V1__REQUEST__CALL_CREATE_RUN:
+    case HBEAT_PB__REQUEST__CALL_CREATE_RUN:
         check_create_run(req->create_run, r, before, after);
         break;
-    case HBEAT__V1__REQUEST__CALL_GET_RUN:
+    case HBEAT_PB__REQUEST__CALL_GET_RUN:
         check_get_run(req->get_run, r, before, after);
         break;
-    case HBEAT__V1__REQUEST__CALL_SET_STATUS:
+    case HBEAT_PB__REQUEST__CALL_SET_STATUS:
         check_set_status(req->set_status, r, before, after);
         break;
-    case HBEAT__V1__REQUEST__CALL_LIST_RUNS:
+    case HBEAT_PB__REQUEST__CALL_LIST_RUNS:
         check_list_runs(req->list_runs, r, before, after);
         break;
     default:
         /* A call this server does not know arrives as an unknown field. */
         fz_nng_expect_error(r, req->base.n_unknown_fields > 0
-                                   ? HBEAT__V1__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED
-                                   : HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+                                   ? HBEAT_PB__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED
+                                   : HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
         fz_expect_state(before, after, NULL, "the request");
         break;
     }
 }
 
-Hbeat__V1__Reply *fz_nng_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *data, size_t size,
-                               size_t limit)
+HbeatPb__Reply *fz_nng_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *data, size_t size,
+                             size_t limit)
 {
     out_buf out = {NULL, 0, 0};
     uint64_t t = UINT64_MAX, *ticket = &t;
@@ -346,11 +346,11 @@ Hbeat__V1__Reply *fz_nng_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *dat
     FUZZ_CHECK(rc == 0, "hbd_codec_serve returned %d with memory to spare", rc);
     FUZZ_CHECK(out.calls == 1, "the codec reserved %d reply buffers, not one", out.calls);
     FUZZ_CHECK(*ticket != UINT64_MAX, "the codec left the ticket unset");
-    Hbeat__V1__Reply *r = hbeat__v1__reply__unpack(NULL, out.len, out.buf);
+    HbeatPb__Reply *r = hbeat_pb__reply__unpack(NULL, out.len, out.buf);
     FUZZ_CHECK(r != NULL, "the reply (%zu bytes) is not a hbeat.v1.Reply", out.len);
     free(out.buf);
     check_reply_text(r);
-    if (r->result_case == HBEAT__V1__REPLY__RESULT_ERROR)
+    if (r->result_case == HBEAT_PB__REPLY__RESULT_ERROR)
         FUZZ_CHECK(*ticket == 0, "an error reply waits for commit %llu",
                    (unsigned long long)*ticket);
     else if (*ticket != 0)
@@ -358,7 +358,7 @@ Hbeat__V1__Reply *fz_nng_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *dat
     return r;
 }
 
-int fz_nng_wants_auth(const Hbeat__V1__Request *req)
+int fz_nng_wants_auth(const HbeatPb__Request *req)
 {
     return req != NULL && req->token != NULL && req->token[0] != '\0';
 }

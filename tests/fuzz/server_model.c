@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz_support.h"
-#include "server/log.h"
+#include "log.h"
 
 static double fixed_clock(void *arg)
 {

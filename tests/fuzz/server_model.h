@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/engine.h"
+#include "engine.h"
 #include "support/engine_wait.h"
 
 /* The engine's clock: every beat happens at this Unix time. */

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* One commit waited for. */
 typedef struct waiter {
@@ -91,4 +92,41 @@ int hbd_engine_set_status(hbd_engine *e, int64_t run_id, const char *status, int
     uint64_t t;
     int rc = hbd_engine_set_status_begin(e, run_id, status, force, out, &t, err);
     return finish(e, rc, t, err);
+}
+
+int hbd_engine_wait_durable(hbd_engine *e, uint64_t ticket)
+{
+    return finish(e, 0, ticket, NULL);
+}
+
+int hbd_engine_list_all(hbd_engine *e, hbd_run **out, size_t *count, hbeat_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    int64_t after = 0;
+    do {
+        hbd_run *page;
+        size_t n;
+        int rc = hbd_engine_list_runs(e, NULL, after, HBD_LIST_MAX, &page, &n, &after, err);
+        if (rc != 0) {
+            free(*out);
+            *out = NULL;
+            *count = 0;
+            return rc;
+        }
+        hbd_run *all = n > 0 ? realloc(*out, (*count + n) * sizeof *all) : *out;
+        if (n > 0 && all == NULL) {
+            free(page);
+            free(*out);
+            *out = NULL;
+            *count = 0;
+            return hbeat_error_set(err, HBEAT_ENOMEM, "out of memory listing runs");
+        }
+        if (n > 0)
+            memcpy(all + *count, page, n * sizeof *all);
+        free(page);
+        *out = all;
+        *count += n;
+    } while (after != 0);
+    return 0;
 }

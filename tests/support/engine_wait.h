@@ -6,7 +6,7 @@
 #ifndef HBEAT_TEST_ENGINE_WAIT_H
 #define HBEAT_TEST_ENGINE_WAIT_H
 
-#include "server/engine.h"
+#include "engine.h"
 
 /* Jobmon's log_heartbeat: apply the transition to `status` (an invalid one
    changes nothing, not even the deadline), then set the deadline to
@@ -32,5 +32,15 @@ int hbd_engine_list_runs(hbd_engine *engine, const char *status, int64_t after_i
 /* Operator status change: through the state machine unless `force`. */
 int hbd_engine_set_status(hbd_engine *engine, int64_t run_id, const char *status, int force,
                           hbd_run *out, hbeat_error *err);
+
+/* Blocks until `ticket` (from a *_begin call, or a REST reply's) is
+   durable: 0, or HBEAT_ESYSTEM when its commit failed. Ticket 0 is
+   always durable. */
+int hbd_engine_wait_durable(hbd_engine *engine, uint64_t ticket);
+/* Every run, ascending by id, read page by page: for a before/after
+   comparison (the engine zeroes each hbd_run before filling it, so
+   memcmp compares them). *out is malloc'ed (free()); NULL when there are
+   none. */
+int hbd_engine_list_all(hbd_engine *engine, hbd_run **out, size_t *count, hbeat_error *err);
 
 #endif /* HBEAT_TEST_ENGINE_WAIT_H */

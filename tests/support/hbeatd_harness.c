@@ -93,6 +93,13 @@ static int read_ready(hbd_harness *h)
             }
         } else if (strncmp(line, "nng ipc://", 10) == 0) {
             snprintf(h->nng_ipc_url, sizeof h->nng_ipc_url, "nng+%.500s", line + 4);
+        } else if (strncmp(line, "grpc grpc://", 12) == 0 ||
+                   strncmp(line, "grpc grpcs://", 13) == 0) {
+            const char *colon = strrchr(line, ':');
+            if (colon != NULL && sscanf(colon + 1, "%d", &port) == 1) {
+                h->grpc_port = port;
+                snprintf(h->grpc_url, sizeof h->grpc_url, "%.120s", line + 5);
+            }
         } else if (strncmp(line, "http http://", 12) == 0) {
             const char *hostport = line + 12;
             const char *slash = strchr(hostport, '/');
@@ -113,13 +120,18 @@ static int read_ready(hbd_harness *h)
 
 static int launch(hbd_harness *h)
 {
-    char listen_tcp[64], listen_ipc[600], http[64];
+    char listen_tcp[64], listen_ipc[600], http[64], grpc[64];
     snprintf(listen_tcp, sizeof listen_tcp, "tcp://127.0.0.1:%d", h->tcp_port);
     snprintf(listen_ipc, sizeof listen_ipc, "ipc://%s", h->sock_path);
 #ifdef HBD_HARNESS_REST
     snprintf(http, sizeof http, "127.0.0.1:%d", h->http_port);
 #else
     snprintf(http, sizeof http, "none");
+#endif
+#ifdef HBD_HARNESS_GRPC
+    snprintf(grpc, sizeof grpc, "127.0.0.1:%d", h->grpc_port);
+#else
+    snprintf(grpc, sizeof grpc, "none");
 #endif
     /* HBD_HARNESS_WRAPPER ("valgrind -q --error-exitcode=99") runs hbeatd
        under a tool; its words come first. */
@@ -141,6 +153,8 @@ static int launch(hbd_harness *h)
     argv[argc++] = listen_ipc;
     argv[argc++] = "--http";
     argv[argc++] = http;
+    argv[argc++] = "--grpc";
+    argv[argc++] = grpc;
     argv[argc++] = "--db";
     argv[argc++] = h->db_path;
     argv[argc++] = "--ready-file";
@@ -151,6 +165,7 @@ static int launch(hbd_harness *h)
 
     unlink(h->ready_path);
     h->nng_tcp_url[0] = h->nng_ipc_url[0] = h->rest_url[0] = h->rest_host_port[0] = '\0';
+    h->grpc_url[0] = '\0';
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {

@@ -6,7 +6,7 @@
  * Typical use:
  *     hbd_harness h;
  *     assert_int_equal(hbd_harness_start(&h, NULL), 0);
- *     ... talk to h.nng_tcp_url, h.nng_ipc_url, h.rest_url ...
+ *     ... talk to h.nng_tcp_url, h.nng_ipc_url, h.rest_url, h.grpc_url ...
  *     assert_int_equal(hbd_harness_stop(&h), 0);
  *     hbd_harness_cleanup(&h);
  *
@@ -32,10 +32,12 @@ typedef struct hbd_harness {
     char nng_ipc_url[512];   /* client form: nng+ipc:///<dir>/hbeatd.sock */
     char rest_url[256];      /* http://127.0.0.1:PORT/api/v3; "" without REST */
     char rest_host_port[64]; /* 127.0.0.1:PORT; "" without REST */
+    char grpc_url[128];      /* grpc:// or grpcs://127.0.0.1:PORT; "" without gRPC */
 
     /* Private. */
     int tcp_port;
     int http_port;
+    int grpc_port;
     int nextra;
     char *extra[HBD_HARNESS_MAX_ARGS];
     char log_path[512];

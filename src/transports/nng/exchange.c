@@ -49,7 +49,7 @@ static int slot_create(hbeat__nng_gw *gw, int async, hbeat__nng_slot **out, hbea
     }
     s->gw = gw;
     s->is_async = async;
-    hbeat__nng_arena_init(&s->arena);
+    hbeat__wire_arena_init(&s->arena);
     int rv = nng_ctx_open(&s->ctx, gw->sock);
     if (rv == 0) {
         /*
@@ -247,11 +247,11 @@ static void async_complete(hbeat__nng_slot *s, int rv, nng_msg *msg)
     } else {
         rc = check_size(gw, msg, &e);
         if (rc == 0) {
-            Hbeat__V1__Reply *r = NULL;
+            HbeatPb__Reply *r = NULL;
             rc = hbeat__nng_decode(&r, nng_msg_body(msg), nng_msg_len(msg),
-                                   HBEAT__V1__REPLY__RESULT_HEARTBEAT, &s->arena, gw->url, &e);
+                                   HBEAT_PB__REPLY__RESULT_HEARTBEAT, &s->arena, gw->url, &e);
             if (rc == 0) {
-                rc = hbeat__nng_check_heartbeat(r->heartbeat, s->sequence, &rep, gw->url, &e);
+                rc = hbeat__wire_check_heartbeat(r->heartbeat, s->sequence, &rep, gw->url, &e);
                 hbeat__nng_reply_free(r, &s->arena);
             }
         }

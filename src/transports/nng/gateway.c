@@ -113,8 +113,8 @@ static int tls_known_failure(hbeat__nng_gw *gw, hbeat_error *err)
 
 /* ---- one call: encode, round trip, decode ---- */
 
-static int call(hbeat__nng_gw *gw, Hbeat__V1__Request *req, Hbeat__V1__Reply__ResultCase expect,
-                hbeat__nng_arena *arena, Hbeat__V1__Reply **out, hbeat_error *err)
+static int call(hbeat__nng_gw *gw, HbeatPb__Request *req, HbeatPb__Reply__ResultCase expect,
+                hbeat__wire_arena *arena, HbeatPb__Reply **out, hbeat_error *err)
 {
     if (gw->set.token != NULL) {
         req->token = gw->set.token;
@@ -161,16 +161,16 @@ static int check_beat(const hbeat_heartbeat_request *req, hbeat_error *err)
 }
 
 /* Fills *hb and *env so that the pointers stay on the caller's stack. */
-static void beat_request(Hbeat__V1__Request *env, Hbeat__V1__HeartbeatRequest *hb,
+static void beat_request(HbeatPb__Request *env, HbeatPb__HeartbeatRequest *hb,
                          const hbeat_heartbeat_request *req)
 {
-    hbeat__v1__heartbeat_request__init(hb);
+    hbeat_pb__heartbeat_request__init(hb);
     hb->workflow_run_id = req->workflow_run_id;
     hb->status = (char *)req->status;
     hb->next_report_increment = req->next_report_increment;
     hb->sequence = req->sequence;
-    hbeat__v1__request__init(env);
-    env->call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    hbeat_pb__request__init(env);
+    env->call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
     env->heartbeat = hb;
 }
 
@@ -185,18 +185,18 @@ static int gateway_log_heartbeat(void *self, const hbeat_heartbeat_request *req,
     if (reply == NULL) {
         return hbeat_error_set(err, HBEAT_EINVAL, "nng: reply is NULL");
     }
-    Hbeat__V1__Request env;
-    Hbeat__V1__HeartbeatRequest hb;
+    HbeatPb__Request env;
+    HbeatPb__HeartbeatRequest hb;
     beat_request(&env, &hb, req);
 
-    hbeat__nng_arena arena;
-    hbeat__nng_arena_init(&arena);
-    Hbeat__V1__Reply *r;
-    rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_HEARTBEAT, &arena, &r, err);
+    hbeat__wire_arena arena;
+    hbeat__wire_arena_init(&arena);
+    HbeatPb__Reply *r;
+    rc = call(gw, &env, HBEAT_PB__REPLY__RESULT_HEARTBEAT, &arena, &r, err);
     if (rc != 0) {
         return rc;
     }
-    rc = hbeat__nng_check_heartbeat(r->heartbeat, req->sequence, reply, gw->url, err);
+    rc = hbeat__wire_check_heartbeat(r->heartbeat, req->sequence, reply, gw->url, err);
     hbeat__nng_reply_free(r, &arena);
     return rc;
 }
@@ -215,8 +215,8 @@ static int gateway_log_heartbeat_async(void *self, const hbeat_heartbeat_request
     if ((rc = tls_known_failure(gw, err)) != 0) {
         return rc;
     }
-    Hbeat__V1__Request env;
-    Hbeat__V1__HeartbeatRequest hb;
+    HbeatPb__Request env;
+    HbeatPb__HeartbeatRequest hb;
     beat_request(&env, &hb, req);
     if (gw->set.token != NULL) {
         env.token = gw->set.token;
@@ -237,23 +237,23 @@ static int gateway_update_status(void *self, int64_t workflow_run_id, const char
     if (rc != 0) {
         return rc;
     }
-    Hbeat__V1__UpdateStatusRequest us;
-    hbeat__v1__update_status_request__init(&us);
+    HbeatPb__UpdateStatusRequest us;
+    hbeat_pb__update_status_request__init(&us);
     us.workflow_run_id = workflow_run_id;
     us.status = (char *)status;
-    Hbeat__V1__Request env;
-    hbeat__v1__request__init(&env);
-    env.call_case = HBEAT__V1__REQUEST__CALL_UPDATE_STATUS;
+    HbeatPb__Request env;
+    hbeat_pb__request__init(&env);
+    env.call_case = HBEAT_PB__REQUEST__CALL_UPDATE_STATUS;
     env.update_status = &us;
 
-    hbeat__nng_arena arena;
-    hbeat__nng_arena_init(&arena);
-    Hbeat__V1__Reply *r;
-    rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_UPDATE_STATUS, &arena, &r, err);
+    hbeat__wire_arena arena;
+    hbeat__wire_arena_init(&arena);
+    HbeatPb__Reply *r;
+    rc = call(gw, &env, HBEAT_PB__REPLY__RESULT_UPDATE_STATUS, &arena, &r, err);
     if (rc != 0) {
         return rc;
     }
-    rc = hbeat__nng_check_status(r->update_status->status, reply, gw->url, err);
+    rc = hbeat__wire_check_status(r->update_status->status, reply, gw->url, err);
     hbeat__nng_reply_free(r, &arena);
     return rc;
 }
@@ -261,14 +261,14 @@ static int gateway_update_status(void *self, int64_t workflow_run_id, const char
 /* ---- admin calls ---- */
 
 /* The run a reply carries, by the call it answers. */
-static const Hbeat__V1__RunInfo *reply_run(const Hbeat__V1__Reply *r)
+static const HbeatPb__RunInfo *reply_run(const HbeatPb__Reply *r)
 {
     switch (r->result_case) {
-    case HBEAT__V1__REPLY__RESULT_CREATE_RUN:
+    case HBEAT_PB__REPLY__RESULT_CREATE_RUN:
         return r->create_run->run;
-    case HBEAT__V1__REPLY__RESULT_GET_RUN:
+    case HBEAT_PB__REPLY__RESULT_GET_RUN:
         return r->get_run->run;
-    case HBEAT__V1__REPLY__RESULT_SET_STATUS:
+    case HBEAT_PB__REPLY__RESULT_SET_STATUS:
         return r->set_status->run;
     default:
         return NULL;
@@ -278,23 +278,23 @@ static const Hbeat__V1__RunInfo *reply_run(const Hbeat__V1__Reply *r)
 /* One admin call answered by a run: sends `env`, expects a reply of case
    `expect` and checks its run into *out (`want_id`: the run asked for, 0
    for any; `want_workflow`: the workflow asked for, 0 for any). */
-static int run_call(hbeat__nng_gw *gw, Hbeat__V1__Request *env, Hbeat__V1__Reply__ResultCase expect,
+static int run_call(hbeat__nng_gw *gw, HbeatPb__Request *env, HbeatPb__Reply__ResultCase expect,
                     int64_t want_id, int64_t want_workflow, hbeat_run_info *out, hbeat_error *err)
 {
-    hbeat__nng_arena arena;
-    hbeat__nng_arena_init(&arena);
-    Hbeat__V1__Reply *r;
+    hbeat__wire_arena arena;
+    hbeat__wire_arena_init(&arena);
+    HbeatPb__Reply *r;
     int rc = call(gw, env, expect, &arena, &r, err);
     if (rc != 0) {
         return rc;
     }
-    const Hbeat__V1__RunInfo *run = reply_run(r);
+    const HbeatPb__RunInfo *run = reply_run(r);
     if (run != NULL && want_workflow != 0 && run->workflow_id != want_workflow) {
         rc = hbeat_error_set(err, HBEAT_EPROTO,
                              "%.160s: asked for a run of workflow %lld, got one of workflow %lld",
                              gw->url, (long long)want_workflow, (long long)run->workflow_id);
     } else {
-        rc = hbeat__nng_check_run(run, want_id, out, gw->url, err);
+        rc = hbeat__wire_check_run(run, want_id, out, gw->url, err);
     }
     hbeat__nng_reply_free(r, &arena);
     return rc;
@@ -308,22 +308,21 @@ static int create_run(hbeat__nng_gw *gw, int64_t workflow_id, const char *status
     if (status != NULL && check_status_arg(status, "the new run's status", err) != 0) {
         return HBEAT_EINVAL;
     }
-    Hbeat__V1__CreateRunRequest cr;
-    hbeat__v1__create_run_request__init(&cr);
+    HbeatPb__CreateRunRequest cr;
+    hbeat_pb__create_run_request__init(&cr);
     cr.workflow_id = workflow_id;
     if (status != NULL) {
         cr.status = (char *)status;
     }
     if (inc != NULL) {
-        cr.first_deadline_case =
-            HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
+        cr.first_deadline_case = HBEAT_PB__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
         cr.next_report_increment = *inc;
     }
-    Hbeat__V1__Request env;
-    hbeat__v1__request__init(&env);
-    env.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    HbeatPb__Request env;
+    hbeat_pb__request__init(&env);
+    env.call_case = HBEAT_PB__REQUEST__CALL_CREATE_RUN;
     env.create_run = &cr;
-    return run_call(gw, &env, HBEAT__V1__REPLY__RESULT_CREATE_RUN, 0, workflow_id, out, err);
+    return run_call(gw, &env, HBEAT_PB__REPLY__RESULT_CREATE_RUN, 0, workflow_id, out, err);
 }
 
 static int gateway_create_run(void *self, int64_t workflow_id, const char *status,
@@ -344,14 +343,14 @@ static int gateway_get_run(void *self, int64_t workflow_run_id, hbeat_run_info *
                            hbeat_error *err)
 {
     hbeat__nng_gw *gw = self;
-    Hbeat__V1__GetRunRequest gr;
-    hbeat__v1__get_run_request__init(&gr);
+    HbeatPb__GetRunRequest gr;
+    hbeat_pb__get_run_request__init(&gr);
     gr.workflow_run_id = workflow_run_id;
-    Hbeat__V1__Request env;
-    hbeat__v1__request__init(&env);
-    env.call_case = HBEAT__V1__REQUEST__CALL_GET_RUN;
+    HbeatPb__Request env;
+    hbeat_pb__request__init(&env);
+    env.call_case = HBEAT_PB__REQUEST__CALL_GET_RUN;
     env.get_run = &gr;
-    return run_call(gw, &env, HBEAT__V1__REPLY__RESULT_GET_RUN, workflow_run_id, 0, out, err);
+    return run_call(gw, &env, HBEAT_PB__REPLY__RESULT_GET_RUN, workflow_run_id, 0, out, err);
 }
 
 static int gateway_set_status(void *self, int64_t workflow_run_id, const char *status, int force,
@@ -362,49 +361,16 @@ static int gateway_set_status(void *self, int64_t workflow_run_id, const char *s
     if (rc != 0) {
         return rc;
     }
-    Hbeat__V1__SetStatusRequest ss;
-    hbeat__v1__set_status_request__init(&ss);
+    HbeatPb__SetStatusRequest ss;
+    hbeat_pb__set_status_request__init(&ss);
     ss.workflow_run_id = workflow_run_id;
     ss.status = (char *)status;
     ss.force = force != 0;
-    Hbeat__V1__Request env;
-    hbeat__v1__request__init(&env);
-    env.call_case = HBEAT__V1__REQUEST__CALL_SET_STATUS;
+    HbeatPb__Request env;
+    hbeat_pb__request__init(&env);
+    env.call_case = HBEAT_PB__REQUEST__CALL_SET_STATUS;
     env.set_status = &ss;
-    return run_call(gw, &env, HBEAT__V1__REPLY__RESULT_SET_STATUS, workflow_run_id, 0, out, err);
-}
-
-/* One page: pass its runs to the sink. *stop is set when the sink asked to
-   stop; *last_id tracks the order across pages. */
-static int list_page(hbeat__nng_gw *gw, const Hbeat__V1__ListRunsReply *page, const char *status,
-                     hbeat_run_sink_fn sink, void *ctx, int64_t *last_id, int *stop,
-                     hbeat_error *err)
-{
-    for (size_t i = 0; i < page->n_runs; i++) {
-        hbeat_run_info info;
-        int rc = hbeat__nng_check_run(page->runs[i], 0, &info, gw->url, err);
-        if (rc != 0) {
-            return rc;
-        }
-        /* Ascending ids are the paging contract; a server that repeats or
-           reorders runs could otherwise keep us listing forever. */
-        if (info.workflow_run_id <= *last_id) {
-            return hbeat_error_set(err, HBEAT_EPROTO,
-                                   "%.160s: run %lld listed after run %lld; ids must ascend",
-                                   gw->url, (long long)info.workflow_run_id, (long long)*last_id);
-        }
-        if (status != NULL && strcmp(info.status, status) != 0) {
-            return hbeat_error_set(err, HBEAT_EPROTO,
-                                   "%.160s: asked for runs in \"%s\", got run %lld in \"%s\"",
-                                   gw->url, status, (long long)info.workflow_run_id, info.status);
-        }
-        *last_id = info.workflow_run_id;
-        if (sink(ctx, &info) != 0) {
-            *stop = 1;
-            return 0;
-        }
-    }
-    return 0;
+    return run_call(gw, &env, HBEAT_PB__REPLY__RESULT_SET_STATUS, workflow_run_id, 0, out, err);
 }
 
 static int gateway_list_runs(void *self, const char *status, hbeat_run_sink_fn sink, void *ctx,
@@ -420,44 +386,41 @@ static int gateway_list_runs(void *self, const char *status, hbeat_run_sink_fn s
     int64_t after = 0;
     int64_t last_id = 0;
     for (;;) {
-        Hbeat__V1__ListRunsRequest lr;
-        hbeat__v1__list_runs_request__init(&lr);
+        HbeatPb__ListRunsRequest lr;
+        hbeat_pb__list_runs_request__init(&lr);
         if (status != NULL) {
             lr.status = (char *)status;
         }
         lr.after_id = after;
-        Hbeat__V1__Request env;
-        hbeat__v1__request__init(&env);
-        env.call_case = HBEAT__V1__REQUEST__CALL_LIST_RUNS;
+        HbeatPb__Request env;
+        hbeat_pb__request__init(&env);
+        env.call_case = HBEAT_PB__REQUEST__CALL_LIST_RUNS;
         env.list_runs = &lr;
 
-        hbeat__nng_arena arena;
-        hbeat__nng_arena_init(&arena);
-        Hbeat__V1__Reply *r;
-        int rc = call(gw, &env, HBEAT__V1__REPLY__RESULT_LIST_RUNS, &arena, &r, err);
+        hbeat__wire_arena arena;
+        hbeat__wire_arena_init(&arena);
+        HbeatPb__Reply *r;
+        int rc = call(gw, &env, HBEAT_PB__REPLY__RESULT_LIST_RUNS, &arena, &r, err);
         if (rc != 0) {
             return rc;
         }
-        const Hbeat__V1__ListRunsReply *page = r->list_runs;
+        const HbeatPb__ListRunsReply *page = r->list_runs;
         int stop = 0;
-        rc = list_page(gw, page, status, sink, ctx, &last_id, &stop, err);
+        rc = hbeat__wire_list_page(page, status, sink, ctx, &last_id, &stop, gw->url, err);
         int64_t next = page->next_after_id;
         size_t n = page->n_runs;
         hbeat__nng_reply_free(r, &arena);
         if (rc != 0 || stop || next == 0) {
             return rc;
         }
-        if (next <= after || n == 0) {
-            return hbeat_error_set(err, HBEAT_EPROTO,
-                                   "%.160s: the run listing does not advance (next_after_id "
-                                   "%lld after %lld, %zu runs in the page)",
-                                   gw->url, (long long)next, (long long)after, n);
+        if ((rc = hbeat__wire_list_advances(next, after, n, gw->url, err)) != 0) {
+            return rc;
         }
         after = next;
     }
 }
 
-const hbeat_gateway_vtable hbeat__nng_vtable = {
+static const hbeat_gateway_vtable nng_vtable = {
     .version = HBEAT_GATEWAY_VTABLE_VERSION,
     .name = "nng",
     .flags = HBEAT_GATEWAY_THREAD_SAFE,
@@ -537,7 +500,7 @@ int hbeat__nng_open(hbeat_gateway **out, const char *url, const hbeat_gateway_op
         rc = dial(gw, err);
     }
     if (rc == 0) {
-        rc = hbeat_gateway_new(out, &hbeat__nng_vtable, gw, err);
+        rc = hbeat_gateway_new(out, &nng_vtable, gw, err);
     }
     if (rc != 0) {
         gateway_destroy(gw);

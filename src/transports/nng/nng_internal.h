@@ -5,7 +5,8 @@
  *   tls.c       nng+tls+tcp: the dialer's TLS config, and a diagnostic
  *               handshake that names why TLS failed
  *   errors.c    nng error numbers and wire error codes -> hbeat codes
- *   codec.c     protobuf-c encoding of requests, validation of replies
+ *   codec.c     protobuf-c encoding of requests, decoding of the Reply envelope
+ *               (payloads are checked in transports/wire)
  *   exchange.c  one request/reply round trip on a pooled nng context
  *   dialer.c    the background dialer, replaced when nng gives up on it
  *   gateway.c   the vtable and hbeat__nng_open
@@ -27,6 +28,7 @@
 
 #include "hbeat/errors.h"
 #include "hbeat/sys/gateway.h"
+#include "transports/wire/wire.h"
 
 /* Defaults: no timeout is ever infinite. */
 #define HBEAT__NNG_DEFAULT_TIMEOUT_S 5.0
@@ -35,7 +37,6 @@
 #define HBEAT__NNG_RECONNECT_MAX_MS  1000
 /* nng durations are int32 milliseconds; longer timeouts are refused. */
 #define HBEAT__NNG_MAX_TIMEOUT_S 2000000.0
-#define HBEAT__NNG_TOKEN_MAX     4096
 
 /* ---- url.c ---- */
 
@@ -105,22 +106,8 @@ const char *hbeat__nng_wire_code_name(int wire_code);
 
 /* ---- codec.c ---- */
 
-/*
- * Replies are unpacked into a fixed arena so that a heartbeat reply costs
- * no heap allocation; anything bigger than the arena (a page of runs) spills
- * to malloc and is freed with the message.
- */
-#define HBEAT__NNG_ARENA_SIZE 1024
-typedef struct hbeat__nng_arena {
-    ProtobufCAllocator allocator;
-    size_t used;
-    _Alignas(16) unsigned char buf[HBEAT__NNG_ARENA_SIZE];
-} hbeat__nng_arena;
-
-void hbeat__nng_arena_init(hbeat__nng_arena *a);
-
 /* Pack @p req into a new nng message. */
-int hbeat__nng_encode(nng_msg **out, const Hbeat__V1__Request *req, const char *url,
+int hbeat__nng_encode(nng_msg **out, const HbeatPb__Request *req, const char *url,
                       hbeat_error *err);
 
 /*
@@ -129,18 +116,10 @@ int hbeat__nng_encode(nng_msg **out, const Hbeat__V1__Request *req, const char *
  * that is not @p expect is HBEAT_EPROTO. On 0 *out must be released with
  * hbeat__nng_reply_free().
  */
-int hbeat__nng_decode(Hbeat__V1__Reply **out, const void *data, size_t len,
-                      Hbeat__V1__Reply__ResultCase expect, hbeat__nng_arena *arena, const char *url,
+int hbeat__nng_decode(HbeatPb__Reply **out, const void *data, size_t len,
+                      HbeatPb__Reply__ResultCase expect, hbeat__wire_arena *arena, const char *url,
                       hbeat_error *err);
-void hbeat__nng_reply_free(Hbeat__V1__Reply *reply, hbeat__nng_arena *arena);
-
-/* Validate a reply's payload and copy it out. */
-int hbeat__nng_check_heartbeat(const Hbeat__V1__HeartbeatReply *rep, uint64_t sequence,
-                               hbeat_heartbeat_reply *out, const char *url, hbeat_error *err);
-int hbeat__nng_check_status(const char *status, hbeat_heartbeat_reply *out, const char *url,
-                            hbeat_error *err);
-int hbeat__nng_check_run(const Hbeat__V1__RunInfo *run, int64_t want_id, hbeat_run_info *out,
-                         const char *url, hbeat_error *err);
+void hbeat__nng_reply_free(HbeatPb__Reply *reply, hbeat__wire_arena *arena);
 
 /* ---- exchange.c ---- */
 
@@ -164,7 +143,7 @@ typedef struct hbeat__nng_slot {
     uint64_t sequence;
     hbeat_gateway_done_fn done;
     void *done_arg;
-    hbeat__nng_arena arena;
+    hbeat__wire_arena arena;
 } hbeat__nng_slot;
 
 struct hbeat__nng_gw {
@@ -221,10 +200,5 @@ int hbeat__nng_dialer_start(hbeat__nng_gw *gw, nng_dialer *out, hbeat_error *err
 /* Called by every call before it waits for a connection: replace a dialer
    that has had no connection for too long. Cheap when connected. */
 void hbeat__nng_redial_if_stuck(hbeat__nng_gw *gw);
-
-/* ---- gateway.c ---- */
-
-/* The table, visible to the unit tests (which call close on its own). */
-extern const hbeat_gateway_vtable hbeat__nng_vtable;
 
 #endif /* HBEAT_TRANSPORTS_NNG_INTERNAL_H */

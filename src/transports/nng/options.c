@@ -8,65 +8,6 @@
 
 #include "transports/nng/nng_internal.h"
 
-/* Bearer tokens are token68 text; anything else would not survive the
-   server's checks and is more likely a wrong file than a real token. */
-static int check_token(const char *token, const char *what, hbeat_error *err)
-{
-    size_t len = strlen(token);
-    if (len == 0) {
-        return hbeat_error_set(err, HBEAT_EINVAL, "nng: %s is empty", what);
-    }
-    if (len > HBEAT__NNG_TOKEN_MAX) {
-        return hbeat_error_set(err, HBEAT_EINVAL, "nng: %s is longer than %d bytes", what,
-                               HBEAT__NNG_TOKEN_MAX);
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)token[i];
-        if (c <= 0x20 || c >= 0x7f) {
-            return hbeat_error_set(err, HBEAT_EINVAL,
-                                   "nng: %s holds a character that is not printable ASCII "
-                                   "(byte %zu)",
-                                   what, i);
-        }
-    }
-    return 0;
-}
-
-static int read_token_file(char **out, const char *path, hbeat_error *err)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        int e = errno;
-        int rc = hbeat_error_set(err, HBEAT_EINVAL, "nng: cannot open token_file %.160s: %s", path,
-                                 strerror(e));
-        if (err != NULL) {
-            err->native = e;
-        }
-        return rc;
-    }
-    char line[HBEAT__NNG_TOKEN_MAX + 2];
-    int rc = 0;
-    if (fgets(line, sizeof(line), f) == NULL) {
-        rc = hbeat_error_set(err, HBEAT_EINVAL, "nng: token_file %.160s is empty", path);
-    } else {
-        size_t len = strcspn(line, "\r\n");
-        if (len == strlen(line) && !feof(f)) {
-            rc = hbeat_error_set(err, HBEAT_EINVAL,
-                                 "nng: the first line of token_file %.160s is longer than %d "
-                                 "bytes",
-                                 path, HBEAT__NNG_TOKEN_MAX);
-        } else {
-            line[len] = '\0';
-            rc = check_token(line, "the token in token_file", err);
-            if (rc == 0 && (*out = strdup(line)) == NULL) {
-                rc = hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
-            }
-        }
-    }
-    fclose(f);
-    return rc;
-}
-
 /* Where Debian, Ubuntu and Alpine keep the system's CA certificates. */
 static const char *const system_bundles[] = {
     "/etc/ssl/certs/ca-certificates.crt",
@@ -188,16 +129,7 @@ int hbeat__nng_settings_from(hbeat__nng_settings *out, const char *url,
         out->max_reply = opts->max_reply_size;
     }
 
-    int rc = 0;
-    if (opts->token != NULL) {
-        rc = check_token(opts->token, "token", err);
-        if (rc == 0 && (out->token = strdup(opts->token)) == NULL) {
-            rc = hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");
-        }
-    } else if (opts->token_file != NULL) {
-        rc = read_token_file(&out->token, opts->token_file, err);
-    }
-    return rc;
+    return hbeat__wire_token(&out->token, opts, "nng", err);
 }
 
 void hbeat__nng_settings_release(hbeat__nng_settings *s)
@@ -206,13 +138,6 @@ void hbeat__nng_settings_release(hbeat__nng_settings *s)
     free(s->cert_file);
     free(s->key_file);
     s->ca_file = s->cert_file = s->key_file = NULL;
-    if (s->token != NULL) {
-        /* The token is a credential: do not leave it in freed memory. */
-        volatile char *p = s->token;
-        while (*p != '\0') {
-            *p++ = '\0';
-        }
-        free(s->token);
-        s->token = NULL;
-    }
+    hbeat__wire_secret_free(s->token);
+    s->token = NULL;
 }

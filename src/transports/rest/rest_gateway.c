@@ -322,11 +322,6 @@ static const hbeat_gateway_vtable rest_vtable = {
     .set_status = rest_set_status,
 };
 
-const hbeat_gateway_vtable *hbeat__rest_vtable(void)
-{
-    return &rest_vtable;
-}
-
 /* Options ----------------------------------------------------------------- */
 
 static int timeout_ms(double seconds, double fallback, const char *name, long *out,

@@ -243,7 +243,4 @@ void hbeat__rest_async_join(rest_gw *gw);
 
 /* rest_gateway.c --------------------------------------------------------- */
 
-/* The table, for tests that drive the methods directly. */
-const hbeat_gateway_vtable *hbeat__rest_vtable(void);
-
 #endif /* HBEAT_REST_INTERNAL_H */

@@ -29,9 +29,9 @@
 #define REPLY_TIMEOUT_MS 20000
 
 enum {
-    INVALID = HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
-    TOO_LARGE = HBEAT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE,
-    UNIMPLEMENTED = HBEAT__V1__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED,
+    INVALID = HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+    TOO_LARGE = HBEAT_PB__ERROR_CODE__ERROR_CODE_TOO_LARGE,
+    UNIMPLEMENTED = HBEAT_PB__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED,
 };
 
 typedef enum kind {
@@ -52,17 +52,17 @@ static const char *const kind_names[] = {"garbage",         "unknown call", "tru
 static size_t pack_heartbeat(uint8_t *out, int64_t run, const char *status, double inc,
                              const char *token)
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
     hb.workflow_run_id = run;
     hb.status = (char *)status;
     hb.next_report_increment = inc;
     hb.sequence = 1;
     if (token != NULL)
         req.token = (char *)token;
-    req.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    req.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
     req.heartbeat = &hb;
-    return hbeat__v1__request__pack(&req, out);
+    return hbeat_pb__request__pack(&req, out);
 }
 
 /* Builds a request of kind k into buf (4 KiB) and says which error code
@@ -135,19 +135,19 @@ static size_t build(kind k, const ab_target *t, uint64_t *rng, uint8_t *buf, uin
 
 static void check_reply(ab_tally *tally, const char *what, const void *buf, size_t len, int expect)
 {
-    Hbeat__V1__Reply *r = hbeat__v1__reply__unpack(NULL, len, buf);
+    HbeatPb__Reply *r = hbeat_pb__reply__unpack(NULL, len, buf);
     if (r == NULL) {
         ab_wrong(tally, "nng %s: the answer (%zu bytes) is not a Reply", what, len);
         return;
     }
-    if (r->result_case != HBEAT__V1__REPLY__RESULT_ERROR || r->error == NULL)
+    if (r->result_case != HBEAT_PB__REPLY__RESULT_ERROR || r->error == NULL)
         ab_wrong(tally, "nng %s: accepted (reply case %d)", what, (int)r->result_case);
     else if ((int)r->error->code != expect)
         ab_wrong(tally, "nng %s: error code %d, expected %d (%.80s)", what, (int)r->error->code,
                  expect, r->error->message);
     else
         tally->refused_right++;
-    hbeat__v1__reply__free_unpacked(r, NULL);
+    hbeat_pb__reply__free_unpacked(r, NULL);
 }
 
 /* Reads exactly `len` bytes, or -1 (closed, or nothing for the reply
@@ -232,10 +232,10 @@ static int far_oversized(const char *url)
     if (blen < 4 || blen > sizeof body || recv_exact(fd, body, (size_t)blen) != 0 ||
         memcmp(body, "\x80\x00\x00\x01", 4) != 0)
         goto done;
-    Hbeat__V1__Reply *reply = hbeat__v1__reply__unpack(NULL, (size_t)blen - 4, body + 4);
+    HbeatPb__Reply *reply = hbeat_pb__reply__unpack(NULL, (size_t)blen - 4, body + 4);
     if (reply != NULL) {
-        code = reply->result_case == HBEAT__V1__REPLY__RESULT_ERROR ? (int)reply->error->code : 0;
-        hbeat__v1__reply__free_unpacked(reply, NULL);
+        code = reply->result_case == HBEAT_PB__REPLY__RESULT_ERROR ? (int)reply->error->code : 0;
+        hbeat_pb__reply__free_unpacked(reply, NULL);
     }
 done:
     if (fd >= 0)

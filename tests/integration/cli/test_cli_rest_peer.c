@@ -1,5 +1,5 @@
 /*
- * The `hbeat` tool against the scripted REST peer (tests/unit/rest/peer.h):
+ * The `hbeat` tool against the scripted REST peer (tests/support/rest_peer.h):
  * the client_jobmon_version it sends ($HBEAT_CLIENT_JOBMON_VERSION,
  * --client-jobmon-version, the default), how it prints the reason of
  * Jobmon's error replies, and the first deadline `run create` asks for. The tool runs as a child
@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "subprocess.h"
-#include "unit/rest/peer.h"
+#include "support/rest_peer.h"
 
 #define LIMIT 60.0
 

@@ -1,6 +1,6 @@
 /*
  * The gateway conformance suite against a real hbeatd process, over every
- * network transport this build has: nng+tcp, nng+ipc and REST. One server
+ * network transport this build has: nng+tcp, nng+ipc, REST and gRPC. One server
  * for all groups; each test makes its own run.
  */
 #include <stdio.h>
@@ -36,6 +36,17 @@ int main(void)
         snprintf(rest.url, sizeof rest.url, "%s", h.rest_url);
         hbeat_conformance_target t_rest = conf_url_target("hbeatd rest", &rest);
         failed += hbeat_conformance_run(&t_rest);
+    }
+#endif
+#ifdef HBEAT_WITH_GRPC
+    if (h.grpc_url[0] == '\0') {
+        fprintf(stderr, "hbeatd was built without its gRPC front end\n");
+        failed++;
+    } else {
+        conf_url_ctx grpc = {.url = ""};
+        snprintf(grpc.url, sizeof grpc.url, "%s", h.grpc_url);
+        hbeat_conformance_target t_grpc = conf_url_target("hbeatd grpc", &grpc);
+        failed += hbeat_conformance_run(&t_grpc);
     }
 #endif
     int status = hbd_harness_stop(&h);

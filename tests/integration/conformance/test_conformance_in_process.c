@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "server/engine.h"
-#include "server/front_nng.h"
+#include "engine.h"
+#include "front_nng.h"
 #include "targets.h"
 #ifdef HBEAT_CONF_WITH_REST_FRONT
-#include "server/front_rest.h"
+#include "front_rest.h"
 #endif
 
 int main(void)

@@ -1,6 +1,7 @@
 /*
  * The gateway conformance suite over TLS, against a real hbeatd started
- * with --tls-cert/--tls-key: nng+tls+tcp:// and https://, the client
+ * with --tls-cert/--tls-key: nng+tls+tcp://, https:// and (with gRPC)
+ * grpcs://, the client
  * verifying the server's certificate against the test CA (ca_file), never
  * with `insecure`. The certificates are made at test time by the security
  * tests' helpers (tests/integration/security/sec_support.h).
@@ -27,7 +28,7 @@
 
 static sec_certs certs;
 static char ca_file[600], other_ca_file[600];
-static char nng_url[300], https_url[300];
+static char nng_url[300], https_url[300], grpcs_url[300];
 
 /* One admin call over `url` with `ca` (NULL: the system's CAs) must fail
    the handshake. */
@@ -48,8 +49,12 @@ static void expect_refused(const char *url, const char *ca)
 static void test_the_client_verifies_the_server(void **state)
 {
     (void)state;
+#ifdef HBEAT_WITH_GRPC
+    const char *urls[] = {nng_url, https_url, grpcs_url};
+#else
     const char *urls[] = {nng_url, https_url};
-    for (size_t i = 0; i < 2; i++) {
+#endif
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
         expect_refused(urls[i], other_ca_file);
         expect_refused(urls[i], NULL);
     }
@@ -72,6 +77,7 @@ int main(void)
         sec_certs_remove(&certs);
         return 1;
     }
+    snprintf(grpcs_url, sizeof grpcs_url, "%s", h.grpc_url);
     int failed = 0;
     const struct CMUnitTest verify[] = {
         cmocka_unit_test(test_the_client_verifies_the_server),
@@ -85,6 +91,12 @@ int main(void)
     hbeat_conformance_target t_https = conf_url_target("hbeatd https", &https);
     failed += hbeat_conformance_run(&t_nng);
     failed += hbeat_conformance_run(&t_https);
+#ifdef HBEAT_WITH_GRPC
+    conf_url_ctx grpcs = {.ca_file = ca_file};
+    snprintf(grpcs.url, sizeof grpcs.url, "%s", grpcs_url);
+    hbeat_conformance_target t_grpcs = conf_url_target("hbeatd grpcs", &grpcs);
+    failed += hbeat_conformance_run(&t_grpcs);
+#endif
 
     int status = hbd_harness_stop(&h);
     if (status != 0) {

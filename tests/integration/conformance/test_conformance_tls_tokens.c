@@ -1,7 +1,8 @@
 /*
  * TLS and tokens together, against one real hbeatd started with
  * --tls-cert/--tls-key AND --token-file (the security tests try each on
- * its own): the gateway conformance suite over nng+tls+tcp:// and https://
+ * its own): the gateway conformance suite over nng+tls+tcp://, https:// and
+ * (with gRPC) grpcs://
  * with a client token, the client verifying the server against the test
  * CA, an operator's token making and changing the runs; then, over the
  * same TLS listeners:
@@ -40,6 +41,9 @@ static sec_certs certs;
 static hbd_harness h;
 static char ca_file[600], other_ca_file[600];
 static char nng_url[300], https_url[300];
+/* Every TLS listener: nng+tls+tcp://, https:// and, with gRPC, grpcs://. */
+static const char *urls[3];
+static size_t nurls;
 static int64_t run_id; /* a run in R, made by the operator */
 
 static hbeat_gateway *open_as(const char *url, const char *token)
@@ -99,9 +103,8 @@ static void test_missing_or_wrong_token_is_refused_over_tls(void **state)
     (void)state;
     snapshot before, after;
     take(&before);
-    const char *urls[] = {nng_url, https_url};
     const char *tokens[] = {NULL, WRONG, NEAR_MISS};
-    for (size_t u = 0; u < 2; u++) {
+    for (size_t u = 0; u < nurls; u++) {
         for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++)
             expect_calls(urls[u], tokens[t], C_BEAT, C_SET, HBEAT_EAUTH);
     }
@@ -114,21 +117,20 @@ static void test_client_token_is_forbidden_admin_calls_over_tls(void **state)
     (void)state;
     snapshot before, after;
     take(&before);
-    const char *urls[] = {nng_url, https_url};
-    for (size_t u = 0; u < 2; u++)
+    for (size_t u = 0; u < nurls; u++)
         expect_calls(urls[u], CLIENT, C_CREATE, C_SET, HBEAT_EFORBIDDEN);
     take(&after);
     assert_same_and_release(&before, &after);
 
-    /* What a client may do, it can, over both. */
+    /* What a client may do, it can, over each. */
     take(&before);
-    for (size_t u = 0; u < 2; u++)
+    for (size_t u = 0; u < nurls; u++)
         expect_calls(urls[u], CLIENT, C_BEAT, C_BEAT, 0);
     take(&after);
     assert_int_equal(after.n, before.n);
     for (size_t i = 0; i < after.n; i++) {
         if (after.runs[i].workflow_run_id == run_id)
-            assert_int_equal(after.runs[i].beats, before.runs[i].beats + 2);
+            assert_int_equal(after.runs[i].beats, before.runs[i].beats + nurls);
     }
     hbeat_run_list_free(before.runs);
     hbeat_run_list_free(after.runs);
@@ -139,8 +141,7 @@ static void test_client_token_is_forbidden_admin_calls_over_tls(void **state)
 static void test_a_token_does_not_pass_a_failed_verification(void **state)
 {
     (void)state;
-    const char *urls[] = {nng_url, https_url};
-    for (size_t u = 0; u < 2; u++) {
+    for (size_t u = 0; u < nurls; u++) {
         sec_tls tls = {.ca_file = other_ca_file};
         hbeat_gateway *gw = sec_open(urls[u], OPERATOR, &tls, TIMEOUT);
         hbeat_error err = HBEAT_ERROR_INIT;
@@ -225,6 +226,15 @@ int main(void)
     hbeat_conformance_target t_https = conf_url_target("hbeatd https, client token", &https);
     failed += hbeat_conformance_run(&t_nng);
     failed += hbeat_conformance_run(&t_https);
+    urls[nurls++] = nng_url;
+    urls[nurls++] = https_url;
+#ifdef HBEAT_WITH_GRPC
+    conf_url_ctx grpcs = {.ca_file = ca_file, .token = CLIENT, .admin_token = OPERATOR};
+    snprintf(grpcs.url, sizeof grpcs.url, "%s", h.grpc_url);
+    hbeat_conformance_target t_grpcs = conf_url_target("hbeatd grpcs, client token", &grpcs);
+    failed += hbeat_conformance_run(&t_grpcs);
+    urls[nurls++] = h.grpc_url;
+#endif
 
     const struct CMUnitTest refusals[] = {
         cmocka_unit_test(test_missing_or_wrong_token_is_refused_over_tls),

@@ -74,23 +74,22 @@ static double unix_now(void)
 }
 
 /* Packs `reply` after the 4-byte request id; returns the payload length. */
-static size_t pack_reply(const Hbeat__V1__Reply *reply, const unsigned char id[4],
-                         unsigned char *out)
+static size_t pack_reply(const HbeatPb__Reply *reply, const unsigned char id[4], unsigned char *out)
 {
     memcpy(out, id, 4);
-    return 4 + hbeat__v1__reply__pack(reply, out + 4);
+    return 4 + hbeat_pb__reply__pack(reply, out + 4);
 }
 
 /* Builds the honest answer to `hb` into out (id first). */
-static size_t honest(const Hbeat__V1__HeartbeatRequest *hb, const unsigned char id[4],
+static size_t honest(const HbeatPb__HeartbeatRequest *hb, const unsigned char id[4],
                      unsigned char *out)
 {
-    Hbeat__V1__Reply reply = HBEAT__V1__REPLY__INIT;
-    Hbeat__V1__HeartbeatReply hr = HBEAT__V1__HEARTBEAT_REPLY__INIT;
+    HbeatPb__Reply reply = HBEAT_PB__REPLY__INIT;
+    HbeatPb__HeartbeatReply hr = HBEAT_PB__HEARTBEAT_REPLY__INIT;
     hr.status = hb->status;
     hr.sequence = hb->sequence;
     hr.deadline = unix_now() + hb->next_report_increment;
-    reply.result_case = HBEAT__V1__REPLY__RESULT_HEARTBEAT;
+    reply.result_case = HBEAT_PB__REPLY__RESULT_HEARTBEAT;
     reply.heartbeat = &hr;
     return pack_reply(&reply, id, out);
 }
@@ -119,13 +118,13 @@ static void huge(fx_hostile *p, int fd, const unsigned char id[4])
    closed. */
 static int answer(fx_hostile *p, int fd, const unsigned char *req, size_t len)
 {
-    Hbeat__V1__Request *r = NULL;
+    HbeatPb__Request *r = NULL;
     if (len >= 4 && (req[0] & 0x80) != 0)
-        r = hbeat__v1__request__unpack(NULL, len - 4, req + 4);
-    if (r == NULL || r->call_case != HBEAT__V1__REQUEST__CALL_HEARTBEAT) {
+        r = hbeat_pb__request__unpack(NULL, len - 4, req + 4);
+    if (r == NULL || r->call_case != HBEAT_PB__REQUEST__CALL_HEARTBEAT) {
         fx_hostile_count_unexpected(p);
         if (r != NULL)
-            hbeat__v1__request__free_unpacked(r, NULL);
+            hbeat_pb__request__free_unpacked(r, NULL);
         return 1;
     }
     hs_mode mode = (hs_mode)fx_hostile_next(p, NULL);
@@ -134,7 +133,7 @@ static int answer(fx_hostile *p, int fd, const unsigned char *req, size_t len)
     unsigned char out[1024];
     size_t n = 0;
     int close_now = 0;
-    Hbeat__V1__Reply reply = HBEAT__V1__REPLY__INIT;
+    HbeatPb__Reply reply = HBEAT_PB__REPLY__INIT;
     switch (mode) {
     case HS_HONEST:
         n = honest(r->heartbeat, id, out);
@@ -157,22 +156,22 @@ static int answer(fx_hostile *p, int fd, const unsigned char *req, size_t len)
         close_now = 1;
         break;
     case HS_SERVER_ERROR: {
-        Hbeat__V1__Error e = HBEAT__V1__ERROR__INIT;
-        e.code = HBEAT__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+        HbeatPb__Error e = HBEAT_PB__ERROR__INIT;
+        e.code = HBEAT_PB__ERROR_CODE__ERROR_CODE_INTERNAL;
         e.message = "the store failed";
-        reply.result_case = HBEAT__V1__REPLY__RESULT_ERROR;
+        reply.result_case = HBEAT_PB__REPLY__RESULT_ERROR;
         reply.error = &e;
         n = pack_reply(&reply, id, out);
         break;
     }
     case HS_WRONG_REPLY: {
-        Hbeat__V1__RunInfo run = HBEAT__V1__RUN_INFO__INIT;
-        Hbeat__V1__GetRunReply gr = HBEAT__V1__GET_RUN_REPLY__INIT;
+        HbeatPb__RunInfo run = HBEAT_PB__RUN_INFO__INIT;
+        HbeatPb__GetRunReply gr = HBEAT_PB__GET_RUN_REPLY__INIT;
         run.workflow_run_id = r->heartbeat->workflow_run_id;
         run.workflow_id = 7;
         run.status = "R";
         gr.run = &run;
-        reply.result_case = HBEAT__V1__REPLY__RESULT_GET_RUN;
+        reply.result_case = HBEAT_PB__REPLY__RESULT_GET_RUN;
         reply.get_run = &gr;
         n = pack_reply(&reply, id, out);
         break;
@@ -188,7 +187,7 @@ static int answer(fx_hostile *p, int fd, const unsigned char *req, size_t len)
         close_now = 1;
         break;
     }
-    hbeat__v1__request__free_unpacked(r, NULL);
+    hbeat_pb__request__free_unpacked(r, NULL);
     if (n > 0 && (send_frame_head(fd, n) != 0 || tsock_send_all(fd, out, n) != 0))
         close_now = 1;
     return close_now;

@@ -1,8 +1,8 @@
 /*
  * The heartbeat loop against the real hbeatd when the server misbehaves:
  * frozen (SIGSTOP) and crashed (kill -9, restart).
- * Built once per transport: FX_TRANSPORT is FX_NNG_TCP, FX_NNG_IPC or
- * FX_REST.
+ * Built once per transport: FX_TRANSPORT is FX_NNG_TCP, FX_NNG_IPC,
+ * FX_REST or FX_GRPC.
  *
  * The transport tests already check single calls against a frozen or
  * restarted server; these check what the SERVICE LOOP does with it: it
@@ -26,6 +26,7 @@
 #define FX_NNG_TCP 1
 #define FX_NNG_IPC 2
 #define FX_REST    3
+#define FX_GRPC    4
 
 #ifndef FX_TRANSPORT
 #error "FX_TRANSPORT must name the transport under test"
@@ -34,7 +35,12 @@
 /* What each transport says for the failures these tests cause. Each
    phrase comes from one code path only, so finding it in the loop's log
    line tells which error the loop met. */
-#if FX_TRANSPORT == FX_REST
+#if FX_TRANSPORT == FX_GRPC
+/* The call's deadline (the request timeout) passed without an answer. */
+static const fx_case frozen = {HBEAT_ETIMEDOUT, "gRPC status DEADLINE_EXCEEDED", 0};
+/* gRPC's channel has no connection: the port is closed. */
+static const fx_case down = {HBEAT_ETRANSPORT, "gRPC status UNAVAILABLE", 0};
+#elif FX_TRANSPORT == FX_REST
 /* curl_easy_strerror(CURLE_OPERATION_TIMEDOUT). */
 static const fx_case frozen = {HBEAT_ETIMEDOUT, "Timeout was reached", 0};
 /* CURLE_COULDNT_CONNECT: the port is closed. */
@@ -65,6 +71,8 @@ static const char *url_of(const hbd_harness *h)
     return h->nng_tcp_url;
 #elif FX_TRANSPORT == FX_NNG_IPC
     return h->nng_ipc_url;
+#elif FX_TRANSPORT == FX_GRPC
+    return h->grpc_url;
 #else
     return h->rest_url;
 #endif

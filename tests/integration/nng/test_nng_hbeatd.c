@@ -117,7 +117,7 @@ static void test_unknown_run(void **state)
     char status[HBEAT_STATUS_MAX + 1] = "";
     assert_int_equal(hbeat_run_get(gw, 987654, &run, &err), HBEAT_ENOTFOUND);
     assert_non_null(strstr(err.message, "987654"));
-    assert_int_equal(err.native, HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND);
+    assert_int_equal(err.native, HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND);
     assert_int_equal(hbeat_gateway_log_heartbeat(gw, 987654, "R", 10.0, status, &err),
                      HBEAT_ENOTFOUND);
     assert_int_equal(hbeat_gateway_update_status(gw, 987654, "D", status, &err), HBEAT_ENOTFOUND);
@@ -145,13 +145,14 @@ static void test_async_beat(void **state)
     (void)state;
     hbeat_gateway *gw = itest_open(itest_h.nng_tcp_url, 10.0);
     int64_t id = itest_new_run(gw, "R");
-    void *self = hbeat__gateway_impl(gw, &hbeat__nng_vtable);
+    void *self = hbeat_gateway_self(gw);
     assert_non_null(self);
 
     done_box b = {ITEST_DONE_INIT, ""};
     hbeat_heartbeat_request req = {id, "R", 500.0, 1};
     hbeat_error err = HBEAT_ERROR_INIT;
-    assert_int_equal(hbeat__nng_vtable.log_heartbeat_async(self, &req, on_done, &b, &err), 0);
+    assert_int_equal(hbeat__gateway_vtable(gw)->log_heartbeat_async(self, &req, on_done, &b, &err),
+                     0);
     assert_int_equal(itest_done_wait(&b.done), 1);
     assert_int_equal(b.done.rc, 0);
     assert_string_equal(b.status, "R");

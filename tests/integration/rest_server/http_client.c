@@ -21,7 +21,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "unit/rest_server/rest_cases.h"
+#include "support/rest_cases.h"
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {

@@ -22,7 +22,7 @@
 
 #include "integration/rest_server/http_client.h"
 #include "support/hbeatd_harness.h"
-#include "unit/rest_server/rest_cases.h"
+#include "support/rest_cases.h"
 
 static hbd_harness h;
 static CURL *curl;

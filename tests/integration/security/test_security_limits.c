@@ -122,22 +122,22 @@ static void test_max_request(void **state)
         char *token = malloc(size + 1);
         memset(token, 'x', size);
         token[size] = '\0';
-        Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+        HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
         hb.workflow_run_id = run;
         hb.status = "R";
         hb.next_report_increment = 30.0;
-        Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
-        r.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+        HbeatPb__Request r = HBEAT_PB__REQUEST__INIT;
+        r.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
         r.heartbeat = &hb;
         r.token = token;
         int rv = 0;
-        Hbeat__V1__Reply *rep = tc_call(&c, &r, &rv);
+        HbeatPb__Reply *rep = tc_call(&c, &r, &rv);
         assert_non_null(rep);
         if (round == 0) {
-            assert_int_equal(rep->result_case, HBEAT__V1__REPLY__RESULT_ERROR);
-            assert_int_equal(rep->error->code, HBEAT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE);
+            assert_int_equal(rep->result_case, HBEAT_PB__REPLY__RESULT_ERROR);
+            assert_int_equal(rep->error->code, HBEAT_PB__ERROR_CODE__ERROR_CODE_TOO_LARGE);
         } else {
-            assert_int_equal(rep->result_case, HBEAT__V1__REPLY__RESULT_HEARTBEAT);
+            assert_int_equal(rep->result_case, HBEAT_PB__REPLY__RESULT_HEARTBEAT);
         }
         tc_free(rep);
         free(token);
@@ -146,17 +146,17 @@ static void test_max_request(void **state)
     /* Errors quote at most a few bytes of what was sent. */
     static char status[3000];
     memset(status, 'A', sizeof status - 1);
-    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
     hb.workflow_run_id = run;
     hb.status = status;
     hb.next_report_increment = 30.0;
-    Hbeat__V1__Request r = HBEAT__V1__REQUEST__INIT;
-    r.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    HbeatPb__Request r = HBEAT_PB__REQUEST__INIT;
+    r.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
     r.heartbeat = &hb;
     int rv = 0;
-    Hbeat__V1__Reply *rep = tc_call(&c, &r, &rv);
+    HbeatPb__Reply *rep = tc_call(&c, &r, &rv);
     assert_non_null(rep);
-    assert_int_equal(rep->result_case, HBEAT__V1__REPLY__RESULT_ERROR);
+    assert_int_equal(rep->result_case, HBEAT_PB__REPLY__RESULT_ERROR);
     assert_true(strlen(rep->error->message) < 256);
     assert_null(
         strstr(rep->error->message, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));

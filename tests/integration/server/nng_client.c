@@ -38,7 +38,7 @@ void tc_fini(void)
     nng_fini();
 }
 
-Hbeat__V1__Reply *tc_raw(tc_client *c, const void *buf, size_t len, int *rv)
+HbeatPb__Reply *tc_raw(tc_client *c, const void *buf, size_t len, int *rv)
 {
     nng_msg *msg;
     if ((*rv = nng_msg_alloc(&msg, len)) != 0)
@@ -51,41 +51,41 @@ Hbeat__V1__Reply *tc_raw(tc_client *c, const void *buf, size_t len, int *rv)
     }
     if ((*rv = nng_recvmsg(c->sock, &msg, 0)) != 0)
         return NULL;
-    Hbeat__V1__Reply *reply = hbeat__v1__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    HbeatPb__Reply *reply = hbeat_pb__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
     nng_msg_free(msg);
     *rv = reply != NULL ? 0 : -1;
     return reply;
 }
 
-Hbeat__V1__Reply *tc_call(tc_client *c, const Hbeat__V1__Request *req, int *rv)
+HbeatPb__Reply *tc_call(tc_client *c, const HbeatPb__Request *req, int *rv)
 {
-    size_t len = hbeat__v1__request__get_packed_size(req);
+    size_t len = hbeat_pb__request__get_packed_size(req);
     uint8_t *buf = malloc(len ? len : 1);
-    hbeat__v1__request__pack(req, buf);
-    Hbeat__V1__Reply *reply = tc_raw(c, buf, len, rv);
+    hbeat_pb__request__pack(req, buf);
+    HbeatPb__Reply *reply = tc_raw(c, buf, len, rv);
     free(buf);
     return reply;
 }
 
-void tc_free(Hbeat__V1__Reply *reply)
+void tc_free(HbeatPb__Reply *reply)
 {
     if (reply != NULL)
-        hbeat__v1__reply__free_unpacked(reply, NULL);
+        hbeat_pb__reply__free_unpacked(reply, NULL);
 }
 
 /* Sends req; returns the reply when its case is `want`, else NULL with
  *code set (wire error code, or -1). */
-static Hbeat__V1__Reply *expect(tc_client *c, const Hbeat__V1__Request *req,
-                                Hbeat__V1__Reply__ResultCase want, int *code)
+static HbeatPb__Reply *expect(tc_client *c, const HbeatPb__Request *req,
+                              HbeatPb__Reply__ResultCase want, int *code)
 {
     int rv;
-    Hbeat__V1__Reply *reply = tc_call(c, req, &rv);
+    HbeatPb__Reply *reply = tc_call(c, req, &rv);
     if (reply == NULL) {
         fprintf(stderr, "tc: call failed: %s\n", rv > 0 ? nng_strerror(rv) : "bad reply");
         *code = -1;
         return NULL;
     }
-    if (reply->result_case == HBEAT__V1__REPLY__RESULT_ERROR) {
+    if (reply->result_case == HBEAT_PB__REPLY__RESULT_ERROR) {
         *code = reply->error->code > 0 ? (int)reply->error->code : -1;
         tc_free(reply);
         return NULL;
@@ -100,7 +100,7 @@ static Hbeat__V1__Reply *expect(tc_client *c, const Hbeat__V1__Request *req,
     return reply;
 }
 
-static void copy_run(tc_run *out, const Hbeat__V1__RunInfo *info)
+static void copy_run(tc_run *out, const HbeatPb__RunInfo *info)
 {
     if (out == NULL || info == NULL)
         return;
@@ -115,16 +115,16 @@ static void copy_run(tc_run *out, const Hbeat__V1__RunInfo *info)
 int tc_heartbeat(tc_client *c, int64_t run, const char *status, double inc, uint64_t seq,
                  char status_out[16], double *deadline_out)
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
     hb.workflow_run_id = run;
     hb.status = (char *)status;
     hb.next_report_increment = inc;
     hb.sequence = seq;
-    req.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    req.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
     req.heartbeat = &hb;
     int code;
-    Hbeat__V1__Reply *r = expect(c, &req, HBEAT__V1__REPLY__RESULT_HEARTBEAT, &code);
+    HbeatPb__Reply *r = expect(c, &req, HBEAT_PB__REPLY__RESULT_HEARTBEAT, &code);
     if (r == NULL)
         return code;
     if (r->heartbeat->sequence != seq) {
@@ -142,14 +142,14 @@ int tc_heartbeat(tc_client *c, int64_t run, const char *status, double inc, uint
 
 int tc_update_status(tc_client *c, int64_t run, const char *status, char status_out[16])
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__UpdateStatusRequest us = HBEAT__V1__UPDATE_STATUS_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__UpdateStatusRequest us = HBEAT_PB__UPDATE_STATUS_REQUEST__INIT;
     us.workflow_run_id = run;
     us.status = (char *)status;
-    req.call_case = HBEAT__V1__REQUEST__CALL_UPDATE_STATUS;
+    req.call_case = HBEAT_PB__REQUEST__CALL_UPDATE_STATUS;
     req.update_status = &us;
     int code;
-    Hbeat__V1__Reply *r = expect(c, &req, HBEAT__V1__REPLY__RESULT_UPDATE_STATUS, &code);
+    HbeatPb__Reply *r = expect(c, &req, HBEAT_PB__REPLY__RESULT_UPDATE_STATUS, &code);
     if (r == NULL)
         return code;
     if (status_out != NULL)
@@ -160,14 +160,14 @@ int tc_update_status(tc_client *c, int64_t run, const char *status, char status_
 
 int tc_create(tc_client *c, int64_t workflow, const char *status, int64_t *id_out)
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__CreateRunRequest cr = HBEAT_PB__CREATE_RUN_REQUEST__INIT;
     cr.workflow_id = workflow;
     cr.status = (char *)(status != NULL ? status : "");
-    req.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    req.call_case = HBEAT_PB__REQUEST__CALL_CREATE_RUN;
     req.create_run = &cr;
     int code;
-    Hbeat__V1__Reply *r = expect(c, &req, HBEAT__V1__REPLY__RESULT_CREATE_RUN, &code);
+    HbeatPb__Reply *r = expect(c, &req, HBEAT_PB__REPLY__RESULT_CREATE_RUN, &code);
     if (r == NULL)
         return code;
     *id_out = r->create_run->run->workflow_run_id;
@@ -178,16 +178,16 @@ int tc_create(tc_client *c, int64_t workflow, const char *status, int64_t *id_ou
 int tc_create_within(tc_client *c, int64_t workflow, const char *status, double inc,
                      int64_t *id_out, double *deadline_out)
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__CreateRunRequest cr = HBEAT__V1__CREATE_RUN_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__CreateRunRequest cr = HBEAT_PB__CREATE_RUN_REQUEST__INIT;
     cr.workflow_id = workflow;
     cr.status = (char *)(status != NULL ? status : "");
-    cr.first_deadline_case = HBEAT__V1__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
+    cr.first_deadline_case = HBEAT_PB__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
     cr.next_report_increment = inc;
-    req.call_case = HBEAT__V1__REQUEST__CALL_CREATE_RUN;
+    req.call_case = HBEAT_PB__REQUEST__CALL_CREATE_RUN;
     req.create_run = &cr;
     int code;
-    Hbeat__V1__Reply *r = expect(c, &req, HBEAT__V1__REPLY__RESULT_CREATE_RUN, &code);
+    HbeatPb__Reply *r = expect(c, &req, HBEAT_PB__REPLY__RESULT_CREATE_RUN, &code);
     if (r == NULL)
         return code;
     *id_out = r->create_run->run->workflow_run_id;
@@ -199,13 +199,13 @@ int tc_create_within(tc_client *c, int64_t workflow, const char *status, double 
 
 int tc_get(tc_client *c, int64_t run, tc_run *out)
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__GetRunRequest gr = HBEAT__V1__GET_RUN_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__GetRunRequest gr = HBEAT_PB__GET_RUN_REQUEST__INIT;
     gr.workflow_run_id = run;
-    req.call_case = HBEAT__V1__REQUEST__CALL_GET_RUN;
+    req.call_case = HBEAT_PB__REQUEST__CALL_GET_RUN;
     req.get_run = &gr;
     int code;
-    Hbeat__V1__Reply *r = expect(c, &req, HBEAT__V1__REPLY__RESULT_GET_RUN, &code);
+    HbeatPb__Reply *r = expect(c, &req, HBEAT_PB__REPLY__RESULT_GET_RUN, &code);
     if (r == NULL)
         return code;
     copy_run(out, r->get_run->run);
@@ -215,15 +215,15 @@ int tc_get(tc_client *c, int64_t run, tc_run *out)
 
 int tc_set_status(tc_client *c, int64_t run, const char *status, int force, tc_run *out)
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__SetStatusRequest ss = HBEAT__V1__SET_STATUS_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__SetStatusRequest ss = HBEAT_PB__SET_STATUS_REQUEST__INIT;
     ss.workflow_run_id = run;
     ss.status = (char *)status;
     ss.force = force;
-    req.call_case = HBEAT__V1__REQUEST__CALL_SET_STATUS;
+    req.call_case = HBEAT_PB__REQUEST__CALL_SET_STATUS;
     req.set_status = &ss;
     int code;
-    Hbeat__V1__Reply *r = expect(c, &req, HBEAT__V1__REPLY__RESULT_SET_STATUS, &code);
+    HbeatPb__Reply *r = expect(c, &req, HBEAT_PB__REPLY__RESULT_SET_STATUS, &code);
     if (r == NULL)
         return code;
     copy_run(out, r->set_status->run);

@@ -34,9 +34,9 @@ void tc_fini(void);
 
 /* Sends raw bytes; returns the decoded reply (free with tc_free), or NULL
    with *rv set (transport error) or *rv == -1 (reply not a Reply). */
-Hbeat__V1__Reply *tc_raw(tc_client *c, const void *buf, size_t len, int *rv);
-Hbeat__V1__Reply *tc_call(tc_client *c, const Hbeat__V1__Request *req, int *rv);
-void tc_free(Hbeat__V1__Reply *reply);
+HbeatPb__Reply *tc_raw(tc_client *c, const void *buf, size_t len, int *rv);
+HbeatPb__Reply *tc_call(tc_client *c, const HbeatPb__Request *req, int *rv);
+void tc_free(HbeatPb__Reply *reply);
 
 /* Convenience calls. Each returns 0, a positive wire ErrorCode when the
    server answered with an error, or -1 on a transport/protocol failure

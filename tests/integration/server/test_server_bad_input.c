@@ -21,10 +21,10 @@ static int64_t run_id;
 static tc_run before;
 
 enum {
-    INVALID = HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
-    NOT_FOUND = HBEAT__V1__ERROR_CODE__ERROR_CODE_NOT_FOUND,
-    TOO_LARGE = HBEAT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE,
-    UNIMPLEMENTED = HBEAT__V1__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED,
+    INVALID = HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT,
+    NOT_FOUND = HBEAT_PB__ERROR_CODE__ERROR_CODE_NOT_FOUND,
+    TOO_LARGE = HBEAT_PB__ERROR_CODE__ERROR_CODE_TOO_LARGE,
+    UNIMPLEMENTED = HBEAT_PB__ERROR_CODE__ERROR_CODE_UNIMPLEMENTED,
 };
 
 static int group_setup(void **state)
@@ -63,9 +63,9 @@ static int check_unchanged(void **state)
 static void expect_error_raw(const void *buf, size_t len, int code)
 {
     int rv;
-    Hbeat__V1__Reply *reply = tc_raw(&c, buf, len, &rv);
+    HbeatPb__Reply *reply = tc_raw(&c, buf, len, &rv);
     assert_non_null(reply);
-    assert_int_equal(reply->result_case, HBEAT__V1__REPLY__RESULT_ERROR);
+    assert_int_equal(reply->result_case, HBEAT_PB__REPLY__RESULT_ERROR);
     assert_int_equal(reply->error->code, code);
     assert_true(strlen(reply->error->message) > 0);
     tc_free(reply);
@@ -108,19 +108,19 @@ static void test_too_large(void **state)
     char *token = malloc(n + 1);
     memset(token, 'a', n);
     token[n] = '\0';
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
     hb.workflow_run_id = run_id;
     hb.status = "E";
     hb.next_report_increment = 1;
     req.token = token;
-    req.call_case = HBEAT__V1__REQUEST__CALL_HEARTBEAT;
+    req.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
     req.heartbeat = &hb;
     int rv;
-    Hbeat__V1__Reply *reply = tc_call(&c, &req, &rv);
+    HbeatPb__Reply *reply = tc_call(&c, &req, &rv);
     free(token);
     assert_non_null(reply);
-    assert_int_equal(reply->result_case, HBEAT__V1__REPLY__RESULT_ERROR);
+    assert_int_equal(reply->result_case, HBEAT_PB__REPLY__RESULT_ERROR);
     assert_int_equal(reply->error->code, TOO_LARGE);
     tc_free(reply);
 }
@@ -134,10 +134,10 @@ static void test_far_too_large_is_refused(void **state)
     size_t n = 4 * 1024 * 1024;
     uint8_t *buf = calloc(1, n);
     int rv;
-    Hbeat__V1__Reply *reply = tc_raw(&big, buf, n, &rv);
+    HbeatPb__Reply *reply = tc_raw(&big, buf, n, &rv);
     free(buf);
     assert_non_null(reply);
-    assert_int_equal(reply->result_case, HBEAT__V1__REPLY__RESULT_ERROR);
+    assert_int_equal(reply->result_case, HBEAT_PB__REPLY__RESULT_ERROR);
     assert_int_equal(reply->error->code, TOO_LARGE);
     tc_free(reply);
     tc_close(&big);
@@ -185,22 +185,22 @@ static void test_bad_run_id(void **state)
 
 static void test_bad_list(void **state)
 {
-    Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-    Hbeat__V1__ListRunsRequest lr = HBEAT__V1__LIST_RUNS_REQUEST__INIT;
+    HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+    HbeatPb__ListRunsRequest lr = HBEAT_PB__LIST_RUNS_REQUEST__INIT;
     lr.status = "nope";
-    req.call_case = HBEAT__V1__REQUEST__CALL_LIST_RUNS;
+    req.call_case = HBEAT_PB__REQUEST__CALL_LIST_RUNS;
     req.list_runs = &lr;
     int rv;
-    Hbeat__V1__Reply *reply = tc_call(&c, &req, &rv);
+    HbeatPb__Reply *reply = tc_call(&c, &req, &rv);
     assert_non_null(reply);
-    assert_int_equal(reply->result_case, HBEAT__V1__REPLY__RESULT_ERROR);
+    assert_int_equal(reply->result_case, HBEAT_PB__REPLY__RESULT_ERROR);
     assert_int_equal(reply->error->code, INVALID);
     tc_free(reply);
     lr.status = "";
     lr.after_id = -3;
     reply = tc_call(&c, &req, &rv);
     assert_non_null(reply);
-    assert_int_equal(reply->result_case, HBEAT__V1__REPLY__RESULT_ERROR);
+    assert_int_equal(reply->result_case, HBEAT_PB__REPLY__RESULT_ERROR);
     assert_int_equal(reply->error->code, INVALID);
     tc_free(reply);
 }

@@ -147,7 +147,7 @@ static void test_set_status(void **state)
     tc_run r;
     /* Through the state machine: R -> G is refused, and said so. */
     assert_int_equal(tc_set_status(&c, id, "G", 0, &r),
-                     HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+                     HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
     assert_int_equal(tc_get(&c, id, &r), 0);
     assert_string_equal(r.status, "R");
     assert_int_equal(tc_set_status(&c, id, "H", 0, &r), 0);
@@ -170,17 +170,17 @@ static void test_list_pages(void **state)
     int64_t after = 0;
     int pages = 0;
     do {
-        Hbeat__V1__Request req = HBEAT__V1__REQUEST__INIT;
-        Hbeat__V1__ListRunsRequest lr = HBEAT__V1__LIST_RUNS_REQUEST__INIT;
+        HbeatPb__Request req = HBEAT_PB__REQUEST__INIT;
+        HbeatPb__ListRunsRequest lr = HBEAT_PB__LIST_RUNS_REQUEST__INIT;
         lr.status = "S";
         lr.after_id = after;
         lr.limit = 2;
-        req.call_case = HBEAT__V1__REQUEST__CALL_LIST_RUNS;
+        req.call_case = HBEAT_PB__REQUEST__CALL_LIST_RUNS;
         req.list_runs = &lr;
         int rv;
-        Hbeat__V1__Reply *reply = tc_call(&c, &req, &rv);
+        HbeatPb__Reply *reply = tc_call(&c, &req, &rv);
         assert_non_null(reply);
-        assert_int_equal(reply->result_case, HBEAT__V1__REPLY__RESULT_LIST_RUNS);
+        assert_int_equal(reply->result_case, HBEAT_PB__REPLY__RESULT_LIST_RUNS);
         assert_true(reply->list_runs->n_runs <= 2);
         for (size_t i = 0; i < reply->list_runs->n_runs; i++) {
             assert_string_equal(reply->list_runs->runs[i]->status, "S");

@@ -264,7 +264,7 @@ static void test_bad_first_deadline_refused(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t id = 0;
         assert_int_equal(tc_create_within(&c, 14, "L", bad[i], &id, NULL),
-                         HBEAT__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
+                         HBEAT_PB__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT);
     }
     int64_t id;
     assert_int_equal(tc_create(&c, 14, "L", &id), 0);

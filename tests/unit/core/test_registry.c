@@ -76,7 +76,7 @@ static void test_unknown_scheme(void **state)
     assert_true(err.message[0] != '\0');
     assert_null(gw);
     assert_int_equal(hbeat_transport_lookup("nosuch"), HBEAT_ESCHEME);
-    assert_int_equal(hbeat_gateway_open(&gw, "grpc://host:1", NULL, &err), HBEAT_ESCHEME);
+    assert_int_equal(hbeat_gateway_open(&gw, "zmq://host:1", NULL, &err), HBEAT_ESCHEME);
 }
 
 static void test_malformed_url(void **state)
@@ -349,6 +349,11 @@ static void test_known_but_not_built_in(void **state)
 #else
     const int nng = 0;
 #endif
+#ifdef HBEAT_WITH_GRPC
+    const int grpc = 1;
+#else
+    const int grpc = 0;
+#endif
     check_builtin("fake", "fake://", 1);
     check_builtin("http", "http://127.0.0.1:1/api/v3", rest);
     check_builtin("https", "https://127.0.0.1:1/api/v3", rest);
@@ -357,6 +362,8 @@ static void test_known_but_not_built_in(void **state)
     check_builtin("nng+ipc", "nng+ipc:///tmp/hbeat-no-such.sock", nng);
     check_builtin("nng+inproc", "nng+inproc://hbeat-no-such", nng);
     check_builtin("NNG+TCP", "NNG+TCP://127.0.0.1:1", nng);
+    check_builtin("grpc", "grpc://127.0.0.1:1", grpc);
+    check_builtin("grpcs", "grpcs://127.0.0.1:1", grpc);
 }
 
 int main(void)

@@ -1,0 +1,111 @@
+/*
+ * The server's engine: every call hbeatd answers, independent of the
+ * protocol it arrived on. Front ends (nng, REST) decode a request, call one
+ * of these, and encode the result. Each call is thread-safe and returns only
+ * once any change it made is durable in the store.
+ *
+ * Errors are hbeat codes (hbeat/errors.h): HBEAT_EINVAL for bad input,
+ * HBEAT_ENOTFOUND for an unknown run, HBEAT_ESYSTEM for a store failure,
+ * HBEAT_ECANCELED while shutting down; err->message says what was wrong.
+ */
+#ifndef HBD_ENGINE_H
+#define HBD_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hbeat/errors.h"
+#include "hbeat/status.h"
+
+#include "durable.h"
+
+/* Largest next_report_increment accepted, in seconds (one year). */
+#define HBD_MAX_INCREMENT (365.0 * 24 * 3600)
+
+typedef struct hbd_engine hbd_engine;
+
+/* A run as the server holds it. Times are Unix seconds; 0 when unset. */
+typedef struct hbd_run {
+    int64_t id;
+    int64_t workflow_id;
+    char status[HBEAT_STATUS_MAX + 1];
+    double deadline;
+    double last_heartbeat;
+    uint64_t beats;
+} hbd_run;
+
+typedef struct hbd_engine_options {
+    /* SQLite file; NULL or ":memory:" keeps runs in memory only. */
+    const char *db_path;
+    /* Seconds between reaper passes. */
+    double reap_interval;
+    /* Seconds after start before the first reap; < 0: one full deadline
+       (the longest increment any stored run has). */
+    double reap_grace;
+    /* Appended after the first release of this header; zero/NULL keeps the
+       default. */
+    /* The engine's clock in Unix seconds, used as it is: no protection
+       from steps. NULL: an hbd_wallclock (wallclock.h) over the raw clocks
+       in `wallclock`. For tests. */
+    double (*clock)(void *arg);
+    void *clock_arg;
+    /* When commits are fsynced: an hbd_sync (store.h). 0 takes
+       $HBEATD_SYNC ("full", "changes" or "normal") when set, else
+       "changes". */
+    int sync;
+    /* The raw clocks and slew limits of the engine's clock when `clock` is
+       NULL; NULL: the system's clocks and the defaults. Borrowed for the
+       call. */
+    const struct hbd_wallclock_options *wallclock;
+} hbd_engine_options;
+
+int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_error *err);
+/* Stops the reaper, flushes and closes the store. NULL is a no-op. */
+void hbd_engine_close(hbd_engine *engine);
+
+/*
+ * Every call is asynchronous, so that a front end never holds a thread
+ * per request: each *_begin call validates, applies the change in memory
+ * and fills *out at once; *ticket names the commit that makes it (and
+ * everything *out reports) durable. The reply may be sent only after
+ * hbd_engine_when_durable() reports 0 for the ticket.
+ */
+
+int hbd_engine_heartbeat_begin(hbd_engine *engine, int64_t run_id, const char *status,
+                               double next_report_increment, hbd_run *out, uint64_t *ticket,
+                               hbeat_error *err);
+int hbd_engine_update_status_begin(hbd_engine *engine, int64_t run_id, const char *status,
+                                   hbd_run *out, uint64_t *ticket, hbeat_error *err);
+int hbd_engine_create_run_begin(hbd_engine *engine, int64_t workflow_id, const char *status,
+                                const double *next_report_increment, hbd_run *out, uint64_t *ticket,
+                                hbeat_error *err);
+int hbd_engine_get_run_begin(hbd_engine *engine, int64_t run_id, hbd_run *out, uint64_t *ticket,
+                             hbeat_error *err);
+int hbd_engine_list_runs_begin(hbd_engine *engine, const char *status, int64_t after_id,
+                               uint32_t limit, hbd_run **out, size_t *count, int64_t *next_after_id,
+                               uint64_t *ticket, hbeat_error *err);
+int hbd_engine_set_status_begin(hbd_engine *engine, int64_t run_id, const char *status, int force,
+                                hbd_run *out, uint64_t *ticket, hbeat_error *err);
+/* Calls fn(arg, rc) once `ticket` is durable (rc 0) or never can be
+   (rc HBEAT_ESYSTEM, err detail lost: the store failed). Called at once in
+   this thread when already known, else later from the store's writer
+   thread, which fn must not block for long. `w` must stay valid until fn
+   runs. */
+void hbd_engine_when_durable(hbd_engine *engine, uint64_t ticket, hbd_durable *w, hbd_durable_fn fn,
+                             void *arg);
+
+/* One reaper pass now (the reaper thread calls this every reap_interval):
+   moves every run whose deadline has passed to its reaper target and waits
+   until that is durable. Does nothing while the start-up grace lasts.
+   *reaped (may be NULL) gets the number of runs moved. Returns 0 or an
+   error from the store. With reap_interval <= 0 no thread is started and
+   only this reaps (tests). */
+int hbd_engine_reap(hbd_engine *engine, size_t *reaped, hbeat_error *err);
+/* 1 once the store has failed; every later change is refused. main()
+   exits with a runtime failure. */
+int hbd_engine_failed(hbd_engine *engine);
+/* Default and largest page for list_runs. */
+#define HBD_LIST_DEFAULT 100
+#define HBD_LIST_MAX     1000
+
+#endif /* HBD_ENGINE_H */

@@ -1,0 +1,123 @@
+/*
+ * GET / and GET /metrics. The page is a constant; the metrics text is
+ * rendered per scrape into the reply's heap buffer. Neither touches the
+ * store, so neither waits for a commit.
+ */
+#include "rest_observe.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+/* Generated from status_page.html (embed.cmake). */
+extern const unsigned char hbd_status_page_html[];
+extern const size_t hbd_status_page_html_len;
+
+/* The page's script and style are inline and it talks only to its own
+   origin; everything else is refused, which also keeps it from being
+   framed. Data is written with textContent, never parsed as HTML. */
+static const char *const page_headers[] = {
+    "Content-Security-Policy",
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options",
+    "nosniff",
+    "Referrer-Policy",
+    "no-referrer",
+    NULL};
+
+static const char *const metrics_headers[] = {"Cache-Control", "no-store", NULL};
+
+static int method_ok(const hbd_rest_request *req, hbd_rest_reply *r)
+{
+    if (req->method != NULL &&
+        (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0))
+        return 1;
+    char echo[24];
+    const char *m = req->method != NULL ? req->method : "";
+    hbd_rest_echo(echo, sizeof echo, m, strlen(m));
+    hbd_rest_reply_error(r, req, 405, "method %s not allowed here; allowed: GET, HEAD", echo);
+    r->allow = "GET, HEAD";
+    return 0;
+}
+
+static void status_page(hbd_rest_reply *r)
+{
+    r->status = 200;
+    r->body = (const char *)hbd_status_page_html;
+    r->len = hbd_status_page_html_len;
+    r->content_type = "text/html; charset=utf-8";
+    r->headers = page_headers;
+}
+
+/* The runs by status, a page at a time, so that the engine's lock is never
+   held for long. The in-memory view may be one group commit ahead of the
+   disk, which does not matter for a gauge. */
+static int count_runs(hbd_engine *engine, uint64_t counts[HBD_METRICS_STATUSES])
+{
+    static const char codes[] = HBD_METRICS_STATUS_CODES;
+    int64_t after = 0;
+    do {
+        hbd_run *runs = NULL;
+        size_t n = 0;
+        int64_t next = 0;
+        uint64_t ticket = 0;
+        hbeat_error err = HBEAT_ERROR_INIT;
+        int rc = hbd_engine_list_runs_begin(engine, NULL, after, HBD_LIST_MAX, &runs, &n, &next,
+                                            &ticket, &err);
+        if (rc != 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            const char *at = runs[i].status[0] != '\0' && runs[i].status[1] == '\0'
+                                 ? strchr(codes, runs[i].status[0])
+                                 : NULL;
+            if (at != NULL)
+                counts[at - codes]++;
+        }
+        free(runs);
+        after = next;
+    } while (after != 0);
+    return 0;
+}
+
+static void metrics(hbd_engine *engine, const hbd_rest_request *req, hbd_rest_reply *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+    uint64_t runs[HBD_METRICS_STATUSES] = {0};
+    int rc = count_runs(engine, runs);
+    if (rc == 0)
+        rc = hbd_metrics_render(runs, &text, &len);
+    if (rc != 0) {
+        hbd_rest_reply_engine_error(r, req, rc, NULL);
+        return;
+    }
+    free(r->heap);
+    r->heap = text;
+    r->status = 200;
+    r->body = text;
+    r->len = len;
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r->headers = metrics_headers;
+}
+
+int hbd_rest_observe(hbd_engine *engine, const hbd_rest_request *req, hbd_right right,
+                     hbd_rest_reply *r)
+{
+    if (req->path == NULL)
+        return 0;
+    int page = strcmp(req->path, "/") == 0;
+    if (!page && strcmp(req->path, "/metrics") != 0)
+        return 0;
+    if (!method_ok(req, r))
+        return 1;
+    if (page)
+        status_page(r);
+    else if (right < HBD_RIGHT_OPERATOR)
+        hbd_rest_reply_error(r, req, 403, "/metrics needs an operator token");
+    else
+        metrics(engine, req, r);
+    return 1;
+}

@@ -1,0 +1,244 @@
+/*
+ * hbeatd's gRPC front end in this process, over a real engine on a
+ * temporary store whose writes a test VFS can hold or fail
+ * (tests/support/fault_vfs.h), driven by a bare gRPC core client: what
+ * only the inside can arrange.
+ *
+ *   - health: SERVING, then NOT_SERVING once the store has failed, and a
+ *     call whose commit failed ends INTERNAL;
+ *   - the limit on calls in flight: with one call waiting for its commit,
+ *     the next ends UNAVAILABLE at once, and the first is answered once
+ *     the commit goes through.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include "engine.h"
+#include "front_grpc.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "hbeat/v1/hbeat.pb-c.h"
+#include "log.h"
+#include "store.h"
+#include "support/fault_vfs.h"
+
+static hbd_engine *engine;
+static hbd_grpc *front;
+static grpc_channel *channel;
+static char db[64];
+
+/* One unary call; *reply (may be NULL) gets the unpacked reply of
+   `reply_type` on OK. Returns the call's status. */
+static grpc_status_code unary(const char *method, const ProtobufCMessage *req,
+                              const ProtobufCMessageDescriptor *reply_type,
+                              ProtobufCMessage **reply)
+{
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    gpr_timespec deadline =
+        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(20, GPR_TIMESPAN));
+    grpc_slice path = grpc_slice_from_static_string(method);
+    grpc_call *call = grpc_channel_create_call(channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, path,
+                                               NULL, deadline, NULL);
+    size_t len = protobuf_c_message_get_packed_size(req);
+    grpc_slice out = grpc_slice_malloc(len);
+    protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(out));
+    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&out, 1);
+    grpc_slice_unref(out);
+    grpc_metadata_array initial, trailing;
+    grpc_metadata_array_init(&initial);
+    grpc_metadata_array_init(&trailing);
+    grpc_byte_buffer *recv = NULL;
+    grpc_status_code status = GRPC_STATUS_UNKNOWN;
+    grpc_slice details;
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
+    ops[5].data.recv_status_on_client.status = &status;
+    ops[5].data.recv_status_on_client.status_details = &details;
+    assert_int_equal(grpc_call_start_batch(call, ops, 6, (void *)1, NULL), GRPC_CALL_OK);
+    grpc_event ev = grpc_completion_queue_pluck(cq, (void *)1, deadline, NULL);
+    assert_int_equal(ev.type, GRPC_OP_COMPLETE);
+    if (reply != NULL) {
+        *reply = NULL;
+        if (status == GRPC_STATUS_OK && recv != NULL) {
+            grpc_byte_buffer_reader r;
+            assert_true(grpc_byte_buffer_reader_init(&r, recv));
+            grpc_slice in = grpc_byte_buffer_reader_readall(&r);
+            grpc_byte_buffer_reader_destroy(&r);
+            *reply = protobuf_c_message_unpack(reply_type, NULL, GRPC_SLICE_LENGTH(in),
+                                               GRPC_SLICE_START_PTR(in));
+            grpc_slice_unref(in);
+            assert_non_null(*reply);
+        }
+    }
+    grpc_slice_unref(details);
+    grpc_byte_buffer_destroy(send);
+    grpc_byte_buffer_destroy(recv);
+    grpc_metadata_array_destroy(&initial);
+    grpc_metadata_array_destroy(&trailing);
+    grpc_call_unref(call);
+    grpc_completion_queue_shutdown(cq);
+    grpc_completion_queue_destroy(cq);
+    return status;
+}
+
+static int health(void)
+{
+    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    ProtobufCMessage *rep = NULL;
+    assert_int_equal(unary("/grpc.health.v1.Health/Check", &req.base,
+                           &grpc__health__v1__health_check_response__descriptor, &rep),
+                     GRPC_STATUS_OK);
+    int status = ((Grpc__Health__V1__HealthCheckResponse *)rep)->status;
+    protobuf_c_message_free_unpacked(rep, NULL);
+    return status;
+}
+
+static int64_t create_run(void)
+{
+    HbeatPb__CreateRunRequest req = HBEAT_PB__CREATE_RUN_REQUEST__INIT;
+    req.workflow_id = 5;
+    req.status = "R";
+    ProtobufCMessage *rep = NULL;
+    assert_int_equal(unary("/hbeat.v1.HeartbeatService/CreateRun", &req.base,
+                           &hbeat_pb__create_run_reply__descriptor, &rep),
+                     GRPC_STATUS_OK);
+    int64_t id = ((HbeatPb__CreateRunReply *)rep)->run->workflow_run_id;
+    protobuf_c_message_free_unpacked(rep, NULL);
+    return id;
+}
+
+static grpc_status_code beat(int64_t run)
+{
+    HbeatPb__HeartbeatRequest req = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
+    req.workflow_run_id = run;
+    req.status = "R";
+    req.next_report_increment = 30;
+    return unary("/hbeat.v1.HeartbeatService/LogHeartbeat", &req.base,
+                 &hbeat_pb__heartbeat_reply__descriptor, NULL);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(db, sizeof db, "/tmp/hbd-grpc-front-%ld.db", (long)getpid());
+    hbd_engine_options o;
+    memset(&o, 0, sizeof o);
+    o.db_path = db;
+    o.reap_interval = 0;
+    /* Every commit on the writer thread: a held commit holds no caller. */
+    o.sync = HBD_SYNC_FULL;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (hbd_engine_open(&engine, &o, &err) != 0) {
+        fprintf(stderr, "engine: %s\n", err.message);
+        return -1;
+    }
+    hbd_grpc_options go = {"127.0.0.1", 0, 0, 1};
+    if (hbd_grpc_start(&front, engine, &go, NULL, &err) != 0) {
+        fprintf(stderr, "grpc: %s\n", err.message);
+        return -1;
+    }
+    grpc_init();
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    channel = grpc_channel_create(hbd_grpc_url(front) + strlen("grpc://"), creds, NULL);
+    grpc_channel_credentials_release(creds);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fault_vfs_set(FAULT_NONE);
+    grpc_channel_destroy(channel);
+    hbd_grpc_stop(front);
+    hbd_engine_close(engine);
+    grpc_shutdown();
+    unlink(db);
+    char wal[80];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", db);
+    unlink(wal);
+    return 0;
+}
+
+typedef struct held_call {
+    int64_t run;
+    grpc_status_code status;
+} held_call;
+
+static void *beat_thread(void *arg)
+{
+    held_call *h = arg;
+    h->status = beat(h->run);
+    return NULL;
+}
+
+static void test_calls_in_flight_are_limited(void **state)
+{
+    (void)state;
+    int64_t run = create_run();
+    int held_before = fault_vfs_held();
+    fault_vfs_set(FAULT_HOLD);
+    held_call h = {run, GRPC_STATUS_UNKNOWN};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, beat_thread, &h), 0);
+    while (fault_vfs_held() == held_before)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    /* One call is in flight (--grpc-max-calls 1): the next is refused. */
+    assert_int_equal(beat(run), GRPC_STATUS_UNAVAILABLE);
+    fault_vfs_set(FAULT_NONE);
+    pthread_join(t, NULL);
+    assert_int_equal(h.status, GRPC_STATUS_OK);
+    /* And once it is answered, calls go through again. */
+    assert_int_equal(beat(run), GRPC_STATUS_OK);
+}
+
+static void test_health_follows_the_store(void **state)
+{
+    (void)state;
+    assert_int_equal(health(), GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+    int64_t run = create_run();
+    fault_vfs_set(FAULT_FAIL);
+    assert_int_equal(beat(run), GRPC_STATUS_INTERNAL);
+    assert_int_equal(health(),
+                     GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
+}
+
+int main(void)
+{
+    hbd_log_set_level(HBEAT_LOG_ERROR + 1);
+    if (fault_vfs_install() != 0) {
+        fprintf(stderr, "cannot install the test VFS\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_calls_in_flight_are_limited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_health_follows_the_store, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
