@@ -32,6 +32,8 @@ packages=(
     # test (dpkg-shlibdeps is in build-essential's dpkg-dev; systemd for
     # systemd-analyze verify, harmless without a running systemd)
     help2man bash-completion man-db adduser systemd
+    # the Python package: its install into a venv and its pytest suite
+    python3-setuptools python3-pip python3-venv python3-pytest python3-pytest-asyncio
 )
 
 if [ "${1:-}" = "--print" ]; then

@@ -4,8 +4,8 @@
 #   scripts/test.sh              plain, package, asan, tsan, valgrind and fuzz,
 #                                in order
 #   scripts/test.sh plain        format check; build/ with warnings as errors;
-#                                every CTest test (unit, integration, install)
-#                                but the package test
+#                                every CTest test (unit, integration, install,
+#                                python) but the package test
 #   scripts/test.sh package      build/'s package test, alone: builds the .deb
 #                                packages, installs them on this machine
 #                                (needs root), checks and purges them

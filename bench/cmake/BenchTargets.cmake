@@ -37,7 +37,7 @@ target_link_libraries(hbeat-bench-client PRIVATE hbeat hbeat_proto hbeat_bench_u
   PkgConfig::BENCH_CURL ${CMAKE_DL_LIBS})
 
 # The driver.
-add_executable(hbeat-bench ${_bench_src}/bench_main.c)
+add_executable(hbeat-bench ${_bench_src}/bench_main.c ${_bench_src}/pyworker.c)
 target_link_libraries(hbeat-bench PRIVATE hbeat hbeat_proto hbeat_bench_util nng::nng
   PkgConfig::BENCH_CURL Threads::Threads m)
 target_compile_definitions(hbeat-bench PRIVATE
@@ -46,7 +46,10 @@ target_compile_definitions(hbeat-bench PRIVATE
   BENCH_CLIENT="$<TARGET_FILE:hbeat-bench-client>"
   BENCH_SHIM="$<TARGET_FILE:hbeat_bench_allocshim>"
   BENCH_PYTHON="${BENCH_PYTHON}"
-  BENCH_PY_SCRIPT="${_bench_dir}/py/aiohttp_beat.py")
+  BENCH_PY_SCRIPT="${_bench_dir}/py/aiohttp_beat.py"
+  BENCH_PY_TICK_SCRIPT="${_bench_dir}/py/hbeat_beat.py"
+  BENCH_PY_SRC="${_bench_dir}/../python/src"
+  BENCH_HBEAT_LIB="$<TARGET_FILE:hbeat>")
 add_dependencies(hbeat-bench hbeatd hbeat-bench-server hbeat-bench-client hbeat_bench_allocshim)
 
 foreach(t hbeat_bench_util hbeat-bench-server hbeat_bench_allocshim hbeat-bench-client hbeat-bench)

@@ -12,7 +12,9 @@
  *   server RSS  hbeatd holding 100,000 runs;
  *   client      RSS, threads and heap allocations per beat of a process
  *               running one service, per transport;
- *   python      aiohttp with a kept-alive session against the same routes.
+ *   python      aiohttp with a kept-alive session against the same routes, and
+ *               the Python package's tick (await tick(), tick_sync()) beside
+ *               the C tick, interleaved with it.
  * Every ratio compares two things measured in this run.
  *
  * Options: --smoke (a few hundred beats, short windows), --out DIR (also
@@ -30,6 +32,7 @@
 #include <netinet/tcp.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,6 +48,7 @@
 #include "hbeat/hbeat.h"
 #include "hbeat/v1/hbeat.pb-c.h"
 #include "load.h"
+#include "pyworker.h"
 #include "util.h"
 
 #ifndef BENCH_HBEATD
@@ -62,11 +66,21 @@
 #ifndef BENCH_PY_SCRIPT
 #define BENCH_PY_SCRIPT "aiohttp_beat.py"
 #endif
+#ifndef BENCH_PY_TICK_SCRIPT
+#define BENCH_PY_TICK_SCRIPT "hbeat_beat.py"
+#endif
+#ifndef BENCH_PY_SRC
+#define BENCH_PY_SRC "python/src"
+#endif
+#ifndef BENCH_HBEAT_LIB
+#define BENCH_HBEAT_LIB "libhbeat.so"
+#endif
 
 #define INTERVAL  30.0
 #define INCREMENT 93.0 /* interval * Jobmon's report_by_buffer 3.1 */
 #define NRUNS     1024 /* runs the throughput clients beat */
 #define LAT_RUN0  (NRUNS + 1)
+#define PY_RUN    (NRUNS + 16) /* the Python package's cases (and PY_RUN - 1) */
 
 /* ---- configuration --------------------------------------------------------- */
 
@@ -435,6 +449,9 @@ struct lcase {
     const char *ref_key;
     const char *ref_text;
     int (*once)(lcase *c);
+    /* Instead of once: n beats timed by the case itself, kept in s unless
+       a warm-up (keep 0). */
+    int (*block)(lcase *c, int n, int keep);
     void (*close)(lcase *c);
     bench_samples s;
     int failed;
@@ -442,12 +459,15 @@ struct lcase {
     /* state */
     int fd;
     char buf[64];
+    sem_t done;
+    int async_rc;
     nng_socket sock;
     struct iovec req;
     CURL *curl;
     struct curl_slist *hdrs;
     hbeat_gateway *gw;
     hbeat_service *svc;
+    bench_pyworker py;
 };
 
 static lcase lcases[32];
@@ -633,12 +653,14 @@ static lcase *case_service(const char *key, const char *ref_key, const char *ref
     return c;
 }
 
-static void run_latency_cases(void)
+static void run_latency_cases(const char *section)
 {
     int warm = cfg.smoke ? 20 : 200;
     for (int i = 0; i < nlcases; i++) {
         lcase *c = &lcases[i];
-        for (int k = 0; k < warm && !c->failed; k++)
+        if (c->block != NULL)
+            c->failed = c->block(c, warm, 0) != 0;
+        for (int k = 0; k < warm && !c->failed && c->block == NULL; k++)
             c->failed = c->once(c) != 0;
     }
     /* Round robin in blocks: a burst of noise lands on every case alike. */
@@ -646,7 +668,9 @@ static void run_latency_cases(void)
         int n = cfg.beats - done < cfg.block ? cfg.beats - done : cfg.block;
         for (int i = 0; i < nlcases; i++) {
             lcase *c = &lcases[i];
-            for (int k = 0; k < n && !c->failed; k++) {
+            if (c->block != NULL && !c->failed)
+                c->failed = c->block(c, n, 1) != 0;
+            for (int k = 0; k < n && !c->failed && c->block == NULL; k++) {
                 int64_t t0 = bench_now_ns();
                 if (c->once(c) != 0) {
                     c->failed = 1;
@@ -658,7 +682,7 @@ static void run_latency_cases(void)
     }
     for (int i = 0; i < nlcases; i++) {
         lcase *c = &lcases[i];
-        row *r = add_row(ROW_LAT, "latency: one beat at a time", c->key, "%s", c->label);
+        row *r = add_row(ROW_LAT, section, c->key, "%s", c->label);
         if (c->failed) {
             snprintf(r->note, sizeof r->note, "FAILED: %.140s", c->err);
             fprintf(stderr, "bench: %s failed: %s\n", c->label, c->err);
@@ -701,6 +725,107 @@ static void python_case(const char *key, const char *label, const char *base, in
     if (p != NULL)
         pclose(p);
     set_ratio(r, ref_key, ref_text);
+}
+
+/* The Python package's tick in a worker process, interleaved with the C
+   tick on the same server and run. */
+static int pyworker_block(lcase *c, int n, int keep)
+{
+    return bench_pyworker_block(&c->py, n, keep ? &c->s : NULL, c->err, sizeof c->err);
+}
+
+static void pyworker_close(lcase *c)
+{
+    bench_pyworker_stop(&c->py);
+}
+
+static void case_python_tick(const char *key, const char *ref_key, const char *ref_text,
+                             const char *url, int64_t run, const char *mode, const char *label)
+{
+    lcase *c = new_case(key, ref_key, ref_text, "%s", label);
+    char run_arg[32];
+    snprintf(run_arg, sizeof run_arg, "%lld", (long long)run);
+    char *argv[] = {BENCH_PYTHON, BENCH_PY_TICK_SCRIPT, (char *)url, run_arg, (char *)mode, NULL};
+    /* This build's package and library, whatever the environment says. */
+    static char lib_env[] = "HBEAT_LIBRARY=" BENCH_HBEAT_LIB;
+    static char path_env[] = "PYTHONPATH=" BENCH_PY_SRC;
+    static char nobytecode[] = "PYTHONDONTWRITEBYTECODE=1";
+    char *env[] = {lib_env, path_env, nobytecode, NULL};
+    c->block = pyworker_block;
+    c->close = pyworker_close;
+    if (bench_pyworker_start(&c->py, argv, env, c->err, sizeof c->err) != 0)
+        c->failed = 1;
+}
+
+/* The C tick_async, waited for on a semaphore: what the package's await
+   tick() runs on, without Python. */
+static void tick_async_done(void *arg, int rc, const hbeat_update *update, const hbeat_error *err)
+{
+    (void)update;
+    lcase *c = arg;
+    if (rc != 0)
+        snprintf(c->err, sizeof c->err, "%s", err->message);
+    c->async_rc = rc;
+    sem_post(&c->done);
+}
+
+static int service_async_once(lcase *c)
+{
+    hbeat_error err = HBEAT_ERROR_INIT;
+    int rc = hbeat_service_tick_async(c->svc, tick_async_done, c, &err);
+    if (rc != 0) {
+        snprintf(c->err, sizeof c->err, "%s", err.message);
+        return rc;
+    }
+    while (sem_wait(&c->done) != 0) {
+    }
+    return c->async_rc;
+}
+
+static void service_async_close(lcase *c)
+{
+    service_close(c);
+    sem_destroy(&c->done);
+}
+
+static void case_service_async(const char *key, const char *ref_key, const char *ref_text,
+                               const char *url, int64_t run, const char *label)
+{
+    lcase *c = case_service(key, ref_key, ref_text, url, run, label);
+    sem_init(&c->done, 0, 0);
+    c->once = service_async_once;
+    c->close = service_async_close;
+}
+
+static void python_package_cases(const server *s)
+{
+    const struct {
+        const char *tag, *name, *url;
+        int64_t run;
+    } t[] = {{"rest", "REST", s->rest_url, PY_RUN},
+             {"nng_tcp", "nng tcp", s->nng_tcp_url, PY_RUN - 1}};
+    static char keys[2][4][64];
+    for (int i = 0; i < 2; i++) {
+        snprintf(keys[i][0], sizeof keys[i][0], "lat.pkg.c.%s", t[i].tag);
+        snprintf(keys[i][1], sizeof keys[i][1], "lat.pkg.c_async.%s", t[i].tag);
+        snprintf(keys[i][2], sizeof keys[i][2], "lat.pkg.async.%s", t[i].tag);
+        snprintf(keys[i][3], sizeof keys[i][3], "lat.pkg.sync.%s", t[i].tag);
+        char label[112];
+        snprintf(label, sizeof label, "C hbeat_service_tick, %s", t[i].name);
+        case_service(keys[i][0], NULL, NULL, t[i].url, t[i].run, label);
+        snprintf(label, sizeof label, "C hbeat_service_tick_async + wait, %s", t[i].name);
+        case_service_async(keys[i][1], keys[i][0], "C tick, same server", t[i].url, t[i].run,
+                           label);
+        snprintf(label, sizeof label, "Python await svc.tick(), %s", t[i].name);
+        case_python_tick(keys[i][2], keys[i][0], "C tick, same server", t[i].url, t[i].run, "async",
+                         label);
+        snprintf(label, sizeof label, "Python svc.tick_sync(), %s", t[i].name);
+        case_python_tick(keys[i][3], keys[i][0], "C tick, same server", t[i].url, t[i].run, "sync",
+                         label);
+    }
+    case_python_tick("lat.pkg.handoff", NULL, NULL, "-", 0, "handoff",
+                     "floor: an asyncio future resolved from another thread");
+    run_latency_cases("latency: Python package hbeat, hbeatd :memory:");
 }
 
 /* ---- throughput ---------------------------------------------------------------------- */
@@ -930,6 +1055,16 @@ static double ratio_of(const char *a, const char *b)
 
 static void targets(void)
 {
+    target("Python await tick() over C tick, REST (hbeatd :memory:)",
+           ratio_of("lat.pkg.async.rest", "lat.pkg.c.rest"), 1.5, 1);
+    target("Python await tick() over C tick, nng tcp (hbeatd :memory:)",
+           ratio_of("lat.pkg.async.nng_tcp", "lat.pkg.c.nng_tcp"), 1.5, 1);
+    target("Python tick_sync() over C tick, REST (hbeatd :memory:)",
+           ratio_of("lat.pkg.sync.rest", "lat.pkg.c.rest"), 1.5, 1);
+    target("Python tick_sync() over C tick, nng tcp (hbeatd :memory:)",
+           ratio_of("lat.pkg.sync.nng_tcp", "lat.pkg.c.nng_tcp"), 1.5, 1);
+    target("Python await tick() over aiohttp POST, REST (hbeatd :memory:)",
+           ratio_of("lat.pkg.async.rest", "lat.py.rest.mem"), 1.0, 1);
     target("service over raw nng, tcp (hbeatd :memory:)",
            ratio_of("lat.svc.nng_tcp.mem", "lat.raw.nng_tcp.mem"), 1.10, 1);
     target("service over raw nng, ipc (hbeatd :memory:)",
@@ -1190,7 +1325,7 @@ int main(int argc, char **argv)
                       full.rest_url, run++, "raw libcurl POST, same JSON, hbeatd sync full");
         case_service("lat.svc.fake", NULL, NULL, "fake://bench", 1,
                      "service tick, fake transport (no I/O)");
-        run_latency_cases();
+        run_latency_cases("latency: one beat at a time");
     }
     if (wanted("python")) {
         fprintf(stderr, "bench: python aiohttp\n");
@@ -1200,6 +1335,8 @@ int main(int argc, char **argv)
                     "lat.raw.rest.mem", "libcurl, same server");
         python_case("lat.py.rest.durable", "aiohttp POST, hbeatd durable", dur.rest_url, LAT_RUN0,
                     "lat.raw.rest.durable", "libcurl, same server");
+        fprintf(stderr, "bench: python package hbeat\n");
+        python_package_cases(&mem);
     }
     if (wanted("throughput")) {
         fprintf(stderr, "bench: throughput (%.2f s windows)\n", cfg.duration);
