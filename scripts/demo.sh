@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# The hbeat demo: one workflow run, kept alive by two clients over two
+# The hbeat demo: one workflow run, kept alive by three clients over three
 # different transports, steered by an operator.
 #
 #   bash scripts/demo.sh
 #
 # It builds hbeat into build-demo/, starts the reference server hbeatd with
 # its embedded SQLite store in a temporary directory, creates a run, has one
-# client heartbeat it over nng (protobuf request/reply) and another over
-# Jobmon's REST API, moves the run to "C" (cold resume) with the `hbeat`
-# tool, and shows both clients noticing and stopping. Everything it starts
+# client heartbeat it over nng (protobuf request/reply), another over
+# Jobmon's REST API and a third over gRPC, moves the run to "C" (cold
+# resume) with the `hbeat` tool, and shows every client noticing and
+# stopping. Everything it starts
 # is stopped on exit, and every wait is bounded, so it never hangs.
 #
 # Run as root on a fresh Debian 12 machine, it first installs the packages
 # it needs with scripts/install-deps.sh. Environment:
 #   HBEAT_DEMO_BUILD=DIR       build directory (default: build-demo in the repo)
 #   HBEAT_DEMO_SKIP_DEPS=1     do not check for missing packages
-# Exit status: 0 when both clients saw the change and stopped cleanly.
+# Exit status: 0 when every client saw the change and stopped cleanly.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -139,11 +140,11 @@ note "built: $("$hbeat" --version)"
 # ---- 3. server ---------------------------------------------------------------
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hbeat-demo.XXXXXX")
 say "Starting hbeatd, the reference server, with its SQLite store in a temp dir" \
-    "hbeatd --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --db $tmp/hbeatd.db" \
+    "hbeatd --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --grpc 127.0.0.1:0 --db $tmp/hbeatd.db" \
     "Port 0 lets the system pick free ports; hbeatd writes the addresses it" \
     "bound to its --ready-file once it is listening."
-"$hbeatd" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --db "$tmp/hbeatd.db" \
-    --ready-file "$tmp/ready" --log-level info 2>"$tmp/hbeatd.log" &
+"$hbeatd" --listen tcp://127.0.0.1:0 --http 127.0.0.1:0 --grpc 127.0.0.1:0 \
+    --db "$tmp/hbeatd.db" --ready-file "$tmp/ready" --log-level info 2>"$tmp/hbeatd.log" &
 server_pid=$!
 pids+=("$server_pid")
 server_ready() {
@@ -153,9 +154,12 @@ server_ready() {
 wait_for 10 "hbeatd's ready file" server_ready
 nng_url=nng+$(awk '$1 == "nng" && $2 ~ /^tcp:/ { print $2; exit }' "$tmp/ready")
 rest_url=$(awk '$1 == "http" { print $2; exit }' "$tmp/ready")
-[ "$nng_url" != nng+ ] && [ -n "$rest_url" ] || die "unexpected ready file: $(cat "$tmp/ready")"
+grpc_url=$(awk '$1 == "grpc" { print $2; exit }' "$tmp/ready")
+[ "$nng_url" != nng+ ] && [ -n "$rest_url" ] && [ -n "$grpc_url" ] ||
+    die "unexpected ready file: $(cat "$tmp/ready")"
 note "nng (protobuf request/reply): $nng_url" \
-    "REST (Jobmon's API):          $rest_url"
+    "REST (Jobmon's API):          $rest_url" \
+    "gRPC (HeartbeatService):      $grpc_url"
 
 # ---- 4. a run ----------------------------------------------------------------
 say "Creating a workflow run in status O (launched), as Jobmon would" \
@@ -166,10 +170,11 @@ run_id=$(sed -n 's/.*"workflow_run_id":\([0-9][0-9]*\).*/\1/p' <<<"$created")
 [ -n "$run_id" ] || die "could not read the run id from: $created"
 "$hbeat" run get "$run_id" --url "$rest_url" | sed 's/^/   /'
 
-# ---- 5. two clients ----------------------------------------------------------
-say "Heartbeating run $run_id from two clients, every $interval s" \
+# ---- 5. three clients --------------------------------------------------------
+say "Heartbeating run $run_id from three clients, every $interval s" \
     "hbeat beat $nng_url --run $run_id --interval $interval" \
     "hbeat beat $rest_url --run $run_id --interval $interval" \
+    "hbeat beat $grpc_url --run $run_id --interval $interval" \
     "Each reports status R (running) and asks the server to expect the next" \
     "beat within interval x 3.1 s; the first beat moves the run from O to R."
 "$hbeat" beat "$nng_url" --run "$run_id" --interval "$interval" >"$tmp/nng.out" 2>&1 &
@@ -178,13 +183,18 @@ pids+=("$nng_pid")
 "$hbeat" beat "$rest_url" --run "$run_id" --interval "$interval" >"$tmp/rest.out" 2>&1 &
 rest_pid=$!
 pids+=("$rest_pid")
+"$hbeat" beat "$grpc_url" --run "$run_id" --interval "$interval" >"$tmp/grpc.out" 2>&1 &
+grpc_pid=$!
+pids+=("$grpc_pid")
 beats_seen() {
     [ "$(grep -c '^beat ' "$tmp/nng.out" || true)" -ge 3 ] &&
-        [ "$(grep -c '^beat ' "$tmp/rest.out" || true)" -ge 3 ]
+        [ "$(grep -c '^beat ' "$tmp/rest.out" || true)" -ge 3 ] &&
+        [ "$(grep -c '^beat ' "$tmp/grpc.out" || true)" -ge 3 ]
 }
 wait_for 30 "three beats from each client" beats_seen
 show "[nng client] " "$tmp/nng.out"
 show "[REST client]" "$tmp/rest.out"
+show "[gRPC client]" "$tmp/grpc.out"
 note "What the server holds now:"
 "$hbeat" run get "$run_id" --url "$nng_url" | sed 's/^/   /'
 
@@ -195,26 +205,33 @@ say "An operator asks for a cold resume: the run goes from R to C" \
     "to its next heartbeat, and a client told C must stop heartbeating."
 "$hbeat" run set-status "$run_id" C --url "$nng_url" | sed 's/^/   /' ||
     die "set-status failed"
-exited() { ! kill -0 "$nng_pid" 2>/dev/null && ! kill -0 "$rest_pid" 2>/dev/null; }
-wait_for 30 "both clients to stop" exited
+exited() {
+    ! kill -0 "$nng_pid" 2>/dev/null && ! kill -0 "$rest_pid" 2>/dev/null &&
+        ! kill -0 "$grpc_pid" 2>/dev/null
+}
+wait_for 30 "every client to stop" exited
 nng_rc=0
 wait "$nng_pid" || nng_rc=$?
 rest_rc=0
 wait "$rest_pid" || rest_rc=$?
+grpc_rc=0
+wait "$grpc_pid" || grpc_rc=$?
 pids=("$server_pid")
 
-say "Both clients noticed the change and stopped by themselves"
+say "Every client noticed the change and stopped by itself"
 show "[nng client] " "$tmp/nng.out"
 note "[nng client]  (exit status $nng_rc)"
 show "[REST client]" "$tmp/rest.out"
 note "[REST client] (exit status $rest_rc)"
+show "[gRPC client]" "$tmp/grpc.out"
+note "[gRPC client] (exit status $grpc_rc)"
 "$hbeat" run list --url "$rest_url" | sed 's/^/   /'
 
 ok=1
-for out in "$tmp/nng.out" "$tmp/rest.out"; do
+for out in "$tmp/nng.out" "$tmp/rest.out" "$tmp/grpc.out"; do
     grep -q '^status change R -> C$' "$out" || ok=0
 done
-[ "$nng_rc" -eq 0 ] && [ "$rest_rc" -eq 0 ] || ok=0
+[ "$nng_rc" -eq 0 ] && [ "$rest_rc" -eq 0 ] && [ "$grpc_rc" -eq 0 ] || ok=0
 
 # ---- 7. stop ---------------------------------------------------------------
 say "Stopping hbeatd (SIGTERM: it answers what is in flight and closes its store)"
@@ -230,10 +247,10 @@ note "hbeatd exit status $server_rc"
 [ "$server_rc" -eq 0 ] || die "hbeatd did not stop cleanly"
 
 printf '\n%sDone.%s What you saw:\n' "$bold" "$plain"
-note "- hbeatd kept run $run_id in SQLite and served it over nng and REST at once." \
-    "- Two clients kept the run alive, each telling the server when to expect" \
-    "  its next beat; the same C library did both, choosing the transport by URL." \
-    "- One \`hbeat run set-status $run_id C\` reached both clients through their" \
+note "- hbeatd kept run $run_id in SQLite and served it over nng, REST and gRPC at once." \
+    "- Three clients kept the run alive, each telling the server when to expect" \
+    "  its next beat; the same C library did all three, choosing the transport by URL." \
+    "- One \`hbeat run set-status $run_id C\` reached every client through its" \
     "  next heartbeat; each printed the change and exited 0, as Jobmon's" \
     "  clients stop when asked to resume." \
     "Next: README.md (API tour), examples/basic.c, examples/custom_gateway.c."
