@@ -214,12 +214,16 @@ int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status
     next.last_heartbeat = now;
     next.beats++;
     rc = commit_locked(e, rec, next, from == to, ticket, err);
+    int moved = rc == 0 && tr == HBD_TR_VALID && from != to;
+    uint64_t change = moved ? ++e->changes : 0;
     if (rc == 0)
         to_run(rec, out);
     pthread_mutex_unlock(&e->mu);
-    if (rc == 0 && tr == HBD_TR_VALID && from != to)
+    if (moved) {
         log_when_durable(e, *ticket, HBEAT_LOG_DEBUG, "run %lld: %s -> %s (heartbeat)",
                          (long long)run_id, hbd_status_token(from), hbd_status_token(to));
+        hbd_engine__report_change(e, *ticket, run_id, to, change);
+    }
     return rc;
 }
 
@@ -235,7 +239,10 @@ int hbd_engine_update_status_begin(hbd_engine *e, int64_t run_id, const char *st
     int from = rec->status;
     hbd_transition tr = hbd_transition_check(from, to);
     rc = apply_status_locked(e, rec, to, tr == HBD_TR_VALID, out, ticket, err);
+    uint64_t change = rc == 0 && tr == HBD_TR_VALID ? ++e->changes : 0;
     pthread_mutex_unlock(&e->mu);
+    if (change != 0)
+        hbd_engine__report_change(e, *ticket, run_id, to, change);
     if (tr == HBD_TR_INVALID)
         hbd_info_limited("engine: invalid update_status transition",
                          "run %lld: update_status with invalid transition %s -> %s ignored",
@@ -306,6 +313,8 @@ int hbd_engine_get_run_begin(hbd_engine *e, int64_t run_id, hbd_run *out, uint64
         return rc;
     *ticket = rec->ticket;
     to_run(rec, out);
+    if (out != NULL)
+        out->change = e->changes;
     pthread_mutex_unlock(&e->mu);
     return 0;
 }
@@ -374,11 +383,14 @@ int hbd_engine_set_status_begin(hbd_engine *e, int64_t run_id, const char *statu
                                (long long)run_id, hbd_status_token(from), hbd_status_token(to));
     }
     rc = apply_status_locked(e, rec, to, tr == HBD_TR_VALID && from != to, out, ticket, err);
+    uint64_t change = rc == 0 && from != to ? ++e->changes : 0;
     pthread_mutex_unlock(&e->mu);
-    if (rc == 0 && from != to)
+    if (change != 0) {
         log_when_durable(e, *ticket, HBEAT_LOG_INFO, "run %lld: %s -> %s (set by operator%s)",
                          (long long)run_id, hbd_status_token(from), hbd_status_token(to),
                          force ? ", forced" : "");
+        hbd_engine__report_change(e, *ticket, run_id, to, change);
+    }
     return rc;
 }
 
@@ -426,6 +438,7 @@ int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_erro
     if (e == NULL)
         return hbeat_error_set(err, HBEAT_ENOMEM, "engine: out of memory");
     pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->watch_mu, NULL);
     hbd_run_table_init(&e->runs);
     e->clock = opts->clock;
     e->clock_arg = opts->clock_arg;
@@ -482,5 +495,6 @@ void hbd_engine_close(hbd_engine *e)
     hbd_run_table_free(&e->runs);
     hbd_wallclock_free(e->wallclock);
     pthread_mutex_destroy(&e->mu);
+    pthread_mutex_destroy(&e->watch_mu);
     free(e);
 }

@@ -26,6 +26,16 @@ struct hbd_engine {
     struct hbd_wallclock *wallclock; /* owned; NULL with an injected clock */
     double started;                  /* engine clock at open */
     double grace;                    /* seconds after `started` before the first reap */
+    uint64_t changes;                /* status changes since open; under mu */
+    /* The watcher of status changes (hbd_engine_watch_changes). */
+    pthread_mutex_t watch_mu;
+    hbd_change_fn watch_fn;
+    void *watch_arg;
 };
+
+/* Reports run `run_id`'s move to status index `status`, numbered
+   `change`, to the watcher once `ticket` is durable. Called without mu. */
+void hbd_engine__report_change(hbd_engine *e, uint64_t ticket, int64_t run_id, int status,
+                               uint64_t change);
 
 #endif /* HBD_ENGINE_INTERNAL_H */

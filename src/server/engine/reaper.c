@@ -27,6 +27,7 @@ typedef struct reaped {
     int64_t id;
     double late; /* seconds past the deadline */
     uint8_t from, to;
+    uint64_t change; /* its number among status changes (engine.h) */
 } reaped;
 
 int hbd_engine_reap(hbd_engine *e, size_t *count, hbeat_error *err)
@@ -69,6 +70,7 @@ int hbd_engine_reap(hbd_engine *e, size_t *count, hbeat_error *err)
         moved[n].late = now - rec->deadline;
         moved[n].from = rec->status;
         moved[n].to = (uint8_t)to;
+        moved[n].change = ++e->changes;
         n++;
         *rec = next;
     }
@@ -82,6 +84,7 @@ int hbd_engine_reap(hbd_engine *e, size_t *count, hbeat_error *err)
                          (long long)moved[i].id, hbd_status_token(moved[i].from),
                          hbd_status_token(moved[i].to), moved[i].late);
                 hbd_metrics_reaped(hbd_status_token(moved[i].from), hbd_status_token(moved[i].to));
+                hbd_engine__report_change(e, 0, moved[i].id, moved[i].to, moved[i].change);
             }
         } else if (rc == 0) {
             rc = wrc;

@@ -243,6 +243,119 @@ class GrpcFrontEnd(unittest.TestCase):
         self.assertGreaterEqual(counts.get(created, 0), 1, text)
 
 
+class Watching(unittest.TestCase):
+    """WatchRuns: each watched run's status first, then each change as it
+    commits, whoever made it, numbered so that the newest wins."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="hbeatd-grpc-")
+        cls.pb, _ = compile_messages(ARGS.proto_dir, os.path.join(cls.tmp.name, "py"))
+        cls.server = Hbeatd(ARGS.hbeatd, cls.tmp.name, extra=("--reap-interval", "0.1",
+                                                                "--reap-grace", "0"))
+        cls.channel = grpc.insecure_channel(cls.server.target)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        cls.server.stop()
+        cls.tmp.cleanup()
+
+    def unary(self, method, request, reply_type, token=OPERATOR):
+        stub = self.channel.unary_unary(SERVICE + method,
+                                        request_serializer=lambda m: m.SerializeToString(),
+                                        response_deserializer=reply_type.FromString)
+        return stub(request, metadata=[("authorization", "Bearer " + token)], timeout=5)
+
+    def watch(self, ids, token=CLIENT, timeout=10):
+        stub = self.channel.unary_stream(SERVICE + "WatchRuns",
+                                         request_serializer=lambda m: m.SerializeToString(),
+                                         response_deserializer=self.pb.RunChange.FromString)
+        md = [("authorization", "Bearer " + token)] if token else []
+        return stub(self.pb.WatchRunsRequest(workflow_run_ids=ids), metadata=md,
+                    timeout=timeout)
+
+    def create(self, status="R", increment=60.0):
+        rep = self.unary("CreateRun", self.pb.CreateRunRequest(
+            workflow_id=9, status=status, next_report_increment=increment),
+            self.pb.CreateRunReply)
+        return rep.run.workflow_run_id
+
+    def test_first_status_then_every_change(self):
+        pb = self.pb
+        a, b = self.create("R"), self.create("O")
+        stream = self.watch([a, b])
+        first = {}
+        for _ in range(2):
+            m = next(stream)
+            first[m.workflow_run_id] = (m.status, m.change)
+        self.assertEqual(first[a][0], "R")
+        self.assertEqual(first[b][0], "O")
+        # An operator's change, a client's beat that moves the run, and
+        # Jobmon's update_status: each reaches the watcher.
+        self.unary("SetStatus", pb.SetStatusRequest(workflow_run_id=a, status="C"),
+                   pb.SetStatusReply)
+        self.unary("LogHeartbeat", pb.HeartbeatRequest(workflow_run_id=b, status="R",
+                                                       next_report_increment=60.0),
+                   pb.HeartbeatReply, token=CLIENT)
+        self.unary("UpdateStatus", pb.UpdateStatusRequest(workflow_run_id=a, status="T"),
+                   pb.UpdateStatusReply, token=CLIENT)
+        seen = [next(stream) for _ in range(3)]
+        latest = {}
+        for m in seen:
+            if m.change > latest.get(m.workflow_run_id, (None, 0))[1]:
+                latest[m.workflow_run_id] = (m.status, m.change)
+        self.assertEqual(latest[a][0], "T")
+        self.assertEqual(latest[b][0], "R")
+        for run in (a, b):
+            self.assertGreater(latest[run][1], first[run][1])
+        stream.cancel()
+
+    def test_the_reaper_is_watched_too(self):
+        run = self.create("R", increment=0.2)
+        stream = self.watch([run])
+        statuses = [next(stream).status]
+        while statuses[-1] != "E":
+            statuses.append(next(stream).status)
+        self.assertEqual(statuses, ["R", "E"])
+        stream.cancel()
+
+    def test_refusals(self):
+        G = grpc.StatusCode
+        run = self.create()
+        for ids, token, code in (([run], None, G.UNAUTHENTICATED),
+                                 ([run], "not-a-token-of-this-server", G.UNAUTHENTICATED),
+                                 ([], CLIENT, G.INVALID_ARGUMENT),
+                                 (list(range(1, 1002)), CLIENT, G.INVALID_ARGUMENT),
+                                 ([run, 987654], CLIENT, G.NOT_FOUND)):
+            with self.assertRaises(grpc.RpcError) as cm:
+                next(self.watch(ids, token=token))
+            self.assertEqual(cm.exception.code(), code, cm.exception.details())
+
+    def test_sigterm_ends_the_stream(self):
+        with tempfile.TemporaryDirectory(prefix="hbeatd-grpc-") as tmp:
+            server = Hbeatd(ARGS.hbeatd, tmp)
+            channel = grpc.insecure_channel(server.target)
+            create = channel.unary_unary(SERVICE + "CreateRun",
+                                         request_serializer=lambda m: m.SerializeToString(),
+                                         response_deserializer=self.pb.CreateRunReply.FromString)
+            run = create(self.pb.CreateRunRequest(workflow_id=1, status="R"),
+                         metadata=[("authorization", "Bearer " + OPERATOR)],
+                         timeout=5).run.workflow_run_id
+            stub = channel.unary_stream(SERVICE + "WatchRuns",
+                                        request_serializer=lambda m: m.SerializeToString(),
+                                        response_deserializer=self.pb.RunChange.FromString)
+            stream = stub(self.pb.WatchRunsRequest(workflow_run_ids=[run]),
+                          metadata=[("authorization", "Bearer " + CLIENT)], timeout=20)
+            self.assertEqual(next(stream).status, "R")
+            server.proc.send_signal(signal.SIGTERM)
+            with self.assertRaises(grpc.RpcError) as cm:
+                next(stream)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
+            self.assertEqual(server.stop(), 0)
+            channel.close()
+
+
 class Draining(unittest.TestCase):
     """SIGTERM with a call waiting for its commit: the call is answered,
     hbeatd stops cleanly, and a call after that finds no server."""

@@ -32,6 +32,9 @@ typedef struct hbd_run {
     double deadline;
     double last_heartbeat;
     uint64_t beats;
+    /* get_run only: the engine's count of status changes when the run was
+       read (see hbd_engine_watch_changes); 0 elsewhere. */
+    uint64_t change;
 } hbd_run;
 
 typedef struct hbd_engine_options {
@@ -93,6 +96,17 @@ int hbd_engine_set_status_begin(hbd_engine *engine, int64_t run_id, const char *
    runs. */
 void hbd_engine_when_durable(hbd_engine *engine, uint64_t ticket, hbd_durable *w, hbd_durable_fn fn,
                              void *arg);
+
+/* A run's status changed: `status` is the new one, `change` numbers the
+   engine's status changes since it opened, so that of two reports about
+   one run the higher is the newer (a get_run's hbd_run.change is on the
+   same count). Called once the change is durable, from the committer's
+   thread or the caller's; it must not block, and must not call back into
+   the engine with the change's own commit pending. */
+typedef void (*hbd_change_fn)(void *arg, int64_t run_id, const char *status, uint64_t change);
+/* Sets the one watcher of status changes (fn NULL: none). Once this
+   returns, no call to the previous watcher is running or will start. */
+void hbd_engine_watch_changes(hbd_engine *engine, hbd_change_fn fn, void *arg);
 
 /* One reaper pass now (the reaper thread calls this every reap_interval):
    moves every run whose deadline has passed to its reaper target and waits

@@ -7,6 +7,7 @@
  * them UNIMPLEMENTED (an unregistered method nobody asks for would wait
  * for its deadline). A call waits for its commit without holding the
  * thread: its answer is sent from wherever the commit is reported.
+ * WatchRuns streams live in grpc_watch.c.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -34,6 +35,7 @@ static const char *const method_paths[HBD_GRPC_METHODS] = {
     [HBD_CALL_LIST_RUNS] = "/hbeat.v1.HeartbeatService/ListRuns",
     [HBD_CALL_SET_STATUS] = "/hbeat.v1.HeartbeatService/SetStatus",
     [HBD_GRPC_HEALTH_CHECK] = "/grpc.health.v1.Health/Check",
+    [HBD_GRPC_WATCH_RUNS] = "/hbeat.v1.HeartbeatService/WatchRuns",
 };
 
 /* Puts a new slot out for `method`'s next call. 0 or -1. */
@@ -79,6 +81,10 @@ static void *serve_queue(void *arg)
             srv->shut_down = 1;
             pthread_cond_broadcast(&srv->cv);
             pthread_mutex_unlock(&srv->mu);
+            continue;
+        }
+        if (*tag == TAG_WATCH_SENT || *tag == TAG_WATCH_CLOSED) {
+            hbd_grpc_watch_completed((hbd_grpc_watch_tag *)tag, ev.success);
             continue;
         }
         hbd_grpc_call *c = (hbd_grpc_call *)tag;
@@ -161,6 +167,7 @@ int hbd_grpc_start(hbd_grpc **out, hbd_engine *engine, const hbd_grpc_options *o
     srv->shutdown_tag = TAG_SHUTDOWN;
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cv, NULL);
+    pthread_mutex_init(&srv->watch_mu, NULL);
     srv->server = create_server(o, sec);
     srv->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
@@ -183,6 +190,7 @@ int hbd_grpc_start(hbd_grpc **out, hbd_engine *engine, const hbd_grpc_options *o
         return hbeat_error_set(err, HBEAT_ESYSTEM, "cannot start the gRPC thread");
     }
     srv->thread_started = 1;
+    hbd_engine_watch_changes(engine, hbd_grpc_watch_change, srv);
     *out = srv;
     return 0;
 }
@@ -211,6 +219,10 @@ void hbd_grpc_stop(hbd_grpc *srv)
         return;
     atomic_store(&srv->stopping, 1);
     if (srv->thread_started) {
+        /* Streams never end by themselves: end them, or the shutdown
+           would wait for them. */
+        hbd_engine_watch_changes(srv->engine, NULL, NULL);
+        hbd_grpc_watch_end_all(srv);
         grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
@@ -240,6 +252,7 @@ void hbd_grpc_stop(hbd_grpc *srv)
     grpc_completion_queue_destroy(srv->cq);
     pthread_cond_destroy(&srv->cv);
     pthread_mutex_destroy(&srv->mu);
+    pthread_mutex_destroy(&srv->watch_mu);
     free(srv);
     grpc_shutdown();
 }

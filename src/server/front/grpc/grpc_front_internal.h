@@ -10,15 +10,29 @@
 #include "front_grpc.h"
 #include "metrics.h"
 
-/* The methods served, by index. */
+/* The methods served, by index: the calls, health's Check, WatchRuns. */
 enum {
-    HBD_GRPC_METHODS = HBD_CALL_COUNT + 1, /* the calls, then health's Check */
     HBD_GRPC_HEALTH_CHECK = HBD_CALL_COUNT,
+    HBD_GRPC_WATCH_RUNS,
+    HBD_GRPC_METHODS,
     HBD_GRPC_UNKNOWN = -1 /* any other method: UNIMPLEMENTED */
 };
 
 /* What a completion on the queue is about; the first member of its tag. */
-typedef enum hbd_grpc_tag { TAG_NEW_CALL, TAG_ANSWERED, TAG_SHUTDOWN } hbd_grpc_tag;
+typedef enum hbd_grpc_tag {
+    TAG_NEW_CALL,
+    TAG_ANSWERED,
+    TAG_SHUTDOWN,
+    TAG_WATCH_SENT,  /* a watcher's message or final status went out */
+    TAG_WATCH_CLOSED /* a watcher's stream is over (client gone, or ended) */
+} hbd_grpc_tag;
+
+struct hbd_grpc_watcher;
+/* A watcher's tag: its kind and its watcher. */
+typedef struct hbd_grpc_watch_tag {
+    hbd_grpc_tag kind;
+    struct hbd_grpc_watcher *watcher;
+} hbd_grpc_watch_tag;
 
 struct hbd_grpc {
     hbd_engine *engine;
@@ -36,6 +50,10 @@ struct hbd_grpc {
     pthread_cond_t cv;
     int shut_down; /* the shutdown tag has come */
     char url[96];
+    /* Open WatchRuns streams, and how many. */
+    pthread_mutex_t watch_mu;
+    struct hbd_grpc_watcher *watchers;
+    unsigned int nwatchers;
 };
 
 /* One call, from the slot that waits for it to its answer. */
@@ -65,5 +83,17 @@ void hbd_grpc_serve(hbd_grpc_call *c);
 /* The call's answer has been sent (or the call is gone): records it and
    frees it. */
 void hbd_grpc_answered(hbd_grpc_call *c);
+/* The right the call's "authorization: Bearer TOKEN" metadata grants. */
+hbd_right hbd_grpc_bearer_right(const hbd_grpc_call *c);
+
+/* WatchRuns (grpc_watch.c). A new WatchRuns call: the stream takes the
+   call over, or the call is answered with an error. */
+void hbd_grpc_watch_begin(hbd_grpc_call *c);
+/* A watcher's batch completed (a TAG_WATCH_* tag). */
+void hbd_grpc_watch_completed(hbd_grpc_watch_tag *tag, int success);
+/* The engine's feed of status changes (hbd_change_fn). */
+void hbd_grpc_watch_change(void *srv, int64_t run_id, const char *status, uint64_t change);
+/* Ends every stream (UNAVAILABLE: the server is stopping). */
+void hbd_grpc_watch_end_all(hbd_grpc *srv);
 
 #endif /* HBD_GRPC_FRONT_INTERNAL_H */

@@ -94,8 +94,7 @@ static grpc_slice request_bytes(hbd_grpc_call *c)
     return s;
 }
 
-/* The right the call's "authorization: Bearer TOKEN" grants. */
-static hbd_right bearer_right(hbd_grpc_call *c)
+hbd_right hbd_grpc_bearer_right(const hbd_grpc_call *c)
 {
     hbd_auth *auth = c->srv->auth;
     if (!hbd_auth_enabled(auth))
@@ -148,7 +147,7 @@ static void serve_health(hbd_grpc_call *c, const uint8_t *in, size_t len)
 static int serve_call(hbd_grpc_call *c, hbd_call call, const uint8_t *in, size_t len)
 {
     const char *name = hbd_call_name(call);
-    hbd_right right = bearer_right(c);
+    hbd_right right = hbd_grpc_bearer_right(c);
     if (right == HBD_RIGHT_NONE) {
         hbd_warn_limited("grpc: refused request", "grpc %s: refused: no valid token", name);
         fail(c, GRPC_STATUS_UNAUTHENTICATED,
@@ -190,6 +189,10 @@ static int serve_call(hbd_grpc_call *c, hbd_call call, const uint8_t *in, size_t
 
 void hbd_grpc_serve(hbd_grpc_call *c)
 {
+    if (c->method == HBD_GRPC_WATCH_RUNS) {
+        hbd_grpc_watch_begin(c);
+        return;
+    }
     c->started = hbd_mono_now();
     c->status = GRPC_STATUS_OK;
     c->counted = 1;

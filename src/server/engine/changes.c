@@ -1,0 +1,59 @@
+/*
+ * The engine's feed of status changes (hbd_engine_watch_changes): each
+ * change reaches the watcher once it is durable, never before, so a
+ * watcher is never told of a status a crash could take back. The watcher
+ * is read when the report fires, under its own lock, so that setting
+ * another (or none) takes effect at once for reports still pending.
+ */
+#include <stdlib.h>
+
+#include "committer.h"
+#include "engine_internal.h"
+#include "log.h"
+#include "run_status.h"
+
+typedef struct report {
+    hbd_durable w;
+    hbd_engine *engine;
+    int64_t run_id;
+    int status;
+    uint64_t change;
+} report;
+
+static void fire(void *arg, int rc)
+{
+    report *r = arg;
+    hbd_engine *e = r->engine;
+    if (rc == 0) {
+        pthread_mutex_lock(&e->watch_mu);
+        if (e->watch_fn != NULL)
+            e->watch_fn(e->watch_arg, r->run_id, hbd_status_token(r->status), r->change);
+        pthread_mutex_unlock(&e->watch_mu);
+    }
+    free(r);
+}
+
+void hbd_engine__report_change(hbd_engine *e, uint64_t ticket, int64_t run_id, int status,
+                               uint64_t change)
+{
+    pthread_mutex_lock(&e->watch_mu);
+    int watched = e->watch_fn != NULL;
+    pthread_mutex_unlock(&e->watch_mu);
+    if (!watched)
+        return;
+    report *r = malloc(sizeof *r);
+    if (r == NULL) {
+        hbd_warn("out of memory: a status change is not reported to its watchers");
+        return;
+    }
+    *r = (report){.engine = e, .run_id = run_id, .status = status, .change = change};
+    hbd_committer_notify(e->committer, ticket, &r->w, fire, r);
+}
+
+void hbd_engine_watch_changes(hbd_engine *e, hbd_change_fn fn, void *arg)
+{
+    pthread_mutex_lock(&e->watch_mu);
+    e->watch_fn = fn;
+    e->watch_arg = arg;
+    pthread_mutex_unlock(&e->watch_mu);
+}
