@@ -71,7 +71,7 @@ typedef void (*hbeat_stall_change_fn)(void *arg, int stalled);
 
 /** Current version of hbeat_service_options. Version 2 added
     progress_timeout and on_stall_change. */
-#define HBEAT_SERVICE_OPTIONS_VERSION 2
+#define HBEAT_SERVICE_OPTIONS_VERSION 3
 
 /**
  * With interval 0 the loop beats every this many seconds: the pace at which
@@ -144,13 +144,22 @@ typedef struct hbeat_service_options {
     hbeat_stall_change_fn on_stall_change;
     /** Passed to on_stall_change. */
     void *on_stall_change_arg;
+    /* ---- version 3 ---- */
+    /** Non-zero: while the loop runs, ask the gateway to push the run's
+        status changes (a gateway of vtable version 4 that can: grpc:// and
+        grpcs://); when the server's status differs from the service's, the
+        loop beats at once instead of at its next beat, and that beat brings
+        the change as any beat does (on_status_change, the status reported
+        from then on). A gateway that cannot push is told once in the log
+        and the loop beats as usual. Default 0. */
+    int watch;
 } hbeat_service_options;
 
 /** Initializer: Jobmon's defaults. Set workflow_run_id before use. */
 #define HBEAT_SERVICE_OPTIONS_INIT                                                                 \
     {                                                                                              \
         HBEAT_SERVICE_OPTIONS_VERSION, 0, 30.0, 3.1, NULL, 5u, NULL, NULL, NULL, NULL, NULL, 0.0,  \
-            2.0, 0.0, 0.2, 0.0, 0, 0, 0.0, NULL, NULL                                              \
+            2.0, 0.0, 0.2, 0.0, 0, 0, 0.0, NULL, NULL, 0                                           \
     }
 
 /**

@@ -70,6 +70,21 @@ const hbeat_gateway_vtable *hbeat__gateway_vtable(const hbeat_gateway *gw)
     return gw != NULL ? gw->vtable : NULL;
 }
 
+int hbeat__gateway_watch(hbeat_gateway *gw, int64_t workflow_run_id, hbeat_status_push_fn push,
+                         void *arg, void **handle, hbeat_error *err)
+{
+    if (!HAS_METHOD(gw, watch, 4) || gw->vtable->unwatch == NULL)
+        return hbeat_error_set(err, HBEAT_ENOTSUP, "the %s transport cannot watch a run",
+                               hbeat_gateway_transport(gw));
+    return gw->vtable->watch(gw->self, workflow_run_id, push, arg, handle, err);
+}
+
+void hbeat__gateway_unwatch(hbeat_gateway *gw, void *handle)
+{
+    if (handle != NULL)
+        gw->vtable->unwatch(gw->self, handle);
+}
+
 const char *hbeat_gateway_transport(const hbeat_gateway *gw)
 {
     if (gw == NULL)

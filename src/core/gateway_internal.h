@@ -31,5 +31,10 @@ void *hbeat__gateway_impl(const hbeat_gateway *gw, const hbeat_gateway_vtable *v
 /* The vtable `gw` was made with: how tests reach any transport's calls,
    with hbeat_gateway_self() for the first argument. NULL for NULL. */
 const hbeat_gateway_vtable *hbeat__gateway_vtable(const hbeat_gateway *gw);
+/* The gateway's watch, or HBEAT_ENOTSUP when it cannot push (see the
+   vtable's watch and unwatch). */
+int hbeat__gateway_watch(hbeat_gateway *gw, int64_t workflow_run_id, hbeat_status_push_fn push,
+                         void *arg, void **handle, hbeat_error *err);
+void hbeat__gateway_unwatch(hbeat_gateway *gw, void *handle);
 
 #endif

@@ -136,11 +136,12 @@ static int loop_body(hbeat_service *svc, hbeat_stop_event *stop, hbeat_error *er
             continue;
         }
         int64_t beat_at = next_beat_at(svc, failures, retry_at);
-        if (now < beat_at) {
+        /* A pushed change makes a beat due at once (watch.c). */
+        if (now < beat_at && !hbeat__watch_take_push(svc)) {
             int64_t wake_at =
                 earliest(earliest(pending_lease_deadline(svc), beat_at), hbeat__stall_at(svc));
-            if (now < wake_at &&
-                hbeat__wait_until(svc->clock, stop, wake_at, NULL) == HBEAT__WAIT_STOPPED)
+            if (now < wake_at && hbeat__wait_until(svc->clock, stop, wake_at, &svc->push_wake) ==
+                                     HBEAT__WAIT_STOPPED)
                 return 0;
             hbeat__check_lease(svc);
             continue;
@@ -174,7 +175,9 @@ static int loop(hbeat_service *svc, hbeat_stop_event *stop, hbeat_error *err)
     pthread_mutex_lock(&svc->mu);
     svc->loop_stop = stop;
     pthread_mutex_unlock(&svc->mu);
+    hbeat__watch_start(svc);
     int rc = loop_body(svc, stop, err);
+    hbeat__watch_stop(svc);
     /* From here on a beat still in flight reports to nobody. */
     pthread_mutex_lock(&svc->mu);
     svc->loop_stop = NULL;

@@ -103,8 +103,10 @@ static int copy_options(const hbeat_service_options *in, hbeat_service_options *
                                in->version, HBEAT_SERVICE_OPTIONS_VERSION);
     hbeat_service_options defaults = HBEAT_SERVICE_OPTIONS_INIT;
     *out = defaults;
-    memcpy(out, in,
-           in->version == 1 ? offsetof(hbeat_service_options, progress_timeout) : sizeof(*out));
+    size_t known = in->version == 1   ? offsetof(hbeat_service_options, progress_timeout)
+                   : in->version == 2 ? offsetof(hbeat_service_options, watch)
+                                      : sizeof(*out);
+    memcpy(out, in, known);
     return 0;
 }
 
@@ -205,6 +207,7 @@ int hbeat_service_new(hbeat_service **out, hbeat_gateway *gw, const hbeat_servic
     svc->progress_timeout_ns = seconds_to_ns(opts->progress_timeout);
     svc->on_stall = opts->on_stall_change;
     svc->on_stall_arg = opts->on_stall_change_arg;
+    svc->watch = opts->watch != 0;
     svc->rng = hbeat__rng_seed(opts->seed, svc);
     strcpy(svc->status, opts->initial_status != NULL ? opts->initial_status : "R");
 

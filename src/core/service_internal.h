@@ -44,6 +44,13 @@ struct hbeat_service {
     int loop_stalled;
     int progress_wake;
 
+    /* Watching (watch.c): whether to, the gateway's handle while the loop
+       runs, and the flag a push raises to make the loop beat at once
+       (atomic; the loop's ready flag while it waits for its next beat). */
+    int watch;
+    void *watch_handle;
+    int push_wake;
+
     pthread_mutex_t mu;  /* guards everything below */
     pthread_cond_t idle; /* a tick slot or a callback finished */
     char status[HBEAT_STATUS_MAX + 1];
@@ -107,6 +114,14 @@ int64_t hbeat__stall_at(hbeat_service *svc);
 int hbeat__progress_gate(hbeat_service *svc, int64_t now);
 /* progress.c: the loop has ended; a stall ends with it, untold. */
 void hbeat__progress_loop_ended(hbeat_service *svc);
+
+/* watch.c: the loop starts watching its run when the service asks for it
+   and the gateway can push (called once loop_stop is set), and stops
+   watching before it ends (before loop_stop is cleared). */
+void hbeat__watch_start(hbeat_service *svc);
+void hbeat__watch_stop(hbeat_service *svc);
+/* watch.c: 1 (and the flag cleared) when a push asked for a beat now. */
+int hbeat__watch_take_push(hbeat_service *svc);
 
 /* schedule.c */
 uint64_t hbeat__rng_next(uint64_t *state);

@@ -32,8 +32,9 @@ extern "C" {
     Version 2: create_run_with.
     Version 3: no new method; requests carry lease_remaining and replies
     have a server member (a gateway written against version 3 may read and
-    fill them, because a library that accepts its table has them). */
-#define HBEAT_GATEWAY_VTABLE_VERSION 3
+    fill them, because a library that accepts its table has them).
+    Version 4: watch and unwatch (a server that pushes status changes). */
+#define HBEAT_GATEWAY_VTABLE_VERSION 4
 
 /** Flag: every method may be called from several threads at once. */
 #define HBEAT_GATEWAY_THREAD_SAFE 0x1u
@@ -82,6 +83,14 @@ typedef struct hbeat_heartbeat_reply {
  */
 typedef void (*hbeat_gateway_done_fn)(void *arg, int rc, const hbeat_heartbeat_reply *reply,
                                       const hbeat_error *err);
+
+/**
+ * (Version 4.) Receives a watched run's status as the server reports it: at
+ * once when the watch starts (and again after the gateway watched anew,
+ * e.g. after a reconnect), then on each change. Called on a thread of the
+ * gateway's; it must not block, nor unwatch.
+ */
+typedef void (*hbeat_status_push_fn)(void *arg, int64_t workflow_run_id, const char *status);
 
 /** Receives one run from list_runs; return non-zero to stop the listing. */
 typedef int (*hbeat_run_sink_fn)(void *ctx, const hbeat_run_info *run);
@@ -150,6 +159,25 @@ typedef struct hbeat_gateway_vtable {
      */
     int (*create_run_with)(void *self, int64_t workflow_id, const hbeat_run_create_options *opts,
                            hbeat_run_info *out, hbeat_error *err);
+
+    /* Version 4 ---------------------------------------------------------- */
+
+    /**
+     * Optional (version 4). Watch run @p workflow_run_id: @p push gets its
+     * status whenever the server reports one, until unwatch. The gateway
+     * keeps the watch up by itself (a lost connection is watched anew, and
+     * the status then reported again), so a change is never missed. On 0,
+     * *handle names the watch; on an error (an unknown run, a refused
+     * token) push is never called.
+     */
+    int (*watch)(void *self, int64_t workflow_run_id, hbeat_status_push_fn push, void *arg,
+                 void **handle, hbeat_error *err);
+
+    /**
+     * Required with watch. End the watch @p handle: once this returns, push
+     * is not running for it and is never called again. Not from push.
+     */
+    void (*unwatch)(void *self, void *handle);
 } hbeat_gateway_vtable;
 
 /**

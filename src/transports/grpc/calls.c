@@ -50,6 +50,7 @@ _Static_assert(SAME(HBEAT__GRPC_OK, GRPC_STATUS_OK) &&
 #define OPS 6
 
 struct hbeat__grpc_call {
+    hbeat__grpc_tag tag; /* HBEAT__GRPC_TAG_CALL */
     hbeat__grpc_gw *gw;
     grpc_call *call;
     hbeat__grpc_method method;
@@ -222,6 +223,7 @@ static int start(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessag
     if (c == NULL) {
         return hbeat_error_set(err, HBEAT_ENOMEM, "gRPC: out of memory");
     }
+    c->tag = HBEAT__GRPC_TAG_CALL;
     c->gw = gw;
     c->method = m;
     c->finish = finish;
@@ -265,12 +267,8 @@ static int start(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessag
     grpc_op ops[OPS];
     memset(ops, 0, sizeof(ops));
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    if (gw->set.authorization != NULL) {
-        c->auth.key = grpc_slice_from_static_string("authorization");
-        c->auth.value = grpc_slice_from_static_string(gw->set.authorization);
-        ops[0].data.send_initial_metadata.count = 1;
-        ops[0].data.send_initial_metadata.metadata = &c->auth;
-    }
+    ops[0].data.send_initial_metadata.metadata = hbeat__grpc_auth_metadata(gw, &c->auth);
+    ops[0].data.send_initial_metadata.count = ops[0].data.send_initial_metadata.metadata != NULL;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = c->send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -344,7 +342,12 @@ static void *poll_main(void *arg)
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             return NULL;
         }
-        if (ev.type == GRPC_OP_COMPLETE) {
+        if (ev.type != GRPC_OP_COMPLETE) {
+            continue;
+        }
+        if (*(hbeat__grpc_tag *)ev.tag == HBEAT__GRPC_TAG_WATCH) {
+            hbeat__grpc_watch_event(ev.tag, ev.success);
+        } else {
             /* A batch with RECV_STATUS_ON_CLIENT always completes with its
                status filled in, success or not. */
             complete(ev.tag);
@@ -410,6 +413,16 @@ int hbeat__grpc_call_blocking(hbeat__grpc_gw *gw, hbeat__grpc_method m, const Pr
     return 0;
 }
 
+grpc_metadata *hbeat__grpc_auth_metadata(hbeat__grpc_gw *gw, grpc_metadata *md)
+{
+    if (gw->set.authorization == NULL) {
+        return NULL;
+    }
+    md->key = grpc_slice_from_static_string("authorization");
+    md->value = grpc_slice_from_static_string(gw->set.authorization);
+    return md;
+}
+
 void hbeat__grpc_shutdown(hbeat__grpc_gw *gw)
 {
     pthread_mutex_lock(&gw->mu);
@@ -417,6 +430,7 @@ void hbeat__grpc_shutdown(hbeat__grpc_gw *gw)
     for (hbeat__grpc_call *c = gw->calls; c != NULL; c = c->next) {
         grpc_call_cancel(c->call, NULL);
     }
+    hbeat__grpc_watch_cancel_all_locked(gw);
     while (gw->in_flight > 0) {
         pthread_cond_wait(&gw->idle, &gw->mu);
     }

@@ -27,6 +27,8 @@ static const struct {
                                &hbeat_pb__list_runs_reply__descriptor},
     [HBEAT__GRPC_SET_STATUS] = {"/hbeat.v1.HeartbeatService/SetStatus",
                                 &hbeat_pb__set_status_reply__descriptor},
+    [HBEAT__GRPC_WATCH_RUNS] = {"/hbeat.v1.HeartbeatService/WatchRuns",
+                                &hbeat_pb__run_change__descriptor},
 };
 
 const char *hbeat__grpc_method_path(hbeat__grpc_method m)

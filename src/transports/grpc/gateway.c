@@ -331,6 +331,8 @@ const hbeat_gateway_vtable hbeat__grpc_vtable = {
     .get_run = gateway_get_run,
     .list_runs = gateway_list_runs,
     .set_status = gateway_set_status,
+    .watch = hbeat__grpc_watch_start,
+    .unwatch = hbeat__grpc_unwatch,
 };
 
 int hbeat__grpc_open(hbeat_gateway **out, const char *url, const hbeat_gateway_options *opts,

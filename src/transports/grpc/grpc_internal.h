@@ -5,6 +5,7 @@
  *   codec.c     replies: a call's final status and its message, checked
  *   calls.c     one unary call on the gateway's channel; the completion
  *               queue thread; closing with calls in flight
+ *   watch.c     WatchRuns streams behind the vtable's watch
  *   gateway.c   the vtable and hbeat__grpc_open
  */
 #ifndef HBEAT_TRANSPORTS_GRPC_INTERNAL_H
@@ -40,8 +41,16 @@ typedef enum hbeat__grpc_method {
     HBEAT__GRPC_GET_RUN,
     HBEAT__GRPC_LIST_RUNS,
     HBEAT__GRPC_SET_STATUS,
+    HBEAT__GRPC_WATCH_RUNS, /* server streaming: watch.c */
     HBEAT__GRPC_METHODS
 } hbeat__grpc_method;
+
+/* What a completion on the gateway's queue is about: every tag starts with
+   one of these. */
+typedef enum hbeat__grpc_tag {
+    HBEAT__GRPC_TAG_CALL = 1, /* a unary call's one batch (calls.c) */
+    HBEAT__GRPC_TAG_WATCH     /* a batch of a watch's stream (watch.c) */
+} hbeat__grpc_tag;
 
 /* ---- url.c ---- */
 
@@ -94,6 +103,7 @@ void hbeat__grpc_reply_free(ProtobufCMessage *reply, hbeat__wire_arena *arena);
 
 typedef struct hbeat__grpc_gw hbeat__grpc_gw;
 typedef struct hbeat__grpc_call hbeat__grpc_call;
+typedef struct hbeat__grpc_watch hbeat__grpc_watch;
 
 /* A finished call: rc 0 and *reply, or an error in err. Runs on the
    completion queue thread (async) or the caller's (blocking). */
@@ -117,6 +127,9 @@ struct hbeat__grpc_gw {
     unsigned int in_flight;
     /* Calls in flight, for close to cancel. */
     hbeat__grpc_call *calls;
+    /* Watches (watch.c); each counts in in_flight while its stream may
+       still start batches. */
+    hbeat__grpc_watch *watches;
 };
 
 /* Make the channel and start the completion queue thread. */
@@ -137,6 +150,19 @@ int hbeat__grpc_call_async(hbeat__grpc_gw *gw, hbeat__grpc_method m, const Proto
 void hbeat__grpc_shutdown(hbeat__grpc_gw *gw);
 /* Stop the completion queue thread and release the channel. */
 void hbeat__grpc_disconnect(hbeat__grpc_gw *gw);
+
+/* ---- watch.c ---- */
+
+/* The vtable's watch and unwatch. */
+int hbeat__grpc_watch_start(void *self, int64_t workflow_run_id, hbeat_status_push_fn push,
+                            void *arg, void **handle, hbeat_error *err);
+void hbeat__grpc_unwatch(void *self, void *handle);
+/* A completion with a HBEAT__GRPC_TAG_WATCH tag (the queue thread). */
+void hbeat__grpc_watch_event(void *tag, int success);
+/* Cancels every watch's stream (closing: none restarts); with gw->mu held. */
+void hbeat__grpc_watch_cancel_all_locked(hbeat__grpc_gw *gw);
+/* The authorization metadata of every call, or NULL (count 0). */
+grpc_metadata *hbeat__grpc_auth_metadata(hbeat__grpc_gw *gw, grpc_metadata *md);
 
 /* ---- gateway.c ---- */
 

@@ -63,7 +63,10 @@ hbeat_gateway *itest_open(const char *url, double timeout_s)
     int rc = hbeat_gateway_open(&gw, url, &o, &err);
     if (rc != 0)
         fail_msg("open %s: %d %s", url, rc, err.message);
-    assert_string_equal(hbeat_gateway_transport(gw), strncmp(url, "nng+", 4) == 0 ? "nng" : "rest");
+    const char *want = strncmp(url, "nng+", 4) == 0   ? "nng"
+                       : strncmp(url, "grpc", 4) == 0 ? "grpc"
+                                                      : "rest";
+    assert_string_equal(hbeat_gateway_transport(gw), want);
     return gw;
 }
 
