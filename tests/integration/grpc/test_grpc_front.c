@@ -8,7 +8,10 @@
  *     call whose commit failed ends INTERNAL;
  *   - the limit on calls in flight: with one call waiting for its commit,
  *     the next ends UNAVAILABLE at once, and the first is answered once
- *     the commit goes through.
+ *     the commit goes through;
+ *   - a WatchRuns client that does not read while thousands of changes
+ *     commit (more than HTTP/2's window holds, then more than 1024
+ *     waiting): its stream ends RESOURCE_EXHAUSTED.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -229,6 +232,95 @@ static void test_health_follows_the_store(void **state)
                      GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
 }
 
+/* Starts a batch and waits for it. */
+static void run_batch(grpc_call *call, grpc_completion_queue *cq, grpc_op *ops, size_t n)
+{
+    assert_int_equal(grpc_call_start_batch(call, ops, n, (void *)2, NULL), GRPC_CALL_OK);
+    grpc_event ev = grpc_completion_queue_pluck(
+        cq, (void *)2,
+        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(60, GPR_TIMESPAN)), NULL);
+    assert_int_equal(ev.type, GRPC_OP_COMPLETE);
+}
+
+static void test_a_watcher_that_does_not_read_is_ended(void **state)
+{
+    (void)state;
+    int64_t run = create_run();
+    /* A channel whose window does not grow: what the client does not read
+       soon holds the server's sends back. */
+    grpc_arg args[] = {
+        {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, {.integer = 0}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, {.integer = 1024}}};
+    grpc_channel_args ch = {2, args};
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    grpc_channel *slow = grpc_channel_create(hbd_grpc_url(front) + strlen("grpc://"), creds, &ch);
+    grpc_channel_credentials_release(creds);
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_call *call = grpc_channel_create_call(
+        slow, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+        grpc_slice_from_static_string("/hbeat.v1.HeartbeatService/WatchRuns"), NULL,
+        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(120, GPR_TIMESPAN)), NULL);
+    HbeatPb__WatchRunsRequest req = HBEAT_PB__WATCH_RUNS_REQUEST__INIT;
+    req.n_workflow_run_ids = 1;
+    req.workflow_run_ids = &run;
+    grpc_slice out = grpc_slice_malloc(hbeat_pb__watch_runs_request__get_packed_size(&req));
+    hbeat_pb__watch_runs_request__pack(&req, GRPC_SLICE_START_PTR(out));
+    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&out, 1);
+    grpc_slice_unref(out);
+    grpc_metadata_array initial, trailing;
+    grpc_metadata_array_init(&initial);
+    grpc_metadata_array_init(&trailing);
+    grpc_op ops[4];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+    run_batch(call, cq, ops, 4);
+
+    /* Changes commit while the client reads nothing. */
+    for (int i = 0; i < 20000; i++) {
+        hbd_run r;
+        uint64_t ticket;
+        assert_int_equal(
+            hbd_engine_set_status_begin(engine, run, i % 2 ? "C" : "H", 1, &r, &ticket, NULL), 0);
+    }
+    /* Now read: some changes, then the end. */
+    int messages = 0;
+    for (;;) {
+        grpc_byte_buffer *msg = NULL;
+        memset(ops, 0, sizeof ops);
+        ops[0].op = GRPC_OP_RECV_MESSAGE;
+        ops[0].data.recv_message.recv_message = &msg;
+        run_batch(call, cq, ops, 1);
+        if (msg == NULL)
+            break;
+        grpc_byte_buffer_destroy(msg);
+        messages++;
+    }
+    grpc_status_code status;
+    grpc_slice details;
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[0].data.recv_status_on_client.trailing_metadata = &trailing;
+    ops[0].data.recv_status_on_client.status = &status;
+    ops[0].data.recv_status_on_client.status_details = &details;
+    run_batch(call, cq, ops, 1);
+    print_message("  %d messages, then status %d\n", messages, (int)status);
+    assert_int_equal(status, GRPC_STATUS_RESOURCE_EXHAUSTED);
+    assert_true(messages < 20000);
+    grpc_slice_unref(details);
+    grpc_byte_buffer_destroy(send);
+    grpc_metadata_array_destroy(&initial);
+    grpc_metadata_array_destroy(&trailing);
+    grpc_call_unref(call);
+    grpc_completion_queue_shutdown(cq);
+    grpc_completion_queue_destroy(cq);
+    grpc_channel_destroy(slow);
+}
+
 int main(void)
 {
     hbd_log_set_level(HBEAT_LOG_ERROR + 1);
@@ -239,6 +331,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_calls_in_flight_are_limited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health_follows_the_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_watcher_that_does_not_read_is_ended, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,6 +332,32 @@ class Watching(unittest.TestCase):
                 next(self.watch(ids, token=token))
             self.assertEqual(cm.exception.code(), code, cm.exception.details())
 
+    def test_streams_are_limited_by_grpc_max_calls(self):
+        with tempfile.TemporaryDirectory(prefix="hbeatd-grpc-") as tmp:
+            server = Hbeatd(ARGS.hbeatd, tmp, extra=("--grpc-max-calls", "1"))
+            channel = grpc.insecure_channel(server.target)
+            create = channel.unary_unary(SERVICE + "CreateRun",
+                                         request_serializer=lambda m: m.SerializeToString(),
+                                         response_deserializer=self.pb.CreateRunReply.FromString)
+            md = [("authorization", "Bearer " + OPERATOR)]
+            run = create(self.pb.CreateRunRequest(workflow_id=1, status="R"), metadata=md,
+                         timeout=5).run.workflow_run_id
+            stub = channel.unary_stream(SERVICE + "WatchRuns",
+                                        request_serializer=lambda m: m.SerializeToString(),
+                                        response_deserializer=self.pb.RunChange.FromString)
+            first = stub(self.pb.WatchRunsRequest(workflow_run_ids=[run]), metadata=md,
+                         timeout=20)
+            self.assertEqual(next(first).status, "R")
+            with self.assertRaises(grpc.RpcError) as cm:
+                next(stub(self.pb.WatchRunsRequest(workflow_run_ids=[run]), metadata=md,
+                          timeout=5))
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+            # A call still goes through: streams do not count as calls.
+            create(self.pb.CreateRunRequest(workflow_id=1), metadata=md, timeout=5)
+            first.cancel()
+            self.assertEqual(server.stop(), 0)
+            channel.close()
+
     def test_sigterm_ends_the_stream(self):
         with tempfile.TemporaryDirectory(prefix="hbeatd-grpc-") as tmp:
             server = Hbeatd(ARGS.hbeatd, tmp)
