@@ -45,6 +45,28 @@ static hbd_grpc *front;
 static grpc_channel *channel;
 static char db[64];
 
+/* `m` packed into a byte buffer (destroy it). */
+static grpc_byte_buffer *packed(const ProtobufCMessage *m)
+{
+    grpc_slice out = grpc_slice_malloc(protobuf_c_message_get_packed_size(m));
+    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(out));
+    grpc_byte_buffer *b = grpc_raw_byte_buffer_create(&out, 1);
+    grpc_slice_unref(out);
+    return b;
+}
+
+/* The ops that open a call: its request, and the server's metadata. */
+static void opening_ops(grpc_op *ops, grpc_byte_buffer *send, grpc_metadata_array *initial)
+{
+    memset(ops, 0, 4 * sizeof *ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = initial;
+}
+
 /* One unary call; *reply (may be NULL) gets the unpacked reply of
    `reply_type` on OK. Returns the call's status. */
 static grpc_status_code unary(const char *method, const ProtobufCMessage *req,
@@ -57,11 +79,7 @@ static grpc_status_code unary(const char *method, const ProtobufCMessage *req,
     grpc_slice path = grpc_slice_from_static_string(method);
     grpc_call *call = grpc_channel_create_call(channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, path,
                                                NULL, deadline, NULL);
-    size_t len = protobuf_c_message_get_packed_size(req);
-    grpc_slice out = grpc_slice_malloc(len);
-    protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(out));
-    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&out, 1);
-    grpc_slice_unref(out);
+    grpc_byte_buffer *send = packed(req);
     grpc_metadata_array initial, trailing;
     grpc_metadata_array_init(&initial);
     grpc_metadata_array_init(&trailing);
@@ -70,12 +88,7 @@ static grpc_status_code unary(const char *method, const ProtobufCMessage *req,
     grpc_slice details;
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+    opening_ops(ops, send, &initial);
     ops[4].op = GRPC_OP_RECV_MESSAGE;
     ops[4].data.recv_message.recv_message = &recv;
     ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
@@ -263,21 +276,12 @@ static void test_a_watcher_that_does_not_read_is_ended(void **state)
     HbeatPb__WatchRunsRequest req = HBEAT_PB__WATCH_RUNS_REQUEST__INIT;
     req.n_workflow_run_ids = 1;
     req.workflow_run_ids = &run;
-    grpc_slice out = grpc_slice_malloc(hbeat_pb__watch_runs_request__get_packed_size(&req));
-    hbeat_pb__watch_runs_request__pack(&req, GRPC_SLICE_START_PTR(out));
-    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&out, 1);
-    grpc_slice_unref(out);
+    grpc_byte_buffer *send = packed(&req.base);
     grpc_metadata_array initial, trailing;
     grpc_metadata_array_init(&initial);
     grpc_metadata_array_init(&trailing);
     grpc_op ops[4];
-    memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+    opening_ops(ops, send, &initial);
     run_batch(call, cq, ops, 4);
 
     /* Changes commit while the client reads nothing. */
