@@ -26,7 +26,17 @@
 #ifdef HBD_WITH_GRPC
 #include "front_grpc.h"
 #else
+/* Built without gRPC: there is never a gRPC front end to ask or stop. */
 typedef struct hbd_grpc hbd_grpc;
+static const char *hbd_grpc_url(const hbd_grpc *grpc)
+{
+    (void)grpc;
+    return "";
+}
+static void hbd_grpc_stop(hbd_grpc *grpc)
+{
+    (void)grpc;
+}
 #endif
 #include "front_rest.h"
 #include "hbeat/errors.h"
@@ -232,15 +242,6 @@ static int start_grpc(server *s, hbeat_error *err)
         return 0;
     hbd_error("--grpc: this hbeatd was built without gRPC; pass --grpc none");
     return EXIT_USAGE;
-}
-static const char *hbd_grpc_url(const hbd_grpc *grpc)
-{
-    (void)grpc;
-    return NULL;
-}
-static void hbd_grpc_stop(hbd_grpc *grpc)
-{
-    (void)grpc;
 }
 #endif
 
