@@ -292,12 +292,17 @@ static int start(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessag
     return 0;
 }
 
-/* The reply's bytes and the status, checked; then the finish callback. */
-static void complete(hbeat__grpc_call *c)
+/* The reply's bytes and the status, checked; then the finish callback.
+   Everything start() wrote into the call was written before it linked the
+   call under gw->mu, so taking gw->mu first makes it visible here without
+   relying on gRPC's own hand-off (which ThreadSanitizer cannot see into). */
+static void complete(hbeat__grpc_gw *gw, hbeat__grpc_call *c)
 {
-    hbeat__grpc_gw *gw = c->gw;
-    unlink_call(c);
     pthread_mutex_lock(&gw->mu);
+    *c->prevp = c->next;
+    if (c->next != NULL) {
+        c->next->prevp = c->prevp;
+    }
     int closing = gw->closing;
     pthread_mutex_unlock(&gw->mu);
 
@@ -350,7 +355,7 @@ static void *poll_main(void *arg)
         } else {
             /* A batch with RECV_STATUS_ON_CLIENT always completes with its
                status filled in, success or not. */
-            complete(ev.tag);
+            complete(gw, ev.tag);
         }
     }
 }
@@ -392,11 +397,13 @@ int hbeat__grpc_call_blocking(hbeat__grpc_gw *gw, hbeat__grpc_method m, const Pr
                               hbeat__wire_arena *arena, ProtobufCMessage **out, hbeat_error *err)
 {
     waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL, HBEAT_ERROR_INIT};
+    /* Held from the start, so that wake() sees the waiter as made here. */
+    pthread_mutex_lock(&w.mu);
     int rc = start(gw, m, req, arena, wake, &w, err);
     if (rc != 0) {
+        pthread_mutex_unlock(&w.mu);
         return rc;
     }
-    pthread_mutex_lock(&w.mu);
     while (!w.done) {
         pthread_cond_wait(&w.cv, &w.mu);
     }
