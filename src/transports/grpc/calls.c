@@ -195,15 +195,20 @@ static void call_free(hbeat__grpc_call *c)
     free(c);
 }
 
-static void unlink_call(hbeat__grpc_call *c)
+/* Under gw->mu. */
+static void unlink_locked(hbeat__grpc_call *c)
 {
-    hbeat__grpc_gw *gw = c->gw;
-    pthread_mutex_lock(&gw->mu);
     *c->prevp = c->next;
     if (c->next != NULL) {
         c->next->prevp = c->prevp;
     }
-    pthread_mutex_unlock(&gw->mu);
+}
+
+static void unlink_call(hbeat__grpc_call *c)
+{
+    pthread_mutex_lock(&c->gw->mu);
+    unlink_locked(c);
+    pthread_mutex_unlock(&c->gw->mu);
 }
 
 static void call_done(hbeat__grpc_gw *gw)
@@ -249,21 +254,6 @@ static int start(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessag
         return hbeat_error_set(err, HBEAT_ESYSTEM, "gRPC: %.160s: cannot make a call", gw->url);
     }
 
-    pthread_mutex_lock(&gw->mu);
-    if (gw->closing) {
-        pthread_mutex_unlock(&gw->mu);
-        call_free(c);
-        return hbeat_error_set(err, HBEAT_ECANCELED, "%.160s: the gateway is closing", gw->url);
-    }
-    c->next = gw->calls;
-    if (c->next != NULL) {
-        c->next->prevp = &c->next;
-    }
-    c->prevp = &gw->calls;
-    gw->calls = c;
-    gw->in_flight++;
-    pthread_mutex_unlock(&gw->mu);
-
     grpc_op ops[OPS];
     memset(ops, 0, sizeof(ops));
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -281,7 +271,26 @@ static int start(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessag
     ops[5].data.recv_status_on_client.status = &c->status;
     ops[5].data.recv_status_on_client.status_details = &c->details;
     ops[5].data.recv_status_on_client.error_string = &c->error_string;
-    grpc_call_error e = grpc_call_start_batch(c->call, ops, OPS, c, NULL);
+    /* Everything of `c` is read before the lock is released: once the
+       batch starts, the call may complete and be freed on the queue's
+       thread, and the lock is what orders the two for ThreadSanitizer. */
+    grpc_call *call = c->call;
+    pthread_mutex_lock(&gw->mu);
+    if (gw->closing) {
+        pthread_mutex_unlock(&gw->mu);
+        call_free(c);
+        return hbeat_error_set(err, HBEAT_ECANCELED, "%.160s: the gateway is closing", gw->url);
+    }
+    c->next = gw->calls;
+    if (c->next != NULL) {
+        c->next->prevp = &c->next;
+    }
+    c->prevp = &gw->calls;
+    gw->calls = c;
+    gw->in_flight++;
+    pthread_mutex_unlock(&gw->mu);
+
+    grpc_call_error e = grpc_call_start_batch(call, ops, OPS, c, NULL);
     if (e != GRPC_CALL_OK) {
         unlink_call(c);
         call_free(c);
@@ -299,10 +308,7 @@ static int start(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessag
 static void complete(hbeat__grpc_gw *gw, hbeat__grpc_call *c)
 {
     pthread_mutex_lock(&gw->mu);
-    *c->prevp = c->next;
-    if (c->next != NULL) {
-        c->next->prevp = c->prevp;
-    }
+    unlink_locked(c);
     int closing = gw->closing;
     pthread_mutex_unlock(&gw->mu);
 
@@ -350,7 +356,13 @@ static void *poll_main(void *arg)
         if (ev.type != GRPC_OP_COMPLETE) {
             continue;
         }
-        if (*(hbeat__grpc_tag *)ev.tag == HBEAT__GRPC_TAG_WATCH) {
+        /* Calls and watches fill their tags in before they last release
+           gw->mu; taking it here makes that visible without relying on
+           gRPC's own hand-off, which ThreadSanitizer cannot see into. */
+        pthread_mutex_lock(&gw->mu);
+        hbeat__grpc_tag kind = *(hbeat__grpc_tag *)ev.tag;
+        pthread_mutex_unlock(&gw->mu);
+        if (kind == HBEAT__GRPC_TAG_WATCH) {
             hbeat__grpc_watch_event(ev.tag, ev.success);
         } else {
             /* A batch with RECV_STATUS_ON_CLIENT always completes with its
