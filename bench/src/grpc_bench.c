@@ -95,12 +95,12 @@ static void raw_call(raw_client *c, grpc_byte_buffer *req)
 
 static grpc_byte_buffer *beat_bytes(void)
 {
-    Hbeat__V1__HeartbeatRequest hb = HBEAT__V1__HEARTBEAT_REQUEST__INIT;
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
     hb.workflow_run_id = 1;
     hb.status = "R";
     hb.next_report_increment = 90.0;
-    grpc_slice s = grpc_slice_malloc(hbeat__v1__heartbeat_request__get_packed_size(&hb));
-    hbeat__v1__heartbeat_request__pack(&hb, GRPC_SLICE_START_PTR(s));
+    grpc_slice s = grpc_slice_malloc(hbeat_pb__heartbeat_request__get_packed_size(&hb));
+    hbeat_pb__heartbeat_request__pack(&hb, GRPC_SLICE_START_PTR(s));
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
     return bb;

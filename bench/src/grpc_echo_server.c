@@ -68,19 +68,19 @@ static grpc_byte_buffer *answer(grpc_byte_buffer *req)
         grpc_byte_buffer_reader_init(&r, req);
         grpc_slice all = grpc_byte_buffer_reader_readall(&r);
         grpc_byte_buffer_reader_destroy(&r);
-        Hbeat__V1__HeartbeatRequest *hb = hbeat__v1__heartbeat_request__unpack(
+        HbeatPb__HeartbeatRequest *hb = hbeat_pb__heartbeat_request__unpack(
             NULL, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
         if (hb != NULL) {
             seq = hb->sequence;
-            hbeat__v1__heartbeat_request__free_unpacked(hb, NULL);
+            hbeat_pb__heartbeat_request__free_unpacked(hb, NULL);
         }
         grpc_slice_unref(all);
     }
-    Hbeat__V1__HeartbeatReply rep = HBEAT__V1__HEARTBEAT_REPLY__INIT;
+    HbeatPb__HeartbeatReply rep = HBEAT_PB__HEARTBEAT_REPLY__INIT;
     rep.status = "R";
     rep.sequence = seq;
-    grpc_slice out = grpc_slice_malloc(hbeat__v1__heartbeat_reply__get_packed_size(&rep));
-    hbeat__v1__heartbeat_reply__pack(&rep, GRPC_SLICE_START_PTR(out));
+    grpc_slice out = grpc_slice_malloc(hbeat_pb__heartbeat_reply__get_packed_size(&rep));
+    hbeat_pb__heartbeat_reply__pack(&rep, GRPC_SLICE_START_PTR(out));
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&out, 1);
     grpc_slice_unref(out);
     return bb;

@@ -195,6 +195,16 @@ static void call_free(hbeat__grpc_call *c)
     free(c);
 }
 
+int hbeat__grpc_enter(hbeat__grpc_gw *gw, hbeat_error *err)
+{
+    pthread_mutex_lock(&gw->mu);
+    if (gw->closing) {
+        pthread_mutex_unlock(&gw->mu);
+        return hbeat_error_set(err, HBEAT_ECANCELED, "%.160s: the gateway is closing", gw->url);
+    }
+    return 0;
+}
+
 /* Under gw->mu. */
 static void unlink_locked(hbeat__grpc_call *c)
 {
@@ -275,11 +285,9 @@ static int start(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessag
        batch starts, the call may complete and be freed on the queue's
        thread, and the lock is what orders the two for ThreadSanitizer. */
     grpc_call *call = c->call;
-    pthread_mutex_lock(&gw->mu);
-    if (gw->closing) {
-        pthread_mutex_unlock(&gw->mu);
+    if (hbeat__grpc_enter(gw, err) != 0) {
         call_free(c);
-        return hbeat_error_set(err, HBEAT_ECANCELED, "%.160s: the gateway is closing", gw->url);
+        return HBEAT_ECANCELED;
     }
     c->next = gw->calls;
     if (c->next != NULL) {
