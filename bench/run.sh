@@ -21,6 +21,10 @@ jobs=${HBEAT_JOBS:-2}
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PROJECT_hbeat_INCLUDE="$root/bench/cmake/AddBench.cmake" >/dev/null
 cmake --build "$build" --parallel "$jobs" --target hbeat-bench >/dev/null
+# The gRPC rows are a program of their own (bench/README.md, "gRPC").
+if grep -q '^HBEAT_WITH_GRPC:BOOL=ON' "$build/CMakeCache.txt"; then
+    cmake --build "$build" --parallel "$jobs" --target hbeat-bench-grpc >/dev/null
+fi
 
 out=$build/bench-results
 mkdir -p "$out"

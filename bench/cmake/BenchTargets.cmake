@@ -68,3 +68,26 @@ if(HBEAT_BENCH_SMOKE_TEST)
   add_test(NAME bench_smoke COMMAND hbeat-bench --smoke)
   set_tests_properties(bench_smoke PROPERTIES LABELS bench-smoke TIMEOUT 600)
 endif()
+
+# The gRPC rows (bench/src/grpc_bench.c): a raw gRPC core unary call and
+# the service tick, both to a minimal gRPC core echo server.
+if(HBEAT_WITH_GRPC)
+  pkg_check_modules(BENCH_GRPC REQUIRED IMPORTED_TARGET grpc)
+  add_executable(hbeat-bench-grpc-server ${_bench_src}/grpc_echo_server.c)
+  target_link_libraries(hbeat-bench-grpc-server PRIVATE hbeat_proto PkgConfig::BENCH_GRPC
+    Threads::Threads)
+  add_executable(hbeat-bench-grpc ${_bench_src}/grpc_bench.c)
+  target_link_libraries(hbeat-bench-grpc PRIVATE hbeat hbeat_proto hbeat_bench_util
+    PkgConfig::BENCH_GRPC Threads::Threads m)
+  target_compile_definitions(hbeat-bench-grpc PRIVATE
+    BENCH_GRPC_SERVER="$<TARGET_FILE:hbeat-bench-grpc-server>")
+  add_dependencies(hbeat-bench-grpc hbeat-bench-grpc-server)
+  foreach(t hbeat-bench-grpc-server hbeat-bench-grpc)
+    hbeat_warnings(${t})
+    set_target_properties(${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
+  endforeach()
+  if(HBEAT_BENCH_SMOKE_TEST)
+    add_test(NAME bench_grpc_smoke COMMAND hbeat-bench-grpc --smoke)
+    set_tests_properties(bench_grpc_smoke PROPERTIES LABELS bench-smoke TIMEOUT 300)
+  endif()
+endif()

@@ -195,15 +195,30 @@ static void call_free(hbeat__grpc_call *c)
     free(c);
 }
 
-static void unlink_call(hbeat__grpc_call *c)
+int hbeat__grpc_enter(hbeat__grpc_gw *gw, hbeat_error *err)
 {
-    hbeat__grpc_gw *gw = c->gw;
     pthread_mutex_lock(&gw->mu);
+    if (gw->closing) {
+        pthread_mutex_unlock(&gw->mu);
+        return hbeat_error_set(err, HBEAT_ECANCELED, "%.160s: the gateway is closing", gw->url);
+    }
+    return 0;
+}
+
+/* Under gw->mu. */
+static void unlink_locked(hbeat__grpc_call *c)
+{
     *c->prevp = c->next;
     if (c->next != NULL) {
         c->next->prevp = c->prevp;
     }
-    pthread_mutex_unlock(&gw->mu);
+}
+
+static void unlink_call(hbeat__grpc_call *c)
+{
+    pthread_mutex_lock(&c->gw->mu);
+    unlink_locked(c);
+    pthread_mutex_unlock(&c->gw->mu);
 }
 
 static void call_done(hbeat__grpc_gw *gw)
@@ -249,21 +264,6 @@ static int start(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessag
         return hbeat_error_set(err, HBEAT_ESYSTEM, "gRPC: %.160s: cannot make a call", gw->url);
     }
 
-    pthread_mutex_lock(&gw->mu);
-    if (gw->closing) {
-        pthread_mutex_unlock(&gw->mu);
-        call_free(c);
-        return hbeat_error_set(err, HBEAT_ECANCELED, "%.160s: the gateway is closing", gw->url);
-    }
-    c->next = gw->calls;
-    if (c->next != NULL) {
-        c->next->prevp = &c->next;
-    }
-    c->prevp = &gw->calls;
-    gw->calls = c;
-    gw->in_flight++;
-    pthread_mutex_unlock(&gw->mu);
-
     grpc_op ops[OPS];
     memset(ops, 0, sizeof(ops));
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -281,7 +281,24 @@ static int start(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessag
     ops[5].data.recv_status_on_client.status = &c->status;
     ops[5].data.recv_status_on_client.status_details = &c->details;
     ops[5].data.recv_status_on_client.error_string = &c->error_string;
-    grpc_call_error e = grpc_call_start_batch(c->call, ops, OPS, c, NULL);
+    /* Everything of `c` is read before the lock is released: once the
+       batch starts, the call may complete and be freed on the queue's
+       thread, and the lock is what orders the two for ThreadSanitizer. */
+    grpc_call *call = c->call;
+    if (hbeat__grpc_enter(gw, err) != 0) {
+        call_free(c);
+        return HBEAT_ECANCELED;
+    }
+    c->next = gw->calls;
+    if (c->next != NULL) {
+        c->next->prevp = &c->next;
+    }
+    c->prevp = &gw->calls;
+    gw->calls = c;
+    gw->in_flight++;
+    pthread_mutex_unlock(&gw->mu);
+
+    grpc_call_error e = grpc_call_start_batch(call, ops, OPS, c, NULL);
     if (e != GRPC_CALL_OK) {
         unlink_call(c);
         call_free(c);
@@ -292,12 +309,14 @@ static int start(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessag
     return 0;
 }
 
-/* The reply's bytes and the status, checked; then the finish callback. */
-static void complete(hbeat__grpc_call *c)
+/* The reply's bytes and the status, checked; then the finish callback.
+   Everything start() wrote into the call was written before it linked the
+   call under gw->mu, so taking gw->mu first makes it visible here without
+   relying on gRPC's own hand-off (which ThreadSanitizer cannot see into). */
+static void complete(hbeat__grpc_gw *gw, hbeat__grpc_call *c)
 {
-    hbeat__grpc_gw *gw = c->gw;
-    unlink_call(c);
     pthread_mutex_lock(&gw->mu);
+    unlink_locked(c);
     int closing = gw->closing;
     pthread_mutex_unlock(&gw->mu);
 
@@ -345,12 +364,18 @@ static void *poll_main(void *arg)
         if (ev.type != GRPC_OP_COMPLETE) {
             continue;
         }
-        if (*(hbeat__grpc_tag *)ev.tag == HBEAT__GRPC_TAG_WATCH) {
+        /* Calls and watches fill their tags in before they last release
+           gw->mu; taking it here makes that visible without relying on
+           gRPC's own hand-off, which ThreadSanitizer cannot see into. */
+        pthread_mutex_lock(&gw->mu);
+        hbeat__grpc_tag kind = *(hbeat__grpc_tag *)ev.tag;
+        pthread_mutex_unlock(&gw->mu);
+        if (kind == HBEAT__GRPC_TAG_WATCH) {
             hbeat__grpc_watch_event(ev.tag, ev.success);
         } else {
             /* A batch with RECV_STATUS_ON_CLIENT always completes with its
                status filled in, success or not. */
-            complete(ev.tag);
+            complete(gw, ev.tag);
         }
     }
 }
@@ -392,11 +417,13 @@ int hbeat__grpc_call_blocking(hbeat__grpc_gw *gw, hbeat__grpc_method m, const Pr
                               hbeat__wire_arena *arena, ProtobufCMessage **out, hbeat_error *err)
 {
     waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL, HBEAT_ERROR_INIT};
+    /* Held from the start, so that wake() sees the waiter as made here. */
+    pthread_mutex_lock(&w.mu);
     int rc = start(gw, m, req, arena, wake, &w, err);
     if (rc != 0) {
+        pthread_mutex_unlock(&w.mu);
         return rc;
     }
-    pthread_mutex_lock(&w.mu);
     while (!w.done) {
         pthread_cond_wait(&w.cv, &w.mu);
     }

@@ -145,6 +145,10 @@ int hbeat__grpc_call_blocking(hbeat__grpc_gw *gw, hbeat__grpc_method m, const Pr
 int hbeat__grpc_call_async(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessage *req,
                            hbeat__grpc_finish_fn finish, void *arg, hbeat_error *err);
 
+/* Take gw->mu to start something new on the gateway: 0 with the lock held,
+   or HBEAT_ECANCELED (lock released) when the gateway is closing. */
+int hbeat__grpc_enter(hbeat__grpc_gw *gw, hbeat_error *err);
+
 /* Cancel every call in flight (they end with HBEAT_ECANCELED) and wait for
    them; later calls are refused. */
 void hbeat__grpc_shutdown(hbeat__grpc_gw *gw);

@@ -289,11 +289,9 @@ int hbeat__grpc_watch_start(void *self, int64_t workflow_run_id, hbeat_status_pu
     w->run_id = workflow_run_id;
     w->push = push;
     w->arg = arg;
-    pthread_mutex_lock(&gw->mu);
-    if (gw->closing) {
-        pthread_mutex_unlock(&gw->mu);
+    if (hbeat__grpc_enter(gw, err) != 0) {
         free(w);
-        return hbeat_error_set(err, HBEAT_ECANCELED, "%.160s: the gateway is closing", gw->url);
+        return HBEAT_ECANCELED;
     }
     w->next = gw->watches;
     gw->watches = w;

@@ -9,6 +9,37 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Every peer running, so that one a failed test left behind is stopped
+   when the test program exits. */
+#define LIVE_MAX 16
+static pid_t live[LIVE_MAX];
+
+static void kill_live(void)
+{
+    for (int i = 0; i < LIVE_MAX; i++) {
+        if (live[i] > 0) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+            live[i] = 0;
+        }
+    }
+}
+
+static void track(pid_t old, pid_t now)
+{
+    static int registered;
+    if (!registered) {
+        atexit(kill_live);
+        registered = 1;
+    }
+    for (int i = 0; i < LIVE_MAX; i++) {
+        if (live[i] == old) {
+            live[i] = now;
+            return;
+        }
+    }
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -47,6 +78,7 @@ static int spawn(grpc_peer *p)
         _exit(127);
     }
     p->pid = pid;
+    track(0, pid);
     for (int i = 0; i < 400; i++) {
         FILE *f = fopen(ready, "r");
         if (f != NULL) {
@@ -58,6 +90,7 @@ static int spawn(grpc_peer *p)
         }
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
+            track(pid, 0);
             p->pid = 0;
             fprintf(stderr, "grpc_peer: the peer exited (status %d) before serving\n", status);
             return -1;
@@ -113,6 +146,7 @@ static void reap(grpc_peer *p, int sig, int patience_ms)
         }
         sleep_ms(20);
     }
+    track(p->pid, 0);
     p->pid = 0;
 }
 

@@ -205,7 +205,12 @@ def main():
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    done.wait()
+    # A test that dies (or fails past its clean-up) must not leave us
+    # serving: stop when the parent is gone.
+    parent = os.getppid()
+    while not done.wait(0.5):
+        if os.getppid() != parent:
+            break
     server.stop(0.5).wait()
     # Not a normal exit: that would join handler threads still sleeping in
     # the slow mode.

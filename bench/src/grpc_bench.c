@@ -1,0 +1,300 @@
+/*
+ * The gRPC rows of the bench: the floor, a raw unary call made with gRPC's
+ * C core itself (registered method, one pluck queue, the heartbeat's
+ * protobuf bytes packed once), against hbeat_service_tick() and
+ * hbeat_service_tick_async() through hbeat_gateway_open("grpc://..."), all
+ * three to the same minimal gRPC core echo server (hbeat-bench-grpc-server,
+ * a process of its own), interleaved in blocks of 100 so that noise from
+ * the rest of the machine falls on all of them alike. Then the client's
+ * memory and threads, measured in a child process that has done nothing
+ * else: before opening the gateway, and after 200 beats.
+ *
+ *     hbeat-bench-grpc [--beats N] [--smoke]
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include "hbeat/hbeat.h"
+#include "hbeat/v1/hbeat.pb-c.h"
+#include "util.h"
+
+#define BLOCK 100
+
+/* ---- the floor: one raw unary call ---- */
+
+typedef struct raw_client {
+    grpc_channel *ch;
+    void *method;
+    grpc_completion_queue *cq;
+    uint64_t seq;
+} raw_client;
+
+static void raw_open(raw_client *c, const char *target)
+{
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    c->ch = grpc_channel_create(target, creds, NULL);
+    grpc_channel_credentials_release(creds);
+    c->method =
+        grpc_channel_register_call(c->ch, "/hbeat.v1.HeartbeatService/LogHeartbeat", NULL, NULL);
+    c->cq = grpc_completion_queue_create_for_pluck(NULL);
+}
+
+static void raw_close(raw_client *c)
+{
+    grpc_completion_queue_shutdown(c->cq);
+    grpc_completion_queue_destroy(c->cq);
+    grpc_channel_destroy(c->ch);
+}
+
+static void raw_call(raw_client *c, grpc_byte_buffer *req)
+{
+    gpr_timespec deadline =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_seconds(5, GPR_TIMESPAN));
+    grpc_call *call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS,
+                                                          c->cq, c->method, deadline, NULL);
+    grpc_metadata_array initial, trailing;
+    grpc_metadata_array_init(&initial);
+    grpc_metadata_array_init(&trailing);
+    grpc_byte_buffer *rep = NULL;
+    grpc_status_code status;
+    grpc_slice details;
+    grpc_op ops[6];
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = req;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &rep;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
+    ops[5].data.recv_status_on_client.status = &status;
+    ops[5].data.recv_status_on_client.status_details = &details;
+    grpc_call_start_batch(call, ops, 6, call, NULL);
+    grpc_event ev =
+        grpc_completion_queue_pluck(c->cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type != GRPC_OP_COMPLETE || status != GRPC_STATUS_OK || rep == NULL) {
+        bench_die("raw gRPC call failed: status %d", (int)status);
+    }
+    grpc_byte_buffer_destroy(rep);
+    grpc_slice_unref(details);
+    grpc_metadata_array_destroy(&initial);
+    grpc_metadata_array_destroy(&trailing);
+    grpc_call_unref(call);
+}
+
+static grpc_byte_buffer *beat_bytes(void)
+{
+    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
+    hb.workflow_run_id = 1;
+    hb.status = "R";
+    hb.next_report_increment = 90.0;
+    grpc_slice s = grpc_slice_malloc(hbeat_pb__heartbeat_request__get_packed_size(&hb));
+    hbeat_pb__heartbeat_request__pack(&hb, GRPC_SLICE_START_PTR(s));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+/* ---- the service ---- */
+
+typedef struct async_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, rc;
+} async_wait;
+
+static void on_tick(void *arg, int rc, const hbeat_update *u, const hbeat_error *err)
+{
+    (void)u;
+    (void)err;
+    async_wait *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    w->rc = rc;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void tick_async(hbeat_service *svc, async_wait *w)
+{
+    w->done = 0;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (hbeat_service_tick_async(svc, on_tick, w, &err) != 0) {
+        bench_die("tick_async: %s", err.message);
+    }
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (w->rc != 0) {
+        bench_die("tick_async failed: %d", w->rc);
+    }
+}
+
+static hbeat_service *open_service(const char *url, hbeat_gateway **gw)
+{
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (hbeat_gateway_open(gw, url, NULL, &err) != 0) {
+        bench_die("open %s: %s", url, err.message);
+    }
+    hbeat_service_options so = HBEAT_SERVICE_OPTIONS_INIT;
+    so.workflow_run_id = 1;
+    hbeat_service *svc;
+    if (hbeat_service_new(&svc, *gw, &so, &err) != 0) {
+        bench_die("service: %s", err.message);
+    }
+    return svc;
+}
+
+static void tick(hbeat_service *svc)
+{
+    hbeat_update u;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (hbeat_service_tick(svc, &u, &err) != 0) {
+        bench_die("tick: %s", err.message);
+    }
+}
+
+/* ---- client memory and threads, in a child of its own ---- */
+
+static void client_memory(const char *url, long out[4])
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        bench_die("pipe");
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        long v[4];
+        v[0] = bench_rss_kb(0);
+        v[1] = bench_threads(0);
+        hbeat_gateway *gw;
+        hbeat_service *svc = open_service(url, &gw);
+        for (int i = 0; i < 200; i++) {
+            tick(svc);
+        }
+        v[2] = bench_rss_kb(0);
+        v[3] = bench_threads(0);
+        if (write(fds[1], v, sizeof(v)) != (ssize_t)sizeof(v)) {
+            _exit(1);
+        }
+        hbeat_service_free(svc);
+        hbeat_gateway_free(gw);
+        _exit(0);
+    }
+    close(fds[1]);
+    if (read(fds[0], out, 4 * sizeof(long)) != (ssize_t)(4 * sizeof(long))) {
+        bench_die("client memory: the child failed");
+    }
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+}
+
+int main(int argc, char **argv)
+{
+    size_t beats = 5000;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--smoke") == 0) {
+            beats = 300;
+        } else if (strcmp(argv[i], "--beats") == 0 && i + 1 < argc) {
+            beats = (size_t)strtoul(argv[++i], NULL, 10);
+        } else {
+            fprintf(stderr, "usage: hbeat-bench-grpc [--beats N] [--smoke]\n");
+            return 2;
+        }
+    }
+    beats = (beats + BLOCK - 1) / BLOCK * BLOCK;
+
+    char dir[256], ready_path[512], log_path[512], ready[256], port[32];
+    if (bench_mkdtemp(dir, sizeof(dir), "grpc") != 0) {
+        bench_die("mkdtemp");
+    }
+    snprintf(ready_path, sizeof(ready_path), "%s/ready", dir);
+    snprintf(log_path, sizeof(log_path), "%s/server.log", dir);
+    char *sargv[] = {(char *)BENCH_GRPC_SERVER, ready_path, NULL};
+    pid_t server = bench_spawn(sargv, log_path, NULL);
+    if (server < 0 || bench_wait_ready(server, ready_path, 10.0, ready, sizeof(ready)) != 0 ||
+        bench_ready_value(ready, "grpc", "", port, sizeof(port)) != 0) {
+        bench_die("the gRPC echo server did not start");
+    }
+    char target[64], url[96];
+    snprintf(target, sizeof(target), "127.0.0.1:%s", port);
+    snprintf(url, sizeof(url), "grpc://%s", target);
+
+    /* Before this process starts gRPC: fork() and gRPC do not mix. */
+    long mem[4];
+    client_memory(url, mem);
+
+    grpc_init();
+    raw_client raw;
+    raw_open(&raw, target);
+    grpc_byte_buffer *req = beat_bytes();
+    hbeat_gateway *gw;
+    hbeat_service *svc = open_service(url, &gw);
+    async_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    for (int i = 0; i < 200; i++) { /* warm-up: connections, caches */
+        raw_call(&raw, req);
+        tick(svc);
+        tick_async(svc, &w);
+    }
+    bench_samples s_raw, s_tick, s_async;
+    bench_samples_init(&s_raw, beats);
+    bench_samples_init(&s_tick, beats);
+    bench_samples_init(&s_async, beats);
+    for (size_t done = 0; done < beats; done += BLOCK) {
+        for (int i = 0; i < BLOCK; i++) {
+            int64_t t0 = bench_now_ns();
+            raw_call(&raw, req);
+            bench_samples_add(&s_raw, bench_now_ns() - t0);
+        }
+        for (int i = 0; i < BLOCK; i++) {
+            int64_t t0 = bench_now_ns();
+            tick(svc);
+            bench_samples_add(&s_tick, bench_now_ns() - t0);
+        }
+        for (int i = 0; i < BLOCK; i++) {
+            int64_t t0 = bench_now_ns();
+            tick_async(svc, &w);
+            bench_samples_add(&s_async, bench_now_ns() - t0);
+        }
+    }
+    double raw50 = bench_samples_quantile_us(&s_raw, 0.5);
+    printf("gRPC, %zu beats each, interleaved in blocks of %d (microseconds)\n", beats, BLOCK);
+    printf("%-44s %10s %10s %8s\n", "row", "median", "p99", "ratio");
+    printf("%-44s %10.1f %10.1f %8s\n", "floor: raw gRPC core unary call", raw50,
+           bench_samples_quantile_us(&s_raw, 0.99), "1.00");
+    double t50 = bench_samples_quantile_us(&s_tick, 0.5);
+    printf("%-44s %10.1f %10.1f %8.2f\n", "service tick (grpc://)", t50,
+           bench_samples_quantile_us(&s_tick, 0.99), t50 / raw50);
+    double a50 = bench_samples_quantile_us(&s_async, 0.5);
+    printf("%-44s %10.1f %10.1f %8.2f\n", "service tick_async, waited for (grpc://)", a50,
+           bench_samples_quantile_us(&s_async, 0.99), a50 / raw50);
+    printf("client: RSS %ld KiB before the gateway, %ld KiB after 200 beats (+%ld KiB); "
+           "threads %ld -> %ld\n",
+           mem[0], mem[2], mem[2] - mem[0], mem[1], mem[3]);
+
+    hbeat_service_free(svc);
+    hbeat_gateway_free(gw);
+    grpc_byte_buffer_destroy(req);
+    raw_close(&raw);
+    grpc_shutdown();
+    bench_samples_free(&s_raw);
+    bench_samples_free(&s_tick);
+    bench_samples_free(&s_async);
+    bench_stop(server);
+    bench_rmtree(dir);
+    return 0;
+}
