@@ -88,6 +88,11 @@ static void *serve_queue(void *arg)
             continue;
         }
         hbd_grpc_call *c = (hbd_grpc_call *)tag;
+        if (*tag == TAG_ANSWERED) {
+            /* Ordered after the batch's start (see answer_mu). */
+            pthread_mutex_lock(&srv->answer_mu);
+            pthread_mutex_unlock(&srv->answer_mu);
+        }
         if (*tag == TAG_ANSWERED || !ev.success) {
             /* Answered, or a slot that will never get a call: the server
                is shutting down. */
@@ -168,6 +173,7 @@ int hbd_grpc_start(hbd_grpc **out, hbd_engine *engine, const hbd_grpc_options *o
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cv, NULL);
     pthread_mutex_init(&srv->watch_mu, NULL);
+    pthread_mutex_init(&srv->answer_mu, NULL);
     srv->server = create_server(o, sec);
     srv->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
@@ -253,6 +259,7 @@ void hbd_grpc_stop(hbd_grpc *srv)
     pthread_cond_destroy(&srv->cv);
     pthread_mutex_destroy(&srv->mu);
     pthread_mutex_destroy(&srv->watch_mu);
+    pthread_mutex_destroy(&srv->answer_mu);
     free(srv);
     grpc_shutdown();
 }

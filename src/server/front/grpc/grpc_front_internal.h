@@ -50,6 +50,11 @@ struct hbd_grpc {
     pthread_cond_t cv;
     int shut_down; /* the shutdown tag has come */
     char url[96];
+    /* Taken around starting an answer's batch, and by the queue thread
+       before it reads an answered call: the answer may start on the
+       store's writer thread, and the hand-off inside gRPC's library is
+       invisible to ThreadSanitizer. */
+    pthread_mutex_t answer_mu;
     /* Open WatchRuns streams, and how many. */
     pthread_mutex_t watch_mu;
     struct hbd_grpc_watcher *watchers;

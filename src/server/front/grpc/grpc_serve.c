@@ -53,7 +53,11 @@ static void send_answer(hbd_grpc_call *c)
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
     c->tag = TAG_ANSWERED;
-    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK) {
+    hbd_grpc *srv = c->srv;
+    pthread_mutex_lock(&srv->answer_mu);
+    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, c, NULL);
+    pthread_mutex_unlock(&srv->answer_mu);
+    if (e != GRPC_CALL_OK) {
         /* Only a misuse of the API gets here; the call is dropped. */
         hbd_error("grpc: cannot answer a call");
         hbd_grpc_answered(c);
