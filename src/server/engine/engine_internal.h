@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "engine.h"
+#include "run_store.h"
 #include "runs.h"
 
 struct hbd_committer;
@@ -16,6 +17,10 @@ struct hbd_engine {
     pthread_mutex_t mu; /* guards runs and closing */
     hbd_run_table runs;
     int closing;
+    /* The run store in use (run_store.h): SQLite's, whose self is this
+       engine and whose state is the fields below, or another. */
+    const hbd_run_store_ops *ops;
+    void *ops_self;
     struct hbd_store *store;
     struct hbd_committer *committer;
     struct hbd_reaper *reaper;
@@ -27,5 +32,9 @@ struct hbd_engine {
     double started;                  /* engine clock at open */
     double grace;                    /* seconds after `started` before the first reap */
 };
+
+/* SQLite's reaper pass (reaper.c), for its run_store.h table. */
+int hbd_engine_mem_reap(void *self, double now, int look_only, hbd_reaped_run **out, size_t *count,
+                        hbeat_error *err);
 
 #endif /* HBD_ENGINE_INTERNAL_H */

@@ -60,9 +60,52 @@ static void send_answer(hbd_grpc_call *c)
     }
 }
 
+/* A call whose result a deferred engine reports with its ticket. */
+struct grpc_later {
+    hbd_call call;
+    ProtobufCMessage *req;
+    hbd_pb_parts p;
+};
+
+static void drop_later(hbd_grpc_call *c)
+{
+    if (c->later == NULL)
+        return;
+    hbd_pb_parts_release(&c->later->p);
+    protobuf_c_message_free_unpacked(c->later->req, NULL);
+    free(c->later);
+    c->later = NULL;
+}
+
+static int set_reply(hbd_grpc_call *c, const ProtobufCMessage *msg);
+
+/* The reply of a deferred call, built once its result is in; 0 or the
+   call's error (with the call failed accordingly). */
+static void finish_later(hbd_grpc_call *c, int rc)
+{
+    struct grpc_later *l = c->later;
+    hbeat_error err = l->p.err;
+    const ProtobufCMessage *reply = NULL;
+    if (rc == 0 && (rc = hbd_pb_reply(l->call, l->req, &l->p, &reply, &err)) == 0 &&
+        set_reply(c, reply) != 0)
+        rc = hbeat_error_set(&err, HBEAT_ENOMEM, "out of memory");
+    if (rc != 0) {
+        if (err.code == 0)
+            hbeat_error_set(&err, rc, "the store failed");
+        hbd_pb_log_failure("grpc", hbd_call_name(l->call), rc, err.message);
+        fail(c, (grpc_status_code)hbeat__grpc_status_from_code(rc), "%s", err.message);
+    }
+    drop_later(c);
+}
+
 static void on_durable(void *arg, int rc)
 {
     hbd_grpc_call *c = arg;
+    if (c->later != NULL) {
+        finish_later(c, rc);
+        send_answer(c);
+        return;
+    }
     if (rc != 0) {
         grpc_byte_buffer_destroy(c->reply);
         c->reply = NULL;
@@ -168,6 +211,28 @@ static int serve_call(hbd_grpc_call *c, hbd_call call, const uint8_t *in, size_t
         fail(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed request: not a %s",
              hbd_pb_request_type(call)->name);
         return 0;
+    }
+    if (hbd_engine_deferred(c->srv->engine)) {
+        struct grpc_later *l = calloc(1, sizeof *l);
+        if (l == NULL) {
+            protobuf_c_message_free_unpacked(req, NULL);
+            fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+            return 0;
+        }
+        l->call = call;
+        l->req = req;
+        c->later = l;
+        uint64_t ticket = 0;
+        hbeat_error err = HBEAT_ERROR_INIT;
+        int rc = hbd_pb_begin(c->srv->engine, call, req, &l->p, &ticket, &err);
+        if (rc != 0) {
+            drop_later(c);
+            hbd_pb_log_failure("grpc", name, rc, err.message);
+            fail(c, (grpc_status_code)hbeat__grpc_status_from_code(rc), "%s", err.message);
+            return 0;
+        }
+        hbd_engine_when_durable(c->srv->engine, ticket, &c->durable, on_durable, c);
+        return 1;
     }
     hbd_pb_parts p;
     memset(&p, 0, sizeof p);
