@@ -36,7 +36,12 @@ static int finish(hbd_engine *e, int rc, uint64_t ticket, hbeat_error *err)
     pthread_mutex_unlock(&w.mu);
     pthread_cond_destroy(&w.cond);
     pthread_mutex_destroy(&w.mu);
-    return w.rc == 0 ? 0 : hbeat_error_set(err, w.rc, "the store failed to commit the change");
+    if (w.rc == 0)
+        return 0;
+    /* A deferred store said why in err itself. */
+    if (err != NULL && err->code == w.rc)
+        return w.rc;
+    return hbeat_error_set(err, w.rc, "the store failed to commit the change");
 }
 
 int hbd_engine_heartbeat(hbd_engine *e, int64_t run_id, const char *status, double inc,
