@@ -9,6 +9,8 @@
 #                             role hbeat with password PG_PASSWORD), PG_PORT
 #   pg_cluster.sh stop DIR    stop it (fast), leave DIR for the caller to remove
 #   pg_cluster.sh restart DIR stop it if it runs, then start the same cluster again
+# PG_FSYNC=on keeps PostgreSQL's fsync (off by default: tests need no
+# durability across a power loss, and it is faster).
 set -euo pipefail
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
@@ -58,9 +60,10 @@ start)
 local all all trust
 host all all 127.0.0.1/32 scram-sha-256
 EOF
-    # Tests, not production: no fsync, a small footprint.
+    # Tests, not production: no fsync (PG_FSYNC=on for measurements), a
+    # small footprint.
     cat >>"$dir/data/postgresql.conf" <<EOF
-fsync = off
+fsync = ${PG_FSYNC:-off}
 shared_buffers = 32MB
 max_connections = 100
 EOF
