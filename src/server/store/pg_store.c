@@ -53,6 +53,8 @@ typedef struct pg_store pg_store;
 typedef struct worker {
     pg_store *s;
     PGconn *conn;
+    int prepared; /* the statements are prepared on conn */
+    int lazy;     /* synchronous_commit is off (1), on (0), unknown (-1) */
     pthread_t thread;
     int started;
 } worker;
@@ -376,7 +378,7 @@ static int submit(void *self, const hbd_run_op *op, uint64_t *ticket)
 
 /* The statement of a job, and its parameters (at most 6). */
 typedef struct stmt {
-    const char *sql;
+    const char *name; /* prepared on each connection (prepare()) */
     const char *values[6];
     char buf[6][32];
     int n;
@@ -422,6 +424,26 @@ static const char sql_get[] = "SELECT " RUN_COLS " FROM hbeat_runs WHERE id = $1
 static const char sql_list[] = "SELECT " RUN_COLS " FROM hbeat_runs WHERE id > $1"
                                " AND ($2 = '' OR status = $2) ORDER BY id LIMIT $3";
 
+static const struct {
+    const char *name, *sql;
+} prepared[] = {{"plain", sql_plain},   {"beat", sql_beat}, {"status", sql_status},
+                {"create", sql_create}, {"get", sql_get},   {"list", sql_list}};
+
+/* Every statement, parsed and planned once per connection. */
+static int prepare(PGconn *c, char *why, size_t why_len)
+{
+    for (size_t i = 0; i < sizeof prepared / sizeof prepared[0]; i++) {
+        PGresult *r = PQprepare(c, prepared[i].name, prepared[i].sql, 0, NULL);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            snprintf(why, why_len, "preparing %s: %s", prepared[i].name, PQerrorMessage(c));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void statement(const job *j, stmt *st)
 {
     const hbd_run_op *op = &j->op;
@@ -430,10 +452,10 @@ static void statement(const job *j, stmt *st)
     switch (op->kind) {
     case HBD_OP_HEARTBEAT:
         if (op->plain && !j->strict) {
-            st->sql = sql_plain;
+            st->name = "plain";
             param_str(st, status_token(op->status));
         } else {
-            st->sql = sql_beat;
+            st->name = "beat";
             param_str(st, op->from_ok);
             param_str(st, status_token(op->status));
         }
@@ -442,12 +464,12 @@ static void statement(const job *j, stmt *st)
         break;
     case HBD_OP_UPDATE_STATUS:
     case HBD_OP_SET_STATUS:
-        st->sql = sql_status;
+        st->name = "status";
         param_str(st, op->from_ok);
         param_str(st, status_token(op->status));
         break;
     case HBD_OP_CREATE:
-        st->sql = sql_create;
+        st->name = "create";
         st->n = 0;
         param(st, "%lld", (long long)op->workflow_id);
         param_str(st, status_token(op->status));
@@ -455,10 +477,10 @@ static void statement(const job *j, stmt *st)
         param(st, "%.17g", op->has_increment ? op->increment : 0.0);
         break;
     case HBD_OP_GET:
-        st->sql = sql_get;
+        st->name = "get";
         break;
     default: /* LIST */
-        st->sql = sql_list;
+        st->name = "list";
         st->n = 0;
         param(st, "%lld", (long long)op->after_id);
         param_str(st, op->status >= 0 ? status_token(op->status) : "");
@@ -548,33 +570,45 @@ static void log_change(const job *j)
 /* Sends the batch in one pipeline and reads it back. Returns 0, or the
    error every job of the batch gets (with `why`). Jobs that must run
    again (a plain beat that found another status) are put in *again. */
-static int run_batch(pg_store *s, PGconn *c, job **jobs, size_t n, int *rcs, outcome *outs,
+static int run_batch(pg_store *s, worker *w, job **jobs, size_t n, int *rcs, outcome *outs,
                      char *why, size_t why_len)
 {
+    PGconn *c = w->conn;
+    if (!w->prepared) {
+        if (prepare(c, why, why_len) != 0)
+            return -1;
+        w->prepared = 1;
+        w->lazy = -1;
+    }
     int lazy = s->sync != HBD_SYNC_FULL;
     for (size_t i = 0; i < n && lazy; i++)
         lazy = is_lazy(jobs[i]);
+    /* Everything up to the sync is one implicit transaction: one commit
+       for the batch, and nothing of it if any statement fails. A batch of
+       plain beats only moves deadlines: its commit need not wait for the
+       WAL flush (a crash of the database may take the last of them back,
+       which the start-up grace absorbs; store.h, hbd_sync). The setting
+       is the session's, sent only when it changes. */
     int ok = PQenterPipelineMode(c);
-    ok = ok && PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
-    /* Only deadlines move: a crash of the database may take the last of
-       them back, which the start-up grace absorbs (store.h, hbd_sync). */
-    if (lazy)
-        ok = ok && PQsendQueryParams(c, "SET LOCAL synchronous_commit = off", 0, NULL, NULL, NULL,
-                                     NULL, 0);
-    size_t pre = lazy ? 2 : 1;
+    size_t pre = 0;
+    if (ok && w->lazy != lazy) {
+        ok = PQsendQueryParams(
+            c, lazy ? "SET synchronous_commit = off" : "SET synchronous_commit = on", 0, NULL, NULL,
+            NULL, NULL, 0);
+        pre = 1;
+    }
     for (size_t i = 0; i < n && ok; i++) {
         stmt st;
         statement(jobs[i], &st);
-        ok = PQsendQueryParams(c, st.sql, st.n, NULL, st.values, NULL, NULL, 0);
+        ok = PQsendQueryPrepared(c, st.name, st.n, st.values, NULL, NULL, 0);
     }
-    ok = ok && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
     ok = ok && PQpipelineSync(c);
     int failed = !ok;
     if (!ok)
         snprintf(why, why_len, "%s", PQerrorMessage(c));
-    /* Results: BEGIN, each statement, COMMIT, then the sync. Each query's
+    /* Results: the setting, each statement, then the sync. Each query's
        results end with a NULL. */
-    size_t expect = n + pre + 1;
+    size_t expect = n + pre;
     for (size_t q = 0; q < expect && ok; q++) {
         PGresult *r;
         int first = 1;
@@ -608,12 +642,15 @@ static int run_batch(pg_store *s, PGconn *c, job **jobs, size_t n, int *rcs, out
         }
         PQclear(r);
     }
+    /* A failed transaction took the setting back with it. */
+    w->lazy = failed ? -1 : lazy;
     if (!PQexitPipelineMode(c) && PQstatus(c) == CONNECTION_OK) {
         /* Results left over: the connection is out of step; start it
            again rather than read a later batch's answers as this one's. */
         failed = 1;
         snprintf(why, why_len, "the connection got out of step; reconnecting");
         PQreset(c);
+        w->prepared = 0;
     }
     one_line(why);
     return failed ? -1 : 0;
@@ -662,6 +699,7 @@ static void *worker_main(void *arg)
                 break;
             pthread_mutex_unlock(&s->mu);
             PQreset(w->conn);
+            w->prepared = 0;
             int up = PQstatus(w->conn) == CONNECTION_OK;
             if (up) {
                 set_connected(s, 1);
@@ -691,7 +729,7 @@ static void *worker_main(void *arg)
             outs[i] = DONE;
         }
         why[0] = '\0';
-        int rc = run_batch(s, w->conn, jobs, n, rcs, outs, why, sizeof why);
+        int rc = run_batch(s, w, jobs, n, rcs, outs, why, sizeof why);
         int lost = PQstatus(w->conn) != CONNECTION_OK;
         if (lost) {
             set_connected(s, -1);
