@@ -1181,6 +1181,30 @@ static void pg_part(void)
     throughput_of("pg_nng_tcp", LOAD_SP_TCP, nng_t, 2, counts, 2);
     throughput_of("pg_http", LOAD_HTTP, nng_t, 2, counts, 2);
     double t1 = (double)bench_now_ns() / 1e9;
+
+    /* A longer load on PostgreSQL alone: does it hold up as dead row
+       versions pile up and autovacuum comes by (its naptime is a minute)? */
+    double slice = cfg.smoke ? 0.5 : 15.0;
+    int slices = cfg.smoke ? 2 : 6;
+    fprintf(stderr, "bench: PostgreSQL under a long load (%d x %.0f s)\n", slices, slice);
+    for (int i = 0; i < slices; i++) {
+        tsum sum;
+        memset(&sum, 0, sizeof sum);
+        throughput_slice(LOAD_SP_TCP, &nng_t[1], 256, slice, &sum);
+        char key[64];
+        snprintf(key, sizeof key, "pg.long.%d", i);
+        row *r = add_row(ROW_MEM, "postgresql: a long load, nng tcp, 256 clients", key,
+                         "beats/s from %5.1f s to %5.1f s", i * slice, (i + 1) * slice);
+        if (sum.failed || sum.seconds <= 0) {
+            snprintf(r->note, sizeof r->note, "FAILED: %s", sum.err);
+            continue;
+        }
+        r->a = sum.done / sum.seconds;
+        snprintf(r->note, sizeof r->note, "dead row versions then %.0f, table %.1f MiB",
+                 pg_value("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname='hbeat_runs'"),
+                 pg_value("SELECT pg_total_relation_size('hbeat_runs')") / 1048576.0);
+    }
+    t1 = (double)bench_now_ns() / 1e9;
     stop_server(&sq);
     stop_server(&pg);
 
@@ -1194,7 +1218,7 @@ static void pg_part(void)
         pg_value("SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname='hbeat_runs'");
     double size = pg_value("SELECT pg_total_relation_size('hbeat_runs')");
     row *r = add_row(ROW_MEM, "postgresql: what the load left", "pg.churn.updates",
-                     "UPDATEs of runs during the throughput rounds");
+                     "UPDATEs of runs during the throughput rounds and the long load");
     r->a = upd - (isnan(upd0) ? 0 : upd0);
     snprintf(r->note, sizeof r->note, "over %.0f s; %.0f%% of them HOT (no index touched)", t1 - t0,
              upd > 0 ? 100.0 * hot / upd : 0.0);

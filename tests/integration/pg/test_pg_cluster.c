@@ -4,8 +4,9 @@
  * the other, an operator's change through one reaches a client of the
  * other; concurrent beats and operator changes through both lose no
  * acknowledged change; kill -9 of one under a two-host URL; both reaping,
- * each due run reaped once; the database restarted under load; bad
- * connection strings and a wrong password.
+ * each due run reaped once; the start-up grace kept by the service, not
+ * by each instance; the database restarted under load; bad connection
+ * strings and a wrong password.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -294,6 +295,59 @@ static void each_due_run_reaped_once(void **state)
     hbeat_gateway_free(admin);
 }
 
+/* The grace an hbeatd announced at start: "reaping starts after X s". */
+static double grace_of(const hbd_harness *h)
+{
+    FILE *f = fopen(h->log_path, "r");
+    assert_non_null(f);
+    char line[512];
+    double grace = -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        const char *at = strstr(line, "reaping starts after ");
+        if (at != NULL)
+            grace = atof(at + strlen("reaping starts after "));
+    }
+    fclose(f);
+    return grace;
+}
+
+static void grace_belongs_to_the_service(void **state)
+{
+    (void)state;
+    empty_db();
+    static const char *args[] = {"--db", NULL, "--reap-interval", "0.2", NULL};
+    args[1] = pg_uri();
+    hbd_harness a, b, c;
+    assert_int_equal(hbd_harness_start(&a, args), 0);
+    hbeat_gateway *gw = itest_open(a.rest_url, TIMEOUT);
+    hbeat_run_info run;
+    hbeat_run_create_options o = HBEAT_RUN_CREATE_OPTIONS_INIT;
+    o.status = "R";
+    o.next_report_increment = 30;
+    assert_int_equal(hbeat_run_create_with(gw, 7, &o, &run, NULL), 0);
+    hbeat_gateway_free(gw);
+    /* B starts while A reaps: no grace of its own. */
+    assert_int_equal(hbd_harness_start(&b, args), 0);
+    assert_true(grace_of(&b) == 0);
+    assert_int_equal(hbd_harness_stop(&a), 0);
+    assert_int_equal(hbd_harness_stop(&b), 0);
+    /* The whole service was down (longer than two intervals and a
+       second): the first to start takes a full deadline... */
+    pause_ms(1600);
+    assert_int_equal(hbd_harness_restart(&a), 0);
+    double full = grace_of(&a);
+    print_message("grace after the whole service was down: %g s\n", full);
+    assert_true(full == 30);
+    /* ...and one starting meanwhile shares what is left of it. */
+    assert_int_equal(hbd_harness_start(&c, args), 0);
+    double shared = grace_of(&c);
+    print_message("grace of an instance joining it: %g s\n", shared);
+    assert_true(shared > 25 && shared <= 30);
+    hbd_harness_cleanup(&a);
+    hbd_harness_cleanup(&b);
+    hbd_harness_cleanup(&c);
+}
+
 static void cluster(const char *verb)
 {
     char cmd[512];
@@ -411,6 +465,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_carries_on_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(each_due_run_reaped_once, setup_reaping, teardown),
         cmocka_unit_test_setup_teardown(database_restart_under_load, setup, teardown),
+        cmocka_unit_test(grace_belongs_to_the_service),
         cmocka_unit_test(bad_connections_are_clear_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
