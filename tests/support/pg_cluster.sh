@@ -13,7 +13,7 @@
 # durability across a power loss, and it is faster).
 set -euo pipefail
 
-bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 [ -x "$bin/initdb" ] || {
     echo "pg_cluster: no PostgreSQL server (install postgresql-15)" >&2
     exit 77
@@ -40,10 +40,10 @@ start_server() {
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || {
+if [ -z "$cmd" ] || [ -z "$dir" ]; then
     echo "usage: $0 start|stop|restart DIR" >&2
     exit 2
-}
+fi
 
 case $cmd in
 start)
@@ -51,6 +51,11 @@ start)
     dir=$(cd "$dir" && pwd)
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
     chmod 700 "$dir"
+    as_owner test -w "$dir" || {
+        echo "pg_cluster: the cluster's owner cannot reach $dir (a parent directory is" \
+            "not searchable by it, e.g. a mktemp -d); use a directory of its own" >&2
+        exit 1
+    }
     as_owner "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >"$dir/initdb.log" 2>&1 ||
         {
             cat "$dir/initdb.log" >&2

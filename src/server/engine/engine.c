@@ -559,6 +559,38 @@ void hbd_engine_when_durable(hbd_engine *e, uint64_t ticket, hbd_durable *w, hbd
     e->ops->when_done(e->ops_self, ticket, w, fn, arg);
 }
 
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int done, rc;
+    hbd_durable w;
+} waiter;
+
+static void on_reported(void *arg, int rc)
+{
+    waiter *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int hbd_engine_wait(hbd_engine *e, uint64_t ticket)
+{
+    waiter w = {.done = 0};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    hbd_engine_when_durable(e, ticket, &w.w, on_reported, &w);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cond, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.mu);
+    return w.rc;
+}
+
 int hbd_engine_failed(hbd_engine *e)
 {
     return e->ops->failed(e->ops_self);

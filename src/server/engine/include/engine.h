@@ -89,6 +89,12 @@ int hbd_engine_set_status_begin(hbd_engine *engine, int64_t run_id, const char *
 void hbd_engine_when_durable(hbd_engine *engine, uint64_t ticket, hbd_durable *w, hbd_durable_fn fn,
                              void *arg);
 
+/* Blocks this thread until `ticket` is reported, and returns its rc:
+   for a thread that may wait for the database (a /metrics scrape on one
+   of REST's threads, tests), never for nng's loop or gRPC's queue
+   thread. */
+int hbd_engine_wait(hbd_engine *engine, uint64_t ticket);
+
 /* One reaper pass now (the reaper thread calls this every reap_interval):
    moves every run whose deadline has passed to its reaper target and waits
    until that is durable. Does nothing while the start-up grace lasts.

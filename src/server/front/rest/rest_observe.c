@@ -5,7 +5,6 @@
  */
 #include "rest_observe.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,41 +52,6 @@ static void status_page(hbd_rest_reply *r)
     r->headers = page_headers;
 }
 
-/* A scrape's page from a deferred engine: this thread (one of
-   libmicrohttpd's) waits for the database's answer. Scrapes are rare; the
-   calls clients make never wait like this. */
-typedef struct reported {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    int done, rc;
-    hbd_durable w;
-} reported;
-
-static void on_reported(void *arg, int rc)
-{
-    reported *r = arg;
-    pthread_mutex_lock(&r->mu);
-    r->rc = rc;
-    r->done = 1;
-    pthread_cond_signal(&r->cond);
-    pthread_mutex_unlock(&r->mu);
-}
-
-static int wait_reported(hbd_engine *engine, uint64_t ticket)
-{
-    reported r = {.done = 0};
-    pthread_mutex_init(&r.mu, NULL);
-    pthread_cond_init(&r.cond, NULL);
-    hbd_engine_when_durable(engine, ticket, &r.w, on_reported, &r);
-    pthread_mutex_lock(&r.mu);
-    while (!r.done)
-        pthread_cond_wait(&r.cond, &r.mu);
-    pthread_mutex_unlock(&r.mu);
-    pthread_cond_destroy(&r.cond);
-    pthread_mutex_destroy(&r.mu);
-    return r.rc;
-}
-
 /* The runs by status, a page at a time, so that the engine's lock is never
    held for long. The in-memory view may be one group commit ahead of the
    disk, which does not matter for a gauge. */
@@ -103,8 +67,11 @@ static int count_runs(hbd_engine *engine, uint64_t counts[HBD_METRICS_STATUSES])
         hbeat_error err = HBEAT_ERROR_INIT;
         int rc = hbd_engine_list_runs_begin(engine, NULL, after, HBD_LIST_MAX, &runs, &n, &next,
                                             &ticket, &err);
+        /* A deferred engine's page: this thread (one of REST's) waits
+           for the database. Scrapes are rare; client calls never wait
+           like this. */
         if (rc == 0 && hbd_engine_deferred(engine))
-            rc = wait_reported(engine, ticket);
+            rc = hbd_engine_wait(engine, ticket);
         if (rc != 0)
             return rc;
         for (size_t i = 0; i < n; i++) {

@@ -17,15 +17,23 @@
 static const char oom_body[] = "{\"error\":{\"type\":\"ServerError\","
                                "\"exception_message\":\"out of memory\",\"status_code\":\"500\"}}";
 
-void hbd_rest_reply_init(hbd_rest_reply *r)
+/* A new body; what the engine call left (outputs, ticket) stays. */
+static void reset_body(hbd_rest_reply *r)
 {
+    free(r->heap);
+    r->heap = NULL;
     r->status = 500;
     r->allow = NULL;
     r->content_type = NULL;
     r->headers = NULL;
     r->body = oom_body;
     r->len = sizeof oom_body - 1;
+}
+
+void hbd_rest_reply_init(hbd_rest_reply *r)
+{
     r->heap = NULL;
+    reset_body(r);
     r->wait_durable = 0;
     r->ticket = 0;
     r->runs = NULL;
@@ -70,19 +78,6 @@ void hbd_rest_reply_release(hbd_rest_reply *r)
     free(r->heap);
     free(r->runs);
     hbd_rest_reply_init(r);
-}
-
-/* A new body; what the engine call left (outputs, ticket) stays. */
-static void reset_body(hbd_rest_reply *r)
-{
-    free(r->heap);
-    r->heap = NULL;
-    r->status = 500;
-    r->allow = NULL;
-    r->content_type = NULL;
-    r->headers = NULL;
-    r->body = oom_body;
-    r->len = sizeof oom_body - 1;
 }
 
 void hbd_rest_echo(char *dst, size_t cap, const char *src, size_t len)
