@@ -1,9 +1,10 @@
 /*
  * The run store on PostgreSQL (pg_store.h). Jobs (one per operation) wait
  * in one queue; each worker owns a connection, takes up to HBD_PG_BATCH
- * jobs, sorts them by run id and sends them in one pipeline: BEGIN, one
- * statement each, COMMIT, Sync. A job's outputs are written, then its
- * ticket reported, only once COMMIT has succeeded.
+ * jobs, sorts them by run id and sends them in one pipeline: one prepared
+ * statement each, then a sync, which commits them as one implicit
+ * transaction. A job's outputs are written, then its ticket reported, only
+ * once the sync has come back: the batch is committed.
  *
  * Tickets: a job is registered under its ticket when submitted; whoever
  * comes second (the worker finishing it, or when_done asking for it)
@@ -181,6 +182,8 @@ static const char *const migrations[] = {
     "INSERT INTO hbeat_reaper VALUES (1, 0, 0);",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+_Static_assert(NMIGRATIONS == HBD_PG_SCHEMA_VERSION, "one migration per schema version");
 
 static int schema_version(PGconn *c, int *version, hbeat_error *err)
 {
@@ -912,11 +915,6 @@ static const hbd_run_store_ops pg_ops = {
     .up = store_up,
     .close = store_close,
 };
-
-const char *hbd_pg_store_where(void *self)
-{
-    return ((pg_store *)self)->where;
-}
 
 static void describe(pg_store *s, PGconn *c)
 {

@@ -5,7 +5,8 @@
  * other; concurrent beats and operator changes through both lose no
  * acknowledged change; kill -9 of one under a two-host URL; both reaping,
  * each due run reaped once; the start-up grace kept by the service, not
- * by each instance; the database restarted under load; bad connection
+ * by each instance; the database restarted under load; two instances
+ * creating the schema at once, a newer schema refused; bad connection
  * strings and a wrong password.
  */
 #include <inttypes.h>
@@ -422,6 +423,67 @@ static int run_hbeatd(const char *env, const char *db, char *line, size_t size)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+static void psql(const char *sql)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "psql -q -d '%s' -c \"SET client_min_messages = warning; %s\"",
+             pg_uri(), sql);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+    int64_t none[1];
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    fclose(f);
+    return count_lines(path, needle, none, 1);
+}
+
+static void schema_made_once_and_guarded(void **state)
+{
+    (void)state;
+    psql("DROP TABLE IF EXISTS hbeat_runs, hbeat_reaper, hbeat_schema");
+    /* Two hbeatd at once on an empty database: one creates the schema,
+       the other waits for it, and both serve. */
+    char dir[] = "/tmp/hbeat-pg-race-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "for i in 1 2; do '%s' --db '%s' --listen tcp://127.0.0.1:0 --http none "
+             "--ready-file %s/ready$i 2>%s/log$i & echo $! >%s/pid$i; done",
+             HBEATD_PATH, pg_uri(), dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    char r1[128], r2[128], l1[128], l2[128];
+    snprintf(r1, sizeof r1, "%s/ready1", dir);
+    snprintf(r2, sizeof r2, "%s/ready2", dir);
+    snprintf(l1, sizeof l1, "%s/log1", dir);
+    snprintf(l2, sizeof l2, "%s/log2", dir);
+    double until = itest_now() + 10;
+    while (!(file_has(r1, "nng") && file_has(r2, "nng")) && itest_now() < until)
+        pause_ms(20);
+    int both = file_has(r1, "nng") && file_has(r2, "nng");
+    int migrated =
+        file_has(l1, "schema migrated to version 1") + file_has(l2, "schema migrated to version 1");
+    snprintf(cmd, sizeof cmd, "kill $(cat %s/pid1 %s/pid2); sleep 0.3; rm -rf %s", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    assert_true(both);
+    assert_int_equal(migrated, 1);
+
+    /* A schema from a newer hbeatd is refused, with the reason. */
+    psql("INSERT INTO hbeat_schema VALUES (99)");
+    char line[1024];
+    assert_int_equal(run_hbeatd("", pg_uri(), line, sizeof line), 0); /* tail's status */
+    print_message("%s", line);
+    assert_non_null(strstr(line, "the schema is version 99, newer than this hbeatd's 1"));
+    snprintf(cmd, sizeof cmd, "'%s' --db '%s' --listen tcp://127.0.0.1:0 --http none 2>/dev/null",
+             HBEATD_PATH, pg_uri());
+    int st = system(cmd);
+    assert_int_equal(WEXITSTATUS(st), 1);
+    psql("DELETE FROM hbeat_schema WHERE version = 99");
+}
+
 static void bad_connections_are_clear_errors(void **state)
 {
     (void)state;
@@ -479,6 +541,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(each_due_run_reaped_once, setup_reaping, teardown),
         cmocka_unit_test_setup_teardown(database_restart_under_load, setup, teardown),
         cmocka_unit_test(grace_belongs_to_the_service),
+        cmocka_unit_test(schema_made_once_and_guarded),
         cmocka_unit_test(bad_connections_are_clear_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,8 +56,5 @@ int hbd_pg_is_conninfo(const char *db);
    libpq said, never the password. */
 int hbd_pg_store_open(void **self, const hbd_run_store_ops **ops, const hbd_pg_store_options *o,
                       double *grace, hbeat_error *err);
-/* "host=... port=... dbname=... user=...": where the store is, for the
-   log (no password). */
-const char *hbd_pg_store_where(void *self);
 
 #endif /* HBD_PG_STORE_H */
