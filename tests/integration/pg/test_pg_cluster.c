@@ -369,6 +369,21 @@ static void cluster(const char *verb)
     assert_int_equal(system(cmd), 0);
 }
 
+/* hbeatd_store_up from the server's /metrics: 1, 0, or -1 when absent. */
+static int store_up(const hbd_harness *h)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "curl -s --noproxy '*' http://%s/metrics | grep '^hbeatd_store_up '",
+             h->rest_host_port);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char line[128] = "";
+    if (fgets(line, sizeof line, f) == NULL)
+        line[0] = '\0';
+    pclose(f);
+    return line[0] != '\0' ? atoi(line + strlen("hbeatd_store_up ")) : -1;
+}
+
 static void database_restart_under_load(void **state)
 {
     pair *p = *state;
@@ -391,6 +406,12 @@ static void database_restart_under_load(void **state)
             print_message("while the database is down: %s\n", err.message);
     }
     assert_non_null(strstr(err.message, "unavailable"));
+    /* nng says the same, and /metrics shows the store down. */
+    hbeat_gateway *ng = itest_open(p->a.nng_tcp_url, TIMEOUT);
+    assert_int_not_equal(itest_beat(ng, id, "R", 60, status, &err), 0);
+    print_message("nng while the database is down: %s\n", err.message);
+    assert_non_null(strstr(err.message, "UNAVAILABLE"));
+    assert_int_equal(store_up(&p->a), 0);
     cluster("restart");
     /* Back without restarting hbeatd: within a few reconnect attempts. */
     double until = itest_now() + 10;
@@ -401,8 +422,12 @@ static void database_restart_under_load(void **state)
     acked++;
     for (int i = 0; i < 5; i++)
         acked += itest_beat(gw, id, "R", 60, status, &err) == 0;
+    assert_int_equal(itest_beat(ng, id, "R", 60, status, &err), 0);
+    acked++;
+    assert_int_equal(store_up(&p->a), 1);
     hbeat_run_info run = itest_get(gw, id);
     assert_int_equal(run.beats, acked); /* every acknowledged beat is there */
+    hbeat_gateway_free(ng);
     hbeat_gateway_free(gw);
 }
 
