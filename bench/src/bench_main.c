@@ -994,10 +994,14 @@ static void server_rss(int durable)
 static char pg_dir[256], pg_uri[600];
 
 /* A throw-away cluster (tests/support/pg_cluster.sh); its URI in pg_uri. */
+static void pg_stop(void);
+
 static void pg_start(void)
 {
     if (bench_mkdtemp(pg_dir, sizeof pg_dir, "pg") != 0)
         bench_die("mkdtemp");
+    /* A measurement that fails (bench_die) stops the cluster too. */
+    atexit(pg_stop);
     char cmd[1024];
     /* fsync on, as SQLite durable has it: the same durability measured. */
     snprintf(cmd, sizeof cmd, "PG_FSYNC=on '%s' start '%s' >/dev/null", BENCH_PG_CLUSTER, pg_dir);
@@ -1017,11 +1021,14 @@ static void pg_start(void)
 
 static void pg_stop(void)
 {
+    if (pg_dir[0] == '\0')
+        return;
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' stop '%s' >/dev/null; rm -rf '%s'", BENCH_PG_CLUSTER, pg_dir,
              pg_dir);
     if (system(cmd) != 0)
         fprintf(stderr, "bench: could not stop the PostgreSQL cluster in %s\n", pg_dir);
+    pg_dir[0] = '\0';
 }
 
 /* psql -At: the first line of the answer as a number (NAN on failure). */
@@ -1196,7 +1203,7 @@ static void pg_part(void)
         row *r = add_row(ROW_MEM, "postgresql: a long load, nng tcp, 256 clients", key,
                          "beats/s from %5.1f s to %5.1f s", i * slice, (i + 1) * slice);
         if (sum.failed || sum.seconds <= 0) {
-            snprintf(r->note, sizeof r->note, "FAILED: %s", sum.err);
+            snprintf(r->note, sizeof r->note, "FAILED: %.140s", sum.err);
             continue;
         }
         r->a = sum.done / sum.seconds;
