@@ -4,7 +4,7 @@
 #
 #   bench/run.sh            the full run (about 4 minutes on 2 cores)
 #   bench/run.sh --smoke    a few hundred beats and short windows (CI)
-#   bench/run.sh [--only latency,throughput,rss,client,python] [--duration S]
+#   bench/run.sh [--only latency,throughput,rss,client,python,pg] [--duration S]
 #                [--beats N] [--sync full|normal]
 #
 # Environment:

@@ -39,46 +39,16 @@ say() {
     for line in "$@"; do printf '   %s\n' "$line"; done
 }
 note() { printf '   %s\n' "$@"; }
-die() {
-    printf '\ndemo: %s\n' "$*" >&2
-    exit 1
-}
-# Show a file with every line prefixed, e.g. "[nng client]  beat 3 run 1: status R".
-show() {
-    local prefix=$1 file=$2
-    sed "s/^/   $prefix  /" "$file"
-}
-# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.1 s.
-wait_for() {
-    local seconds=$1 what=$2
-    shift 2
-    local tries=$((seconds * 10))
-    while ! "$@"; do
-        tries=$((tries - 1))
-        [ "$tries" -gt 0 ] || die "gave up after ${seconds}s waiting for $what"
-        sleep 0.1
-    done
-}
+demo_name=demo
+# shellcheck source=scripts/demo_lib.sh
+. "$root/scripts/demo_lib.sh"
 
 # ---- processes we start, and the one place that stops them ---------------
 tmp=
 pids=()
 cleanup() {
     local rc=$?
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        # Bounded: 5 s for a clean stop, then SIGKILL.
-        local n=50
-        while kill -0 "$pid" 2>/dev/null && [ "$n" -gt 0 ]; do
-            sleep 0.1
-            n=$((n - 1))
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_pids "${pids[@]}"
     if [ -n "$tmp" ]; then
         if [ "$rc" -ne 0 ] && [ -s "$tmp/hbeatd.log" ]; then
             printf '\nhbeatd log (last lines):\n' >&2

@@ -21,6 +21,7 @@ packages=(
     libgrpc-dev                           # gRPC transport (gRPC's C core)
     libcurl4-openssl-dev libjansson-dev   # REST transport
     libsqlite3-dev libmicrohttpd-dev      # hbeatd: run store, REST front end
+    libpq-dev postgresql-15               # hbeatd: PostgreSQL store (libpq); its tests run a cluster
     libsystemd-dev                        # hbeatd: sd_notify (readiness, watchdog)
     libcmocka-dev                         # unit and integration tests
     # tools the tests and examples run

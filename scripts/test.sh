@@ -106,8 +106,8 @@ run_asan() {
     # Keep settings the caller chose; otherwise fail loudly on any finding.
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1:strict_init_order=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-    log "ctest build-asan (unit, integration)"
-    ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" -L 'unit|integration'
+    log "ctest build-asan (unit, integration, pg)"
+    ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" -L 'unit|integration|pg'
 }
 
 # ---- tsan: ThreadSanitizer ---------------------------------------------------

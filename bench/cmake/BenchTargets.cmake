@@ -49,7 +49,8 @@ target_compile_definitions(hbeat-bench PRIVATE
   BENCH_PY_SCRIPT="${_bench_dir}/py/aiohttp_beat.py"
   BENCH_PY_TICK_SCRIPT="${_bench_dir}/py/hbeat_beat.py"
   BENCH_PY_SRC="${_bench_dir}/../python/src"
-  BENCH_HBEAT_LIB="$<TARGET_FILE:hbeat>")
+  BENCH_HBEAT_LIB="$<TARGET_FILE:hbeat>"
+  BENCH_PG_CLUSTER="${_bench_dir}/../tests/support/pg_cluster.sh")
 add_dependencies(hbeat-bench hbeatd hbeat-bench-server hbeat-bench-client hbeat_bench_allocshim)
 
 foreach(t hbeat_bench_util hbeat-bench-server hbeat_bench_allocshim hbeat-bench-client hbeat-bench)

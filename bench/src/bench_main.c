@@ -299,6 +299,27 @@ static void start_server(server *s, const char *name, char *const argv_in[], int
     parse_ready(s);
 }
 
+/* hbeatd on `db` (a SQLite file or a postgresql:// URI) with `extra`
+   (NULL-terminated, or NULL) after the bench's own flags. */
+static void start_hbeatd_on(server *s, const char *name, const char *db, const char *const *extra)
+{
+    char dir[256];
+    if (bench_mkdtemp(dir, sizeof dir, "sock") != 0)
+        bench_die("mkdtemp");
+    static char ipc[16][600];
+    static int k;
+    int i = k++ % 16;
+    snprintf(ipc[i], sizeof ipc[i], "ipc://%s/hbeatd.sock", dir);
+    char *argv[40] = {
+        BENCH_HBEATD, "--listen",    "tcp://127.0.0.1:0", "--listen", ipc[i],
+        "--http",     "127.0.0.1:0", "--max-connections", "4096",     "--max-connections-per-ip",
+        "0",          "--db",        (char *)db};
+    int n = 13;
+    for (int j = 0; extra != NULL && extra[j] != NULL && n < 38; j++)
+        argv[n++] = (char *)extra[j];
+    start_server(s, name, argv, n);
+}
+
 /* durable: 0 for ":memory:", else a SQLite file; sync: its --sync (NULL:
    hbeatd's default). */
 static void start_hbeatd(server *s, const char *name, int durable, const char *sync)
@@ -892,11 +913,9 @@ static int cmp_double(const void *a, const void *b)
    rounds, so that a change in the machine's background load falls on all
    of them alike; beats/s is over all rounds, p99 the median of the
    rounds'. */
-static void throughput(const char *proto_tag, load_proto proto, const target_srv *targets,
-                       int ntargets)
+static void throughput_of(const char *proto_tag, load_proto proto, const target_srv *targets,
+                          int ntargets, const unsigned int *all_clients, int nclients)
 {
-    static const unsigned int all_clients[] = {1, 16, 256, 1024};
-    int nclients = cfg.smoke ? 3 : 4;
     int rounds = cfg.smoke ? 1 : 3;
     char section[64];
     snprintf(section, sizeof section, "throughput: %s",
@@ -936,6 +955,13 @@ static void throughput(const char *proto_tag, load_proto proto, const target_srv
     }
 }
 
+static void throughput(const char *proto_tag, load_proto proto, const target_srv *targets,
+                       int ntargets)
+{
+    static const unsigned int all_clients[] = {1, 16, 256, 1024};
+    throughput_of(proto_tag, proto, targets, ntargets, all_clients, cfg.smoke ? 3 : 4);
+}
+
 /* ---- server memory ---------------------------------------------------------------------- */
 
 static void server_rss(int durable)
@@ -961,6 +987,272 @@ static void server_rss(int durable)
     r->a = (double)(after - before) * 1024.0 / cfg.rss_runs;
     snprintf(r->note, sizeof r->note, "bytes");
     stop_server(&s);
+}
+
+/* ---- PostgreSQL beside SQLite durable ------------------------------------------------- */
+
+static char pg_dir[256], pg_uri[600];
+
+/* A throw-away cluster (tests/support/pg_cluster.sh); its URI in pg_uri. */
+static void pg_stop(void);
+
+static void pg_start(void)
+{
+    if (bench_mkdtemp(pg_dir, sizeof pg_dir, "pg") != 0)
+        bench_die("mkdtemp");
+    /* A measurement that fails (bench_die) stops the cluster too. */
+    atexit(pg_stop);
+    char cmd[1024];
+    /* fsync on, as SQLite durable has it: the same durability measured. */
+    snprintf(cmd, sizeof cmd, "PG_FSYNC=on '%s' start '%s' >/dev/null", BENCH_PG_CLUSTER, pg_dir);
+    if (system(cmd) != 0)
+        bench_die("cannot start a PostgreSQL cluster (%s)", BENCH_PG_CLUSTER);
+    snprintf(cmd, sizeof cmd, "%s/env", pg_dir);
+    FILE *f = fopen(cmd, "r");
+    char line[700];
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "PG_URI='", 8) == 0)
+            snprintf(pg_uri, sizeof pg_uri, "%.*s", (int)strcspn(line + 8, "'"), line + 8);
+    if (f != NULL)
+        fclose(f);
+    if (pg_uri[0] == '\0')
+        bench_die("no PG_URI from %s", BENCH_PG_CLUSTER);
+}
+
+static void pg_stop(void)
+{
+    if (pg_dir[0] == '\0')
+        return;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' stop '%s' >/dev/null; rm -rf '%s'", BENCH_PG_CLUSTER, pg_dir,
+             pg_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: could not stop the PostgreSQL cluster in %s\n", pg_dir);
+    pg_dir[0] = '\0';
+}
+
+/* psql -At: the first line of the answer as a number (NAN on failure). */
+static double pg_value(const char *sql)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "psql -At -d '%s' -c \"%s\" 2>/dev/null", pg_uri, sql);
+    FILE *f = popen(cmd, "r");
+    char line[128] = "";
+    if (f == NULL)
+        return NAN;
+    if (fgets(line, sizeof line, f) == NULL)
+        line[0] = '\0';
+    pclose(f);
+    return line[0] != '\0' ? atof(line) : NAN;
+}
+
+static void pg_exec(const char *sql)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "psql -q -d '%s' -v ON_ERROR_STOP=1 -c \"%s\" >/dev/null", pg_uri,
+             sql);
+    if (system(cmd) != 0)
+        bench_die("psql: %s", sql);
+}
+
+/* Waits for hbeatd's "reaper pass: N runs moved in X ms" line: X. */
+static double reaper_pass_ms(const server *s, double timeout_s)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/log", s->dir);
+    for (double waited = 0; waited < timeout_s; waited += 0.05) {
+        FILE *f = fopen(path, "r");
+        char line[512];
+        double ms = NAN;
+        while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+            const char *at = strstr(line, "runs moved in ");
+            if (at != NULL && strstr(line, "reaper pass: ") != NULL)
+                ms = atof(at + strlen("runs moved in "));
+        }
+        if (f != NULL)
+            fclose(f);
+        if (!isnan(ms))
+            return ms;
+        bench_sleep_ms(50);
+    }
+    return NAN;
+}
+
+/* A SQLite file of hbeatd's schema (v2) with n runs in R, one in a hundred
+   past its deadline. */
+static void sqlite_prefill(const char *path, long n, double now)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 '%s' \"PRAGMA page_size=1024; PRAGMA journal_mode=WAL;"
+             " CREATE TABLE runs (id INTEGER PRIMARY KEY, workflow_id INTEGER NOT NULL,"
+             " status TEXT NOT NULL, deadline REAL NOT NULL DEFAULT 0,"
+             " last_heartbeat REAL NOT NULL DEFAULT 0, beats INTEGER NOT NULL DEFAULT 0,"
+             " initial_increment REAL NOT NULL DEFAULT 0); PRAGMA user_version=2;"
+             " WITH RECURSIVE i(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM i WHERE x < %ld)"
+             " INSERT INTO runs SELECT x, 7, 'R', CASE WHEN x %% 100 = 0 THEN %.3f ELSE %.3f END,"
+             " %.3f, 1, 0 FROM i;\" >/dev/null",
+             path, n, now - 10, now + 3600, now - 30);
+    if (system(cmd) != 0)
+        bench_die("sqlite3: cannot fill %s", path);
+}
+
+static void pg_prefill(long n, double now)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "TRUNCATE hbeat_runs RESTART IDENTITY;"
+             " INSERT INTO hbeat_runs (workflow_id, status, deadline, last_heartbeat, beats)"
+             " SELECT 7, 'R', CASE WHEN x %% 100 = 0 THEN %.3f ELSE %.3f END, %.3f, 1"
+             " FROM generate_series(1, %ld) x;"
+             " UPDATE hbeat_reaper SET last_seen = 0, grace_until = 0",
+             now - 10, now + 3600, now - 30, n);
+    pg_exec(sql);
+    pg_exec("VACUUM ANALYZE hbeat_runs");
+}
+
+/* Memory per run and one reaper pass with 1 % of the runs due, for each
+   store, at n runs. */
+static void scale_point(long n, long base_sqlite_kb, long base_pg_kb)
+{
+    static const char *const reap[] = {"--reap-grace", "0", "--reap-interval", "0.5", NULL};
+    char dir[256], db[300], key[64];
+    if (bench_mkdtemp(dir, sizeof dir, "scale") != 0)
+        bench_die("mkdtemp");
+    snprintf(db, sizeof db, "%s/hbeatd.db", dir);
+    double now = (double)time(NULL);
+    sqlite_prefill(db, n, now);
+    server s;
+    start_hbeatd_on(&s, "scale-sqlite", db, reap);
+    double ms = reaper_pass_ms(&s, 120);
+    long rss = bench_rss_kb(s.pid);
+    stop_server(&s);
+    snprintf(key, sizeof key, "scale.sqlite.%ld.per_run", n);
+    row *r = add_row(ROW_MEM, "scale: runs held", key, "%8ld runs, SQLite: hbeatd RSS per run", n);
+    r->a = (double)(rss - base_sqlite_kb) * 1024.0 / (double)n;
+    snprintf(r->note, sizeof r->note, "bytes (RSS %.0f MiB)", rss / 1024.0);
+    snprintf(key, sizeof key, "scale.sqlite.%ld.reap_ms", n);
+    r = add_row(ROW_MEM, "scale: runs held", key, "%8ld runs, SQLite: reaper pass, %ld due", n,
+                n / 100);
+    r->a = ms;
+    snprintf(r->note, sizeof r->note, "ms (%.2f us per due run)", ms * 1e3 / (double)(n / 100));
+
+    pg_prefill(n, now);
+    start_hbeatd_on(&s, "scale-pg", pg_uri, reap);
+    ms = reaper_pass_ms(&s, 120);
+    rss = bench_rss_kb(s.pid);
+    stop_server(&s);
+    double bytes = pg_value("SELECT pg_total_relation_size('hbeat_runs')");
+    snprintf(key, sizeof key, "scale.pg.%ld.per_run", n);
+    r = add_row(ROW_MEM, "scale: runs held", key, "%8ld runs, PostgreSQL: table + indexes per run",
+                n);
+    r->a = bytes / (double)n;
+    snprintf(r->note, sizeof r->note, "bytes in the database; hbeatd RSS %+.1f MiB over idle",
+             (rss - base_pg_kb) / 1024.0);
+    snprintf(key, sizeof key, "scale.pg.%ld.reap_ms", n);
+    r = add_row(ROW_MEM, "scale: runs held", key, "%8ld runs, PostgreSQL: reaper pass, %ld due", n,
+                n / 100);
+    r->a = ms;
+    snprintf(r->note, sizeof r->note, "ms (%.2f us per due run)", ms * 1e3 / (double)(n / 100));
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) {
+    }
+}
+
+static void pg_part(void)
+{
+    fprintf(stderr, "bench: PostgreSQL beside SQLite durable\n");
+    pg_start();
+    server sq, pg;
+    start_hbeatd(&sq, "hbeatd-sqlite", 1, NULL);
+    start_hbeatd_on(&pg, "hbeatd-pg", pg_uri, NULL);
+    create_runs(&sq, NRUNS + 16, 16);
+    create_runs(&pg, NRUNS + 16, 16);
+    int64_t run = LAT_RUN0;
+    case_nng_raw("lat.pg.nng_tcp.sqlite", NULL, NULL, sq.nng_tcp_url, run++,
+                 "raw nng REQ, tcp, hbeatd SQLite durable (sync changes)");
+    case_nng_raw("lat.pg.nng_tcp.pg", "lat.pg.nng_tcp.sqlite", "SQLite durable", pg.nng_tcp_url,
+                 run++, "raw nng REQ, tcp, hbeatd PostgreSQL (sync changes)");
+    case_curl_raw("lat.pg.rest.sqlite", NULL, NULL, sq.rest_url, run++,
+                  "raw libcurl POST, hbeatd SQLite durable (sync changes)");
+    case_curl_raw("lat.pg.rest.pg", "lat.pg.rest.sqlite", "SQLite durable", pg.rest_url, run++,
+                  "raw libcurl POST, hbeatd PostgreSQL (sync changes)");
+    run_latency_cases("postgresql: one beat at a time");
+
+    static const unsigned int counts[] = {16, 256};
+    target_srv nng_t[] = {{&sq, "sqlite", "hbeatd SQLite durable"},
+                          {&pg, "pg", "hbeatd PostgreSQL"}};
+    double upd0 = pg_value("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname='hbeat_runs'");
+    double t0 = (double)bench_now_ns() / 1e9;
+    throughput_of("pg_nng_tcp", LOAD_SP_TCP, nng_t, 2, counts, 2);
+    throughput_of("pg_http", LOAD_HTTP, nng_t, 2, counts, 2);
+    double t1 = (double)bench_now_ns() / 1e9;
+
+    /* A longer load on PostgreSQL alone: does it hold up as dead row
+       versions pile up and autovacuum comes by (its naptime is a minute)? */
+    double slice = cfg.smoke ? 0.5 : 15.0;
+    int slices = cfg.smoke ? 2 : 6;
+    fprintf(stderr, "bench: PostgreSQL under a long load (%d x %.0f s)\n", slices, slice);
+    for (int i = 0; i < slices; i++) {
+        tsum sum;
+        memset(&sum, 0, sizeof sum);
+        throughput_slice(LOAD_SP_TCP, &nng_t[1], 256, slice, &sum);
+        char key[64];
+        snprintf(key, sizeof key, "pg.long.%d", i);
+        row *r = add_row(ROW_MEM, "postgresql: a long load, nng tcp, 256 clients", key,
+                         "beats/s from %5.1f s to %5.1f s", i * slice, (i + 1) * slice);
+        if (sum.failed || sum.seconds <= 0) {
+            snprintf(r->note, sizeof r->note, "FAILED: %.140s", sum.err);
+            continue;
+        }
+        r->a = sum.done / sum.seconds;
+        snprintf(r->note, sizeof r->note, "dead row versions then %.0f, table %.1f MiB",
+                 pg_value("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname='hbeat_runs'"),
+                 pg_value("SELECT pg_total_relation_size('hbeat_runs')") / 1048576.0);
+    }
+    t1 = (double)bench_now_ns() / 1e9;
+    stop_server(&sq);
+    stop_server(&pg);
+
+    /* What the beats left behind in PostgreSQL: every beat is an UPDATE. */
+    bench_sleep_ms(800); /* the statistics collector */
+    double upd = pg_value("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname='hbeat_runs'");
+    double hot =
+        pg_value("SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname='hbeat_runs'");
+    double dead = pg_value("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname='hbeat_runs'");
+    double vac =
+        pg_value("SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname='hbeat_runs'");
+    double size = pg_value("SELECT pg_total_relation_size('hbeat_runs')");
+    row *r = add_row(ROW_MEM, "postgresql: what the load left", "pg.churn.updates",
+                     "UPDATEs of runs during the throughput rounds and the long load");
+    r->a = upd - (isnan(upd0) ? 0 : upd0);
+    snprintf(r->note, sizeof r->note, "over %.0f s; %.0f%% of them HOT (no index touched)", t1 - t0,
+             upd > 0 ? 100.0 * hot / upd : 0.0);
+    r = add_row(ROW_MEM, "postgresql: what the load left", "pg.churn.dead",
+                "dead row versions left, %d live runs", NRUNS + 16);
+    r->a = dead;
+    snprintf(r->note, sizeof r->note, "autovacuum ran %.0f times on the table", vac);
+    r = add_row(ROW_MEM, "postgresql: what the load left", "pg.churn.size",
+                "hbeat_runs with its indexes, after the load");
+    r->a = size / 1024.0;
+    snprintf(r->note, sizeof r->note, "KiB (%.0f bytes per live run)", size / (NRUNS + 16));
+
+    fprintf(stderr, "bench: runs held: memory and a reaper pass\n");
+    server idle;
+    start_hbeatd(&idle, "idle-sqlite", 1, NULL);
+    long base_sqlite = bench_rss_kb(idle.pid);
+    stop_server(&idle);
+    pg_exec("TRUNCATE hbeat_runs");
+    start_hbeatd_on(&idle, "idle-pg", pg_uri, NULL);
+    long base_pg = bench_rss_kb(idle.pid);
+    stop_server(&idle);
+    static const long big[] = {10000, 100000, 1000000}, small[] = {1000, 10000};
+    const long *ns = cfg.smoke ? small : big;
+    int nn = cfg.smoke ? 2 : 3;
+    for (int i = 0; i < nn; i++)
+        scale_point(ns[i], base_sqlite, base_pg);
+    pg_stop();
 }
 
 /* ---- client memory ---------------------------------------------------------------------- */
@@ -1101,6 +1393,14 @@ static void targets(void)
            ratio_of("tput.nng_tcp.full.256", "tput.nng_tcp.mem.256"), 0.8, 0);
     target("durable / :memory: beats/s at 256 clients, REST",
            ratio_of("tput.http.durable.256", "tput.http.mem.256"), 0.8, 0);
+    target("PostgreSQL / SQLite durable beats/s at 256 clients, nng tcp",
+           ratio_of("tput.pg_nng_tcp.pg.256", "tput.pg_nng_tcp.sqlite.256"), 0.5, 0);
+    target("PostgreSQL / SQLite durable beats/s at 256 clients, REST",
+           ratio_of("tput.pg_http.pg.256", "tput.pg_http.sqlite.256"), 0.5, 0);
+    target("PostgreSQL / SQLite durable, a lone beat's median, nng tcp",
+           ratio_of("lat.pg.nng_tcp.pg", "lat.pg.nng_tcp.sqlite"), 3.0, 1);
+    target("PostgreSQL / SQLite durable, a lone beat's median, REST",
+           ratio_of("lat.pg.rest.pg", "lat.pg.rest.sqlite"), 3.0, 1);
     char text[96];
     snprintf(text, sizeof text, "hbeatd RSS bytes per run at %d runs (durable)", cfg.rss_runs);
     target(text, value_of("rss.durable.per_run"), 512, 1);
@@ -1235,7 +1535,7 @@ int main(int argc, char **argv)
             cfg.sync = argv[++i];
         else {
             fprintf(stderr, "usage: hbeat-bench [--smoke] [--out DIR] [--only "
-                            "latency,throughput,rss,client,python] [--duration S] [--beats N] "
+                            "latency,throughput,rss,client,python,pg] [--duration S] [--beats N] "
                             "[--sync full|normal]\n");
             return 2;
         }
@@ -1375,6 +1675,8 @@ int main(int argc, char **argv)
         server_rss(1);
         server_rss(0);
     }
+    if (wanted("pg"))
+        pg_part();
     targets();
 
     print_table(stdout, machine);

@@ -380,7 +380,10 @@ static const opt options[] = {
      .set = set_path_value,
      .field = F(db),
      .def = HBD_DEFAULT_DB,
-     .help = "SQLite store, or :memory: (nothing survives the process)"},
+     .help = "SQLite store, or :memory: (nothing survives the process), or\n"
+             "a PostgreSQL database shared by several hbeatd:\n"
+             "postgresql://... or postgres://... (libpq's URI; the password\n"
+             "from libpq's usual places, e.g. PGPASSFILE)"},
     {.flag = "--sync",
      .env = "HBEATD_SYNC",
      .arg = "MODE",

@@ -1,42 +1,19 @@
 #include "support/engine_wait.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* One commit waited for. */
-typedef struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    int done, rc;
-    hbd_durable durable;
-} waiter;
-
-static void on_durable(void *arg, int rc)
-{
-    waiter *w = arg;
-    pthread_mutex_lock(&w->mu);
-    w->rc = rc;
-    w->done = 1;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->mu);
-}
 
 static int finish(hbd_engine *e, int rc, uint64_t ticket, hbeat_error *err)
 {
     if (rc != 0)
         return rc;
-    waiter w = {.done = 0};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cond, NULL);
-    hbd_engine_when_durable(e, ticket, &w.durable, on_durable, &w);
-    pthread_mutex_lock(&w.mu);
-    while (!w.done)
-        pthread_cond_wait(&w.cond, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    pthread_cond_destroy(&w.cond);
-    pthread_mutex_destroy(&w.mu);
-    return w.rc == 0 ? 0 : hbeat_error_set(err, w.rc, "the store failed to commit the change");
+    rc = hbd_engine_wait(e, ticket);
+    if (rc == 0)
+        return 0;
+    /* A deferred store said why in err itself. */
+    if (err != NULL && err->code == rc)
+        return rc;
+    return hbeat_error_set(err, rc, "the store failed to commit the change");
 }
 
 int hbd_engine_heartbeat(hbd_engine *e, int64_t run_id, const char *status, double inc,

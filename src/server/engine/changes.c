@@ -47,7 +47,14 @@ void hbd_engine__report_change(hbd_engine *e, uint64_t ticket, int64_t run_id, i
         return;
     }
     *r = (report){.engine = e, .run_id = run_id, .status = status, .change = change};
-    hbd_committer_notify(e->committer, ticket, &r->w, fire, r);
+    /* Ticket 0: durable already (the reaper reports after its commit, on
+       any store). Other tickets come from the SQLite store's calls, whose
+       committer may be waited on more than once; a deferred store's
+       tickets are its callers' to wait for, and it reports no calls here. */
+    if (ticket == 0)
+        fire(r, 0);
+    else
+        hbd_committer_notify(e->committer, ticket, &r->w, fire, r);
 }
 
 void hbd_engine_watch_changes(hbd_engine *e, hbd_change_fn fn, void *arg)

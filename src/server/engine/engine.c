@@ -21,6 +21,7 @@
 #include "committer.h"
 #include "engine_internal.h"
 #include "log.h"
+#include "pg_store.h"
 #include "reaper.h"
 #include "state_machine.h"
 #include "store.h"
@@ -184,15 +185,13 @@ static int lock_run(hbd_engine *e, int64_t run_id, hbd_run_record **rec, hbeat_e
     return 0;
 }
 
-int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status, double inc,
-                               hbd_run *out, uint64_t *ticket, hbeat_error *err)
+static int mem_heartbeat(hbd_engine *e, const hbd_run_op *op, uint64_t *ticket)
 {
-    int to, rc;
+    int to = op->status, rc;
+    int64_t run_id = op->run_id;
+    hbd_run *out = op->out;
+    hbeat_error *err = op->err;
     hbd_run_record *rec;
-    *ticket = 0;
-    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0 ||
-        (rc = check_increment(inc, err)) != 0)
-        return rc;
     if ((rc = lock_run(e, run_id, &rec, err)) != 0)
         return rc;
     int from = rec->status;
@@ -208,14 +207,14 @@ int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status
         return 0;
     }
     hbd_run_record next = *rec;
-    double now = e->clock(e->clock_arg);
+    double now = op->now;
     next.status = (uint8_t)to;
-    next.deadline = now + inc;
+    next.deadline = now + op->increment;
     next.last_heartbeat = now;
     next.beats++;
     rc = commit_locked(e, rec, next, from == to, ticket, err);
     int moved = rc == 0 && tr == HBD_TR_VALID && from != to;
-    uint64_t change = moved ? ++e->changes : 0;
+    uint64_t change = moved ? __atomic_add_fetch(&e->changes, 1, __ATOMIC_SEQ_CST) : 0;
     if (rc == 0)
         to_run(rec, out);
     pthread_mutex_unlock(&e->mu);
@@ -227,19 +226,20 @@ int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status
     return rc;
 }
 
-int hbd_engine_update_status_begin(hbd_engine *e, int64_t run_id, const char *status, hbd_run *out,
-                                   uint64_t *ticket, hbeat_error *err)
+static int mem_update_status(hbd_engine *e, const hbd_run_op *op, uint64_t *ticket)
 {
-    int to, rc;
+    int to = op->status, rc;
+    int64_t run_id = op->run_id;
+    hbd_run *out = op->out;
+    hbeat_error *err = op->err;
     hbd_run_record *rec;
-    *ticket = 0;
-    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0 ||
-        (rc = lock_run(e, run_id, &rec, err)) != 0)
+    if ((rc = lock_run(e, run_id, &rec, err)) != 0)
         return rc;
     int from = rec->status;
     hbd_transition tr = hbd_transition_check(from, to);
     rc = apply_status_locked(e, rec, to, tr == HBD_TR_VALID, out, ticket, err);
-    uint64_t change = rc == 0 && tr == HBD_TR_VALID ? ++e->changes : 0;
+    uint64_t change =
+        rc == 0 && tr == HBD_TR_VALID ? __atomic_add_fetch(&e->changes, 1, __ATOMIC_SEQ_CST) : 0;
     pthread_mutex_unlock(&e->mu);
     if (change != 0)
         hbd_engine__report_change(e, *ticket, run_id, to, change);
@@ -250,19 +250,13 @@ int hbd_engine_update_status_begin(hbd_engine *e, int64_t run_id, const char *st
     return rc;
 }
 
-int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *status,
-                                const double *next_report_increment, hbd_run *out, uint64_t *ticket,
-                                hbeat_error *err)
+static int mem_create_run(hbd_engine *e, const hbd_run_op *op, uint64_t *ticket)
 {
-    int st = HBD_ST_G, rc;
-    *ticket = 0;
-    if (workflow_id <= 0)
-        return hbeat_error_set(err, HBEAT_EINVAL, "workflow_id must be > 0 (got %lld)",
-                               (long long)workflow_id);
-    if (status != NULL && status[0] != '\0' && (rc = parse_status(status, &st, err)) != 0)
-        return rc;
-    if (next_report_increment != NULL && (rc = check_increment(*next_report_increment, err)) != 0)
-        return rc;
+    int st = op->status, rc;
+    int64_t workflow_id = op->workflow_id;
+    const double *next_report_increment = op->has_increment ? &op->increment : NULL;
+    hbd_run *out = op->out;
+    hbeat_error *err = op->err;
     if ((rc = lock_open(e, err)) != 0)
         return rc;
     hbd_run_record next;
@@ -274,7 +268,7 @@ int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *
         /* Jobmon's POST /workflow_run: the deadline runs from creation,
            so a client that never beats is reaped like one that stopped.
            No beat is counted and the last beat stays "never". */
-        next.deadline = e->clock(e->clock_arg) + *next_report_increment;
+        next.deadline = op->now + *next_report_increment;
         next.initial_increment = (float)*next_report_increment;
     }
     rc = hbd_committer_add(e->committer, &next, ticket, err);
@@ -303,40 +297,26 @@ int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *
     return rc;
 }
 
-int hbd_engine_get_run_begin(hbd_engine *e, int64_t run_id, hbd_run *out, uint64_t *ticket,
-                             hbeat_error *err)
+static int mem_get_run(hbd_engine *e, const hbd_run_op *op, uint64_t *ticket)
 {
     int rc;
     hbd_run_record *rec;
-    *ticket = 0;
-    if ((rc = check_run_id(run_id, err)) != 0 || (rc = lock_run(e, run_id, &rec, err)) != 0)
+    if ((rc = lock_run(e, op->run_id, &rec, op->err)) != 0)
         return rc;
     *ticket = rec->ticket;
-    to_run(rec, out);
-    if (out != NULL)
-        out->change = e->changes;
+    to_run(rec, op->out);
+    if (op->out != NULL)
+        op->out->change = __atomic_load_n(&e->changes, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&e->mu);
     return 0;
 }
 
-int hbd_engine_list_runs_begin(hbd_engine *e, const char *status, int64_t after_id, uint32_t limit,
-                               hbd_run **out, size_t *count, int64_t *next_after_id,
-                               uint64_t *ticket, hbeat_error *err)
+static int mem_list_runs(hbd_engine *e, const hbd_run_op *op, uint64_t *ticket)
 {
-    int want = -1, rc;
-    *out = NULL;
-    *count = 0;
-    *next_after_id = 0;
-    *ticket = 0;
-    if (status != NULL && status[0] != '\0' && (rc = parse_status(status, &want, err)) != 0)
-        return rc;
-    if (after_id < 0)
-        return hbeat_error_set(err, HBEAT_EINVAL, "after_id must be >= 0 (got %lld)",
-                               (long long)after_id);
-    if (limit == 0)
-        limit = HBD_LIST_DEFAULT;
-    if (limit > HBD_LIST_MAX)
-        limit = HBD_LIST_MAX;
+    int want = op->status, rc;
+    uint32_t limit = op->limit;
+    hbeat_error *err = op->err;
+    int64_t *next_after_id = op->next_after_id;
     hbd_run *runs = malloc(limit * sizeof *runs);
     if (runs == NULL)
         return hbeat_error_set(err, HBEAT_ENOMEM, "out of memory listing runs");
@@ -345,7 +325,7 @@ int hbd_engine_list_runs_begin(hbd_engine *e, const char *status, int64_t after_
         return rc;
     }
     size_t n = 0;
-    for (size_t i = hbd_run_table_after(&e->runs, after_id); i < e->runs.count; i++) {
+    for (size_t i = hbd_run_table_after(&e->runs, op->after_id); i < e->runs.count; i++) {
         const hbd_run_record *rec = &e->runs.recs[i];
         if (want >= 0 && rec->status != want)
             continue;
@@ -359,19 +339,19 @@ int hbd_engine_list_runs_begin(hbd_engine *e, const char *status, int64_t after_
             *ticket = rec->ticket;
     }
     pthread_mutex_unlock(&e->mu);
-    *out = runs;
-    *count = n;
+    *op->list = runs;
+    *op->count = n;
     return 0;
 }
 
-int hbd_engine_set_status_begin(hbd_engine *e, int64_t run_id, const char *status, int force,
-                                hbd_run *out, uint64_t *ticket, hbeat_error *err)
+static int mem_set_status(hbd_engine *e, const hbd_run_op *op, uint64_t *ticket)
 {
-    int to, rc;
+    int to = op->status, force = op->force, rc;
+    int64_t run_id = op->run_id;
+    hbd_run *out = op->out;
+    hbeat_error *err = op->err;
     hbd_run_record *rec;
-    *ticket = 0;
-    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &to, err)) != 0 ||
-        (rc = lock_run(e, run_id, &rec, err)) != 0)
+    if ((rc = lock_run(e, run_id, &rec, err)) != 0)
         return rc;
     int from = rec->status;
     hbd_transition tr = force ? HBD_TR_VALID : hbd_transition_check(from, to);
@@ -383,7 +363,8 @@ int hbd_engine_set_status_begin(hbd_engine *e, int64_t run_id, const char *statu
                                (long long)run_id, hbd_status_token(from), hbd_status_token(to));
     }
     rc = apply_status_locked(e, rec, to, tr == HBD_TR_VALID && from != to, out, ticket, err);
-    uint64_t change = rc == 0 && from != to ? ++e->changes : 0;
+    uint64_t change =
+        rc == 0 && from != to ? __atomic_add_fetch(&e->changes, 1, __ATOMIC_SEQ_CST) : 0;
     pthread_mutex_unlock(&e->mu);
     if (change != 0) {
         log_when_durable(e, *ticket, HBEAT_LOG_INFO, "run %lld: %s -> %s (set by operator%s)",
@@ -394,15 +375,249 @@ int hbd_engine_set_status_begin(hbd_engine *e, int64_t run_id, const char *statu
     return rc;
 }
 
+/* ---- SQLite: the runs in memory, group commit (run_store.h) ---- */
+
+static int mem_submit(void *self, const hbd_run_op *op, uint64_t *ticket)
+{
+    hbd_engine *e = self;
+    switch (op->kind) {
+    case HBD_OP_HEARTBEAT:
+        return mem_heartbeat(e, op, ticket);
+    case HBD_OP_UPDATE_STATUS:
+        return mem_update_status(e, op, ticket);
+    case HBD_OP_CREATE:
+        return mem_create_run(e, op, ticket);
+    case HBD_OP_GET:
+        return mem_get_run(e, op, ticket);
+    case HBD_OP_LIST:
+        return mem_list_runs(e, op, ticket);
+    case HBD_OP_SET_STATUS:
+        return mem_set_status(e, op, ticket);
+    default:
+        return hbeat_error_set(op->err, HBEAT_EINVAL, "no such operation");
+    }
+}
+
+static void mem_when_done(void *self, uint64_t ticket, hbd_durable *w, hbd_durable_fn fn, void *arg)
+{
+    hbd_engine *e = self;
+    hbd_committer_notify(e->committer, ticket, w, fn, arg);
+}
+
+static int mem_failed(void *self)
+{
+    hbd_engine *e = self;
+    return hbd_committer_failed(e->committer);
+}
+
+static int mem_up(void *self)
+{
+    return !mem_failed(self);
+}
+
+static void mem_close(void *self)
+{
+    (void)self; /* the engine closes the committer and the file itself */
+}
+
+static const hbd_run_store_ops sqlite_ops = {
+    .version = HBD_RUN_STORE_OPS_VERSION,
+    .name = "sqlite",
+    .submit = mem_submit,
+    .when_done = mem_when_done,
+    .reap = hbd_engine_mem_reap,
+    .deferred = 0,
+    .failed = mem_failed,
+    .up = mem_up,
+    .close = mem_close,
+};
+
+/* ---- the calls: checks, then the store ---- */
+
+/* Fills what the state machine says about moving to `to` (run_store.h). */
+static void rules(hbd_run_op *op)
+{
+    size_t nf = 0, nk = 0;
+    for (int from = 0; from < HBD_ST_COUNT; from++) {
+        hbd_transition tr = hbd_transition_check(from, op->status);
+        int moves;
+        if (op->kind == HBD_OP_HEARTBEAT)
+            moves = tr != HBD_TR_INVALID;
+        else if (op->force)
+            moves = from != op->status;
+        else
+            moves = tr == HBD_TR_VALID && from != op->status;
+        int keeps = !moves && (tr == HBD_TR_UNTIMELY || (op->force && from == op->status));
+        if (moves)
+            op->from_ok[nf++] = hbd_status_token(from)[0];
+        else if (keeps)
+            op->keep_ok[nk++] = hbd_status_token(from)[0];
+    }
+    op->from_ok[nf] = '\0';
+    op->keep_ok[nk] = '\0';
+    op->plain = hbd_transition_check(op->status, op->status) == HBD_TR_UNTIMELY;
+}
+
+static int submit(hbd_engine *e, hbd_run_op *op, uint64_t *ticket)
+{
+    op->now = e->clock(e->clock_arg);
+    if (op->kind != HBD_OP_GET && op->kind != HBD_OP_LIST && op->kind != HBD_OP_CREATE)
+        rules(op);
+    return e->ops->submit(e->ops_self, op, ticket);
+}
+
+int hbd_engine_heartbeat_begin(hbd_engine *e, int64_t run_id, const char *status, double inc,
+                               hbd_run *out, uint64_t *ticket, hbeat_error *err)
+{
+    hbd_run_op op = {.kind = HBD_OP_HEARTBEAT,
+                     .run_id = run_id,
+                     .increment = inc,
+                     .has_increment = 1,
+                     .out = out,
+                     .err = err};
+    int rc;
+    *ticket = 0;
+    if ((rc = check_run_id(run_id, err)) != 0 ||
+        (rc = parse_status(status, &op.status, err)) != 0 || (rc = check_increment(inc, err)) != 0)
+        return rc;
+    return submit(e, &op, ticket);
+}
+
+int hbd_engine_update_status_begin(hbd_engine *e, int64_t run_id, const char *status, hbd_run *out,
+                                   uint64_t *ticket, hbeat_error *err)
+{
+    hbd_run_op op = {.kind = HBD_OP_UPDATE_STATUS, .run_id = run_id, .out = out, .err = err};
+    int rc;
+    *ticket = 0;
+    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &op.status, err)) != 0)
+        return rc;
+    return submit(e, &op, ticket);
+}
+
+int hbd_engine_create_run_begin(hbd_engine *e, int64_t workflow_id, const char *status,
+                                const double *next_report_increment, hbd_run *out, uint64_t *ticket,
+                                hbeat_error *err)
+{
+    hbd_run_op op = {.kind = HBD_OP_CREATE,
+                     .workflow_id = workflow_id,
+                     .status = HBD_ST_G,
+                     .out = out,
+                     .err = err};
+    int rc;
+    *ticket = 0;
+    if (workflow_id <= 0)
+        return hbeat_error_set(err, HBEAT_EINVAL, "workflow_id must be > 0 (got %lld)",
+                               (long long)workflow_id);
+    if (status != NULL && status[0] != '\0' && (rc = parse_status(status, &op.status, err)) != 0)
+        return rc;
+    if (next_report_increment != NULL) {
+        if ((rc = check_increment(*next_report_increment, err)) != 0)
+            return rc;
+        op.has_increment = 1;
+        op.increment = *next_report_increment;
+    }
+    return submit(e, &op, ticket);
+}
+
+int hbd_engine_get_run_begin(hbd_engine *e, int64_t run_id, hbd_run *out, uint64_t *ticket,
+                             hbeat_error *err)
+{
+    hbd_run_op op = {.kind = HBD_OP_GET, .run_id = run_id, .out = out, .err = err};
+    int rc;
+    *ticket = 0;
+    if ((rc = check_run_id(run_id, err)) != 0)
+        return rc;
+    return submit(e, &op, ticket);
+}
+
+int hbd_engine_list_runs_begin(hbd_engine *e, const char *status, int64_t after_id, uint32_t limit,
+                               hbd_run **out, size_t *count, int64_t *next_after_id,
+                               uint64_t *ticket, hbeat_error *err)
+{
+    hbd_run_op op = {.kind = HBD_OP_LIST,
+                     .status = -1,
+                     .after_id = after_id,
+                     .list = out,
+                     .count = count,
+                     .next_after_id = next_after_id,
+                     .err = err};
+    int rc;
+    *out = NULL;
+    *count = 0;
+    *next_after_id = 0;
+    *ticket = 0;
+    if (status != NULL && status[0] != '\0' && (rc = parse_status(status, &op.status, err)) != 0)
+        return rc;
+    if (after_id < 0)
+        return hbeat_error_set(err, HBEAT_EINVAL, "after_id must be >= 0 (got %lld)",
+                               (long long)after_id);
+    op.limit = limit == 0 ? HBD_LIST_DEFAULT : limit > HBD_LIST_MAX ? HBD_LIST_MAX : limit;
+    return submit(e, &op, ticket);
+}
+
+int hbd_engine_set_status_begin(hbd_engine *e, int64_t run_id, const char *status, int force,
+                                hbd_run *out, uint64_t *ticket, hbeat_error *err)
+{
+    hbd_run_op op = {
+        .kind = HBD_OP_SET_STATUS, .run_id = run_id, .force = force != 0, .out = out, .err = err};
+    int rc;
+    *ticket = 0;
+    if ((rc = check_run_id(run_id, err)) != 0 || (rc = parse_status(status, &op.status, err)) != 0)
+        return rc;
+    return submit(e, &op, ticket);
+}
+
 void hbd_engine_when_durable(hbd_engine *e, uint64_t ticket, hbd_durable *w, hbd_durable_fn fn,
                              void *arg)
 {
-    hbd_committer_notify(e->committer, ticket, w, fn, arg);
+    e->ops->when_done(e->ops_self, ticket, w, fn, arg);
+}
+
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int done, rc;
+    hbd_durable w;
+} waiter;
+
+static void on_reported(void *arg, int rc)
+{
+    waiter *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int hbd_engine_wait(hbd_engine *e, uint64_t ticket)
+{
+    waiter w = {.done = 0};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    hbd_engine_when_durable(e, ticket, &w.w, on_reported, &w);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cond, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.mu);
+    return w.rc;
 }
 
 int hbd_engine_failed(hbd_engine *e)
 {
-    return hbd_committer_failed(e->committer);
+    return e->ops->failed(e->ops_self);
+}
+
+int hbd_engine_deferred(const hbd_engine *e)
+{
+    return e->ops->deferred;
+}
+
+int hbd_engine_store_up(hbd_engine *e)
+{
+    return e->ops->up(e->ops_self);
 }
 
 /* Lifecycle. */
@@ -431,6 +646,27 @@ static double default_grace(const hbd_engine *e)
     return grace;
 }
 
+/* PostgreSQL (pg_store.h): the database is the authority; nothing is
+   loaded into memory. */
+static int open_pg(hbd_engine *e, const hbd_engine_options *opts, const char *conninfo, int sync,
+                   hbeat_error *err)
+{
+    hbd_pg_store_options po = {.conninfo = conninfo, .sync = sync};
+    po.now = e->clock(e->clock_arg);
+    po.reap_interval = opts->reap_interval > 0 ? opts->reap_interval : 10;
+    po.reap_grace = opts->reap_grace;
+    int rc = hbd_pg_store_open(&e->ops_self, &e->ops, &po, &e->grace, err);
+    if (rc != 0) {
+        e->ops = NULL;
+        return rc;
+    }
+    e->started = po.now;
+    hbd_info("sync %s; reaping starts after %.3g s", hbd_sync_name((hbd_sync)sync), e->grace);
+    if (opts->reap_interval > 0)
+        rc = hbd_reaper_start(&e->reaper, e, opts->reap_interval, err);
+    return rc;
+}
+
 int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_error *err)
 {
     *out = NULL;
@@ -456,6 +692,17 @@ int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_erro
        once, in options.c. */
     int sync = opts->sync != HBD_SYNC_DEFAULT ? opts->sync : HBD_SYNC_CHANGES;
 
+    if (hbd_pg_is_conninfo(path)) {
+        int rc = open_pg(e, opts, path, sync, err);
+        if (rc != 0) {
+            hbd_engine_close(e);
+            return rc;
+        }
+        *out = e;
+        return 0;
+    }
+    e->ops = &sqlite_ops;
+    e->ops_self = e;
     int rc = hbd_store_open(&e->store, path, err);
     if (rc == 0) {
         rc = hbd_store_load(e->store, load_one, e, err);
@@ -490,6 +737,8 @@ void hbd_engine_close(hbd_engine *e)
     pthread_mutex_lock(&e->mu);
     e->closing = 1;
     pthread_mutex_unlock(&e->mu);
+    if (e->ops != NULL)
+        e->ops->close(e->ops_self);
     hbd_committer_stop(e->committer);
     hbd_store_close(e->store);
     hbd_run_table_free(&e->runs);

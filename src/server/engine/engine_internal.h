@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "engine.h"
+#include "run_store.h"
 #include "runs.h"
 
 struct hbd_committer;
@@ -16,6 +17,10 @@ struct hbd_engine {
     pthread_mutex_t mu; /* guards runs and closing */
     hbd_run_table runs;
     int closing;
+    /* The run store in use (run_store.h): SQLite's, whose self is this
+       engine and whose state is the fields below, or another. */
+    const hbd_run_store_ops *ops;
+    void *ops_self;
     struct hbd_store *store;
     struct hbd_committer *committer;
     struct hbd_reaper *reaper;
@@ -26,7 +31,7 @@ struct hbd_engine {
     struct hbd_wallclock *wallclock; /* owned; NULL with an injected clock */
     double started;                  /* engine clock at open */
     double grace;                    /* seconds after `started` before the first reap */
-    uint64_t changes;                /* status changes since open; under mu */
+    uint64_t changes;                /* status changes since open; atomic */
     /* The watcher of status changes (hbd_engine_watch_changes). */
     pthread_mutex_t watch_mu;
     hbd_change_fn watch_fn;
@@ -37,5 +42,8 @@ struct hbd_engine {
    `change`, to the watcher once `ticket` is durable. Called without mu. */
 void hbd_engine__report_change(hbd_engine *e, uint64_t ticket, int64_t run_id, int status,
                                uint64_t change);
+/* SQLite's reaper pass (reaper.c), for its run_store.h table. */
+int hbd_engine_mem_reap(void *self, double now, int look_only, hbd_reaped_run **out, size_t *count,
+                        hbeat_error *err);
 
 #endif /* HBD_ENGINE_INTERNAL_H */

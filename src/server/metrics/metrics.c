@@ -65,6 +65,8 @@ static commit_hist commits;
 static atomic_uint_fast64_t committed_changes;
 
 static atomic_int_fast64_t connections[HBD_PROTO_COUNT];
+/* 1 while the store answers; a database may go away and come back. */
+static atomic_int store_up = 1;
 
 static const char *const proto_names[HBD_PROTO_COUNT] = {"nng", "rest", "grpc"};
 
@@ -297,6 +299,14 @@ static void render_store(buf *b)
            "Changes written by group commits; divided by the commit count, the mean batch size.");
     put(b, "hbeatd_store_committed_changes_total %llu\n",
         (unsigned long long)atomic_load_explicit(&committed_changes, memory_order_relaxed));
+    header(b, "hbeatd_store_up", "gauge",
+           "1 while the store answers, 0 while hbeatd cannot reach its database.");
+    put(b, "hbeatd_store_up %d\n", atomic_load_explicit(&store_up, memory_order_relaxed));
+}
+
+void hbd_metrics_store_up(int up)
+{
+    atomic_store_explicit(&store_up, up ? 1 : 0, memory_order_relaxed);
 }
 
 static void render_connections(buf *b)

@@ -39,95 +39,19 @@
 #include "log.h"
 #include "store.h"
 #include "support/fault_vfs.h"
+#include "support/tgrpc.h"
 
 static hbd_engine *engine;
 static hbd_grpc *front;
 static grpc_channel *channel;
 static char db[64];
 
-/* `m` packed into a byte buffer (destroy it). */
-static grpc_byte_buffer *packed(const ProtobufCMessage *m)
-{
-    grpc_slice out = grpc_slice_malloc(protobuf_c_message_get_packed_size(m));
-    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(out));
-    grpc_byte_buffer *b = grpc_raw_byte_buffer_create(&out, 1);
-    grpc_slice_unref(out);
-    return b;
-}
-
-/* The ops that open a call: its request, and the server's metadata. */
-static void opening_ops(grpc_op *ops, grpc_byte_buffer *send, grpc_metadata_array *initial)
-{
-    memset(ops, 0, 4 * sizeof *ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = initial;
-}
-
-/* One unary call; *reply (may be NULL) gets the unpacked reply of
-   `reply_type` on OK. Returns the call's status. */
-static grpc_status_code unary(const char *method, const ProtobufCMessage *req,
-                              const ProtobufCMessageDescriptor *reply_type,
-                              ProtobufCMessage **reply)
-{
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    gpr_timespec deadline =
-        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(20, GPR_TIMESPAN));
-    grpc_slice path = grpc_slice_from_static_string(method);
-    grpc_call *call = grpc_channel_create_call(channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, path,
-                                               NULL, deadline, NULL);
-    grpc_byte_buffer *send = packed(req);
-    grpc_metadata_array initial, trailing;
-    grpc_metadata_array_init(&initial);
-    grpc_metadata_array_init(&trailing);
-    grpc_byte_buffer *recv = NULL;
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    grpc_slice details;
-    grpc_op ops[6];
-    memset(ops, 0, sizeof ops);
-    opening_ops(ops, send, &initial);
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &recv;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    assert_int_equal(grpc_call_start_batch(call, ops, 6, (void *)1, NULL), GRPC_CALL_OK);
-    grpc_event ev = grpc_completion_queue_pluck(cq, (void *)1, deadline, NULL);
-    assert_int_equal(ev.type, GRPC_OP_COMPLETE);
-    if (reply != NULL) {
-        *reply = NULL;
-        if (status == GRPC_STATUS_OK && recv != NULL) {
-            grpc_byte_buffer_reader r;
-            assert_true(grpc_byte_buffer_reader_init(&r, recv));
-            grpc_slice in = grpc_byte_buffer_reader_readall(&r);
-            grpc_byte_buffer_reader_destroy(&r);
-            *reply = protobuf_c_message_unpack(reply_type, NULL, GRPC_SLICE_LENGTH(in),
-                                               GRPC_SLICE_START_PTR(in));
-            grpc_slice_unref(in);
-            assert_non_null(*reply);
-        }
-    }
-    grpc_slice_unref(details);
-    grpc_byte_buffer_destroy(send);
-    grpc_byte_buffer_destroy(recv);
-    grpc_metadata_array_destroy(&initial);
-    grpc_metadata_array_destroy(&trailing);
-    grpc_call_unref(call);
-    grpc_completion_queue_shutdown(cq);
-    grpc_completion_queue_destroy(cq);
-    return status;
-}
-
 static int health(void)
 {
     Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     ProtobufCMessage *rep = NULL;
-    assert_int_equal(unary("/grpc.health.v1.Health/Check", &req.base,
-                           &grpc__health__v1__health_check_response__descriptor, &rep),
+    assert_int_equal(tgrpc_unary(channel, "/grpc.health.v1.Health/Check", &req.base,
+                                 &grpc__health__v1__health_check_response__descriptor, &rep),
                      GRPC_STATUS_OK);
     int status = ((Grpc__Health__V1__HealthCheckResponse *)rep)->status;
     protobuf_c_message_free_unpacked(rep, NULL);
@@ -140,8 +64,8 @@ static int64_t create_run(void)
     req.workflow_id = 5;
     req.status = "R";
     ProtobufCMessage *rep = NULL;
-    assert_int_equal(unary("/hbeat.v1.HeartbeatService/CreateRun", &req.base,
-                           &hbeat_pb__create_run_reply__descriptor, &rep),
+    assert_int_equal(tgrpc_unary(channel, "/hbeat.v1.HeartbeatService/CreateRun", &req.base,
+                                 &hbeat_pb__create_run_reply__descriptor, &rep),
                      GRPC_STATUS_OK);
     int64_t id = ((HbeatPb__CreateRunReply *)rep)->run->workflow_run_id;
     protobuf_c_message_free_unpacked(rep, NULL);
@@ -154,8 +78,8 @@ static grpc_status_code beat(int64_t run)
     req.workflow_run_id = run;
     req.status = "R";
     req.next_report_increment = 30;
-    return unary("/hbeat.v1.HeartbeatService/LogHeartbeat", &req.base,
-                 &hbeat_pb__heartbeat_reply__descriptor, NULL);
+    return tgrpc_unary(channel, "/hbeat.v1.HeartbeatService/LogHeartbeat", &req.base,
+                       &hbeat_pb__heartbeat_reply__descriptor, NULL);
 }
 
 static int setup(void **state)
@@ -276,12 +200,12 @@ static void test_a_watcher_that_does_not_read_is_ended(void **state)
     HbeatPb__WatchRunsRequest req = HBEAT_PB__WATCH_RUNS_REQUEST__INIT;
     req.n_workflow_run_ids = 1;
     req.workflow_run_ids = &run;
-    grpc_byte_buffer *send = packed(&req.base);
+    grpc_byte_buffer *send = tgrpc_packed(&req.base);
     grpc_metadata_array initial, trailing;
     grpc_metadata_array_init(&initial);
     grpc_metadata_array_init(&trailing);
     grpc_op ops[4];
-    opening_ops(ops, send, &initial);
+    tgrpc_opening_ops(ops, send, &initial);
     run_batch(call, cq, ops, 4);
 
     /* Changes commit while the client reads nothing. */

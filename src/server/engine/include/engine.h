@@ -18,27 +18,16 @@
 #include "hbeat/status.h"
 
 #include "durable.h"
+#include "run_store.h"
 
 /* Largest next_report_increment accepted, in seconds (one year). */
 #define HBD_MAX_INCREMENT (365.0 * 24 * 3600)
 
 typedef struct hbd_engine hbd_engine;
 
-/* A run as the server holds it. Times are Unix seconds; 0 when unset. */
-typedef struct hbd_run {
-    int64_t id;
-    int64_t workflow_id;
-    char status[HBEAT_STATUS_MAX + 1];
-    double deadline;
-    double last_heartbeat;
-    uint64_t beats;
-    /* get_run only: the engine's count of status changes when the run was
-       read (see hbd_engine_watch_changes); 0 elsewhere. */
-    uint64_t change;
-} hbd_run;
-
 typedef struct hbd_engine_options {
-    /* SQLite file; NULL or ":memory:" keeps runs in memory only. */
+    /* SQLite file; NULL or ":memory:" keeps runs in memory only; a
+       "postgresql://" or "postgres://" URI: PostgreSQL (pg_store.h). */
     const char *db_path;
     /* Seconds between reaper passes. */
     double reap_interval;
@@ -68,10 +57,12 @@ void hbd_engine_close(hbd_engine *engine);
 
 /*
  * Every call is asynchronous, so that a front end never holds a thread
- * per request: each *_begin call validates, applies the change in memory
- * and fills *out at once; *ticket names the commit that makes it (and
- * everything *out reports) durable. The reply may be sent only after
- * hbd_engine_when_durable() reports 0 for the ticket.
+ * per request: each *_begin call validates and hands the call to the
+ * store (run_store.h); *ticket names the commit that makes it (and
+ * everything *out reports) durable. SQLite fills *out at once; PostgreSQL
+ * when the ticket is reported (hbd_engine_deferred). The reply may be sent
+ * only after hbd_engine_when_durable() reports 0 for the ticket, and each
+ * ticket a call returned must be waited for exactly once.
  */
 
 int hbd_engine_heartbeat_begin(hbd_engine *engine, int64_t run_id, const char *status,
@@ -90,9 +81,10 @@ int hbd_engine_list_runs_begin(hbd_engine *engine, const char *status, int64_t a
 int hbd_engine_set_status_begin(hbd_engine *engine, int64_t run_id, const char *status, int force,
                                 hbd_run *out, uint64_t *ticket, hbeat_error *err);
 /* Calls fn(arg, rc) once `ticket` is durable (rc 0) or never can be
-   (rc HBEAT_ESYSTEM, err detail lost: the store failed). Called at once in
-   this thread when already known, else later from the store's writer
-   thread, which fn must not block for long. `w` must stay valid until fn
+   (rc HBEAT_ESYSTEM, err detail lost: the store failed; with a deferred
+   store, the call's own error). Called at once in this thread when
+   already known, else later from the store's writer (or worker) thread,
+   which fn must not block for long. `w` must stay valid until fn
    runs. */
 void hbd_engine_when_durable(hbd_engine *engine, uint64_t ticket, hbd_durable *w, hbd_durable_fn fn,
                              void *arg);
@@ -108,6 +100,12 @@ typedef void (*hbd_change_fn)(void *arg, int64_t run_id, const char *status, uin
    returns, no call to the previous watcher is running or will start. */
 void hbd_engine_watch_changes(hbd_engine *engine, hbd_change_fn fn, void *arg);
 
+/* Blocks this thread until `ticket` is reported, and returns its rc:
+   for a thread that may wait for the database (a /metrics scrape on one
+   of REST's threads, tests), never for nng's loop or gRPC's queue
+   thread. */
+int hbd_engine_wait(hbd_engine *engine, uint64_t ticket);
+
 /* One reaper pass now (the reaper thread calls this every reap_interval):
    moves every run whose deadline has passed to its reaper target and waits
    until that is durable. Does nothing while the start-up grace lasts.
@@ -118,6 +116,16 @@ int hbd_engine_reap(hbd_engine *engine, size_t *reaped, hbeat_error *err);
 /* 1 once the store has failed; every later change is refused. main()
    exits with a runtime failure. */
 int hbd_engine_failed(hbd_engine *engine);
+/* 1 when results arrive with the ticket rather than at once (PostgreSQL):
+   *out, the list outputs and *err of a *_begin call that returned 0 are
+   then filled only before its durable callback runs, so they must stay
+   valid until then, and the callback's rc is the call's own result (0,
+   HBEAT_ENOTFOUND, HBEAT_EINVAL from set_status, HBEAT_EBUSY while the
+   database is unreachable, ...) with *err saying why. 0 (SQLite): they
+   are filled when the call returns and rc is 0 or HBEAT_ESYSTEM. */
+int hbd_engine_deferred(const hbd_engine *engine);
+/* 1 while the store answers; 0 while its database is unreachable. */
+int hbd_engine_store_up(hbd_engine *engine);
 /* Default and largest page for list_runs. */
 #define HBD_LIST_DEFAULT 100
 #define HBD_LIST_MAX     1000

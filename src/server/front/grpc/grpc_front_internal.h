@@ -80,6 +80,9 @@ typedef struct hbd_grpc_call {
     grpc_slice status_details;
     int cancelled;
     hbd_durable durable;
+    /* With a deferred engine: the request and the call's outputs, until
+       its ticket is reported and the reply built (grpc_serve.c). */
+    struct grpc_later *later;
 } hbd_grpc_call;
 
 /* Serves a call that has just arrived: answers it now, or once its change

@@ -64,9 +64,52 @@ static void send_answer(hbd_grpc_call *c)
     }
 }
 
+/* A call whose result a deferred engine reports with its ticket. */
+struct grpc_later {
+    hbd_call call;
+    ProtobufCMessage *req;
+    hbd_pb_parts p;
+};
+
+static void drop_later(hbd_grpc_call *c)
+{
+    if (c->later == NULL)
+        return;
+    hbd_pb_parts_release(&c->later->p);
+    protobuf_c_message_free_unpacked(c->later->req, NULL);
+    free(c->later);
+    c->later = NULL;
+}
+
+static int set_reply(hbd_grpc_call *c, const ProtobufCMessage *msg);
+
+/* The reply of a deferred call, built once its result is in; 0 or the
+   call's error (with the call failed accordingly). */
+static void finish_later(hbd_grpc_call *c, int rc)
+{
+    struct grpc_later *l = c->later;
+    hbeat_error err = l->p.err;
+    const ProtobufCMessage *reply = NULL;
+    if (rc == 0 && (rc = hbd_pb_reply(l->call, l->req, &l->p, &reply, &err)) == 0 &&
+        set_reply(c, reply) != 0)
+        rc = hbeat_error_set(&err, HBEAT_ENOMEM, "out of memory");
+    if (rc != 0) {
+        if (err.code == 0)
+            hbeat_error_set(&err, rc, "the store failed");
+        hbd_pb_log_failure("grpc", hbd_call_name(l->call), rc, err.message);
+        fail(c, (grpc_status_code)hbeat__grpc_status_from_code(rc), "%s", err.message);
+    }
+    drop_later(c);
+}
+
 static void on_durable(void *arg, int rc)
 {
     hbd_grpc_call *c = arg;
+    if (c->later != NULL) {
+        finish_later(c, rc);
+        send_answer(c);
+        return;
+    }
     if (rc != 0) {
         grpc_byte_buffer_destroy(c->reply);
         c->reply = NULL;
@@ -122,8 +165,8 @@ hbd_right hbd_grpc_bearer_right(const hbd_grpc_call *c)
     return HBD_RIGHT_NONE;
 }
 
-/* grpc.health.v1.Health/Check: SERVING while the store works and hbeatd
-   is not draining, for the server ("") and for hbeat.v1.HeartbeatService;
+/* grpc.health.v1.Health/Check: SERVING while the store works (has not
+   failed, and a database answers) and hbeatd is not draining, for the server ("") and for hbeat.v1.HeartbeatService;
    any other service is NOT_FOUND, as the protocol says. */
 static void serve_health(hbd_grpc_call *c, const uint8_t *in, size_t len)
 {
@@ -137,7 +180,9 @@ static void serve_health(hbd_grpc_call *c, const uint8_t *in, size_t len)
         fail(c, GRPC_STATUS_NOT_FOUND, "unknown service");
     } else {
         Grpc__Health__V1__HealthCheckResponse rep = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
-        int serving = !atomic_load(&c->srv->stopping) && !hbd_engine_failed(c->srv->engine);
+        hbd_engine *e = c->srv->engine;
+        int serving = !atomic_load(&c->srv->stopping) && !hbd_engine_failed(e) &&
+                      hbd_engine_store_up(e);
         rep.status = serving ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
                              : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
         if (set_reply(c, &rep.base) != 0)
@@ -171,6 +216,28 @@ static int serve_call(hbd_grpc_call *c, hbd_call call, const uint8_t *in, size_t
         fail(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed request: not a %s",
              hbd_pb_request_type(call)->name);
         return 0;
+    }
+    if (hbd_engine_deferred(c->srv->engine)) {
+        struct grpc_later *l = calloc(1, sizeof *l);
+        if (l == NULL) {
+            protobuf_c_message_free_unpacked(req, NULL);
+            fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+            return 0;
+        }
+        l->call = call;
+        l->req = req;
+        c->later = l;
+        uint64_t ticket = 0;
+        hbeat_error err = HBEAT_ERROR_INIT;
+        int rc = hbd_pb_begin(c->srv->engine, call, req, &l->p, &ticket, &err);
+        if (rc != 0) {
+            drop_later(c);
+            hbd_pb_log_failure("grpc", name, rc, err.message);
+            fail(c, (grpc_status_code)hbeat__grpc_status_from_code(rc), "%s", err.message);
+            return 0;
+        }
+        hbd_engine_when_durable(c->srv->engine, ticket, &c->durable, on_durable, c);
+        return 1;
     }
     hbd_pb_parts p;
     memset(&p, 0, sizeof p);

@@ -20,6 +20,7 @@
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/slice.h>
 
+#include "common/grpc_codes.h"
 #include "grpc_front_internal.h"
 #include "hbeat/v1/hbeat.pb-c.h"
 #include "log.h"
@@ -36,16 +37,26 @@ typedef struct queued {
     struct queued *next;
 } queued;
 
+struct hbd_grpc_watcher;
+typedef struct first_read {
+    hbd_durable w;
+    struct hbd_grpc_watcher *watcher;
+    hbd_run run;
+    hbeat_error err;
+} first_read;
+
 typedef struct hbd_grpc_watcher {
     hbd_grpc_watch_tag sent_tag, closed_tag;
     hbd_grpc *srv;
     grpc_call *call;
     int64_t *ids; /* sorted */
     size_t nids;
-    /* The first status of every run, sent once it is durable. */
-    hbd_durable first_durable;
-    queued *first;
-    int first_pending;
+    /* The first status of every run: one read each, answered when durable
+       (at once, or later with a deferred store); sent once all are in. */
+    struct first_read *reads;
+    size_t first_pending;
+    int first_rc; /* the first read that failed, or 0 */
+    int64_t first_failed_id;
     /* Under srv->watch_mu. */
     queued *head, **tail;
     size_t queued;
@@ -179,7 +190,7 @@ static int release_if_done_locked(hbd_grpc_watcher *w)
     if (!w->closed || w->in_flight || w->first_pending)
         return 0;
     free_messages(w->head);
-    free_messages(w->first);
+    free(w->reads);
     grpc_byte_buffer_destroy(w->sending);
     grpc_slice_unref(w->end_details);
     grpc_call_unref(w->call);
@@ -220,28 +231,57 @@ void hbd_grpc_watch_completed(hbd_grpc_watch_tag *tag, int success)
     pthread_mutex_unlock(&srv->watch_mu);
 }
 
-/* The first status of every run is durable: queue it behind anything the
-   feed queued meanwhile (the change numbers order them). */
-static void on_first_durable(void *arg, int rc)
+/* Every run's first status is in: queue them behind anything the feed
+   queued meanwhile (the change numbers order them), or end the stream
+   when a run could not be read. Under watch_mu. */
+static void first_done_locked(hbd_grpc_watcher *w)
 {
-    hbd_grpc_watcher *w = arg;
-    hbd_grpc *srv = w->srv;
-    pthread_mutex_lock(&srv->watch_mu);
-    w->first_pending = 0;
-    if (rc != 0) {
-        end_locked(w, GRPC_STATUS_INTERNAL, "internal server error: the store failed");
+    if (w->first_rc == HBEAT_ENOTFOUND) {
+        char why[96];
+        snprintf(why, sizeof why, "no workflow run %lld", (long long)w->first_failed_id);
+        end_locked(w, GRPC_STATUS_NOT_FOUND, why);
+    } else if (w->first_rc != 0) {
+        end_locked(w, (grpc_status_code)hbeat__grpc_status_from_code(w->first_rc),
+                   "cannot read the runs' status");
     } else {
-        for (queued *m = w->first; m != NULL;) {
-            queued *next = m->next;
-            enqueue_locked(w, m->buf);
-            free(m);
-            m = next;
+        for (size_t i = 0; i < w->nids; i++) {
+            const hbd_run *r = &w->reads[i].run;
+            enqueue_locked(w, pack_change(r->id, r->status, r->change));
         }
-        w->first = NULL;
     }
     kick_locked(w);
+}
+
+static void on_first_read(void *arg, int rc)
+{
+    first_read *f = arg;
+    hbd_grpc_watcher *w = f->watcher;
+    hbd_grpc *srv = w->srv;
+    pthread_mutex_lock(&srv->watch_mu);
+    if (rc != 0 && w->first_rc == 0) {
+        w->first_rc = rc;
+        w->first_failed_id = w->ids[f - w->reads];
+    }
+    if (--w->first_pending == 0)
+        first_done_locked(w);
     release_if_done_locked(w);
     pthread_mutex_unlock(&srv->watch_mu);
+}
+
+/* Starts reading every run's status; on_first_read collects them. */
+static void read_first(hbd_grpc_watcher *w)
+{
+    for (size_t i = 0; i < w->nids; i++) {
+        first_read *f = &w->reads[i];
+        f->watcher = w;
+        f->err = (hbeat_error)HBEAT_ERROR_INIT;
+        uint64_t ticket = 0;
+        int rc = hbd_engine_get_run_begin(w->srv->engine, w->ids[i], &f->run, &ticket, &f->err);
+        if (rc != 0)
+            on_first_read(f, rc);
+        else
+            hbd_engine_when_durable(w->srv->engine, ticket, &f->w, on_first_read, f);
+    }
 }
 
 void hbd_grpc_watch_change(void *arg, int64_t run_id, const char *status, uint64_t change)
@@ -297,48 +337,18 @@ static int read_request(hbd_grpc_call *c, int64_t **ids, size_t *nids)
         snprintf(c->message, sizeof c->message, "out of memory");
     } else {
         memcpy(*ids, req->workflow_run_ids, req->n_workflow_run_ids * sizeof **ids);
-        *nids = req->n_workflow_run_ids;
-        qsort(*ids, *nids, sizeof **ids, cmp_id);
+        qsort(*ids, req->n_workflow_run_ids, sizeof **ids, cmp_id);
+        size_t n = 0;
+        for (size_t i = 0; i < req->n_workflow_run_ids; i++) {
+            if (n == 0 || (*ids)[i] != (*ids)[n - 1])
+                (*ids)[n++] = (*ids)[i];
+        }
+        *nids = n;
         c->status = GRPC_STATUS_OK;
         rc = 0;
     }
     hbeat_pb__watch_runs_request__free_unpacked(req, NULL);
     return rc;
-}
-
-/* Reads every run's status into w->first; *ticket gets the commit they
-   wait for. 0, or an error in `c` (an unknown run). */
-static int read_first(hbd_grpc_call *c, hbd_grpc_watcher *w, uint64_t *ticket)
-{
-    queued **tail = &w->first;
-    *ticket = 0;
-    for (size_t i = 0; i < w->nids; i++) {
-        if (i > 0 && w->ids[i] == w->ids[i - 1])
-            continue;
-        hbd_run run;
-        uint64_t t = 0;
-        hbeat_error err = HBEAT_ERROR_INIT;
-        int rc = hbd_engine_get_run_begin(w->srv->engine, w->ids[i], &run, &t, &err);
-        if (rc != 0) {
-            c->status =
-                rc == HBEAT_ENOTFOUND ? GRPC_STATUS_NOT_FOUND : GRPC_STATUS_INVALID_ARGUMENT;
-            snprintf(c->message, sizeof c->message, "%s", err.message);
-            return -1;
-        }
-        queued *m = malloc(sizeof *m);
-        if (m == NULL) {
-            c->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
-            snprintf(c->message, sizeof c->message, "out of memory");
-            return -1;
-        }
-        m->buf = pack_change(run.id, run.status, run.change);
-        m->next = NULL;
-        *tail = m;
-        tail = &m->next;
-        if (t > *ticket)
-            *ticket = t;
-    }
-    return 0;
 }
 
 /* Refuses the call with the status and message it holds. */
@@ -392,19 +402,19 @@ void hbd_grpc_watch_begin(hbd_grpc_call *c)
     w->nids = nids;
     w->tail = &w->head;
     w->end_details = grpc_empty_slice();
+    w->reads = calloc(nids, sizeof *w->reads);
 
     pthread_mutex_lock(&srv->watch_mu);
     int full = srv->nwatchers >= srv->max_calls;
     pthread_mutex_unlock(&srv->watch_mu);
-    uint64_t ticket = 0;
-    if (full) {
+    if (w->reads == NULL || full) {
         c->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
-        snprintf(c->message, sizeof c->message, "too many WatchRuns streams (%u)", srv->max_calls);
-    } else if (read_first(c, w, &ticket) == 0) {
-        c->status = GRPC_STATUS_OK;
-    }
-    if (c->status != GRPC_STATUS_OK) {
-        free_messages(w->first);
+        if (full)
+            snprintf(c->message, sizeof c->message, "too many WatchRuns streams (%u)",
+                     srv->max_calls);
+        else
+            snprintf(c->message, sizeof c->message, "out of memory");
+        free(w->reads);
         free(w->ids);
         free(w);
         refuse(c);
@@ -424,7 +434,7 @@ void hbd_grpc_watch_begin(hbd_grpc_call *c)
         /* Nothing will ever complete for it: drop it here. */
         pthread_mutex_unlock(&srv->watch_mu);
         hbd_error("grpc: cannot start a WatchRuns stream");
-        free_messages(w->first);
+        free(w->reads);
         grpc_call_unref(w->call);
         free(w->ids);
         free(w);
@@ -433,9 +443,9 @@ void hbd_grpc_watch_begin(hbd_grpc_call *c)
     w->next = srv->watchers;
     srv->watchers = w;
     srv->nwatchers++;
-    w->first_pending = 1;
+    w->first_pending = nids;
     if (atomic_load(&srv->stopping))
         end_locked(w, GRPC_STATUS_UNAVAILABLE, "hbeatd is stopping");
     pthread_mutex_unlock(&srv->watch_mu);
-    hbd_engine_when_durable(srv->engine, ticket, &w->first_durable, on_first_durable, w);
+    read_first(w);
 }

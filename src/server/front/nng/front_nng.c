@@ -260,8 +260,16 @@ static uint8_t *reserve(void *arg, size_t len)
 static void complete(hbd_nng *srv, request *q)
 {
     conn *c = q->c;
-    if (q->rc != 0 &&
-        hbd_codec_error(HBEAT_ESYSTEM, "the store failed to commit the change", reserve, q) != 0)
+    if (q->later != NULL) {
+        /* Packed here, on the loop thread, now that the result is in. */
+        hbd_codec_outcome outcome = {q->route, q->result};
+        if (hbd_codec_finish(q->later, q->rc, reserve, q, &outcome) != 0)
+            q->len = 0;
+        q->later = NULL;
+        q->result = outcome.result;
+        q->rc = 0;
+    } else if (q->rc != 0 && hbd_codec_error(HBEAT_ESYSTEM, "the store failed to commit the change",
+                                             reserve, q) != 0)
         q->len = 0; /* no memory even for the error: the request goes unanswered */
     if (q->len > 0) {
         size_t reply_len = q->len - REPLY_ROOM;
@@ -370,8 +378,8 @@ static void serve(hbd_nng *srv, conn *c, const uint8_t *body, size_t len)
     size_t payload_len = len - q->bt_len;
     uint64_t ticket = 0;
     hbd_codec_outcome outcome;
-    int rc = hbd_codec_serve(srv->engine, srv->auth, payload, payload_len, srv->max_message,
-                             reserve, q, &ticket, &outcome);
+    int rc = hbd_codec_begin(srv->engine, srv->auth, payload, payload_len, srv->max_message,
+                             reserve, q, &ticket, &outcome, &q->later);
     q->route = outcome.route;
     q->result = outcome.result;
     if (rc != 0) {

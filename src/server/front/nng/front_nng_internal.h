@@ -74,6 +74,7 @@ typedef struct request {
     size_t bt_len;
     uint8_t *buf; /* REPLY_ROOM, then the reply */
     size_t len;
+    struct hbd_codec_pending *later; /* a deferred engine's call, packed once reported */
     struct request *next;
 } request;
 

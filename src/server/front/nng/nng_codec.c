@@ -72,18 +72,30 @@ static const char *call_name(size_t h)
     return h < NHANDLERS ? hbd_call_name(handlers[h].call) : "request";
 }
 
+static const ProtobufCMessage *call_request(size_t h, const HbeatPb__Request *req)
+{
+    return *(const ProtobufCMessage *const *)((const char *)req + handlers[h].request_field);
+}
+
+static void set_reply(size_t h, HbeatPb__Reply *reply, const ProtobufCMessage *out)
+{
+    reply->result_case = handlers[h].reply_case;
+    *(const ProtobufCMessage **)((char *)reply + handlers[h].reply_field) = out;
+}
+
+/* `later` (a deferred engine): only the engine call; the reply is built
+   by hbd_codec_finish. */
 static int dispatch(hbd_engine *e, size_t h, const HbeatPb__Request *req, HbeatPb__Reply *reply,
-                    hbd_pb_parts *p, uint64_t *ticket, hbeat_error *err)
+                    hbd_pb_parts *p, int later, uint64_t *ticket, hbeat_error *err)
 {
     if (h < NHANDLERS) {
-        const ProtobufCMessage *in =
-            *(const ProtobufCMessage *const *)((const char *)req + handlers[h].request_field);
         const ProtobufCMessage *out = NULL;
-        int rc = hbd_pb_serve(e, handlers[h].call, in, p, &out, ticket, err);
+        if (later)
+            return hbd_pb_begin(e, handlers[h].call, call_request(h, req), p, ticket, err);
+        int rc = hbd_pb_serve(e, handlers[h].call, call_request(h, req), p, &out, ticket, err);
         if (rc != 0)
             return rc;
-        reply->result_case = handlers[h].reply_case;
-        *(const ProtobufCMessage **)((char *)reply + handlers[h].reply_field) = out;
+        set_reply(h, reply, out);
         return 0;
     }
     /* protobuf-c keeps a call it does not know as an unknown field. */
@@ -111,10 +123,57 @@ static int authorize(hbd_auth *auth, size_t h, const HbeatPb__Request *req, hbea
     return 0;
 }
 
+struct hbd_codec_pending {
+    HbeatPb__Request *req;
+    size_t h;
+    hbd_pb_parts p;
+};
+
 int hbd_codec_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size_t len,
                     size_t max_message, hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket,
                     hbd_codec_outcome *outcome)
 {
+    return hbd_codec_begin(e, auth, buf, len, max_message, reserve, arg, ticket, outcome, NULL);
+}
+
+int hbd_codec_finish(hbd_codec_pending *pending, int rc, hbd_codec_reserve_fn reserve, void *arg,
+                     hbd_codec_outcome *outcome)
+{
+    size_t h = pending->h;
+    hbeat_error err = pending->p.err;
+    const ProtobufCMessage *out = NULL;
+    if (rc == 0)
+        rc = hbd_pb_reply(handlers[h].call, call_request(h, pending->req), &pending->p, &out, &err);
+    if (rc != 0 && err.code == 0)
+        hbeat_error_set(&err, rc, "the store failed to commit the change");
+    outcome->result = hbd_outcome_of(rc)->result;
+    if (rc != 0) {
+        hbd_pb_log_failure("nng", call_name(h), rc, err.message);
+        rc = hbd_codec_error(rc, err.message, reserve, arg);
+    } else {
+        HbeatPb__Reply reply = HBEAT_PB__REPLY__INIT;
+        set_reply(h, &reply, out);
+        rc = pack(&reply, reserve, arg);
+    }
+    hbd_codec_drop(pending);
+    return rc;
+}
+
+void hbd_codec_drop(hbd_codec_pending *pending)
+{
+    if (pending == NULL)
+        return;
+    hbd_pb_parts_release(&pending->p);
+    hbeat_pb__request__free_unpacked(pending->req, NULL);
+    free(pending);
+}
+
+int hbd_codec_begin(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size_t len,
+                    size_t max_message, hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket,
+                    hbd_codec_outcome *outcome, hbd_codec_pending **later)
+{
+    if (later != NULL)
+        *later = NULL;
     hbd_codec_outcome ignored;
     if (outcome == NULL)
         outcome = &ignored;
@@ -149,7 +208,26 @@ int hbd_codec_serve(hbd_engine *e, hbd_auth *auth, const uint8_t *buf, size_t le
         hbeat_pb__request__free_unpacked(req, NULL);
         return rc;
     }
-    rc = dispatch(e, h, req, &reply, &p, ticket, &err);
+    if (later != NULL && h < NHANDLERS && hbd_engine_deferred(e)) {
+        hbd_codec_pending *d = calloc(1, sizeof *d);
+        if (d == NULL) {
+            hbeat_pb__request__free_unpacked(req, NULL);
+            return HBEAT_ENOMEM;
+        }
+        d->req = req;
+        d->h = h;
+        rc = dispatch(e, h, req, &reply, &d->p, 1, ticket, &err);
+        outcome->result = hbd_outcome_of(rc)->result;
+        if (rc == 0) {
+            *later = d;
+            return 0;
+        }
+        hbd_pb_log_failure("nng", call_name(h), rc, err.message);
+        rc = hbd_codec_error(rc, err.message, reserve, arg);
+        hbd_codec_drop(d);
+        return rc;
+    }
+    rc = dispatch(e, h, req, &reply, &p, 0, ticket, &err);
     outcome->result = hbd_outcome_of(rc)->result;
     if (rc != 0) {
         *ticket = 0;

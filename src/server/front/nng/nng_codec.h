@@ -36,6 +36,22 @@ typedef struct hbd_codec_outcome {
 int hbd_codec_serve(hbd_engine *engine, hbd_auth *auth, const uint8_t *req, size_t len,
                     size_t max_message, hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket,
                     hbd_codec_outcome *outcome);
+/* A request whose reply waits for a deferred engine (hbd_engine_deferred):
+   the decoded request and the call's outputs. */
+typedef struct hbd_codec_pending hbd_codec_pending;
+/* hbd_codec_serve, except that with a deferred engine a call that the
+   engine took is not packed: *later gets it (and nothing is reserved);
+   once its ticket is reported with `rc`, hbd_codec_finish packs its reply
+   (or the error the ticket carries) and frees it. *later stays NULL when
+   the reply was packed at once. `later` NULL: hbd_codec_serve. */
+int hbd_codec_begin(hbd_engine *engine, hbd_auth *auth, const uint8_t *req, size_t len,
+                    size_t max_message, hbd_codec_reserve_fn reserve, void *arg, uint64_t *ticket,
+                    hbd_codec_outcome *outcome, hbd_codec_pending **later);
+/* Returns 0 or HBEAT_ENOMEM; outcome->result gets the call's result. */
+int hbd_codec_finish(hbd_codec_pending *pending, int rc, hbd_codec_reserve_fn reserve, void *arg,
+                     hbd_codec_outcome *outcome);
+/* Frees a pending request without a reply. NULL is a no-op. */
+void hbd_codec_drop(hbd_codec_pending *pending);
 /* Packs an error reply for hbeat code `code` (mapped to the wire's error
    codes by the outcome table, calls.h). Returns 0 or HBEAT_ENOMEM. */
 int hbd_codec_error(int code, const char *message, hbd_codec_reserve_fn reserve, void *arg);

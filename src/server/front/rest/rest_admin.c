@@ -10,19 +10,10 @@
 
 #include "hbeat/status.h"
 
-static void reply_run(hbd_rest_reply *r, const hbd_rest_request *req, int rc, const hbd_run *run,
-                      uint64_t ticket, const hbeat_error *err)
+static void build_run(hbd_rest_reply *r, const hbd_rest_request *req)
 {
-    if (rc != 0) {
-        hbd_rest_reply_engine_error(r, req, rc, err);
-        return;
-    }
-    json_t *j = hbd_rest_run_json(run);
+    json_t *j = hbd_rest_run_json(&r->run);
     hbd_rest_reply_json(r, req, j != NULL ? json_pack("{s:o}", "run", j) : NULL);
-    if (r->status == 200) {
-        r->wait_durable = 1;
-        r->ticket = ticket;
-    }
 }
 
 void hbd_rest_create_run(hbd_engine *engine, const hbd_rest_request *req, int64_t unused,
@@ -41,12 +32,10 @@ void hbd_rest_create_run(hbd_engine *engine, const hbd_rest_request *req, int64_
     if (hbd_rest_field_id(req, r, doc, "workflow_id", &workflow_id) == 0 &&
         hbd_rest_field_status(req, r, doc, "status", HBEAT_STATUS_REGISTERED, status) == 0 &&
         hbd_rest_field_optional_number(req, r, doc, "next_report_increment", &inc, &has_inc) == 0) {
-        hbd_run run;
         uint64_t ticket;
-        hbeat_error err = HBEAT_ERROR_INIT;
         int rc = hbd_engine_create_run_begin(engine, workflow_id, status, has_inc ? &inc : NULL,
-                                             &run, &ticket, &err);
-        reply_run(r, req, rc, &run, ticket, &err);
+                                             &r->run, &ticket, &r->err);
+        hbd_rest_reply_later(r, req, engine, rc, ticket, build_run);
     }
     json_decref(doc);
 }
@@ -54,11 +43,9 @@ void hbd_rest_create_run(hbd_engine *engine, const hbd_rest_request *req, int64_
 void hbd_rest_get_run(hbd_engine *engine, const hbd_rest_request *req, int64_t run_id,
                       hbd_rest_reply *r)
 {
-    hbd_run run;
     uint64_t ticket;
-    hbeat_error err = HBEAT_ERROR_INIT;
-    int rc = hbd_engine_get_run_begin(engine, run_id, &run, &ticket, &err);
-    reply_run(r, req, rc, &run, ticket, &err);
+    int rc = hbd_engine_get_run_begin(engine, run_id, &r->run, &ticket, &r->err);
+    hbd_rest_reply_later(r, req, engine, rc, ticket, build_run);
 }
 
 void hbd_rest_set_status(hbd_engine *engine, const hbd_rest_request *req, int64_t run_id,
@@ -71,11 +58,10 @@ void hbd_rest_set_status(hbd_engine *engine, const hbd_rest_request *req, int64_
     int force;
     if (hbd_rest_field_status(req, r, doc, "status", NULL, status) == 0 &&
         hbd_rest_field_bool(req, r, doc, "force", 0, &force) == 0) {
-        hbd_run run;
         uint64_t ticket;
-        hbeat_error err = HBEAT_ERROR_INIT;
-        int rc = hbd_engine_set_status_begin(engine, run_id, status, force, &run, &ticket, &err);
-        reply_run(r, req, rc, &run, ticket, &err);
+        int rc =
+            hbd_engine_set_status_begin(engine, run_id, status, force, &r->run, &ticket, &r->err);
+        hbd_rest_reply_later(r, req, engine, rc, ticket, build_run);
     }
     json_decref(doc);
 }
@@ -107,6 +93,23 @@ static int query_int(const hbd_rest_request *req, hbd_rest_reply *r, const char 
     return 0;
 }
 
+static void build_page(hbd_rest_reply *r, const hbd_rest_request *req)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < r->count; i++) {
+        if (json_array_append_new(list, hbd_rest_run_json(&r->runs[i])) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    free(r->runs);
+    r->runs = NULL;
+    hbd_rest_reply_json(r, req,
+                        list != NULL ? json_pack("{s:o,s:I}", "runs", list, "next_after_id",
+                                                 (json_int_t)r->next_after_id)
+                                     : NULL);
+}
+
 void hbd_rest_list_runs(hbd_engine *engine, const hbd_rest_request *req, int64_t unused,
                         hbd_rest_reply *r)
 {
@@ -124,31 +127,8 @@ void hbd_rest_list_runs(hbd_engine *engine, const hbd_rest_request *req, int64_t
         query_int(req, r, "limit", HBD_LIST_DEFAULT, 1, HBD_LIST_MAX, &limit) != 0)
         return;
 
-    hbd_run *runs = NULL;
-    size_t count = 0;
-    int64_t next = 0;
     uint64_t ticket = 0;
-    hbeat_error err = HBEAT_ERROR_INIT;
-    int rc = hbd_engine_list_runs_begin(engine, status, after_id, (uint32_t)limit, &runs, &count,
-                                        &next, &ticket, &err);
-    if (rc != 0) {
-        hbd_rest_reply_engine_error(r, req, rc, &err);
-        return;
-    }
-    json_t *list = json_array();
-    for (size_t i = 0; list != NULL && i < count; i++) {
-        if (json_array_append_new(list, hbd_rest_run_json(&runs[i])) != 0) {
-            json_decref(list);
-            list = NULL;
-        }
-    }
-    free(runs);
-    hbd_rest_reply_json(
-        r, req,
-        list != NULL ? json_pack("{s:o,s:I}", "runs", list, "next_after_id", (json_int_t)next)
-                     : NULL);
-    if (r->status == 200) {
-        r->wait_durable = 1;
-        r->ticket = ticket;
-    }
+    int rc = hbd_engine_list_runs_begin(engine, status, after_id, (uint32_t)limit, &r->runs,
+                                        &r->count, &r->next_after_id, &ticket, &r->err);
+    hbd_rest_reply_later(r, req, engine, rc, ticket, build_page);
 }

@@ -49,8 +49,28 @@ typedef struct hbd_rest_reply {
        the engine says `ticket` is durable (hbd_engine_when_durable). */
     int wait_durable;
     uint64_t ticket;
+    /* The engine call's outputs, which a deferred engine
+       (hbd_engine_deferred) fills only when it reports the ticket; then
+       `build` makes the body from them, before the reply is sent. */
+    hbd_run run;
+    hbd_run *runs; /* owned */
+    size_t count;
+    int64_t next_after_id;
+    hbeat_error err;
+    void (*build)(struct hbd_rest_reply *r, const hbd_rest_request *req);
     char inline_buf[HBD_REST_REPLY_INLINE];
 } hbd_rest_reply;
+
+/* After an engine call into r->run (r->runs ...) and r->err: an error
+   reply for rc != 0; else the reply waits for `ticket`, and `build` makes
+   its body now (an engine that answers at once) or once the ticket is
+   reported (hbd_rest_reply_reported). */
+void hbd_rest_reply_later(hbd_rest_reply *r, const hbd_rest_request *req, hbd_engine *engine,
+                          int rc, uint64_t ticket,
+                          void (*build)(hbd_rest_reply *r, const hbd_rest_request *req));
+/* The ticket was reported with rc: the error it carries, or the body that
+   waited for it. */
+void hbd_rest_reply_reported(hbd_rest_reply *r, const hbd_rest_request *req, int rc);
 
 void hbd_rest_reply_init(hbd_rest_reply *r);
 /* Frees what the reply owns; it may be reused after hbd_rest_reply_init. */

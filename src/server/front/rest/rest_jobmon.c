@@ -8,16 +8,10 @@
 
 #include <math.h>
 
-static void reply_status(hbd_rest_reply *r, const hbd_rest_request *req, int rc, const hbd_run *run,
-                         uint64_t ticket, const hbeat_error *err)
+static void build_status(hbd_rest_reply *r, const hbd_rest_request *req)
 {
-    if (rc != 0) {
-        hbd_rest_reply_engine_error(r, req, rc, err);
-        return;
-    }
-    hbd_rest_reply_status(r, run->status);
-    r->wait_durable = 1;
-    r->ticket = ticket;
+    (void)req;
+    hbd_rest_reply_status(r, r->run.status);
 }
 
 void hbd_rest_heartbeat(hbd_engine *engine, const hbd_rest_request *req, int64_t run_id,
@@ -44,11 +38,10 @@ void hbd_rest_heartbeat(hbd_engine *engine, const hbd_rest_request *req, int64_t
         goto out;
     }
 
-    hbd_run run;
     uint64_t ticket;
-    hbeat_error err = HBEAT_ERROR_INIT;
-    int rc = hbd_engine_heartbeat_begin(engine, run_id, status, increment, &run, &ticket, &err);
-    reply_status(r, req, rc, &run, ticket, &err);
+    int rc =
+        hbd_engine_heartbeat_begin(engine, run_id, status, increment, &r->run, &ticket, &r->err);
+    hbd_rest_reply_later(r, req, engine, rc, ticket, build_status);
 out:
     json_decref(doc);
 }
@@ -61,11 +54,9 @@ void hbd_rest_update_status(hbd_engine *engine, const hbd_rest_request *req, int
         return;
     char status[HBEAT_STATUS_MAX + 1];
     if (hbd_rest_field_status(req, r, doc, "status", NULL, status) == 0) {
-        hbd_run run;
         uint64_t ticket;
-        hbeat_error err = HBEAT_ERROR_INIT;
-        int rc = hbd_engine_update_status_begin(engine, run_id, status, &run, &ticket, &err);
-        reply_status(r, req, rc, &run, ticket, &err);
+        int rc = hbd_engine_update_status_begin(engine, run_id, status, &r->run, &ticket, &r->err);
+        hbd_rest_reply_later(r, req, engine, rc, ticket, build_status);
     }
     json_decref(doc);
 }

@@ -17,22 +17,66 @@
 static const char oom_body[] = "{\"error\":{\"type\":\"ServerError\","
                                "\"exception_message\":\"out of memory\",\"status_code\":\"500\"}}";
 
-void hbd_rest_reply_init(hbd_rest_reply *r)
+/* A new body; what the engine call left (outputs, ticket) stays. */
+static void reset_body(hbd_rest_reply *r)
 {
+    free(r->heap);
+    r->heap = NULL;
     r->status = 500;
     r->allow = NULL;
     r->content_type = NULL;
     r->headers = NULL;
     r->body = oom_body;
     r->len = sizeof oom_body - 1;
+}
+
+void hbd_rest_reply_init(hbd_rest_reply *r)
+{
     r->heap = NULL;
+    reset_body(r);
     r->wait_durable = 0;
     r->ticket = 0;
+    r->runs = NULL;
+    r->count = 0;
+    r->next_after_id = 0;
+    hbeat_error_clear(&r->err);
+    r->build = NULL;
+}
+
+void hbd_rest_reply_later(hbd_rest_reply *r, const hbd_rest_request *req, hbd_engine *engine,
+                          int rc, uint64_t ticket,
+                          void (*build)(hbd_rest_reply *r, const hbd_rest_request *req))
+{
+    if (rc != 0) {
+        hbd_rest_reply_engine_error(r, req, rc, &r->err);
+        return;
+    }
+    r->wait_durable = 1;
+    r->ticket = ticket;
+    if (hbd_engine_deferred(engine)) {
+        r->build = build;
+        return;
+    }
+    build(r, req);
+    /* A body that could not be built is answered as it stands. */
+    if (r->status != 200)
+        r->wait_durable = 0;
+}
+
+void hbd_rest_reply_reported(hbd_rest_reply *r, const hbd_rest_request *req, int rc)
+{
+    void (*build)(hbd_rest_reply *, const hbd_rest_request *) = r->build;
+    r->build = NULL;
+    if (rc != 0)
+        hbd_rest_reply_engine_error(r, req, rc, r->err.code != 0 ? &r->err : NULL);
+    else if (build != NULL)
+        build(r, req);
 }
 
 void hbd_rest_reply_release(hbd_rest_reply *r)
 {
     free(r->heap);
+    free(r->runs);
     hbd_rest_reply_init(r);
 }
 
@@ -137,12 +181,12 @@ void hbd_rest_reply_error(hbd_rest_reply *r, const hbd_rest_request *req, unsign
         hbd_warn_limited("rest: refused request", "rest: %s %s: %u %s: %s", method, path, status,
                          type, message);
 
-    hbd_rest_reply_release(r);
+    reset_body(r);
     r->status = status;
     json_t *doc = json_pack("{s:{s:s,s:s,s:s}}", "error", "type", type, "exception_message",
                             message, "status_code", code);
     if (doc == NULL || dump(r, doc) != 0) {
-        /* hbd_rest_reply_release left the out-of-memory body in place. */
+        /* reset_body left the out-of-memory body in place. */
         r->status = 500;
     }
     json_decref(doc);
@@ -155,6 +199,9 @@ void hbd_rest_reply_engine_error(hbd_rest_reply *r, const hbd_rest_request *req,
     unsigned int status = hbd_outcome_of(rc)->http_status;
     if (rc == HBEAT_ECANCELED) {
         hbd_rest_reply_error(r, req, status, "server is shutting down");
+    } else if (rc == HBEAT_EBUSY) {
+        hbd_warn_limited("rest: store unavailable", "rest: %s", detail);
+        hbd_rest_reply_error(r, req, status, "the store is unavailable; try again: %s", detail);
     } else if (status < 500) {
         hbd_rest_reply_error(r, req, status, "%s", detail);
     } else {
@@ -167,7 +214,7 @@ void hbd_rest_reply_engine_error(hbd_rest_reply *r, const hbd_rest_request *req,
 
 void hbd_rest_reply_status(hbd_rest_reply *r, const char *status)
 {
-    hbd_rest_reply_release(r);
+    reset_body(r);
     if (!hbeat_status_is_valid(status)) {
         /* Not a token the fast path knows how to escape: let jansson do it. */
         hbd_rest_reply_json(r, NULL, json_pack("{s:s}", "status", status != NULL ? status : ""));

@@ -338,8 +338,7 @@ static enum MHD_Result send_durable_reply(struct MHD_Connection *c, conn *cn,
                                           const hbd_rest_request *req)
 {
     atomic_store(&cn->durable, DUR_NONE);
-    if (cn->durable_rc != 0)
-        hbd_rest_reply_engine_error(&cn->reply, req, cn->durable_rc, NULL);
+    hbd_rest_reply_reported(&cn->reply, req, cn->durable_rc);
     count_request(cn);
     enum MHD_Result ok = send_reply(c, &cn->reply, 0);
     hbd_rest_reply_release(&cn->reply);

@@ -33,6 +33,8 @@ void hbd_metrics_request(hbd_proto proto, hbd_route route, hbd_result result, do
 void hbd_metrics_reaped(const char *from, const char *to);
 /* One store commit of `changes` changes took `seconds`. */
 void hbd_metrics_commit(double seconds, unsigned int changes);
+/* The store answers (1) or cannot reach its database (0). */
+void hbd_metrics_store_up(int up);
 /* A connection opened (+1) or closed (-1). */
 void hbd_metrics_connection(hbd_proto proto, int delta);
 
