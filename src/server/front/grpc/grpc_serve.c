@@ -166,8 +166,8 @@ hbd_right hbd_grpc_bearer_right(const hbd_grpc_call *c)
 }
 
 /* grpc.health.v1.Health/Check: SERVING while the store works (has not
-   failed, and a database answers) and hbeatd is not draining, for the server ("") and for hbeat.v1.HeartbeatService;
-   any other service is NOT_FOUND, as the protocol says. */
+   failed, and a database answers) and hbeatd is not draining, for the server ("") and for
+   hbeat.v1.HeartbeatService; any other service is NOT_FOUND, as the protocol says. */
 static void serve_health(hbd_grpc_call *c, const uint8_t *in, size_t len)
 {
     Grpc__Health__V1__HealthCheckRequest *req =
@@ -181,8 +181,8 @@ static void serve_health(hbd_grpc_call *c, const uint8_t *in, size_t len)
     } else {
         Grpc__Health__V1__HealthCheckResponse rep = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
         hbd_engine *e = c->srv->engine;
-        int serving = !atomic_load(&c->srv->stopping) && !hbd_engine_failed(e) &&
-                      hbd_engine_store_up(e);
+        int serving =
+            !atomic_load(&c->srv->stopping) && !hbd_engine_failed(e) && hbd_engine_store_up(e);
         rep.status = serving ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
                              : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
         if (set_reply(c, &rep.base) != 0)
