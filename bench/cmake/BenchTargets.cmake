@@ -78,7 +78,7 @@ if(HBEAT_WITH_GRPC)
   target_link_libraries(hbeat-bench-grpc-server PRIVATE hbeat_proto PkgConfig::BENCH_GRPC
     Threads::Threads)
   add_executable(hbeat-bench-grpc ${_bench_src}/grpc_bench.c ${_bench_src}/grpc_load.c
-    ${_bench_src}/grpc_push.c)
+    ${_bench_src}/grpc_push.c ${_bench_src}/grpc_unary.c)
   target_link_libraries(hbeat-bench-grpc PRIVATE hbeat hbeat_proto hbeat_bench_util
     PkgConfig::BENCH_GRPC Threads::Threads m)
   target_compile_definitions(hbeat-bench-grpc PRIVATE

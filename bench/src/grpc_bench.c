@@ -24,8 +24,8 @@
 
 #include "grpc_load.h"
 #include "grpc_push.h"
+#include "grpc_unary.h"
 #include "hbeat/hbeat.h"
-#include "hbeat/v1/hbeat.pb-c.h"
 #include "util.h"
 
 #define BLOCK 100
@@ -64,50 +64,14 @@ static void raw_call(raw_client *c, grpc_byte_buffer *req)
         gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_seconds(5, GPR_TIMESPAN));
     grpc_call *call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS,
                                                           c->cq, c->method, deadline, NULL);
-    grpc_metadata_array initial, trailing;
-    grpc_metadata_array_init(&initial);
-    grpc_metadata_array_init(&trailing);
-    grpc_byte_buffer *rep = NULL;
-    grpc_status_code status;
-    grpc_slice details;
-    grpc_op ops[6];
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = req;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &rep;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    grpc_call_start_batch(call, ops, 6, call, NULL);
+    bench_grpc_unary u;
+    bench_grpc_unary_start(call, &u, req, call);
     grpc_event ev =
         grpc_completion_queue_pluck(c->cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type != GRPC_OP_COMPLETE || status != GRPC_STATUS_OK || rep == NULL) {
-        bench_die("raw gRPC call failed: status %d", (int)status);
+    if (ev.type != GRPC_OP_COMPLETE || !bench_grpc_unary_finish(&u)) {
+        bench_die("raw gRPC call failed: status %d", (int)u.status);
     }
-    grpc_byte_buffer_destroy(rep);
-    grpc_slice_unref(details);
-    grpc_metadata_array_destroy(&initial);
-    grpc_metadata_array_destroy(&trailing);
     grpc_call_unref(call);
-}
-
-static grpc_byte_buffer *beat_bytes(void)
-{
-    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
-    hb.workflow_run_id = 1;
-    hb.status = "R";
-    hb.next_report_increment = 90.0;
-    grpc_slice s = grpc_slice_malloc(hbeat_pb__heartbeat_request__get_packed_size(&hb));
-    hbeat_pb__heartbeat_request__pack(&hb, GRPC_SLICE_START_PTR(s));
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
 }
 
 /* ---- the service ---- */
@@ -421,7 +385,7 @@ int main(int argc, char **argv)
     grpc_init();
     raw_client raw;
     raw_open(&raw, target);
-    grpc_byte_buffer *req = beat_bytes();
+    grpc_byte_buffer *req = bench_grpc_beat(1, 0);
     hbeat_gateway *gw;
     hbeat_service *svc = open_service(url, &gw);
     async_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};

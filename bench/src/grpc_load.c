@@ -14,7 +14,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
-#include "hbeat/v1/hbeat.pb-c.h"
+#include "grpc_unary.h"
 #include "util.h"
 
 #define MAX_CHANNELS 16
@@ -25,10 +25,8 @@ typedef struct client {
     uint64_t seq;
     int64_t started;
     grpc_call *call;
-    grpc_byte_buffer *req, *rep;
-    grpc_metadata_array initial, trailing;
-    grpc_status_code status;
-    grpc_slice details;
+    grpc_byte_buffer *req;
+    bench_grpc_unary u;
 } client;
 
 struct grpc_load {
@@ -75,20 +73,6 @@ void grpc_load_close(grpc_load *l)
     free(l);
 }
 
-static grpc_byte_buffer *pack_beat(int64_t run, uint64_t seq)
-{
-    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
-    hb.workflow_run_id = run;
-    hb.status = "R";
-    hb.next_report_increment = 93.0;
-    hb.sequence = seq;
-    grpc_slice s = grpc_slice_malloc(hbeat_pb__heartbeat_request__get_packed_size(&hb));
-    hbeat_pb__heartbeat_request__pack(&hb, GRPC_SLICE_START_PTR(s));
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
-}
-
 static void start_call(grpc_load *l, client *c, unsigned index)
 {
     unsigned k = index % l->nch;
@@ -96,39 +80,17 @@ static void start_call(grpc_load *l, client *c, unsigned index)
         gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_seconds(10, GPR_TIMESPAN));
     c->call = grpc_channel_create_registered_call(l->ch[k], NULL, GRPC_PROPAGATE_DEFAULTS, l->cq,
                                                   l->method[k], deadline, NULL);
-    c->req = pack_beat(c->run, ++c->seq);
-    c->rep = NULL;
-    grpc_metadata_array_init(&c->initial);
-    grpc_metadata_array_init(&c->trailing);
-    grpc_op ops[6];
-    memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = c->req;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->initial;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &c->rep;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &c->trailing;
-    ops[5].data.recv_status_on_client.status = &c->status;
-    ops[5].data.recv_status_on_client.status_details = &c->details;
+    c->req = bench_grpc_beat(c->run, ++c->seq);
     c->started = bench_now_ns();
-    if (grpc_call_start_batch(c->call, ops, 6, c, NULL) != GRPC_CALL_OK)
+    if (bench_grpc_unary_start(c->call, &c->u, c->req, c) != GRPC_CALL_OK)
         bench_die("grpc load: cannot start a call");
 }
 
 /* Frees what the finished call held; 1 when it succeeded. */
 static int finish_call(client *c, int success)
 {
-    int ok = success && c->status == GRPC_STATUS_OK && c->rep != NULL;
+    int ok = bench_grpc_unary_finish(&c->u) && success;
     grpc_byte_buffer_destroy(c->req);
-    if (c->rep != NULL)
-        grpc_byte_buffer_destroy(c->rep);
-    grpc_slice_unref(c->details);
-    grpc_metadata_array_destroy(&c->initial);
-    grpc_metadata_array_destroy(&c->trailing);
     grpc_call_unref(c->call);
     c->call = NULL;
     return ok;

@@ -210,15 +210,9 @@ static const hbeat_gateway_vtable nng_vtable = {
     .name = "nng",
     .flags = HBEAT_GATEWAY_THREAD_SAFE,
     .destroy = gateway_destroy,
-    .log_heartbeat = hbeat__wire_log_heartbeat,
+    HBEAT__WIRE_GATEWAY_CALLS,
     .log_heartbeat_async = gateway_log_heartbeat_async,
     .close = gateway_close,
-    .update_status = hbeat__wire_update_status,
-    .create_run = hbeat__wire_create_run,
-    .create_run_with = hbeat__wire_create_run_with,
-    .get_run = hbeat__wire_get_run,
-    .list_runs = hbeat__wire_list_runs,
-    .set_status = hbeat__wire_set_status,
 };
 
 /* ---- open ---- */

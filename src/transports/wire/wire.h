@@ -112,6 +112,13 @@ int hbeat__wire_set_status(void *self, int64_t workflow_run_id, const char *stat
 int hbeat__wire_list_runs(void *self, const char *status, hbeat_run_sink_fn sink, void *ctx,
                           hbeat_error *err);
 
+/* Those calls as members of an hbeat_gateway_vtable initializer. */
+#define HBEAT__WIRE_GATEWAY_CALLS                                                                  \
+    .log_heartbeat = hbeat__wire_log_heartbeat, .update_status = hbeat__wire_update_status,        \
+    .create_run = hbeat__wire_create_run, .create_run_with = hbeat__wire_create_run_with,          \
+    .get_run = hbeat__wire_get_run, .list_runs = hbeat__wire_list_runs,                            \
+    .set_status = hbeat__wire_set_status
+
 /* ---- request.c ---- */
 
 /* Argument checks: HBEAT_EINVAL with a message that starts with @p who
