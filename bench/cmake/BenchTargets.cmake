@@ -71,18 +71,21 @@ if(HBEAT_BENCH_SMOKE_TEST)
 endif()
 
 # The gRPC rows (bench/src/grpc_bench.c): a raw gRPC core unary call and
-# the service tick, both to a minimal gRPC core echo server.
+# the service tick, both to a minimal gRPC core echo server; hbeatd's gRPC
+# throughput against that server; the status push's delay.
 if(HBEAT_WITH_GRPC)
   pkg_check_modules(BENCH_GRPC REQUIRED IMPORTED_TARGET grpc)
   add_executable(hbeat-bench-grpc-server ${_bench_src}/grpc_echo_server.c)
   target_link_libraries(hbeat-bench-grpc-server PRIVATE hbeat_proto PkgConfig::BENCH_GRPC
     Threads::Threads)
-  add_executable(hbeat-bench-grpc ${_bench_src}/grpc_bench.c)
+  add_executable(hbeat-bench-grpc ${_bench_src}/grpc_bench.c ${_bench_src}/grpc_load.c
+    ${_bench_src}/grpc_push.c ${_bench_src}/grpc_unary.c)
   target_link_libraries(hbeat-bench-grpc PRIVATE hbeat hbeat_proto hbeat_bench_util
     PkgConfig::BENCH_GRPC Threads::Threads m)
   target_compile_definitions(hbeat-bench-grpc PRIVATE
-    BENCH_GRPC_SERVER="$<TARGET_FILE:hbeat-bench-grpc-server>")
-  add_dependencies(hbeat-bench-grpc hbeat-bench-grpc-server)
+    BENCH_GRPC_SERVER="$<TARGET_FILE:hbeat-bench-grpc-server>"
+    BENCH_HBEATD="$<TARGET_FILE:hbeatd>")
+  add_dependencies(hbeat-bench-grpc hbeat-bench-grpc-server hbeatd)
   foreach(t hbeat-bench-grpc-server hbeat-bench-grpc)
     hbeat_warnings(${t})
     set_target_properties(${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)

@@ -22,11 +22,15 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
+#include "grpc_load.h"
+#include "grpc_push.h"
+#include "grpc_unary.h"
 #include "hbeat/hbeat.h"
-#include "hbeat/v1/hbeat.pb-c.h"
 #include "util.h"
 
 #define BLOCK 100
+/* Runs each hbeatd holds for the load (client i beats run i + 1). */
+#define LOAD_RUNS 256
 
 /* ---- the floor: one raw unary call ---- */
 
@@ -60,50 +64,14 @@ static void raw_call(raw_client *c, grpc_byte_buffer *req)
         gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_seconds(5, GPR_TIMESPAN));
     grpc_call *call = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS,
                                                           c->cq, c->method, deadline, NULL);
-    grpc_metadata_array initial, trailing;
-    grpc_metadata_array_init(&initial);
-    grpc_metadata_array_init(&trailing);
-    grpc_byte_buffer *rep = NULL;
-    grpc_status_code status;
-    grpc_slice details;
-    grpc_op ops[6];
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = req;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &rep;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    grpc_call_start_batch(call, ops, 6, call, NULL);
+    bench_grpc_unary u;
+    bench_grpc_unary_start(call, &u, req, call);
     grpc_event ev =
         grpc_completion_queue_pluck(c->cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type != GRPC_OP_COMPLETE || status != GRPC_STATUS_OK || rep == NULL) {
-        bench_die("raw gRPC call failed: status %d", (int)status);
+    if (ev.type != GRPC_OP_COMPLETE || !bench_grpc_unary_finish(&u)) {
+        bench_die("raw gRPC call failed: status %d", (int)u.status);
     }
-    grpc_byte_buffer_destroy(rep);
-    grpc_slice_unref(details);
-    grpc_metadata_array_destroy(&initial);
-    grpc_metadata_array_destroy(&trailing);
     grpc_call_unref(call);
-}
-
-static grpc_byte_buffer *beat_bytes(void)
-{
-    HbeatPb__HeartbeatRequest hb = HBEAT_PB__HEARTBEAT_REQUEST__INIT;
-    hb.workflow_run_id = 1;
-    hb.status = "R";
-    hb.next_report_increment = 90.0;
-    grpc_slice s = grpc_slice_malloc(hbeat_pb__heartbeat_request__get_packed_size(&hb));
-    hbeat_pb__heartbeat_request__pack(&hb, GRPC_SLICE_START_PTR(s));
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
 }
 
 /* ---- the service ---- */
@@ -203,12 +171,184 @@ static void client_memory(const char *url, long out[4])
     waitpid(pid, &status, 0);
 }
 
+/* ---- hbeatd over gRPC: throughput and status push ---- */
+
+typedef struct grpc_server {
+    const char *name;
+    char dir[256];
+    pid_t pid;
+    char target[64]; /* HOST:PORT */
+    char url[96];
+} grpc_server;
+
+/* durable: a SQLite file with hbeatd's default --sync, else ":memory:". */
+static void start_hbeatd(grpc_server *s, const char *name, int durable)
+{
+    s->name = name;
+    if (bench_mkdtemp(s->dir, sizeof(s->dir), "grpc-hbeatd") != 0) {
+        bench_die("mkdtemp");
+    }
+    char ready_path[512], log_path[512], db[512], ready[2048];
+    snprintf(ready_path, sizeof(ready_path), "%s/ready", s->dir);
+    snprintf(log_path, sizeof(log_path), "%s/log", s->dir);
+    snprintf(db, sizeof(db), "%s/hbeatd.db", s->dir);
+    char *argv[] = {(char *)BENCH_HBEATD,
+                    "--listen",
+                    "tcp://127.0.0.1:0",
+                    "--http",
+                    "none",
+                    "--grpc",
+                    "127.0.0.1:0",
+                    "--log-level",
+                    "warn",
+                    "--db",
+                    durable ? db : ":memory:",
+                    "--ready-file",
+                    ready_path,
+                    NULL};
+    s->pid = bench_spawn(argv, log_path, NULL);
+    if (s->pid < 0 || bench_wait_ready(s->pid, ready_path, 20.0, ready, sizeof(ready)) != 0 ||
+        bench_ready_value(ready, "grpc", "grpc://", s->url, sizeof(s->url)) != 0) {
+        bench_die("hbeatd (%s) did not start with gRPC; its log: %s", name, log_path);
+    }
+    snprintf(s->target, sizeof(s->target), "%s", s->url + strlen("grpc://"));
+}
+
+static void stop_server(grpc_server *s)
+{
+    bench_stop(s->pid);
+    bench_rmtree(s->dir);
+}
+
+/* Creates runs 1..n in status R on a fresh hbeatd. */
+static void create_runs(grpc_server *s, int n)
+{
+    hbeat_gateway *gw;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    if (hbeat_gateway_open(&gw, s->url, NULL, &err) != 0) {
+        bench_die("open %s: %s", s->url, err.message);
+    }
+    for (int i = 1; i <= n; i++) {
+        hbeat_run_info info;
+        if (hbeat_run_create(gw, 1, "R", &info, &err) != 0) {
+            bench_die("create run on %s: %s", s->name, err.message);
+        }
+        if (info.workflow_run_id != i) {
+            bench_die("%s: run %lld, expected %d", s->name, (long long)info.workflow_run_id, i);
+        }
+    }
+    hbeat_gateway_free(gw);
+}
+
+typedef struct tp_sum {
+    uint64_t done;
+    double seconds;
+    int64_t cpu_ns;
+    double p99[8];
+    int rounds;
+} tp_sum;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double tp_rate(const tp_sum *t)
+{
+    return t->seconds > 0 ? (double)t->done / t->seconds : 0;
+}
+
+static void print_tp_row(const char *name, unsigned clients, tp_sum *t, const tp_sum *floor)
+{
+    qsort(t->p99, (size_t)t->rounds, sizeof(double), cmp_double);
+    double rate = tp_rate(t);
+    char cpu[32] = "-";
+    if (t->cpu_ns >= 0 && t->done > 0) {
+        snprintf(cpu, sizeof(cpu), "%.1f", (double)t->cpu_ns / 1e3 / (double)t->done);
+    }
+    printf("%-32s %7u %10.0f %7.2f %9.0f %12s\n", name, clients, rate, rate / tp_rate(floor),
+           t->p99[t->rounds / 2], cpu);
+}
+
+/* Every server at every client count, in rounds interleaved server by
+   server; beats/s over all rounds, p99 the median of the rounds'. */
+static void throughput(grpc_server *servers, int nservers, int rounds, double warmup,
+                       double duration)
+{
+    static const unsigned counts[] = {1, 16, 256};
+    grpc_load *loads[4];
+    for (int i = 0; i < nservers; i++) {
+        loads[i] = grpc_load_open(servers[i].target, 4, 1);
+        if (loads[i] == NULL) {
+            bench_die("grpc load: out of memory");
+        }
+    }
+    printf("\ngRPC throughput, closed loop, one call in flight per client, 4 channels; "
+           "%d rounds of %.2f s (after %.2f s of warm-up) per row, interleaved\n",
+           rounds, duration, warmup);
+    printf("%-32s %7s %10s %7s %9s %12s\n", "server", "clients", "beats/s", "ratio", "p99 us",
+           "cpu us/beat");
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        tp_sum sums[4];
+        memset(sums, 0, sizeof(sums));
+        for (int r = 0; r < rounds; r++) {
+            for (int i = 0; i < nservers; i++) {
+                grpc_load_result res;
+                if (grpc_load_round(loads[i], counts[c], warmup, duration, servers[i].pid, &res) !=
+                    0) {
+                    bench_die("grpc load on %s: %llu errors", servers[i].name,
+                              (unsigned long long)res.errors);
+                }
+                sums[i].done += res.done;
+                sums[i].seconds += res.seconds;
+                sums[i].cpu_ns = res.server_cpu_ns < 0 || sums[i].cpu_ns < 0
+                                     ? -1
+                                     : sums[i].cpu_ns + res.server_cpu_ns;
+                sums[i].p99[sums[i].rounds++] = res.p99_us;
+            }
+        }
+        for (int i = 0; i < nservers; i++) {
+            print_tp_row(servers[i].name, counts[c], &sums[i], &sums[0]);
+        }
+    }
+    for (int i = 0; i < nservers; i++) {
+        grpc_load_close(loads[i]);
+    }
+}
+
+static void status_push(grpc_server *s, double interval, int changes)
+{
+    bench_samples with, without;
+    bench_samples_init(&with, (size_t)changes);
+    bench_samples_init(&without, (size_t)changes);
+    grpc_push_measure(s->url, LOAD_RUNS + 1, LOAD_RUNS + 2, interval, changes, &with, &without);
+    printf("\nset_status to on_status_change over grpc:// (%s), %d changes at random points "
+           "of a %.0f s interval (milliseconds)\n",
+           s->name, changes, interval);
+    printf("%-32s %10s %10s\n", "service", "median", "max");
+    printf("%-32s %10.1f %10.1f\n", "watching (options.watch = 1)",
+           bench_samples_quantile_us(&with, 0.5) / 1e3,
+           bench_samples_quantile_us(&with, 1.0) / 1e3);
+    printf("%-32s %10.1f %10.1f\n", "not watching", bench_samples_quantile_us(&without, 0.5) / 1e3,
+           bench_samples_quantile_us(&without, 1.0) / 1e3);
+    bench_samples_free(&with);
+    bench_samples_free(&without);
+}
+
 int main(int argc, char **argv)
 {
     size_t beats = 5000;
+    int rounds = 3, changes = 7;
+    double warmup = 0.25, duration = 0.75, interval = 2.0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--smoke") == 0) {
             beats = 300;
+            rounds = 1;
+            warmup = 0.1;
+            duration = 0.2;
+            changes = 2;
+            interval = 1.0;
         } else if (strcmp(argv[i], "--beats") == 0 && i + 1 < argc) {
             beats = (size_t)strtoul(argv[++i], NULL, 10);
         } else {
@@ -237,11 +377,15 @@ int main(int argc, char **argv)
     /* Before this process starts gRPC: fork() and gRPC do not mix. */
     long mem[4];
     client_memory(url, mem);
+    grpc_server servers[3] = {{.name = "echo server (floor)", .pid = server}};
+    snprintf(servers[0].target, sizeof(servers[0].target), "%s", target);
+    start_hbeatd(&servers[1], "hbeatd durable", 1);
+    start_hbeatd(&servers[2], "hbeatd :memory:", 0);
 
     grpc_init();
     raw_client raw;
     raw_open(&raw, target);
-    grpc_byte_buffer *req = beat_bytes();
+    grpc_byte_buffer *req = bench_grpc_beat(1, 0);
     hbeat_gateway *gw;
     hbeat_service *svc = open_service(url, &gw);
     async_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
@@ -290,6 +434,13 @@ int main(int argc, char **argv)
     hbeat_gateway_free(gw);
     grpc_byte_buffer_destroy(req);
     raw_close(&raw);
+
+    create_runs(&servers[1], LOAD_RUNS + 2);
+    create_runs(&servers[2], LOAD_RUNS);
+    throughput(servers, 3, rounds, warmup, duration);
+    status_push(&servers[1], interval, changes);
+    stop_server(&servers[1]);
+    stop_server(&servers[2]);
     grpc_shutdown();
     bench_samples_free(&s_raw);
     bench_samples_free(&s_tick);

@@ -142,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_CHECK(rc == HBEAT_EPROTO, "a bad payload gave %d, not EPROTO", rc);
                 check_message(&err, rc);
             }
-            hbeat__grpc_reply_free(r, &arena);
+            hbeat__wire_reply_free(r, &arena);
             FUZZ_CHECK(arena.used == 0, "the arena was not reset");
         }
     }

@@ -106,11 +106,3 @@ int hbeat__grpc_decode(ProtobufCMessage **out, hbeat__grpc_method m, int status,
     *out = r;
     return 0;
 }
-
-void hbeat__grpc_reply_free(ProtobufCMessage *reply, hbeat__wire_arena *arena)
-{
-    if (reply != NULL) {
-        protobuf_c_message_free_unpacked(reply, &arena->allocator);
-    }
-    arena->used = 0;
-}

@@ -9,6 +9,10 @@
  * connects on the first call and reconnects by itself after the server
  * restarts (calls.c).
  *
+ * The blocking calls (beat, status, admin) are the nng and gRPC gateways'
+ * shared ones (transports/wire/calls.c) over this transport's round trip,
+ * wire_call; the asynchronous beat is the transport's own.
+ *
  * log_heartbeat_async completes on the gateway's completion queue thread:
  * done runs there and must not block for long; in particular it must not
  * make blocking calls on this gateway nor free it.
@@ -18,7 +22,6 @@
  * presents cert_file/key_file when given (mutual TLS). A failed handshake
  * is HBEAT_ETLS with gRPC's reason.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,60 +50,27 @@ static void gateway_destroy(void *self)
     free(gw);
 }
 
-static int check_status_arg(const char *status, const char *what, hbeat_error *err)
-{
-    if (!hbeat_status_is_valid(status)) {
-        return hbeat_error_set(err, HBEAT_EINVAL, "gRPC: %s is not a valid status token", what);
-    }
-    return 0;
-}
+/* Argument checks' messages start with this, as the transport's own do. */
+#define WHO "gRPC"
 
-static int check_beat(const hbeat_heartbeat_request *req, hbeat_error *err)
+/* hbeat__wire_call_fn: the envelope's call cases name the service's
+   methods, whose replies are the payloads themselves. */
+static int wire_call(void *self, HbeatPb__Request__CallCase c, const ProtobufCMessage *req,
+                     hbeat__wire_arena *arena, ProtobufCMessage **reply,
+                     const ProtobufCMessage **payload, hbeat_error *err)
 {
-    if (req == NULL) {
-        return hbeat_error_set(err, HBEAT_EINVAL, "gRPC: heartbeat request is NULL");
+    static const hbeat__grpc_method methods[] = {
+        [HBEAT_PB__REQUEST__CALL_HEARTBEAT] = HBEAT__GRPC_LOG_HEARTBEAT,
+        [HBEAT_PB__REQUEST__CALL_UPDATE_STATUS] = HBEAT__GRPC_UPDATE_STATUS,
+        [HBEAT_PB__REQUEST__CALL_CREATE_RUN] = HBEAT__GRPC_CREATE_RUN,
+        [HBEAT_PB__REQUEST__CALL_GET_RUN] = HBEAT__GRPC_GET_RUN,
+        [HBEAT_PB__REQUEST__CALL_LIST_RUNS] = HBEAT__GRPC_LIST_RUNS,
+        [HBEAT_PB__REQUEST__CALL_SET_STATUS] = HBEAT__GRPC_SET_STATUS,
+    };
+    int rc = hbeat__grpc_call_blocking(self, methods[c], req, arena, reply, err);
+    if (rc == 0) {
+        *payload = *reply;
     }
-    int rc = check_status_arg(req->status, "the heartbeat's status", err);
-    if (rc == 0 && (!isfinite(req->next_report_increment) || req->next_report_increment < 0.0)) {
-        rc = hbeat_error_set(err, HBEAT_EINVAL,
-                             "gRPC: next_report_increment must be a finite number >= 0 (got %g)",
-                             req->next_report_increment);
-    }
-    return rc;
-}
-
-static void beat_message(HbeatPb__HeartbeatRequest *hb, const hbeat_heartbeat_request *req)
-{
-    hbeat_pb__heartbeat_request__init(hb);
-    hb->workflow_run_id = req->workflow_run_id;
-    hb->status = (char *)req->status;
-    hb->next_report_increment = req->next_report_increment;
-    hb->sequence = req->sequence;
-}
-
-static int gateway_log_heartbeat(void *self, const hbeat_heartbeat_request *req,
-                                 hbeat_heartbeat_reply *reply, hbeat_error *err)
-{
-    hbeat__grpc_gw *gw = self;
-    int rc = check_beat(req, err);
-    if (rc != 0) {
-        return rc;
-    }
-    if (reply == NULL) {
-        return hbeat_error_set(err, HBEAT_EINVAL, "gRPC: reply is NULL");
-    }
-    HbeatPb__HeartbeatRequest hb;
-    beat_message(&hb, req);
-    hbeat__wire_arena arena;
-    hbeat__wire_arena_init(&arena);
-    ProtobufCMessage *r;
-    rc = hbeat__grpc_call_blocking(gw, HBEAT__GRPC_LOG_HEARTBEAT, &hb.base, &arena, &r, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = hbeat__wire_check_heartbeat((HbeatPb__HeartbeatReply *)r, req->sequence, reply, gw->url,
-                                     err);
-    hbeat__grpc_reply_free(r, &arena);
     return rc;
 }
 
@@ -121,7 +91,7 @@ static void beat_finished(void *arg, int rc, ProtobufCMessage *r, hbeat__wire_ar
     if (rc == 0) {
         rc = hbeat__wire_check_heartbeat((HbeatPb__HeartbeatReply *)r, b->sequence, &reply,
                                          b->gw->url, &mine);
-        hbeat__grpc_reply_free(r, arena);
+        hbeat__wire_reply_free(r, arena);
         err = &mine;
     }
     b->done(b->arg, rc, rc == 0 ? &reply : NULL, rc == 0 ? NULL : err);
@@ -132,7 +102,7 @@ static int gateway_log_heartbeat_async(void *self, const hbeat_heartbeat_request
                                        hbeat_gateway_done_fn done, void *arg, hbeat_error *err)
 {
     hbeat__grpc_gw *gw = self;
-    int rc = check_beat(req, err);
+    int rc = hbeat__wire_check_beat(req, WHO, err);
     if (rc != 0) {
         return rc;
     }
@@ -145,7 +115,7 @@ static int gateway_log_heartbeat_async(void *self, const hbeat_heartbeat_request
     }
     *b = (beat_async){gw, req->sequence, done, arg};
     HbeatPb__HeartbeatRequest hb;
-    beat_message(&hb, req);
+    hbeat__wire_beat_message(&hb, req);
     rc = hbeat__grpc_call_async(gw, HBEAT__GRPC_LOG_HEARTBEAT, &hb.base, beat_finished, b, err);
     if (rc != 0) {
         free(b);
@@ -153,184 +123,14 @@ static int gateway_log_heartbeat_async(void *self, const hbeat_heartbeat_request
     return rc;
 }
 
-static int gateway_update_status(void *self, int64_t workflow_run_id, const char *status,
-                                 hbeat_heartbeat_reply *reply, hbeat_error *err)
-{
-    hbeat__grpc_gw *gw = self;
-    int rc = check_status_arg(status, "the status", err);
-    if (rc != 0) {
-        return rc;
-    }
-    HbeatPb__UpdateStatusRequest us;
-    hbeat_pb__update_status_request__init(&us);
-    us.workflow_run_id = workflow_run_id;
-    us.status = (char *)status;
-    hbeat__wire_arena arena;
-    hbeat__wire_arena_init(&arena);
-    ProtobufCMessage *r;
-    rc = hbeat__grpc_call_blocking(gw, HBEAT__GRPC_UPDATE_STATUS, &us.base, &arena, &r, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = hbeat__wire_check_status(((HbeatPb__UpdateStatusReply *)r)->status, reply, gw->url, err);
-    hbeat__grpc_reply_free(r, &arena);
-    return rc;
-}
-
-/* ---- admin calls ---- */
-
-/* The run a reply carries; the three replies hold only that. */
-static const HbeatPb__RunInfo *reply_run(hbeat__grpc_method m, const ProtobufCMessage *r)
-{
-    switch (m) {
-    case HBEAT__GRPC_CREATE_RUN:
-        return ((const HbeatPb__CreateRunReply *)r)->run;
-    case HBEAT__GRPC_GET_RUN:
-        return ((const HbeatPb__GetRunReply *)r)->run;
-    default:
-        return ((const HbeatPb__SetStatusReply *)r)->run;
-    }
-}
-
-/* One admin call answered by a run, checked into *out (`want_id`: the run
-   asked for, 0 for any; `want_workflow`: the workflow asked for, 0 for
-   any). */
-static int run_call(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessage *req,
-                    int64_t want_id, int64_t want_workflow, hbeat_run_info *out, hbeat_error *err)
-{
-    hbeat__wire_arena arena;
-    hbeat__wire_arena_init(&arena);
-    ProtobufCMessage *r;
-    int rc = hbeat__grpc_call_blocking(gw, m, req, &arena, &r, err);
-    if (rc != 0) {
-        return rc;
-    }
-    const HbeatPb__RunInfo *run = reply_run(m, r);
-    if (run != NULL && want_workflow != 0 && run->workflow_id != want_workflow) {
-        rc = hbeat_error_set(err, HBEAT_EPROTO,
-                             "%.160s: asked for a run of workflow %lld, got one of workflow %lld",
-                             gw->url, (long long)want_workflow, (long long)run->workflow_id);
-    } else {
-        rc = hbeat__wire_check_run(run, want_id, out, gw->url, err);
-    }
-    hbeat__grpc_reply_free(r, &arena);
-    return rc;
-}
-
-/* inc: the run's first deadline in seconds from its creation; NULL for
-   none (the field is then absent, as an older client sends it). */
-static int create_run(hbeat__grpc_gw *gw, int64_t workflow_id, const char *status,
-                      const double *inc, hbeat_run_info *out, hbeat_error *err)
-{
-    if (status != NULL && check_status_arg(status, "the new run's status", err) != 0) {
-        return HBEAT_EINVAL;
-    }
-    HbeatPb__CreateRunRequest cr;
-    hbeat_pb__create_run_request__init(&cr);
-    cr.workflow_id = workflow_id;
-    if (status != NULL) {
-        cr.status = (char *)status;
-    }
-    if (inc != NULL) {
-        cr.first_deadline_case = HBEAT_PB__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
-        cr.next_report_increment = *inc;
-    }
-    return run_call(gw, HBEAT__GRPC_CREATE_RUN, &cr.base, 0, workflow_id, out, err);
-}
-
-static int gateway_create_run(void *self, int64_t workflow_id, const char *status,
-                              hbeat_run_info *out, hbeat_error *err)
-{
-    return create_run(self, workflow_id, status, NULL, out, err);
-}
-
-static int gateway_create_run_with(void *self, int64_t workflow_id,
-                                   const hbeat_run_create_options *opts, hbeat_run_info *out,
-                                   hbeat_error *err)
-{
-    return create_run(self, workflow_id, opts->status,
-                      opts->no_deadline ? NULL : &opts->next_report_increment, out, err);
-}
-
-static int gateway_get_run(void *self, int64_t workflow_run_id, hbeat_run_info *out,
-                           hbeat_error *err)
-{
-    HbeatPb__GetRunRequest gr;
-    hbeat_pb__get_run_request__init(&gr);
-    gr.workflow_run_id = workflow_run_id;
-    return run_call(self, HBEAT__GRPC_GET_RUN, &gr.base, workflow_run_id, 0, out, err);
-}
-
-static int gateway_set_status(void *self, int64_t workflow_run_id, const char *status, int force,
-                              hbeat_run_info *out, hbeat_error *err)
-{
-    int rc = check_status_arg(status, "the status", err);
-    if (rc != 0) {
-        return rc;
-    }
-    HbeatPb__SetStatusRequest ss;
-    hbeat_pb__set_status_request__init(&ss);
-    ss.workflow_run_id = workflow_run_id;
-    ss.status = (char *)status;
-    ss.force = force != 0;
-    return run_call(self, HBEAT__GRPC_SET_STATUS, &ss.base, workflow_run_id, 0, out, err);
-}
-
-static int gateway_list_runs(void *self, const char *status, hbeat_run_sink_fn sink, void *ctx,
-                             hbeat_error *err)
-{
-    hbeat__grpc_gw *gw = self;
-    if (sink == NULL) {
-        return hbeat_error_set(err, HBEAT_EINVAL, "gRPC: sink is NULL");
-    }
-    if (status != NULL && check_status_arg(status, "the status filter", err) != 0) {
-        return HBEAT_EINVAL;
-    }
-    int64_t after = 0, last_id = 0;
-    for (;;) {
-        HbeatPb__ListRunsRequest lr;
-        hbeat_pb__list_runs_request__init(&lr);
-        if (status != NULL) {
-            lr.status = (char *)status;
-        }
-        lr.after_id = after;
-        hbeat__wire_arena arena;
-        hbeat__wire_arena_init(&arena);
-        ProtobufCMessage *r;
-        int rc = hbeat__grpc_call_blocking(gw, HBEAT__GRPC_LIST_RUNS, &lr.base, &arena, &r, err);
-        if (rc != 0) {
-            return rc;
-        }
-        const HbeatPb__ListRunsReply *page = (const HbeatPb__ListRunsReply *)r;
-        int stop = 0;
-        rc = hbeat__wire_list_page(page, status, sink, ctx, &last_id, &stop, gw->url, err);
-        int64_t next = page->next_after_id;
-        size_t n = page->n_runs;
-        hbeat__grpc_reply_free(r, &arena);
-        if (rc != 0 || stop || next == 0) {
-            return rc;
-        }
-        if ((rc = hbeat__wire_list_advances(next, after, n, gw->url, err)) != 0) {
-            return rc;
-        }
-        after = next;
-    }
-}
-
 const hbeat_gateway_vtable hbeat__grpc_vtable = {
     .version = HBEAT_GATEWAY_VTABLE_VERSION,
     .name = "grpc",
     .flags = HBEAT_GATEWAY_THREAD_SAFE,
     .destroy = gateway_destroy,
-    .log_heartbeat = gateway_log_heartbeat,
+    HBEAT__WIRE_GATEWAY_CALLS,
     .log_heartbeat_async = gateway_log_heartbeat_async,
     .close = gateway_close,
-    .update_status = gateway_update_status,
-    .create_run = gateway_create_run,
-    .create_run_with = gateway_create_run_with,
-    .get_run = gateway_get_run,
-    .list_runs = gateway_list_runs,
-    .set_status = gateway_set_status,
     .watch = hbeat__grpc_watch_start,
     .unwatch = hbeat__grpc_unwatch,
 };
@@ -363,6 +163,7 @@ int hbeat__grpc_open(hbeat_gateway **out, const char *url, const hbeat_gateway_o
     }
     /* From here gateway_destroy cleans up whatever was made. */
     gw->url = strdup(url);
+    gw->wire = (hbeat__wire_gateway){wire_call, WHO, gw->url};
     if (gw->url == NULL) {
         rc = hbeat_error_set(err, HBEAT_ENOMEM, "gRPC: out of memory");
     }

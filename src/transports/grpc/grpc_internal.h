@@ -91,13 +91,12 @@ const ProtobufCMessageDescriptor *hbeat__grpc_method_reply(hbeat__grpc_method m)
  * than OK is its hbeat code (common/grpc_codes.h) with the server's words;
  * OK without a message, or with one that does not decode as the method's
  * reply, is HBEAT_EPROTO. On 0 *out (unpacked into @p arena) must be freed
- * with hbeat__grpc_reply_free(). @p tls: a failure to connect is examined
+ * with hbeat__wire_reply_free(). @p tls: a failure to connect is examined
  * for a TLS reason (HBEAT_ETLS).
  */
 int hbeat__grpc_decode(ProtobufCMessage **out, hbeat__grpc_method m, int status,
                        const char *details, const void *data, size_t len, int has_message, int tls,
                        hbeat__wire_arena *arena, const char *url, hbeat_error *err);
-void hbeat__grpc_reply_free(ProtobufCMessage *reply, hbeat__wire_arena *arena);
 
 /* ---- calls.c ---- */
 
@@ -111,6 +110,8 @@ typedef void (*hbeat__grpc_finish_fn)(void *arg, int rc, ProtobufCMessage *reply
                                       hbeat__wire_arena *arena, const hbeat_error *err);
 
 struct hbeat__grpc_gw {
+    /* First: the blocking calls (wire/calls.c) take the gateway as theirs. */
+    hbeat__wire_gateway wire;
     grpc_channel *channel;
     void *methods[HBEAT__GRPC_METHODS];
     /* Async calls complete here; `poller` runs grpc_completion_queue_next. */
@@ -136,7 +137,7 @@ struct hbeat__grpc_gw {
 int hbeat__grpc_connect(hbeat__grpc_gw *gw, const char *target, hbeat_error *err);
 
 /* One blocking call: send @p req, wait for the reply within the request
-   timeout. On 0 *out is the reply, to be freed with hbeat__grpc_reply_free. */
+   timeout. On 0 *out is the reply, to be freed with hbeat__wire_reply_free. */
 int hbeat__grpc_call_blocking(hbeat__grpc_gw *gw, hbeat__grpc_method m, const ProtobufCMessage *req,
                               hbeat__wire_arena *arena, ProtobufCMessage **out, hbeat_error *err);
 

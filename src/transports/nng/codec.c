@@ -99,8 +99,5 @@ int hbeat__nng_decode(HbeatPb__Reply **out, const void *data, size_t len,
 
 void hbeat__nng_reply_free(HbeatPb__Reply *reply, hbeat__wire_arena *arena)
 {
-    if (reply != NULL) {
-        hbeat_pb__reply__free_unpacked(reply, &arena->allocator);
-    }
-    arena->used = 0;
+    hbeat__wire_reply_free(reply != NULL ? &reply->base : NULL, arena);
 }

@@ -12,6 +12,10 @@
  * may serve many services and threads at once, blocking and async calls
  * mixed.
  *
+ * The blocking calls (beat, status, admin) are the nng and gRPC gateways'
+ * shared ones (transports/wire/calls.c) over this transport's round trip,
+ * wire_call; the asynchronous beat is the transport's own.
+ *
  * log_heartbeat_async runs on nng's aio: done is called on an nng thread,
  * which it must not block for long; in particular it must not make blocking
  * calls on this gateway nor free it.
@@ -28,7 +32,6 @@
  * Left out: connect_timeout, which a background dialer has no use for;
  * the request timeout bounds the wait for a connection instead.
  */
-#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,74 +141,44 @@ static int call(hbeat__nng_gw *gw, HbeatPb__Request *req, HbeatPb__Reply__Result
     return rc;
 }
 
-static int check_status_arg(const char *status, const char *what, hbeat_error *err)
+/* Argument checks' messages start with this, as the transport's own do. */
+#define WHO "nng"
+
+/* The member of an envelope's oneof with field number @p number. */
+static ProtobufCMessage **oneof_member(ProtobufCMessage *envelope, unsigned number)
 {
-    if (!hbeat_status_is_valid(status)) {
-        return hbeat_error_set(err, HBEAT_EINVAL, "nng: %s is not a valid status token", what);
-    }
-    return 0;
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(envelope->descriptor, number);
+    return (ProtobufCMessage **)(void *)((char *)envelope + f->offset);
 }
 
-static int check_beat(const hbeat_heartbeat_request *req, hbeat_error *err)
+/* hbeat__wire_call_fn: each call travels in the envelope under its own
+   case, and its reply comes back under the case of the same number (the
+   schema gives a call and its reply the same field number). */
+static int wire_call(void *self, HbeatPb__Request__CallCase c, const ProtobufCMessage *req,
+                     hbeat__wire_arena *arena, ProtobufCMessage **reply,
+                     const ProtobufCMessage **payload, hbeat_error *err)
 {
-    if (req == NULL) {
-        return hbeat_error_set(err, HBEAT_EINVAL, "nng: heartbeat request is NULL");
-    }
-    int rc = check_status_arg(req->status, "the heartbeat's status", err);
-    if (rc == 0 && (!isfinite(req->next_report_increment) || req->next_report_increment < 0.0)) {
-        rc = hbeat_error_set(err, HBEAT_EINVAL,
-                             "nng: next_report_increment must be a finite number >= 0 (got %g)",
-                             req->next_report_increment);
-    }
-    return rc;
-}
-
-/* Fills *hb and *env so that the pointers stay on the caller's stack. */
-static void beat_request(HbeatPb__Request *env, HbeatPb__HeartbeatRequest *hb,
-                         const hbeat_heartbeat_request *req)
-{
-    hbeat_pb__heartbeat_request__init(hb);
-    hb->workflow_run_id = req->workflow_run_id;
-    hb->status = (char *)req->status;
-    hb->next_report_increment = req->next_report_increment;
-    hb->sequence = req->sequence;
-    hbeat_pb__request__init(env);
-    env->call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
-    env->heartbeat = hb;
-}
-
-static int gateway_log_heartbeat(void *self, const hbeat_heartbeat_request *req,
-                                 hbeat_heartbeat_reply *reply, hbeat_error *err)
-{
-    hbeat__nng_gw *gw = self;
-    int rc = check_beat(req, err);
-    if (rc != 0) {
-        return rc;
-    }
-    if (reply == NULL) {
-        return hbeat_error_set(err, HBEAT_EINVAL, "nng: reply is NULL");
-    }
     HbeatPb__Request env;
-    HbeatPb__HeartbeatRequest hb;
-    beat_request(&env, &hb, req);
-
-    hbeat__wire_arena arena;
-    hbeat__wire_arena_init(&arena);
+    hbeat_pb__request__init(&env);
+    env.call_case = c;
+    /* Only read; the envelope's members are not const. */
+    *oneof_member(&env.base, (unsigned)c) = (ProtobufCMessage *)req;
     HbeatPb__Reply *r;
-    rc = call(gw, &env, HBEAT_PB__REPLY__RESULT_HEARTBEAT, &arena, &r, err);
+    int rc = call(self, &env, (HbeatPb__Reply__ResultCase)c, arena, &r, err);
     if (rc != 0) {
         return rc;
     }
-    rc = hbeat__wire_check_heartbeat(r->heartbeat, req->sequence, reply, gw->url, err);
-    hbeat__nng_reply_free(r, &arena);
-    return rc;
+    *reply = &r->base;
+    *payload = *oneof_member(&r->base, (unsigned)c);
+    return 0;
 }
 
 static int gateway_log_heartbeat_async(void *self, const hbeat_heartbeat_request *req,
                                        hbeat_gateway_done_fn done, void *arg, hbeat_error *err)
 {
     hbeat__nng_gw *gw = self;
-    int rc = check_beat(req, err);
+    int rc = hbeat__wire_check_beat(req, WHO, err);
     if (rc != 0) {
         return rc;
     }
@@ -215,9 +188,12 @@ static int gateway_log_heartbeat_async(void *self, const hbeat_heartbeat_request
     if ((rc = tls_known_failure(gw, err)) != 0) {
         return rc;
     }
-    HbeatPb__Request env;
     HbeatPb__HeartbeatRequest hb;
-    beat_request(&env, &hb, req);
+    hbeat__wire_beat_message(&hb, req);
+    HbeatPb__Request env;
+    hbeat_pb__request__init(&env);
+    env.call_case = HBEAT_PB__REQUEST__CALL_HEARTBEAT;
+    env.heartbeat = &hb;
     if (gw->set.token != NULL) {
         env.token = gw->set.token;
     }
@@ -229,211 +205,14 @@ static int gateway_log_heartbeat_async(void *self, const hbeat_heartbeat_request
     return hbeat__nng_start_async(gw, msg, req->sequence, done, arg, err);
 }
 
-static int gateway_update_status(void *self, int64_t workflow_run_id, const char *status,
-                                 hbeat_heartbeat_reply *reply, hbeat_error *err)
-{
-    hbeat__nng_gw *gw = self;
-    int rc = check_status_arg(status, "the status", err);
-    if (rc != 0) {
-        return rc;
-    }
-    HbeatPb__UpdateStatusRequest us;
-    hbeat_pb__update_status_request__init(&us);
-    us.workflow_run_id = workflow_run_id;
-    us.status = (char *)status;
-    HbeatPb__Request env;
-    hbeat_pb__request__init(&env);
-    env.call_case = HBEAT_PB__REQUEST__CALL_UPDATE_STATUS;
-    env.update_status = &us;
-
-    hbeat__wire_arena arena;
-    hbeat__wire_arena_init(&arena);
-    HbeatPb__Reply *r;
-    rc = call(gw, &env, HBEAT_PB__REPLY__RESULT_UPDATE_STATUS, &arena, &r, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = hbeat__wire_check_status(r->update_status->status, reply, gw->url, err);
-    hbeat__nng_reply_free(r, &arena);
-    return rc;
-}
-
-/* ---- admin calls ---- */
-
-/* The run a reply carries, by the call it answers. */
-static const HbeatPb__RunInfo *reply_run(const HbeatPb__Reply *r)
-{
-    switch (r->result_case) {
-    case HBEAT_PB__REPLY__RESULT_CREATE_RUN:
-        return r->create_run->run;
-    case HBEAT_PB__REPLY__RESULT_GET_RUN:
-        return r->get_run->run;
-    case HBEAT_PB__REPLY__RESULT_SET_STATUS:
-        return r->set_status->run;
-    default:
-        return NULL;
-    }
-}
-
-/* One admin call answered by a run: sends `env`, expects a reply of case
-   `expect` and checks its run into *out (`want_id`: the run asked for, 0
-   for any; `want_workflow`: the workflow asked for, 0 for any). */
-static int run_call(hbeat__nng_gw *gw, HbeatPb__Request *env, HbeatPb__Reply__ResultCase expect,
-                    int64_t want_id, int64_t want_workflow, hbeat_run_info *out, hbeat_error *err)
-{
-    hbeat__wire_arena arena;
-    hbeat__wire_arena_init(&arena);
-    HbeatPb__Reply *r;
-    int rc = call(gw, env, expect, &arena, &r, err);
-    if (rc != 0) {
-        return rc;
-    }
-    const HbeatPb__RunInfo *run = reply_run(r);
-    if (run != NULL && want_workflow != 0 && run->workflow_id != want_workflow) {
-        rc = hbeat_error_set(err, HBEAT_EPROTO,
-                             "%.160s: asked for a run of workflow %lld, got one of workflow %lld",
-                             gw->url, (long long)want_workflow, (long long)run->workflow_id);
-    } else {
-        rc = hbeat__wire_check_run(run, want_id, out, gw->url, err);
-    }
-    hbeat__nng_reply_free(r, &arena);
-    return rc;
-}
-
-/* inc: the run's first deadline, in seconds from its creation; NULL for
-   none (the field is then absent, as an older client sends it). */
-static int create_run(hbeat__nng_gw *gw, int64_t workflow_id, const char *status, const double *inc,
-                      hbeat_run_info *out, hbeat_error *err)
-{
-    if (status != NULL && check_status_arg(status, "the new run's status", err) != 0) {
-        return HBEAT_EINVAL;
-    }
-    HbeatPb__CreateRunRequest cr;
-    hbeat_pb__create_run_request__init(&cr);
-    cr.workflow_id = workflow_id;
-    if (status != NULL) {
-        cr.status = (char *)status;
-    }
-    if (inc != NULL) {
-        cr.first_deadline_case = HBEAT_PB__CREATE_RUN_REQUEST__FIRST_DEADLINE_NEXT_REPORT_INCREMENT;
-        cr.next_report_increment = *inc;
-    }
-    HbeatPb__Request env;
-    hbeat_pb__request__init(&env);
-    env.call_case = HBEAT_PB__REQUEST__CALL_CREATE_RUN;
-    env.create_run = &cr;
-    return run_call(gw, &env, HBEAT_PB__REPLY__RESULT_CREATE_RUN, 0, workflow_id, out, err);
-}
-
-static int gateway_create_run(void *self, int64_t workflow_id, const char *status,
-                              hbeat_run_info *out, hbeat_error *err)
-{
-    return create_run(self, workflow_id, status, NULL, out, err);
-}
-
-static int gateway_create_run_with(void *self, int64_t workflow_id,
-                                   const hbeat_run_create_options *opts, hbeat_run_info *out,
-                                   hbeat_error *err)
-{
-    return create_run(self, workflow_id, opts->status,
-                      opts->no_deadline ? NULL : &opts->next_report_increment, out, err);
-}
-
-static int gateway_get_run(void *self, int64_t workflow_run_id, hbeat_run_info *out,
-                           hbeat_error *err)
-{
-    hbeat__nng_gw *gw = self;
-    HbeatPb__GetRunRequest gr;
-    hbeat_pb__get_run_request__init(&gr);
-    gr.workflow_run_id = workflow_run_id;
-    HbeatPb__Request env;
-    hbeat_pb__request__init(&env);
-    env.call_case = HBEAT_PB__REQUEST__CALL_GET_RUN;
-    env.get_run = &gr;
-    return run_call(gw, &env, HBEAT_PB__REPLY__RESULT_GET_RUN, workflow_run_id, 0, out, err);
-}
-
-static int gateway_set_status(void *self, int64_t workflow_run_id, const char *status, int force,
-                              hbeat_run_info *out, hbeat_error *err)
-{
-    hbeat__nng_gw *gw = self;
-    int rc = check_status_arg(status, "the status", err);
-    if (rc != 0) {
-        return rc;
-    }
-    HbeatPb__SetStatusRequest ss;
-    hbeat_pb__set_status_request__init(&ss);
-    ss.workflow_run_id = workflow_run_id;
-    ss.status = (char *)status;
-    ss.force = force != 0;
-    HbeatPb__Request env;
-    hbeat_pb__request__init(&env);
-    env.call_case = HBEAT_PB__REQUEST__CALL_SET_STATUS;
-    env.set_status = &ss;
-    return run_call(gw, &env, HBEAT_PB__REPLY__RESULT_SET_STATUS, workflow_run_id, 0, out, err);
-}
-
-static int gateway_list_runs(void *self, const char *status, hbeat_run_sink_fn sink, void *ctx,
-                             hbeat_error *err)
-{
-    hbeat__nng_gw *gw = self;
-    if (sink == NULL) {
-        return hbeat_error_set(err, HBEAT_EINVAL, "nng: sink is NULL");
-    }
-    if (status != NULL && check_status_arg(status, "the status filter", err) != 0) {
-        return HBEAT_EINVAL;
-    }
-    int64_t after = 0;
-    int64_t last_id = 0;
-    for (;;) {
-        HbeatPb__ListRunsRequest lr;
-        hbeat_pb__list_runs_request__init(&lr);
-        if (status != NULL) {
-            lr.status = (char *)status;
-        }
-        lr.after_id = after;
-        HbeatPb__Request env;
-        hbeat_pb__request__init(&env);
-        env.call_case = HBEAT_PB__REQUEST__CALL_LIST_RUNS;
-        env.list_runs = &lr;
-
-        hbeat__wire_arena arena;
-        hbeat__wire_arena_init(&arena);
-        HbeatPb__Reply *r;
-        int rc = call(gw, &env, HBEAT_PB__REPLY__RESULT_LIST_RUNS, &arena, &r, err);
-        if (rc != 0) {
-            return rc;
-        }
-        const HbeatPb__ListRunsReply *page = r->list_runs;
-        int stop = 0;
-        rc = hbeat__wire_list_page(page, status, sink, ctx, &last_id, &stop, gw->url, err);
-        int64_t next = page->next_after_id;
-        size_t n = page->n_runs;
-        hbeat__nng_reply_free(r, &arena);
-        if (rc != 0 || stop || next == 0) {
-            return rc;
-        }
-        if ((rc = hbeat__wire_list_advances(next, after, n, gw->url, err)) != 0) {
-            return rc;
-        }
-        after = next;
-    }
-}
-
 static const hbeat_gateway_vtable nng_vtable = {
     .version = HBEAT_GATEWAY_VTABLE_VERSION,
     .name = "nng",
     .flags = HBEAT_GATEWAY_THREAD_SAFE,
     .destroy = gateway_destroy,
-    .log_heartbeat = gateway_log_heartbeat,
+    HBEAT__WIRE_GATEWAY_CALLS,
     .log_heartbeat_async = gateway_log_heartbeat_async,
     .close = gateway_close,
-    .update_status = gateway_update_status,
-    .create_run = gateway_create_run,
-    .create_run_with = gateway_create_run_with,
-    .get_run = gateway_get_run,
-    .list_runs = gateway_list_runs,
-    .set_status = gateway_set_status,
 };
 
 /* ---- open ---- */
@@ -489,6 +268,7 @@ int hbeat__nng_open(hbeat_gateway **out, const char *url, const hbeat_gateway_op
     }
     /* From here gateway_destroy cleans up whatever was made. */
     gw->url = strdup(url);
+    gw->wire = (hbeat__wire_gateway){wire_call, WHO, gw->url};
     gw->address = strdup(address);
     if (gw->url == NULL || gw->address == NULL) {
         rc = hbeat_error_set(err, HBEAT_ENOMEM, "nng: out of memory");

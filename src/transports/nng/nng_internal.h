@@ -147,6 +147,8 @@ typedef struct hbeat__nng_slot {
 } hbeat__nng_slot;
 
 struct hbeat__nng_gw {
+    /* First: the blocking calls (wire/calls.c) take the gateway as theirs. */
+    hbeat__wire_gateway wire;
     nng_socket sock;
     /* Replaced (under dial_mu) when nng's own gives up; the one replaced
        is kept as `retired` until a connection is up. See dialer.c. */

@@ -34,3 +34,11 @@ void hbeat__wire_arena_init(hbeat__wire_arena *a)
     a->allocator.allocator_data = a;
     a->used = 0;
 }
+
+void hbeat__wire_reply_free(ProtobufCMessage *reply, hbeat__wire_arena *arena)
+{
+    if (reply != NULL) {
+        protobuf_c_message_free_unpacked(reply, &arena->allocator);
+    }
+    arena->used = 0;
+}

@@ -86,6 +86,17 @@ int hbeat__wire_check_run(const HbeatPb__RunInfo *run, int64_t want_id, hbeat_ru
     return 0;
 }
 
+int hbeat__wire_check_run_reply(const HbeatPb__RunInfo *run, int64_t want_id, int64_t want_workflow,
+                                hbeat_run_info *out, const char *url, hbeat_error *err)
+{
+    if (run != NULL && want_workflow != 0 && run->workflow_id != want_workflow) {
+        return hbeat_error_set(err, HBEAT_EPROTO,
+                               "%.160s: asked for a run of workflow %lld, got one of workflow %lld",
+                               url, (long long)want_workflow, (long long)run->workflow_id);
+    }
+    return hbeat__wire_check_run(run, want_id, out, url, err);
+}
+
 int hbeat__wire_list_page(const HbeatPb__ListRunsReply *page, const char *status,
                           hbeat_run_sink_fn sink, void *ctx, int64_t *last_id, int *stop,
                           const char *url, hbeat_error *err)

@@ -92,7 +92,7 @@ static int decode(hbeat__grpc_method m, int status, const char *details, const v
     if (rc == 0) {
         assert_non_null(r);
         assert_ptr_equal(r->descriptor, hbeat__grpc_method_reply(m));
-        hbeat__grpc_reply_free(r, &arena);
+        hbeat__wire_reply_free(r, &arena);
     }
     assert_int_equal(arena.used, 0);
     return rc;
@@ -168,7 +168,7 @@ static void test_reply_messages(void **state)
                 HBEAT_EPROTO);
         }
         if (rc == 0) {
-            hbeat__grpc_reply_free(r, &arena);
+            hbeat__wire_reply_free(r, &arena);
         }
     }
 }
