@@ -73,6 +73,13 @@ static int check_payload(hbeat__grpc_method m, const ProtobufCMessage *r, hbeat_
     case HBEAT__GRPC_SET_STATUS:
         rc = hbeat__wire_check_run(((const HbeatPb__SetStatusReply *)r)->run, 6, &run, URL, err);
         break;
+    case HBEAT__GRPC_WATCH_RUNS: {
+        /* A stream's message: watch.c passes on only a valid status of the
+           run it watches. */
+        const HbeatPb__RunChange *c = (const HbeatPb__RunChange *)r;
+        FUZZ_CHECK(c->status != NULL, "a decoded RunChange without a status string");
+        return 0;
+    }
     default: {
         const HbeatPb__ListRunsReply *page = (const HbeatPb__ListRunsReply *)r;
         int64_t last = 0;
