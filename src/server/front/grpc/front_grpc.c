@@ -75,6 +75,10 @@ static void *serve_queue(void *arg)
             return NULL;
         if (ev.type != GRPC_OP_COMPLETE)
             continue;
+        /* An answer's batch may have been started on another thread:
+           order what it wrote before reading the tag (see answer_mu). */
+        pthread_mutex_lock(&srv->answer_mu);
+        pthread_mutex_unlock(&srv->answer_mu);
         hbd_grpc_tag *tag = ev.tag;
         if (*tag == TAG_SHUTDOWN) {
             pthread_mutex_lock(&srv->mu);
@@ -88,11 +92,6 @@ static void *serve_queue(void *arg)
             continue;
         }
         hbd_grpc_call *c = (hbd_grpc_call *)tag;
-        if (*tag == TAG_ANSWERED) {
-            /* Ordered after the batch's start (see answer_mu). */
-            pthread_mutex_lock(&srv->answer_mu);
-            pthread_mutex_unlock(&srv->answer_mu);
-        }
         if (*tag == TAG_ANSWERED || !ev.success) {
             /* Answered, or a slot that will never get a call: the server
                is shutting down. */
