@@ -46,18 +46,6 @@ static hbd_grpc *front;
 static grpc_channel *channel;
 static char db[64];
 
-static int health(void)
-{
-    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
-    ProtobufCMessage *rep = NULL;
-    assert_int_equal(tgrpc_unary(channel, "/grpc.health.v1.Health/Check", &req.base,
-                                 &grpc__health__v1__health_check_response__descriptor, &rep),
-                     GRPC_STATUS_OK);
-    int status = ((Grpc__Health__V1__HealthCheckResponse *)rep)->status;
-    protobuf_c_message_free_unpacked(rep, NULL);
-    return status;
-}
-
 static int64_t create_run(void)
 {
     HbeatPb__CreateRunRequest req = HBEAT_PB__CREATE_RUN_REQUEST__INIT;
@@ -161,11 +149,12 @@ static void test_calls_in_flight_are_limited(void **state)
 static void test_health_follows_the_store(void **state)
 {
     (void)state;
-    assert_int_equal(health(), GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+    assert_int_equal(tgrpc_health(hbd_grpc_url(front)),
+                     GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
     int64_t run = create_run();
     fault_vfs_set(FAULT_FAIL);
     assert_int_equal(beat(run), GRPC_STATUS_INTERNAL);
-    assert_int_equal(health(),
+    assert_int_equal(tgrpc_health(hbd_grpc_url(front)),
                      GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
 }
 
