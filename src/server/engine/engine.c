@@ -458,9 +458,17 @@ static void rules(hbd_run_op *op)
     op->plain = hbd_transition_check(op->status, op->status) == HBD_TR_UNTIMELY;
 }
 
+static _Thread_local int thread_may_wait;
+
+void hbd_engine_thread_may_wait(int may_wait)
+{
+    thread_may_wait = may_wait != 0;
+}
+
 static int submit(hbd_engine *e, hbd_run_op *op, uint64_t *ticket)
 {
     op->now = e->clock(e->clock_arg);
+    op->may_wait = thread_may_wait;
     if (op->kind != HBD_OP_GET && op->kind != HBD_OP_LIST && op->kind != HBD_OP_CREATE)
         rules(op);
     return e->ops->submit(e->ops_self, op, ticket);

@@ -58,6 +58,8 @@ typedef struct worker {
     int lazy;     /* synchronous_commit is off (1), on (0), unknown (-1) */
     pthread_t thread;
     int started;
+    int idle; /* waiting for jobs (under the store's mu) */
+    int lent; /* its connection is a caller's for one job (under mu) */
 } worker;
 
 struct pg_store {
@@ -73,6 +75,8 @@ struct pg_store {
     job *reg; /* submitted, not yet reported */
     atomic_uint_fast64_t next_ticket;
     atomic_int connected; /* workers with a working connection */
+    atomic_int busy;      /* jobs submitted and not finished */
+    int lent;             /* workers lent to callers (under mu) */
     unsigned int nworkers;
     worker *workers;
     PGconn *reaper; /* the reaper's own connection (its thread only) */
@@ -289,6 +293,7 @@ static void reg_unlink(pg_store *s, job *j)
 /* The job is finished with `rc`: report it if its waiter is there. */
 static void finish(pg_store *s, job *j, int rc)
 {
+    atomic_fetch_sub(&s->busy, 1);
     pthread_mutex_lock(&s->reg_mu);
     hbd_durable *w = j->w;
     if (w == NULL) {
@@ -337,6 +342,9 @@ static void when_done(void *self, uint64_t ticket, hbd_durable *w, hbd_durable_f
 
 /* ---- submitting ---------------------------------------------------------- */
 
+static worker *lend_locked(pg_store *s);
+static void run_lent(pg_store *s, worker *w, job *j);
+
 static int store_up(void *self)
 {
     pg_store *s = self;
@@ -365,15 +373,25 @@ static int submit(void *self, const hbd_run_op *op, uint64_t *ticket)
         free(j);
         return hbeat_error_set(op->err, HBEAT_ECANCELED, "hbeatd is shutting down");
     }
-    j->order = s->order++;
-    if (s->tail != NULL)
-        s->tail->next = j;
-    else
-        s->head = j;
-    s->tail = j;
-    pthread_cond_signal(&s->cond);
-    pthread_mutex_unlock(&s->mu);
     *ticket = j->ticket;
+    j->order = s->order++;
+    int alone = atomic_fetch_add(&s->busy, 1) == 0;
+    worker *lent = op->may_wait && alone ? lend_locked(s) : NULL;
+    if (lent == NULL) {
+        if (s->tail != NULL)
+            s->tail->next = j;
+        else
+            s->head = j;
+        s->tail = j;
+        /* A lent worker takes no job: make sure a free one hears. */
+        if (s->lent > 0)
+            pthread_cond_broadcast(&s->cond);
+        else
+            pthread_cond_signal(&s->cond);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (lent != NULL)
+        run_lent(s, lent, j);
     return 0;
 }
 
@@ -683,17 +701,89 @@ static void fail_queue(pg_store *s, int code, const char *why)
     }
 }
 
+/* Runs a batch on w's connection and finishes its jobs. Returns those
+   that must run again (a plain beat that found another status), linked by
+   `next`. */
+static job *run_jobs(pg_store *s, worker *w, job **jobs, size_t n)
+{
+    int rcs[HBD_PG_BATCH];
+    outcome outs[HBD_PG_BATCH];
+    char why[256];
+    qsort(jobs, n, sizeof jobs[0], by_run);
+    for (size_t i = 0; i < n; i++) {
+        rcs[i] = 0;
+        outs[i] = DONE;
+    }
+    why[0] = '\0';
+    int rc = run_batch(s, w, jobs, n, rcs, outs, why, sizeof why);
+    int lost = PQstatus(w->conn) != CONNECTION_OK;
+    if (lost) {
+        set_connected(s, -1);
+        hbd_error("postgresql: lost the connection to %s: %s", s->where, why);
+    }
+    job *again = NULL;
+    for (size_t i = 0; i < n; i++) {
+        job *j = jobs[i];
+        if (rc != 0) {
+            int code = lost ? HBEAT_EBUSY : HBEAT_ESYSTEM;
+            hbeat_error_set(j->op.err, code, "the database failed: %s", why);
+            finish(s, j, code);
+        } else if (outs[i] == RETRY_STRICT) {
+            j->strict = 1;
+            j->next = again;
+            again = j;
+        } else {
+            if (rcs[i] == 0)
+                log_change(j);
+            finish(s, j, rcs[i]);
+        }
+    }
+    if (lost && !store_up(s))
+        fail_queue(s, HBEAT_EBUSY, "the database is unreachable (hbeatd is reconnecting)");
+    return again;
+}
+
+/* An idle worker whose connection a caller may use for one job, or NULL.
+   Under mu. */
+static worker *lend_locked(pg_store *s)
+{
+    for (unsigned int i = 0; i < s->nworkers; i++) {
+        worker *w = &s->workers[i];
+        if (w->idle && !w->lent && PQstatus(w->conn) == CONNECTION_OK) {
+            w->lent = 1;
+            s->lent++;
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* One job on a lent worker's connection, in the caller's thread: the
+   batch of one the worker would have sent, without handing the job to
+   the worker and its result back. */
+static void run_lent(pg_store *s, worker *w, job *j)
+{
+    job *one = j;
+    while (one != NULL)
+        one = run_jobs(s, w, &one, 1);
+    pthread_mutex_lock(&s->mu);
+    w->lent = 0;
+    s->lent--;
+    /* Jobs queued meanwhile, or a connection to reconnect: the workers
+       look again (a lone request wakes no one). */
+    if (s->head != NULL || PQstatus(w->conn) != CONNECTION_OK)
+        pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     pg_store *s = w->s;
     job *jobs[HBD_PG_BATCH];
-    int rcs[HBD_PG_BATCH];
-    outcome outs[HBD_PG_BATCH];
-    char why[256];
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        if (w->conn == NULL || PQstatus(w->conn) != CONNECTION_OK) {
+        if (PQstatus(w->conn) != CONNECTION_OK) {
             if (s->stop)
                 break;
             struct timespec at = hbd_mono_deadline(RECONNECT_S);
@@ -711,8 +801,13 @@ static void *worker_main(void *arg)
             pthread_mutex_lock(&s->mu);
             continue;
         }
-        while (s->head == NULL && !s->stop)
+        /* While lent, the connection is the caller's: not a look at it. */
+        w->idle = 1;
+        while (w->lent || (!s->stop && s->head == NULL && PQstatus(w->conn) == CONNECTION_OK))
             pthread_cond_wait(&s->cond, &s->mu);
+        w->idle = 0;
+        if (PQstatus(w->conn) != CONNECTION_OK)
+            continue; /* a caller lost it */
         if (s->head == NULL)
             break; /* stopping, nothing left */
         size_t n = 0;
@@ -725,38 +820,7 @@ static void *worker_main(void *arg)
         if (s->head == NULL)
             s->tail = NULL;
         pthread_mutex_unlock(&s->mu);
-
-        qsort(jobs, n, sizeof jobs[0], by_run);
-        for (size_t i = 0; i < n; i++) {
-            rcs[i] = 0;
-            outs[i] = DONE;
-        }
-        why[0] = '\0';
-        int rc = run_batch(s, w, jobs, n, rcs, outs, why, sizeof why);
-        int lost = PQstatus(w->conn) != CONNECTION_OK;
-        if (lost) {
-            set_connected(s, -1);
-            hbd_error("postgresql: lost the connection to %s: %s", s->where, why);
-        }
-        job *again = NULL;
-        for (size_t i = 0; i < n; i++) {
-            job *j = jobs[i];
-            if (rc != 0) {
-                int code = lost ? HBEAT_EBUSY : HBEAT_ESYSTEM;
-                hbeat_error_set(j->op.err, code, "the database failed: %s", why);
-                finish(s, j, code);
-            } else if (outs[i] == RETRY_STRICT) {
-                j->strict = 1;
-                j->next = again;
-                again = j;
-            } else {
-                if (rcs[i] == 0)
-                    log_change(j);
-                finish(s, j, rcs[i]);
-            }
-        }
-        if (lost && !store_up(s))
-            fail_queue(s, HBEAT_EBUSY, "the database is unreachable (hbeatd is reconnecting)");
+        job *again = run_jobs(s, w, jobs, n);
         pthread_mutex_lock(&s->mu);
         while (again != NULL) {
             /* To the front: it was already waiting. */
@@ -940,6 +1004,7 @@ int hbd_pg_store_open(void **self, const hbd_run_store_ops **ops, const hbd_pg_s
     pthread_mutex_init(&s->reg_mu, NULL);
     atomic_init(&s->next_ticket, 1);
     atomic_init(&s->connected, 0);
+    atomic_init(&s->busy, 0);
     s->nworkers = o->workers > 0 ? o->workers : 4;
     s->workers = calloc(s->nworkers, sizeof *s->workers);
     if (s->workers == NULL) {

@@ -106,6 +106,15 @@ void hbd_engine_watch_changes(hbd_engine *engine, hbd_change_fn fn, void *arg);
    thread. */
 int hbd_engine_wait(hbd_engine *engine, uint64_t ticket);
 
+/* Says whether the calling thread may wait for a database's round trip
+   inside a *_begin call (one of a pool of threads, such as REST's). A
+   deferred store may then answer a call in the caller's thread when it
+   has nothing else in flight, which spares a lone request two thread
+   hand-offs; the ticket is then reported at once. Off by default: a
+   thread that serves many connections alone (nng's loop, gRPC's queue
+   thread) must never wait. The setting is the thread's own. */
+void hbd_engine_thread_may_wait(int may_wait);
+
 /* One reaper pass now (the reaper thread calls this every reap_interval):
    moves every run whose deadline has passed to its reaper target and waits
    until that is durable. Does nothing while the start-up grace lasts.

@@ -86,6 +86,9 @@ typedef struct hbd_run_op {
     size_t *count;
     int64_t *next_after_id;
     hbeat_error *err;
+    /* The caller's thread may wait for the database inside submit
+       (hbd_engine_thread_may_wait in engine.h). */
+    int may_wait;
 } hbd_run_op;
 
 /* A run the reaper moved, for its log line, the metrics and the engine's
