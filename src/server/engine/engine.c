@@ -663,6 +663,7 @@ static int open_pg(hbd_engine *e, const hbd_engine_options *opts, const char *co
     po.now = e->clock(e->clock_arg);
     po.reap_interval = opts->reap_interval > 0 ? opts->reap_interval : 10;
     po.reap_grace = opts->reap_grace;
+    po.timeout = opts->db_timeout;
     int rc = hbd_pg_store_open(&e->ops_self, &e->ops, &po, &e->grace, err);
     if (rc != 0) {
         e->ops = NULL;

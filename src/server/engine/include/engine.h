@@ -49,6 +49,9 @@ typedef struct hbd_engine_options {
        NULL; NULL: the system's clocks and the defaults. Borrowed for the
        call. */
     const struct hbd_wallclock_options *wallclock;
+    /* PostgreSQL: seconds to wait for the database (pg_store.h); 0: the
+       default. */
+    double db_timeout;
 } hbd_engine_options;
 
 int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_error *err);
