@@ -482,11 +482,13 @@ static const char sql_create[] =
 static const char sql_get[] = "SELECT " RUN_COLS " FROM hbeat_runs WHERE id = $1";
 static const char sql_list[] = "SELECT " RUN_COLS " FROM hbeat_runs WHERE id > $1"
                                " AND ($2 = '' OR status = $2) ORDER BY id LIMIT $3";
+static const char sql_count[] = "SELECT status, count(*) FROM hbeat_runs GROUP BY status";
 
 static const struct {
     const char *name, *sql;
 } prepared[] = {{"plain", sql_plain},   {"beat", sql_beat}, {"status", sql_status},
-                {"create", sql_create}, {"get", sql_get},   {"list", sql_list}};
+                {"create", sql_create}, {"get", sql_get},   {"list", sql_list},
+                {"count", sql_count}};
 
 static void statement(const job *j, stmt *st)
 {
@@ -523,6 +525,10 @@ static void statement(const job *j, stmt *st)
     case HBD_OP_GET:
         st->name = "get";
         break;
+    case HBD_OP_COUNT:
+        st->name = "count";
+        st->n = 0;
+        break;
     default: /* LIST */
         st->name = "list";
         st->n = 0;
@@ -543,6 +549,14 @@ static outcome take_result(pg_store *s, job *j, const PGresult *r, int *rc)
     hbd_run_op *op = &j->op;
     *rc = 0;
     int rows = PQntuples(r);
+    if (op->kind == HBD_OP_COUNT) {
+        for (int i = 0; i < rows; i++) {
+            int st = hbd_status_index(PQgetvalue(r, i, 0));
+            if (st >= 0)
+                op->counts[st] += strtoull(PQgetvalue(r, i, 1), NULL, 10);
+        }
+        return DONE;
+    }
     if (op->kind == HBD_OP_LIST) {
         size_t n = rows > (int)op->limit ? op->limit : (size_t)rows;
         hbd_run *page = malloc((n ? n : 1) * sizeof *page);
@@ -581,15 +595,20 @@ static outcome take_result(pg_store *s, job *j, const PGresult *r, int *rc)
     return DONE;
 }
 
-/* Order of a batch: by run id, then as submitted; new runs and pages take
-   no row lock and go last. */
+/* The run a job locks, for the order of a batch; new runs, pages and
+   counts lock none. */
+static int64_t locks(const job *j)
+{
+    hbd_run_op_kind k = j->op.kind;
+    return k == HBD_OP_CREATE || k == HBD_OP_LIST || k == HBD_OP_COUNT ? INT64_MAX : j->op.run_id;
+}
+
+/* Order of a batch: by the run locked, then as submitted; what locks no
+   run goes last. */
 static int by_run(const void *a, const void *b)
 {
     const job *x = *(job *const *)a, *y = *(job *const *)b;
-    int64_t ix =
-        x->op.kind == HBD_OP_CREATE || x->op.kind == HBD_OP_LIST ? INT64_MAX : x->op.run_id;
-    int64_t iy =
-        y->op.kind == HBD_OP_CREATE || y->op.kind == HBD_OP_LIST ? INT64_MAX : y->op.run_id;
+    int64_t ix = locks(x), iy = locks(y);
     if (ix != iy)
         return ix < iy ? -1 : 1;
     return x->order < y->order ? -1 : x->order > y->order;

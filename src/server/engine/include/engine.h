@@ -83,6 +83,11 @@ int hbd_engine_list_runs_begin(hbd_engine *engine, const char *status, int64_t a
                                uint64_t *ticket, hbeat_error *err);
 int hbd_engine_set_status_begin(hbd_engine *engine, int64_t run_id, const char *status, int force,
                                 hbd_run *out, uint64_t *ticket, hbeat_error *err);
+/* The runs by status: counts[i] is the number in status index i
+   (run_status.h). A gauge: SQLite counts what memory holds (ticket 0),
+   PostgreSQL in one statement. */
+int hbd_engine_count_runs_begin(hbd_engine *engine, uint64_t counts[HBD_ST_COUNT], uint64_t *ticket,
+                                hbeat_error *err);
 /* Calls fn(arg, rc) once `ticket` is durable (rc 0) or never can be
    (rc HBEAT_ESYSTEM, err detail lost: the store failed; with a deferred
    store, the call's own error). Called at once in this thread when

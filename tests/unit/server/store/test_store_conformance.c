@@ -260,6 +260,45 @@ static void test_bad_input_changes_nothing(void **state)
     assert_int_equal(run.beats, 0);
 }
 
+static void test_count_by_status(void **state)
+{
+    (void)state;
+    uint64_t counts[HBD_ST_COUNT], ticket = 0;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    assert_int_equal(hbd_engine_count_runs_begin(e, counts, &ticket, &err), 0);
+    assert_int_equal(hbd_engine_wait_durable(e, ticket), 0);
+    for (int i = 0; i < HBD_ST_COUNT; i++)
+        assert_int_equal(counts[i], 0);
+    for (int i = 0; i < 5; i++)
+        create("R", 30);
+    for (int i = 0; i < 3; i++)
+        create("L", 30);
+    int64_t id = create("R", 30);
+    hbd_run run;
+    assert_int_equal(hbd_engine_update_status(e, id, "D", &run, &err), 0);
+    assert_int_equal(hbd_engine_count_runs_begin(e, counts, &ticket, &err), 0);
+    assert_int_equal(hbd_engine_wait_durable(e, ticket), 0);
+    for (int i = 0; i < HBD_ST_COUNT; i++) {
+        uint64_t want = i == HBD_ST_R ? 5 : i == HBD_ST_L ? 3 : i == HBD_ST_D ? 1 : 0;
+        assert_int_equal(counts[i], want);
+    }
+}
+
+/* More runs than SQLite counts under one hold of its lock. */
+static void test_count_many(void **state)
+{
+    (void)state;
+    enum { MANY = 9000 };
+    for (int i = 0; i < MANY; i++)
+        create(i % 3 == 0 ? "L" : "R", 30);
+    uint64_t counts[HBD_ST_COUNT], ticket = 0;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    assert_int_equal(hbd_engine_count_runs_begin(e, counts, &ticket, &err), 0);
+    assert_int_equal(hbd_engine_wait_durable(e, ticket), 0);
+    assert_int_equal(counts[HBD_ST_L], MANY / 3);
+    assert_int_equal(counts[HBD_ST_R], MANY - MANY / 3);
+}
+
 /* ---- calls answered in the caller's thread (a deferred store only) ---- */
 
 typedef struct answered {
@@ -383,6 +422,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_count_by_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_count_many, setup, teardown),
     };
     const struct CMUnitTest threads[] = {
         cmocka_unit_test_setup_teardown(test_lone_call_answered_in_thread, setup, teardown),
