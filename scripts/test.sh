@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs hbeat's tests: the one test command of the README and of CI.
 #
-#   scripts/test.sh              plain, package, asan, tsan, valgrind and fuzz,
-#                                in order
+#   scripts/test.sh              plain, package, asan, tsan, valgrind, fuzz and
+#                                nogrpc, in order
 #   scripts/test.sh plain        format check; build/ with warnings as errors;
 #                                every CTest test (unit, integration, install,
 #                                python) but the package test
@@ -16,6 +16,8 @@
 #   scripts/test.sh fuzz         build-fuzz/ (clang): every libFuzzer target
 #                                replays its seeds and regressions, then
 #                                fuzzes for HBEAT_FUZZ_SECONDS (default 15)
+#   scripts/test.sh nogrpc       build-nogrpc/ without gRPC (-DHBEAT_WITH_GRPC=OFF);
+#                                unit + integration
 #   scripts/test.sh static       build-static/ with a static libhbeat; the
 #                                install tests (package, pkg-config, symbols)
 #   scripts/test.sh asan tsan    several modes
@@ -38,13 +40,13 @@ read -r -a user_args <<<"${HBEAT_CMAKE_ARGS:-}"
 
 modes=("$@")
 if [ ${#modes[@]} -eq 0 ]; then
-    modes=(plain package asan tsan valgrind fuzz)
+    modes=(plain package asan tsan valgrind fuzz nogrpc)
 fi
 for m in "${modes[@]}"; do
     case "$m" in
-    plain | package | asan | tsan | valgrind | fuzz | static) ;;
+    plain | package | asan | tsan | valgrind | fuzz | nogrpc | static) ;;
     *)
-        echo "usage: scripts/test.sh [plain|package|asan|tsan|valgrind|fuzz|static]..." >&2
+        echo "usage: scripts/test.sh [plain|package|asan|tsan|valgrind|fuzz|nogrpc|static]..." >&2
         exit 2
         ;;
     esac
@@ -189,6 +191,13 @@ run_fuzz() {
     HBEAT_FUZZ_BUILD="$root/build-fuzz" "$root/scripts/fuzz.sh" "${HBEAT_FUZZ_SECONDS:-15}"
     log "ctest build-fuzz (fuzz: replay seeds and regressions)"
     ctest --test-dir "$root/build-fuzz" --output-on-failure -j "$jobs" -L fuzz
+}
+
+# ---- nogrpc: gRPC is optional, and the build without it works ----------------
+run_nogrpc() {
+    configure_and_build build-nogrpc -DHBEAT_WITH_GRPC=OFF
+    log "ctest build-nogrpc (unit, integration)"
+    ctest --test-dir "$root/build-nogrpc" --output-on-failure -j "$jobs" -L 'unit|integration'
 }
 
 # ---- static: a static libhbeat installs and links as well -----------------

@@ -134,6 +134,14 @@ static void test_usage_errors_exit_2(void **state)
     const char *none[] = {NULL};
     assert_int_equal(run(none, env_bad), 2);
     assert_non_null(strstr(out, "HBEATD_LOG_LEVEL"));
+#ifdef HBEAT_TEST_NO_GRPC
+    /* Built without gRPC: --grpc is a usage error that says so. */
+    const char *grpc[] = {
+        "--grpc", "127.0.0.1:0", "--listen", "tcp://127.0.0.1:0", "--http", "none",
+        "--db",   ":memory:",    NULL};
+    assert_int_equal(run(grpc, NULL), 2);
+    assert_non_null(strstr(out, "built without gRPC"));
+#endif
 }
 
 static void test_runtime_failures_exit_1(void **state)
