@@ -27,6 +27,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "monotonic.h"
+#include "pg_listen.h"
 #include "store.h"
 
 /* Advisory lock keys (any two numbers no other application uses). */
@@ -35,7 +36,9 @@
 /* Seconds between reconnect attempts of a worker that lost its link. */
 #define RECONNECT_S 0.5
 
-#define RUN_COLS "id, workflow_id, status, deadline, last_heartbeat, beats"
+#define RUN_COLS "id, workflow_id, status, deadline, last_heartbeat, beats, changes"
+/* Columns of RUN_COLS; a status change adds one (did it change). */
+#define RUN_NCOLS 7
 
 typedef struct job {
     hbd_run_op op;
@@ -75,7 +78,8 @@ struct pg_store {
     atomic_int connected; /* workers with a working connection */
     unsigned int nworkers;
     worker *workers;
-    PGconn *reaper; /* the reaper's own connection (its thread only) */
+    PGconn *reaper;            /* the reaper's own connection (its thread only) */
+    hbd_pg_listener *listener; /* the feed of changes (pg_listen.h), once watched */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -128,6 +132,7 @@ static void read_run(const PGresult *r, int row, hbd_run *out)
     out->deadline = strtod(PQgetvalue(r, row, 3), NULL);
     out->last_heartbeat = strtod(PQgetvalue(r, row, 4), NULL);
     out->beats = strtoull(PQgetvalue(r, row, 5), NULL, 10);
+    out->change = strtoull(PQgetvalue(r, row, 6), NULL, 10);
 }
 
 static int exec_ok(PGconn *c, const char *sql, hbeat_error *err)
@@ -180,6 +185,21 @@ static const char *const migrations[] = {
     "CREATE TABLE hbeat_reaper (one integer PRIMARY KEY CHECK (one = 1),"
     " last_seen double precision NOT NULL, grace_until double precision NOT NULL);"
     "INSERT INTO hbeat_reaper VALUES (1, 0, 0);",
+    /* Every status change, whoever makes it (a call, the reaper, SQL by
+       hand), is counted in its row and announced on HBD_PG_CHANNEL once
+       committed: "id from to changes". The trigger fires only for a SET
+       that names the status, so a plain beat never reaches it. */
+    "ALTER TABLE hbeat_runs ADD COLUMN changes bigint NOT NULL DEFAULT 0;"
+    "CREATE OR REPLACE FUNCTION hbeat_runs_status_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  NEW.changes := OLD.changes + 1;"
+    "  PERFORM pg_notify('" HBD_PG_CHANNEL "',"
+    "   NEW.id || ' ' || OLD.status || ' ' || NEW.status || ' ' || NEW.changes);"
+    "  RETURN NEW;"
+    " END $$;"
+    "CREATE TRIGGER hbeat_runs_status_changed BEFORE UPDATE OF status ON hbeat_runs"
+    " FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)"
+    " EXECUTE FUNCTION hbeat_runs_status_changed();",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -524,7 +544,7 @@ static outcome take_result(pg_store *s, job *j, const PGresult *r, int *rc)
         return DONE;
     }
     read_run(r, 0, op->out);
-    int changed = PQnfields(r) > 6 ? PQgetvalue(r, 0, 6)[0] == 't' : 1;
+    int changed = PQnfields(r) > RUN_NCOLS ? PQgetvalue(r, 0, RUN_NCOLS)[0] == 't' : 1;
     const char *to = status_token(op->status);
     int kept = !changed && strchr(op->keep_ok, op->out->status[0]) != NULL;
     if (!changed && !kept && op->kind == HBD_OP_SET_STATUS)
@@ -838,7 +858,7 @@ static int reap(void *self, double now, int look_only, hbd_reaped_run **moved, s
             m[i].from = (uint8_t)hbd_status_index(PQgetvalue(r, i, 1));
             m[i].to = (uint8_t)hbd_status_index(PQgetvalue(r, i, 2));
             m[i].late = now - strtod(PQgetvalue(r, i, 3), NULL);
-            m[i].change = 0; /* the engine numbers it */
+            m[i].change = 0; /* reported by the listener (watch) */
         }
         PQclear(r);
         if (n > 0 && m == NULL) {
@@ -884,6 +904,7 @@ static void store_close(void *self)
     for (unsigned int i = 0; i < s->nworkers; i++)
         if (s->workers[i].started)
             pthread_join(s->workers[i].thread, NULL);
+    hbd_pg_listen_stop(s->listener);
     /* Workers with no connection left jobs behind. */
     fail_queue(s, HBEAT_ECANCELED, "hbeatd is shutting down");
     for (unsigned int i = 0; i < s->nworkers; i++)
@@ -905,6 +926,15 @@ static void store_close(void *self)
     free(s);
 }
 
+static int store_watch(void *self, hbd_store_change_fn fn, void *arg, hbeat_error *err)
+{
+    pg_store *s = self;
+    PGconn *c = connect_db(s->conninfo, err);
+    if (c == NULL)
+        return err->code;
+    return hbd_pg_listen_start(&s->listener, c, s->where, fn, arg, err);
+}
+
 static const hbd_run_store_ops pg_ops = {
     .version = HBD_RUN_STORE_OPS_VERSION,
     .name = "postgresql",
@@ -915,6 +945,7 @@ static const hbd_run_store_ops pg_ops = {
     .failed = store_failed,
     .up = store_up,
     .close = store_close,
+    .watch = store_watch,
 };
 
 static void describe(pg_store *s, PGconn *c)
