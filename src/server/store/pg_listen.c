@@ -105,16 +105,20 @@ static void *listen_main(void *arg)
 {
     hbd_pg_listener *l = arg;
     for (;;) {
-        if (wait_for(l, PQsocket(l->conn), -1))
-            break;
-        int ok = PQconsumeInput(l->conn);
+        /* libpq may hold notifications already read (with LISTEN's own
+           reply, or several in one packet): report them before sleeping. */
         PGnotify *n;
         while ((n = PQnotifies(l->conn)) != NULL) {
             deliver(l, n);
             PQfreemem(n);
         }
-        if (ok && PQstatus(l->conn) == CONNECTION_OK)
-            continue;
+        int fd = PQsocket(l->conn);
+        if (fd >= 0 && PQstatus(l->conn) == CONNECTION_OK) {
+            if (wait_for(l, fd, -1))
+                break;
+            if (PQconsumeInput(l->conn) && PQstatus(l->conn) == CONNECTION_OK)
+                continue;
+        }
         const char *why = PQerrorMessage(l->conn);
         hbd_error("postgresql: the feed of changes lost its connection to %s: %.*s; WatchRuns "
                   "streams end, reconnecting",

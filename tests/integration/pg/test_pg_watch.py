@@ -67,13 +67,14 @@ class PgWatch(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="hbeatd-pg-watch-")
         cls.pb, _ = compile_messages(ARGS.proto_dir, os.path.join(cls.tmp.name, "py"))
-        extra = ("--reap-interval", "0.1", "--reap-grace", "0")
+        # A reaps (B's reaper would wait an hour): a move reported by the
+        # engine as well as by the feed would reach A's stream twice.
         cls.servers = []
-        for name in ("a", "b"):
+        for name, interval in (("a", "0.1"), ("b", "3600")):
             workdir = os.path.join(cls.tmp.name, name)
             os.mkdir(workdir)
-            cls.servers.append(Hbeatd(ARGS.hbeatd, workdir, extra=extra,
-                                      db=os.environ["PG_URI"]))
+            cls.servers.append(Hbeatd(ARGS.hbeatd, workdir, db=os.environ["PG_URI"],
+                                      extra=("--reap-interval", interval, "--reap-grace", "0")))
         cls.a, cls.b = cls.servers
         cls.channels = {s: grpc.insecure_channel(s.target) for s in cls.servers}
 
