@@ -9,7 +9,6 @@ one starts from the current status.
 
     with_pg.sh test_pg_watch.py --hbeatd PATH --proto-dir DIR
 """
-import argparse
 import os
 import queue
 import subprocess
@@ -24,9 +23,9 @@ import urllib.request
 import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "grpc"))
+import test_hbeatd_grpc as base  # noqa: E402
 from test_hbeatd_grpc import CLIENT, OPERATOR, SERVICE, Hbeatd, compile_messages  # noqa: E402
 
-ARGS = None
 # Seconds a message may take to arrive; and how long to wait for one that
 # must not come.
 ARRIVES = 10
@@ -66,14 +65,14 @@ class PgWatch(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="hbeatd-pg-watch-")
-        cls.pb, _ = compile_messages(ARGS.proto_dir, os.path.join(cls.tmp.name, "py"))
+        cls.pb, _ = compile_messages(base.ARGS.proto_dir, os.path.join(cls.tmp.name, "py"))
         # A reaps (B's reaper would wait an hour): a move reported by the
         # engine as well as by the feed would reach A's stream twice.
         cls.servers = []
         for name, interval in (("a", "0.1"), ("b", "3600")):
             workdir = os.path.join(cls.tmp.name, name)
             os.mkdir(workdir)
-            cls.servers.append(Hbeatd(ARGS.hbeatd, workdir, db=os.environ["PG_URI"],
+            cls.servers.append(Hbeatd(base.ARGS.hbeatd, workdir, db=os.environ["PG_URI"],
                                       extra=("--reap-interval", interval, "--reap-grace", "0")))
         cls.a, cls.b = cls.servers
         cls.channels = {s: grpc.insecure_channel(s.target) for s in cls.servers}
@@ -233,14 +232,5 @@ class PgWatch(unittest.TestCase):
         stream.close()
 
 
-def main():
-    global ARGS
-    p = argparse.ArgumentParser()
-    p.add_argument("--hbeatd", required=True)
-    p.add_argument("--proto-dir", required=True)
-    ARGS, rest = p.parse_known_args()
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    base.main()  # the same arguments: --hbeatd PATH --proto-dir DIR
