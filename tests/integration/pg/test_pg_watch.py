@@ -3,7 +3,7 @@
 database (PG_URI, PG_CLUSTER, PG_DIR from tests/support/with_pg.sh), a
 stream on A carries every status change of its run once committed,
 whichever instance made it (an operator and a client through B, a client
-through A, the reaper), each once and numbered on one count with the first
+through A, the reaper, SQL by hand), each once and numbered on one count with the first
 status; when the database restarts, the stream ends UNAVAILABLE and a new
 one starts from the current status.
 
@@ -30,6 +30,11 @@ from test_hbeatd_grpc import CLIENT, OPERATOR, SERVICE, Hbeatd, compile_messages
 # must not come.
 ARRIVES = 10
 QUIET = 1.0
+
+
+def psql(sql):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", os.environ["PG_URI"], "-c", sql],
+                   check=True, stdout=subprocess.DEVNULL)
 
 
 class Stream:
@@ -182,6 +187,14 @@ class PgWatch(unittest.TestCase):
         n = self.expect(stream, "C", n)
         n = self.expect(stream, "T", n)
         self.assert_quiet(stream)
+        # By hand in SQL, and someone else's NOTIFY on the channel, which
+        # hbeatd ignores with a line in its log.
+        psql("NOTIFY hbeat_runs, 'not a change'; UPDATE hbeat_runs SET status = 'D' WHERE id = %d"
+             % run)
+        self.expect(stream, "D", n)
+        self.assert_quiet(stream)
+        self.assertIn("ignoring a notification on hbeat_runs that is not a status change: "
+                      "not a change", self.a.read_log())
         stream.close()
 
     def test_first_status_and_changes_on_one_count(self):
