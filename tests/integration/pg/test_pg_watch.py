@@ -3,9 +3,9 @@
 database (PG_URI, PG_CLUSTER, PG_DIR from tests/support/with_pg.sh), a
 stream on A carries every status change of its run once committed,
 whichever instance made it (an operator and a client through B, a client
-through A, the reaper, SQL by hand), each once and numbered on one count with the first
-status; when the database restarts, the stream ends UNAVAILABLE and a new
-one starts from the current status.
+through A, the reaper, SQL by hand), each once and numbered on one count
+with the first status; when the database restarts, the stream ends
+UNAVAILABLE and a new one starts from the current status.
 
     with_pg.sh test_pg_watch.py --hbeatd PATH --proto-dir DIR
 """
