@@ -173,6 +173,7 @@ static int start_engine(server *s, hbeat_error *err)
     memset(&eo, 0, sizeof eo);
     eo.db_path = s->o.db;
     eo.sync = s->o.sync;
+    eo.db_timeout = s->o.db_timeout;
     eo.reap_interval = s->o.reap_interval;
     eo.reap_grace = s->o.reap_grace;
     if (hbd_engine_open(&s->engine, &eo, err) != 0) {

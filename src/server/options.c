@@ -392,6 +392,17 @@ static const opt options[] = {
              "change and new run before its reply), full (every commit) or\n"
              "normal (checkpoints only). Every mode survives a crash of\n"
              "hbeatd (kill -9)"},
+    {.flag = "--db-timeout",
+     .env = "HBEATD_DB_TIMEOUT",
+     .arg = "S",
+     .set = set_seconds,
+     .field = F(db_timeout),
+     .max = 3600,
+     .def = TEXT(HBD_DEFAULT_DB_TIMEOUT),
+     .help = "PostgreSQL: seconds to wait for the database's answer and\n"
+             "for a new connection; past it the calls in flight fail and\n"
+             "the connection is replaced",
+     .above = 1},
     {.flag = "--reap-interval",
      .env = "HBEATD_REAP_INTERVAL",
      .arg = "S",

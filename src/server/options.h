@@ -27,6 +27,7 @@ typedef struct hbd_options {
     int sync;                    /* hbd_sync (store.h); 0: the engine's default */
     double reap_interval;        /* seconds, > 0 */
     double reap_grace;           /* seconds; < 0: one full deadline */
+    double db_timeout;           /* seconds: PostgreSQL's answers */
     const char *ready_file;      /* NULL: none */
     int log_level;               /* hbeat_log_level */
     /* TLS files and the token file: NULL when not given. */

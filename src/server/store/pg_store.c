@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "defaults.h"
 #include "log.h"
 #include "metrics.h"
 #include "monotonic.h"
@@ -59,16 +61,23 @@ typedef struct worker {
     PGconn *conn;
     int prepared; /* the statements are prepared on conn */
     int lazy;     /* synchronous_commit is off (1), on (0), unknown (-1) */
+    int dead;     /* given up (no answer in time): reconnect */
     pthread_t thread;
     int started;
+    int idle; /* waiting for jobs (under the store's mu) */
+    int lent; /* its connection is a caller's for one job (under mu) */
 } worker;
 
 struct pg_store {
     char *conninfo;
     char where[256];
     int sync;
-    pthread_mutex_t mu; /* queue, stop */
-    pthread_cond_t cond;
+    double timeout;       /* seconds for an answer or a connection */
+    pthread_mutex_t mu;   /* queue, stop */
+    pthread_cond_t cond;  /* jobs queued: idle workers wait here */
+    pthread_cond_t pause; /* stop: reconnecting workers wait here, so
+                             that they never take a wake-up meant for an
+                             idle one */
     job *head, *tail;
     size_t order;
     int stop;
@@ -76,6 +85,8 @@ struct pg_store {
     job *reg; /* submitted, not yet reported */
     atomic_uint_fast64_t next_ticket;
     atomic_int connected; /* workers with a working connection */
+    atomic_int busy;      /* jobs submitted and not finished */
+    int lent;             /* workers lent to callers (under mu) */
     unsigned int nworkers;
     worker *workers;
     PGconn *reaper;            /* the reaper's own connection (its thread only) */
@@ -146,9 +157,40 @@ static int exec_ok(PGconn *c, const char *sql, hbeat_error *err)
     return rc;
 }
 
-static PGconn *connect_db(const char *conninfo, hbeat_error *err)
+/* Waits until libpq can hand over a result without blocking, or until
+   `deadline` (monotonic seconds): 0, or -1 when the database has not
+   answered by then. A broken connection returns 0: the next
+   PQgetResult() says what broke. */
+static int await_input(PGconn *c, double deadline)
 {
-    PGconn *c = PQconnectdb(conninfo);
+    while (PQisBusy(c)) {
+        double left = deadline - hbd_mono_now();
+        if (left <= 0)
+            return -1;
+        struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+        int n = poll(&p, 1, (int)(left * 1000.0) + 1);
+        if (n < 0 && errno != EINTR)
+            return 0;
+        if (n > 0 && !PQconsumeInput(c))
+            return 0;
+    }
+    return 0;
+}
+
+/* A new connection, with a connect timeout unless the connection string
+   names its own (it comes later, and wins). */
+static PGconn *open_conn(const pg_store *s)
+{
+    char secs[16];
+    snprintf(secs, sizeof secs, "%d", (int)(s->timeout + 0.999));
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const values[] = {secs, s->conninfo, NULL};
+    return PQconnectdbParams(keys, values, 1);
+}
+
+static PGconn *connect_db(const pg_store *s, hbeat_error *err)
+{
+    PGconn *c = open_conn(s);
     if (c == NULL) {
         fail(err, HBEAT_ENOMEM, "postgresql: out of memory");
         return NULL;
@@ -187,17 +229,25 @@ static const char *const migrations[] = {
     "INSERT INTO hbeat_reaper VALUES (1, 0, 0);",
     /* Every status change, whoever makes it (a call, the reaper, SQL by
        hand), is counted in its row and announced on HBD_PG_CHANNEL once
-       committed: "id from to changes". The trigger fires only for a SET
-       that names the status, so a plain beat never reaches it. */
+       committed: "id from to changes". hbeatd's statements count their
+       own changes; the trigger counts one made by hand. An AFTER trigger
+       on the status column only: a BEFORE row trigger would lock every
+       row an UPDATE touches first (one more WAL record per plain beat),
+       where this one is not even considered for a plain beat's UPDATE,
+       which does not name the status. */
     "ALTER TABLE hbeat_runs ADD COLUMN changes bigint NOT NULL DEFAULT 0;"
     "CREATE OR REPLACE FUNCTION hbeat_runs_status_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " DECLARE n bigint := NEW.changes;"
     " BEGIN"
-    "  NEW.changes := OLD.changes + 1;"
+    "  IF n = OLD.changes THEN"
+    "   n := n + 1;"
+    "   UPDATE hbeat_runs SET changes = n WHERE id = NEW.id;"
+    "  END IF;"
     "  PERFORM pg_notify('" HBD_PG_CHANNEL "',"
-    "   NEW.id || ' ' || OLD.status || ' ' || NEW.status || ' ' || NEW.changes);"
-    "  RETURN NEW;"
+    "   NEW.id || ' ' || OLD.status || ' ' || NEW.status || ' ' || n);"
+    "  RETURN NULL;"
     " END $$;"
-    "CREATE TRIGGER hbeat_runs_status_changed BEFORE UPDATE OF status ON hbeat_runs"
+    "CREATE TRIGGER hbeat_runs_status_changed AFTER UPDATE OF status ON hbeat_runs"
     " FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)"
     " EXECUTE FUNCTION hbeat_runs_status_changed();",
 };
@@ -309,6 +359,7 @@ static void reg_unlink(pg_store *s, job *j)
 /* The job is finished with `rc`: report it if its waiter is there. */
 static void finish(pg_store *s, job *j, int rc)
 {
+    atomic_fetch_sub(&s->busy, 1);
     pthread_mutex_lock(&s->reg_mu);
     hbd_durable *w = j->w;
     if (w == NULL) {
@@ -357,6 +408,9 @@ static void when_done(void *self, uint64_t ticket, hbd_durable *w, hbd_durable_f
 
 /* ---- submitting ---------------------------------------------------------- */
 
+static worker *lend_locked(pg_store *s);
+static void run_lent(pg_store *s, worker *w, job *j);
+
 static int store_up(void *self)
 {
     pg_store *s = self;
@@ -385,15 +439,25 @@ static int submit(void *self, const hbd_run_op *op, uint64_t *ticket)
         free(j);
         return hbeat_error_set(op->err, HBEAT_ECANCELED, "hbeatd is shutting down");
     }
-    j->order = s->order++;
-    if (s->tail != NULL)
-        s->tail->next = j;
-    else
-        s->head = j;
-    s->tail = j;
-    pthread_cond_signal(&s->cond);
-    pthread_mutex_unlock(&s->mu);
     *ticket = j->ticket;
+    j->order = s->order++;
+    int alone = atomic_fetch_add(&s->busy, 1) == 0;
+    worker *lent = op->may_wait && alone ? lend_locked(s) : NULL;
+    if (lent == NULL) {
+        if (s->tail != NULL)
+            s->tail->next = j;
+        else
+            s->head = j;
+        s->tail = j;
+        /* A lent worker takes no job: make sure a free one hears. */
+        if (s->lent > 0)
+            pthread_cond_broadcast(&s->cond);
+        else
+            pthread_cond_signal(&s->cond);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (lent != NULL)
+        run_lent(s, lent, j);
     return 0;
 }
 
@@ -434,9 +498,11 @@ static void param_str(stmt *st, const char *s)
     " WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM u) FOR SHARE)"                                   \
     " SELECT " RUN_COLS ", true FROM u UNION ALL SELECT " RUN_COLS ", false FROM f"
 
+/* A status change counts itself (SET reads the row as it was). */
+#define COUNTED "changes = changes + (status <> $3)::int"
 static const char sql_beat[] =
-    CHANGE("status = $3, deadline = $4, last_heartbeat = $5, beats = beats + 1");
-static const char sql_status[] = CHANGE("status = $3");
+    CHANGE("status = $3, deadline = $4, last_heartbeat = $5, beats = beats + 1, " COUNTED);
+static const char sql_status[] = CHANGE("status = $3, " COUNTED);
 static const char sql_plain[] =
     "UPDATE hbeat_runs SET deadline = $3, last_heartbeat = $4, beats = beats + 1"
     " WHERE id = $1 AND status = $2 RETURNING " RUN_COLS;
@@ -446,26 +512,13 @@ static const char sql_create[] =
 static const char sql_get[] = "SELECT " RUN_COLS " FROM hbeat_runs WHERE id = $1";
 static const char sql_list[] = "SELECT " RUN_COLS " FROM hbeat_runs WHERE id > $1"
                                " AND ($2 = '' OR status = $2) ORDER BY id LIMIT $3";
+static const char sql_count[] = "SELECT status, count(*) FROM hbeat_runs GROUP BY status";
 
 static const struct {
     const char *name, *sql;
 } prepared[] = {{"plain", sql_plain},   {"beat", sql_beat}, {"status", sql_status},
-                {"create", sql_create}, {"get", sql_get},   {"list", sql_list}};
-
-/* Every statement, parsed and planned once per connection. */
-static int prepare(PGconn *c, char *why, size_t why_len)
-{
-    for (size_t i = 0; i < sizeof prepared / sizeof prepared[0]; i++) {
-        PGresult *r = PQprepare(c, prepared[i].name, prepared[i].sql, 0, NULL);
-        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-        if (!ok) {
-            snprintf(why, why_len, "preparing %s: %s", prepared[i].name, PQerrorMessage(c));
-            return -1;
-        }
-    }
-    return 0;
-}
+                {"create", sql_create}, {"get", sql_get},   {"list", sql_list},
+                {"count", sql_count}};
 
 static void statement(const job *j, stmt *st)
 {
@@ -502,6 +555,10 @@ static void statement(const job *j, stmt *st)
     case HBD_OP_GET:
         st->name = "get";
         break;
+    case HBD_OP_COUNT:
+        st->name = "count";
+        st->n = 0;
+        break;
     default: /* LIST */
         st->name = "list";
         st->n = 0;
@@ -522,6 +579,14 @@ static outcome take_result(pg_store *s, job *j, const PGresult *r, int *rc)
     hbd_run_op *op = &j->op;
     *rc = 0;
     int rows = PQntuples(r);
+    if (op->kind == HBD_OP_COUNT) {
+        for (int i = 0; i < rows; i++) {
+            int st = hbd_status_index(PQgetvalue(r, i, 0));
+            if (st >= 0)
+                op->counts[st] += strtoull(PQgetvalue(r, i, 1), NULL, 10);
+        }
+        return DONE;
+    }
     if (op->kind == HBD_OP_LIST) {
         size_t n = rows > (int)op->limit ? op->limit : (size_t)rows;
         hbd_run *page = malloc((n ? n : 1) * sizeof *page);
@@ -560,15 +625,20 @@ static outcome take_result(pg_store *s, job *j, const PGresult *r, int *rc)
     return DONE;
 }
 
-/* Order of a batch: by run id, then as submitted; new runs and pages take
-   no row lock and go last. */
+/* The run a job locks, for the order of a batch; new runs, pages and
+   counts lock none. */
+static int64_t locks(const job *j)
+{
+    hbd_run_op_kind k = j->op.kind;
+    return k == HBD_OP_CREATE || k == HBD_OP_LIST || k == HBD_OP_COUNT ? INT64_MAX : j->op.run_id;
+}
+
+/* Order of a batch: by the run locked, then as submitted; what locks no
+   run goes last. */
 static int by_run(const void *a, const void *b)
 {
     const job *x = *(job *const *)a, *y = *(job *const *)b;
-    int64_t ix =
-        x->op.kind == HBD_OP_CREATE || x->op.kind == HBD_OP_LIST ? INT64_MAX : x->op.run_id;
-    int64_t iy =
-        y->op.kind == HBD_OP_CREATE || y->op.kind == HBD_OP_LIST ? INT64_MAX : y->op.run_id;
+    int64_t ix = locks(x), iy = locks(y);
     if (ix != iy)
         return ix < iy ? -1 : 1;
     return x->order < y->order ? -1 : x->order > y->order;
@@ -590,6 +660,27 @@ static void log_change(const job *j)
                  op->force ? " (forced)" : "");
 }
 
+/* PQgetResult() once it need not block: NULL at the end of a query's
+   results, or when the database has not answered by `deadline` (w->dead
+   is then set). */
+static PGresult *next_result(worker *w, double deadline)
+{
+    if (await_input(w->conn, deadline) != 0) {
+        w->dead = 1;
+        return NULL;
+    }
+    return PQgetResult(w->conn);
+}
+
+/* Why a batch got no answer: the database's silence or the broken link. */
+static void no_answer(const pg_store *s, const worker *w, char *why, size_t why_len)
+{
+    if (w->dead)
+        snprintf(why, why_len, "the database did not answer within %g s", s->timeout);
+    else
+        snprintf(why, why_len, "%s", PQerrorMessage(w->conn));
+}
+
 /* Sends the batch in one pipeline and reads it back. Returns 0, or the
    error every job of the batch gets (with `why`). Jobs that must run
    again (a plain beat that found another status) are put in *again. */
@@ -597,12 +688,9 @@ static int run_batch(pg_store *s, worker *w, job **jobs, size_t n, int *rcs, out
                      char *why, size_t why_len)
 {
     PGconn *c = w->conn;
-    if (!w->prepared) {
-        if (prepare(c, why, why_len) != 0)
-            return -1;
-        w->prepared = 1;
+    int preparing = !w->prepared;
+    if (preparing)
         w->lazy = -1;
-    }
     int lazy = s->sync != HBD_SYNC_FULL;
     for (size_t i = 0; i < n && lazy; i++)
         lazy = is_lazy(jobs[i]);
@@ -611,14 +699,18 @@ static int run_batch(pg_store *s, worker *w, job **jobs, size_t n, int *rcs, out
        plain beats only moves deadlines: its commit need not wait for the
        WAL flush (a crash of the database may take the last of them back,
        which the start-up grace absorbs; store.h, hbd_sync). The setting
-       is the session's, sent only when it changes. */
+       is the session's, sent only when it changes. On a new connection
+       every statement is first parsed and planned, in the same round
+       trip. */
     int ok = PQenterPipelineMode(c);
     size_t pre = 0;
+    for (size_t i = 0; ok && preparing && i < sizeof prepared / sizeof prepared[0]; i++, pre++)
+        ok = PQsendPrepare(c, prepared[i].name, prepared[i].sql, 0, NULL);
     if (ok && w->lazy != lazy) {
         ok = PQsendQueryParams(
             c, lazy ? "SET synchronous_commit = off" : "SET synchronous_commit = on", 0, NULL, NULL,
             NULL, NULL, 0);
-        pre = 1;
+        pre++;
     }
     for (size_t i = 0; i < n && ok; i++) {
         stmt st;
@@ -629,13 +721,16 @@ static int run_batch(pg_store *s, worker *w, job **jobs, size_t n, int *rcs, out
     int failed = !ok;
     if (!ok)
         snprintf(why, why_len, "%s", PQerrorMessage(c));
-    /* Results: the setting, each statement, then the sync. Each query's
-       results end with a NULL. */
+    /* Results: the setting, each statement (each query's end with a
+       NULL), then the sync's. A database that does not answer in time is
+       given up: the batch fails (it may still commit, but no reply says
+       it did) and the connection is replaced. */
+    double deadline = hbd_mono_now() + s->timeout;
     size_t expect = n + pre;
     for (size_t q = 0; q < expect && ok; q++) {
         PGresult *r;
         int first = 1;
-        while ((r = PQgetResult(c)) != NULL) {
+        while ((r = next_result(w, deadline)) != NULL) {
             int st = PQresultStatus(r);
             if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) {
                 if (!failed)
@@ -647,39 +742,49 @@ static int run_batch(pg_store *s, worker *w, job **jobs, size_t n, int *rcs, out
             first = 0;
             PQclear(r);
         }
-        if (PQstatus(c) == CONNECTION_BAD) {
+        if (w->dead || PQstatus(c) == CONNECTION_BAD) {
             ok = 0;
             failed = 1;
-            snprintf(why, why_len, "%s", PQerrorMessage(c));
+            no_answer(s, w, why, why_len);
         }
     }
     if (ok) {
-        /* The sync's own result. */
-        PGresult *r = PQgetResult(c);
+        PGresult *r = next_result(w, deadline);
         if (r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
-            if (!failed)
-                snprintf(why, why_len, "%s",
-                         PQstatus(c) == CONNECTION_BAD ? PQerrorMessage(c)
-                                                       : "unexpected reply from the database");
+            if (!failed && (w->dead || PQstatus(c) == CONNECTION_BAD))
+                no_answer(s, w, why, why_len);
+            else if (!failed)
+                snprintf(why, why_len, "unexpected reply from the database");
             failed = 1;
         }
         PQclear(r);
     }
-    /* A failed transaction took the setting back with it. */
+    /* A failed transaction took the setting back with it. Statements
+       prepared by a failed batch may or may not exist: the connection is
+       replaced rather than guessed about. */
     w->lazy = failed ? -1 : lazy;
-    if (!PQexitPipelineMode(c) && PQstatus(c) == CONNECTION_OK) {
+    if (preparing && failed)
+        w->dead = 1;
+    else if (preparing)
+        w->prepared = 1;
+    if (!w->dead && !PQexitPipelineMode(c) && PQstatus(c) == CONNECTION_OK) {
         /* Results left over: the connection is out of step; start it
            again rather than read a later batch's answers as this one's. */
         failed = 1;
         snprintf(why, why_len, "the connection got out of step; reconnecting");
-        PQreset(c);
-        w->prepared = 0;
+        w->dead = 1;
     }
     one_line(why);
     return failed ? -1 : 0;
 }
 
 /* ---- workers ------------------------------------------------------------- */
+
+/* The worker's connection answers (as far as anyone knows). */
+static int conn_ok(const worker *w)
+{
+    return w->conn != NULL && !w->dead && PQstatus(w->conn) == CONNECTION_OK;
+}
 
 static void set_connected(pg_store *s, int delta)
 {
@@ -703,36 +808,114 @@ static void fail_queue(pg_store *s, int code, const char *why)
     }
 }
 
+/* Runs a batch on w's connection and finishes its jobs. Returns those
+   that must run again (a plain beat that found another status), linked by
+   `next`. */
+static job *run_jobs(pg_store *s, worker *w, job **jobs, size_t n)
+{
+    int rcs[HBD_PG_BATCH];
+    outcome outs[HBD_PG_BATCH];
+    char why[256];
+    qsort(jobs, n, sizeof jobs[0], by_run);
+    for (size_t i = 0; i < n; i++) {
+        rcs[i] = 0;
+        outs[i] = DONE;
+    }
+    why[0] = '\0';
+    int rc = run_batch(s, w, jobs, n, rcs, outs, why, sizeof why);
+    int lost = !conn_ok(w);
+    if (lost) {
+        set_connected(s, -1);
+        hbd_error("postgresql: lost the connection to %s: %s", s->where, why);
+    }
+    job *again = NULL;
+    for (size_t i = 0; i < n; i++) {
+        job *j = jobs[i];
+        if (rc != 0) {
+            int code = lost ? HBEAT_EBUSY : HBEAT_ESYSTEM;
+            hbeat_error_set(j->op.err, code, "the database failed: %s", why);
+            finish(s, j, code);
+        } else if (outs[i] == RETRY_STRICT) {
+            j->strict = 1;
+            j->next = again;
+            again = j;
+        } else {
+            if (rcs[i] == 0)
+                log_change(j);
+            finish(s, j, rcs[i]);
+        }
+    }
+    if (lost && !store_up(s))
+        fail_queue(s, HBEAT_EBUSY, "the database is unreachable (hbeatd is reconnecting)");
+    return again;
+}
+
+/* An idle worker whose connection a caller may use for one job, or NULL.
+   Under mu. */
+static worker *lend_locked(pg_store *s)
+{
+    for (unsigned int i = 0; i < s->nworkers; i++) {
+        worker *w = &s->workers[i];
+        if (w->idle && !w->lent && conn_ok(w)) {
+            w->lent = 1;
+            s->lent++;
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* One job on a lent worker's connection, in the caller's thread: the
+   batch of one the worker would have sent, without handing the job to
+   the worker and its result back. */
+static void run_lent(pg_store *s, worker *w, job *j)
+{
+    job *one = j;
+    while (one != NULL)
+        one = run_jobs(s, w, &one, 1);
+    pthread_mutex_lock(&s->mu);
+    w->lent = 0;
+    s->lent--;
+    /* Jobs queued meanwhile, or a connection to reconnect: the workers
+       look again (a lone request wakes no one). */
+    if (s->head != NULL || !conn_ok(w))
+        pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     pg_store *s = w->s;
     job *jobs[HBD_PG_BATCH];
-    int rcs[HBD_PG_BATCH];
-    outcome outs[HBD_PG_BATCH];
-    char why[256];
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        if (w->conn == NULL || PQstatus(w->conn) != CONNECTION_OK) {
+        if (!conn_ok(w)) {
             if (s->stop)
                 break;
             struct timespec at = hbd_mono_deadline(RECONNECT_S);
-            pthread_cond_timedwait(&s->cond, &s->mu, &at);
+            pthread_cond_timedwait(&s->pause, &s->mu, &at);
             if (s->stop)
                 break;
             pthread_mutex_unlock(&s->mu);
-            PQreset(w->conn);
+            PQfinish(w->conn);
+            w->conn = open_conn(s);
+            w->dead = 0;
             w->prepared = 0;
-            int up = PQstatus(w->conn) == CONNECTION_OK;
-            if (up) {
+            if (conn_ok(w)) {
                 set_connected(s, 1);
                 hbd_info("postgresql: reconnected to %s", s->where);
             }
             pthread_mutex_lock(&s->mu);
             continue;
         }
-        while (s->head == NULL && !s->stop)
+        /* While lent, the connection is the caller's: not a look at it. */
+        w->idle = 1;
+        while (w->lent || (!s->stop && s->head == NULL && conn_ok(w)))
             pthread_cond_wait(&s->cond, &s->mu);
+        w->idle = 0;
+        if (!conn_ok(w))
+            continue; /* a caller lost it */
         if (s->head == NULL)
             break; /* stopping, nothing left */
         size_t n = 0;
@@ -745,38 +928,7 @@ static void *worker_main(void *arg)
         if (s->head == NULL)
             s->tail = NULL;
         pthread_mutex_unlock(&s->mu);
-
-        qsort(jobs, n, sizeof jobs[0], by_run);
-        for (size_t i = 0; i < n; i++) {
-            rcs[i] = 0;
-            outs[i] = DONE;
-        }
-        why[0] = '\0';
-        int rc = run_batch(s, w, jobs, n, rcs, outs, why, sizeof why);
-        int lost = PQstatus(w->conn) != CONNECTION_OK;
-        if (lost) {
-            set_connected(s, -1);
-            hbd_error("postgresql: lost the connection to %s: %s", s->where, why);
-        }
-        job *again = NULL;
-        for (size_t i = 0; i < n; i++) {
-            job *j = jobs[i];
-            if (rc != 0) {
-                int code = lost ? HBEAT_EBUSY : HBEAT_ESYSTEM;
-                hbeat_error_set(j->op.err, code, "the database failed: %s", why);
-                finish(s, j, code);
-            } else if (outs[i] == RETRY_STRICT) {
-                j->strict = 1;
-                j->next = again;
-                again = j;
-            } else {
-                if (rcs[i] == 0)
-                    log_change(j);
-                finish(s, j, rcs[i]);
-            }
-        }
-        if (lost && !store_up(s))
-            fail_queue(s, HBEAT_EBUSY, "the database is unreachable (hbeatd is reconnecting)");
+        job *again = run_jobs(s, w, jobs, n);
         pthread_mutex_lock(&s->mu);
         while (again != NULL) {
             /* To the front: it was already waiting. */
@@ -794,6 +946,80 @@ static void *worker_main(void *arg)
 
 /* ---- the reaper ---------------------------------------------------------- */
 
+/* One statement of the reaper's, its answer bounded by the store's
+   timeout: 0 and its result in *out (when out is not NULL), or an error.
+   A database that does not answer in time costs the connection (the
+   next pass opens another). */
+static int reaper_exec(pg_store *s, const char *sql, const char *param, PGresult **out,
+                       hbeat_error *err)
+{
+    PGconn *c = s->reaper;
+    const char *const p[1] = {param};
+    PGresult *last = NULL;
+    int late = 0;
+    if (PQsendQueryParams(c, sql, param != NULL ? 1 : 0, NULL, p, NULL, NULL, 0)) {
+        double deadline = hbd_mono_now() + s->timeout;
+        while (!(late = await_input(c, deadline) != 0)) {
+            PGresult *r = PQgetResult(c);
+            if (r == NULL)
+                break;
+            PQclear(last);
+            last = r;
+        }
+    }
+    int st = last != NULL ? PQresultStatus(last) : PGRES_FATAL_ERROR;
+    if (!late && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
+        if (out != NULL)
+            *out = last;
+        else
+            PQclear(last);
+        return 0;
+    }
+    PQclear(last);
+    if (late) {
+        PQfinish(c);
+        s->reaper = NULL;
+        return fail(err, HBEAT_EBUSY, "reaper: the database did not answer within %g s",
+                    s->timeout);
+    }
+    return fail(err, PQstatus(c) == CONNECTION_OK ? HBEAT_ESYSTEM : HBEAT_EBUSY, "reaper: %s",
+                PQerrorMessage(c));
+}
+
+/* The due runs, moved to their reaper targets. FOR UPDATE re-reads a run
+   changed meanwhile and checks it again, so a run beaten during the pass
+   is not reaped; SKIP LOCKED leaves a run being beaten right now to the
+   next pass. */
+static const char sql_reap[] =
+    "WITH due AS (SELECT id, status, deadline FROM hbeat_runs"
+    " WHERE status IN ('L', 'R', 'C', 'H') AND deadline > 0 AND deadline < $1"
+    " ORDER BY id FOR UPDATE SKIP LOCKED)"
+    " UPDATE hbeat_runs r SET status = CASE due.status WHEN 'L' THEN 'A' WHEN 'R' THEN 'E'"
+    " ELSE 'T' END, changes = r.changes + 1 FROM due WHERE r.id = due.id"
+    " RETURNING r.id, due.status, r.status, due.deadline";
+
+/* The rows sql_reap returned, for the engine. */
+static int read_reaped(const PGresult *r, double now, hbd_reaped_run **moved, size_t *count,
+                       hbeat_error *err)
+{
+    int n = PQntuples(r);
+    if (n == 0)
+        return 0;
+    hbd_reaped_run *m = malloc((size_t)n * sizeof *m);
+    if (m == NULL)
+        return hbeat_error_set(err, HBEAT_ENOMEM, "reaper: out of memory");
+    for (int i = 0; i < n; i++) {
+        m[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        m[i].from = (uint8_t)hbd_status_index(PQgetvalue(r, i, 1));
+        m[i].to = (uint8_t)hbd_status_index(PQgetvalue(r, i, 2));
+        m[i].late = now - strtod(PQgetvalue(r, i, 3), NULL);
+        m[i].change = 0; /* reported by the listener (watch) */
+    }
+    *moved = m;
+    *count = (size_t)n;
+    return 0;
+}
+
 static int reap(void *self, double now, int look_only, hbd_reaped_run **moved, size_t *count,
                 hbeat_error *err)
 {
@@ -801,85 +1027,42 @@ static int reap(void *self, double now, int look_only, hbd_reaped_run **moved, s
     *moved = NULL;
     *count = 0;
     if (s->reaper == NULL || PQstatus(s->reaper) != CONNECTION_OK) {
-        if (s->reaper != NULL)
-            PQreset(s->reaper);
-        else
-            s->reaper = PQconnectdb(s->conninfo);
+        PQfinish(s->reaper);
+        s->reaper = open_conn(s);
         if (s->reaper == NULL || PQstatus(s->reaper) != CONNECTION_OK)
             return fail(err, HBEAT_EBUSY, "reaper: cannot reach the database: %s",
                         s->reaper != NULL ? PQerrorMessage(s->reaper) : "out of memory");
     }
-    PGconn *c = s->reaper;
     char stamp[32];
     snprintf(stamp, sizeof stamp, "%.6f", now);
-    const char *p[1] = {stamp};
-    int rc = exec_ok(c, "BEGIN", err);
-    if (rc != 0)
-        return rc;
     /* Seen, whether or not this instance reaps: the service is up. */
-    PGresult *r = PQexecParams(c, "UPDATE hbeat_reaper SET last_seen = greatest(last_seen, $1)", 1,
-                               NULL, p, NULL, NULL, 0);
-    int st = PQresultStatus(r);
-    PQclear(r);
-    if (st != PGRES_COMMAND_OK)
-        goto failed;
+    int rc = reaper_exec(s, "BEGIN", NULL, NULL, err);
+    if (rc == 0)
+        rc = reaper_exec(s, "UPDATE hbeat_reaper SET last_seen = greatest(last_seen, $1)", stamp,
+                         NULL, err);
     /* One instance reaps at a time; the others skip this pass. */
     int mine = 0;
-    if (!look_only) {
-        r = PQexec(c, "SELECT pg_try_advisory_xact_lock(" LOCK_REAPER ")");
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            PQclear(r);
-            goto failed;
-        }
+    PGresult *r = NULL;
+    if (rc == 0 && !look_only &&
+        (rc = reaper_exec(s, "SELECT pg_try_advisory_xact_lock(" LOCK_REAPER ")", NULL, &r, err)) ==
+            0) {
         mine = PQgetvalue(r, 0, 0)[0] == 't';
         PQclear(r);
     }
-    if (mine) {
-        /* FOR UPDATE re-reads a row changed meanwhile and checks it
-           again, so a run beaten during the pass is not reaped; SKIP
-           LOCKED leaves a run being beaten right now to the next pass. */
-        r = PQexecParams(
-            c,
-            "WITH due AS (SELECT id, status, deadline FROM hbeat_runs"
-            " WHERE status IN ('L', 'R', 'C', 'H') AND deadline > 0 AND deadline < $1"
-            " ORDER BY id FOR UPDATE SKIP LOCKED)"
-            " UPDATE hbeat_runs r SET status = CASE due.status WHEN 'L' THEN 'A' WHEN 'R' THEN 'E'"
-            " ELSE 'T' END FROM due WHERE r.id = due.id"
-            " RETURNING r.id, due.status, r.status, due.deadline",
-            1, NULL, p, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            PQclear(r);
-            goto failed;
-        }
-        int n = PQntuples(r);
-        hbd_reaped_run *m = n > 0 ? malloc((size_t)n * sizeof *m) : NULL;
-        for (int i = 0; i < n && m != NULL; i++) {
-            m[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-            m[i].from = (uint8_t)hbd_status_index(PQgetvalue(r, i, 1));
-            m[i].to = (uint8_t)hbd_status_index(PQgetvalue(r, i, 2));
-            m[i].late = now - strtod(PQgetvalue(r, i, 3), NULL);
-            m[i].change = 0; /* reported by the listener (watch) */
-        }
+    if (rc == 0 && mine && (rc = reaper_exec(s, sql_reap, stamp, &r, err)) == 0) {
+        rc = read_reaped(r, now, moved, count, err);
         PQclear(r);
-        if (n > 0 && m == NULL) {
-            hbeat_error ignored = HBEAT_ERROR_INIT;
-            exec_ok(c, "ROLLBACK", &ignored);
-            return hbeat_error_set(err, HBEAT_ENOMEM, "reaper: out of memory");
-        }
-        *moved = m;
-        *count = (size_t)n;
     }
-    if ((rc = exec_ok(c, "COMMIT", err)) != 0) {
+    if (rc == 0)
+        rc = reaper_exec(s, "COMMIT", NULL, NULL, err);
+    if (rc != 0) {
         free(*moved);
         *moved = NULL;
         *count = 0;
+        hbeat_error ignored = HBEAT_ERROR_INIT;
+        if (s->reaper != NULL && PQstatus(s->reaper) == CONNECTION_OK)
+            reaper_exec(s, "ROLLBACK", NULL, NULL, &ignored);
     }
-    return rc;
-failed:
-    rc = fail(err, PQstatus(c) == CONNECTION_OK ? HBEAT_ESYSTEM : HBEAT_EBUSY, "reaper: %s",
-              PQerrorMessage(c));
-    hbeat_error ignored = HBEAT_ERROR_INIT;
-    exec_ok(c, "ROLLBACK", &ignored);
     return rc;
 }
 
@@ -900,6 +1083,7 @@ static void store_close(void *self)
     pthread_mutex_lock(&s->mu);
     s->stop = 1;
     pthread_cond_broadcast(&s->cond);
+    pthread_cond_broadcast(&s->pause);
     pthread_mutex_unlock(&s->mu);
     for (unsigned int i = 0; i < s->nworkers; i++)
         if (s->workers[i].started)
@@ -921,6 +1105,7 @@ static void store_close(void *self)
     free(s->workers);
     free(s->conninfo);
     pthread_cond_destroy(&s->cond);
+    pthread_cond_destroy(&s->pause);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->reg_mu);
     free(s);
@@ -966,11 +1151,14 @@ int hbd_pg_store_open(void **self, const hbd_run_store_ops **ops, const hbd_pg_s
         return hbeat_error_set(err, HBEAT_ENOMEM, "out of memory");
     }
     s->sync = o->sync != HBD_SYNC_DEFAULT ? o->sync : HBD_SYNC_CHANGES;
+    s->timeout = o->timeout > 0 ? o->timeout : HBD_DEFAULT_DB_TIMEOUT;
     pthread_mutex_init(&s->mu, NULL);
     hbd_mono_cond_init(&s->cond);
+    hbd_mono_cond_init(&s->pause);
     pthread_mutex_init(&s->reg_mu, NULL);
     atomic_init(&s->next_ticket, 1);
     atomic_init(&s->connected, 0);
+    atomic_init(&s->busy, 0);
     s->nworkers = o->workers > 0 ? o->workers : 4;
     s->workers = calloc(s->nworkers, sizeof *s->workers);
     if (s->workers == NULL) {
@@ -981,7 +1169,7 @@ int hbd_pg_store_open(void **self, const hbd_run_store_ops **ops, const hbd_pg_s
     /* The schema and the grace, on the reaper's connection, under the
        schema lock: an instance starting at the same moment waits. */
     int rc = 0;
-    s->reaper = connect_db(s->conninfo, err);
+    s->reaper = connect_db(s, err);
     if (s->reaper == NULL)
         rc = err->code;
     int version = 0;
@@ -999,7 +1187,7 @@ int hbd_pg_store_open(void **self, const hbd_run_store_ops **ops, const hbd_pg_s
     for (unsigned int i = 0; i < s->nworkers && rc == 0; i++) {
         worker *w = &s->workers[i];
         w->s = s;
-        w->conn = connect_db(s->conninfo, err);
+        w->conn = connect_db(s, err);
         if (w->conn == NULL) {
             rc = err->code;
             break;

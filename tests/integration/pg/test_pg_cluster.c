@@ -5,7 +5,8 @@
  * other; concurrent beats and operator changes through both lose no
  * acknowledged change; kill -9 of one under a two-host URL; both reaping,
  * each due run reaped once; the start-up grace kept by the service, not
- * by each instance; the database restarted under load; two instances
+ * by each instance; the database restarted under load; the database
+ * frozen (no answer: calls fail within --db-timeout); two instances
  * creating the schema at once, a newer schema refused, a version 1
  * database migrated; bad connection
  * strings and a wrong password.
@@ -442,6 +443,102 @@ static void database_restart_under_load(void **state)
     hbeat_gateway_free(gw);
 }
 
+/* Freezes (SIGSTOP) or thaws the cluster's processes: a server that
+   holds its connections open and answers nothing, as a hung host or a
+   network dropping every packet would. The postmaster first, so that it
+   starts no one meanwhile; thawed in the other order. */
+static int frozen;
+
+static void freeze_db(int freeze)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             freeze ? "pid=$(head -n1 \"$PG_DIR/data/postmaster.pid\") && kill -STOP $pid && "
+                      "pkill -STOP -P $pid"
+                    : "pid=$(head -n1 \"$PG_DIR/data/postmaster.pid\") && pkill -CONT -P $pid; "
+                      "kill -CONT $pid");
+    assert_int_equal(system(cmd), 0);
+    frozen = freeze;
+}
+
+static int setup_short_timeout(void **state)
+{
+    static const char *args[] = {"--db", NULL, "--reap-grace", "100000", "--db-timeout", "1", NULL};
+    args[1] = pg_uri();
+    return start_pair(state, args);
+}
+
+static int teardown_thawed(void **state)
+{
+    if (frozen)
+        freeze_db(0);
+    return teardown(state);
+}
+
+typedef struct beat_in_flight {
+    const char *url;
+    int64_t id;
+    int rc;
+} beat_in_flight;
+
+static void *beat_once(void *arg)
+{
+    beat_in_flight *b = arg;
+    hbeat_gateway *gw = itest_open(b->url, 10);
+    char status[HBEAT_STATUS_MAX + 1];
+    hbeat_error err = HBEAT_ERROR_INIT;
+    b->rc = itest_beat(gw, b->id, "R", 60, status, &err);
+    hbeat_gateway_free(gw);
+    return NULL;
+}
+
+static void database_frozen(void **state)
+{
+    pair *p = *state;
+    /* The clients would wait 10 s: what ends each call is hbeatd's
+       --db-timeout of 1 s. */
+    hbeat_gateway *gw = itest_open(p->a.rest_url, 10);
+    hbeat_gateway *ng = itest_open(p->a.nng_tcp_url, 10);
+    int64_t id = itest_new_run(gw, "R");
+    char status[HBEAT_STATUS_MAX + 1];
+    hbeat_error err = HBEAT_ERROR_INIT;
+    assert_int_equal(itest_beat(gw, id, "R", 60, status, &err), 0);
+    freeze_db(1);
+    for (int i = 0; i < 6; i++) {
+        double t0 = itest_now();
+        int rc = itest_beat(i % 2 == 0 ? gw : ng, id, "R", 60, status, &err);
+        double took = itest_now() - t0;
+        print_message("%s while the database is frozen, after %.2f s: %s\n",
+                      i % 2 == 0 ? "REST" : "nng", took, err.message);
+        assert_int_not_equal(rc, 0);
+        assert_true(took < 3.5);
+    }
+    freeze_db(0);
+    double until = itest_now() + 10;
+    while (itest_beat(gw, id, "R", 60, status, &err) != 0) {
+        assert_true(itest_now() < until);
+        pause_ms(100);
+    }
+    assert_int_equal(itest_beat(ng, id, "R", 60, status, &err), 0);
+    hbeat_gateway_free(ng);
+    hbeat_gateway_free(gw);
+
+    /* Nor does a frozen database hold up a stop, with a call in flight. */
+    freeze_db(1);
+    beat_in_flight b = {.url = p->a.rest_url, .id = id};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, beat_once, &b), 0);
+    pause_ms(200);
+    double t0 = itest_now();
+    assert_int_equal(hbd_harness_stop(&p->a), 0);
+    double took = itest_now() - t0;
+    print_message("hbeatd stopped in %.2f s with the database frozen\n", took);
+    assert_true(took < 5);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_not_equal(b.rc, 0);
+    freeze_db(0);
+}
+
 /* hbeatd with `db` (and `env`, e.g. "PGPASSWORD=x"): its exit status and
    the last line of its stderr. */
 static int run_hbeatd(const char *env, const char *db, char *line, size_t size)
@@ -610,6 +707,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_carries_on_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(each_due_run_reaped_once, setup_reaping, teardown),
         cmocka_unit_test_setup_teardown(database_restart_under_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(database_frozen, setup_short_timeout, teardown_thawed),
         cmocka_unit_test(grace_belongs_to_the_service),
         cmocka_unit_test(schema_made_once_and_guarded),
         cmocka_unit_test(version_1_database_migrates),

@@ -18,5 +18,6 @@
 #define HBD_DEFAULT_MIN_REQUEST_RATE   500
 #define HBD_DEFAULT_GRPC               "none"
 #define HBD_DEFAULT_GRPC_MAX_CALLS     1024
+#define HBD_DEFAULT_DB_TIMEOUT         5
 
 #endif /* HBD_DEFAULTS_H */

@@ -49,6 +49,9 @@ typedef struct hbd_engine_options {
        NULL; NULL: the system's clocks and the defaults. Borrowed for the
        call. */
     const struct hbd_wallclock_options *wallclock;
+    /* PostgreSQL: seconds to wait for the database (pg_store.h); 0: the
+       default. */
+    double db_timeout;
 } hbd_engine_options;
 
 int hbd_engine_open(hbd_engine **out, const hbd_engine_options *opts, hbeat_error *err);
@@ -80,6 +83,11 @@ int hbd_engine_list_runs_begin(hbd_engine *engine, const char *status, int64_t a
                                uint64_t *ticket, hbeat_error *err);
 int hbd_engine_set_status_begin(hbd_engine *engine, int64_t run_id, const char *status, int force,
                                 hbd_run *out, uint64_t *ticket, hbeat_error *err);
+/* The runs by status: counts[i] is the number in status index i
+   (run_status.h). A gauge: SQLite counts what memory holds (ticket 0),
+   PostgreSQL in one statement. */
+int hbd_engine_count_runs_begin(hbd_engine *engine, uint64_t counts[HBD_ST_COUNT], uint64_t *ticket,
+                                hbeat_error *err);
 /* Calls fn(arg, rc) once `ticket` is durable (rc 0) or never can be
    (rc HBEAT_ESYSTEM, err detail lost: the store failed; with a deferred
    store, the call's own error). Called at once in this thread when
@@ -111,6 +119,15 @@ void hbd_engine_watch_changes(hbd_engine *engine, hbd_change_fn fn, void *arg);
    of REST's threads, tests), never for nng's loop or gRPC's queue
    thread. */
 int hbd_engine_wait(hbd_engine *engine, uint64_t ticket);
+
+/* Says whether the calling thread may wait for a database's round trip
+   inside a *_begin call (one of a pool of threads, such as REST's). A
+   deferred store may then answer a call in the caller's thread when it
+   has nothing else in flight, which spares a lone request two thread
+   hand-offs; the ticket is then reported at once. Off by default: a
+   thread that serves many connections alone (nng's loop, gRPC's queue
+   thread) must never wait. The setting is the thread's own. */
+void hbd_engine_thread_may_wait(int may_wait);
 
 /* One reaper pass now (the reaper thread calls this every reap_interval):
    moves every run whose deadline has passed to its reaper target and waits

@@ -52,38 +52,25 @@ static void status_page(hbd_rest_reply *r)
     r->headers = page_headers;
 }
 
-/* The runs by status, a page at a time, so that the engine's lock is never
-   held for long. The in-memory view may be one group commit ahead of the
-   disk, which does not matter for a gauge. */
+/* The runs by status, in the metrics' order of codes. A deferred
+   engine's count: this thread (one of REST's) waits for the database.
+   Scrapes are rare; client calls never wait like this. */
 static int count_runs(hbd_engine *engine, uint64_t counts[HBD_METRICS_STATUSES])
 {
     static const char codes[] = HBD_METRICS_STATUS_CODES;
-    int64_t after = 0;
-    do {
-        hbd_run *runs = NULL;
-        size_t n = 0;
-        int64_t next = 0;
-        uint64_t ticket = 0;
-        hbeat_error err = HBEAT_ERROR_INIT;
-        int rc = hbd_engine_list_runs_begin(engine, NULL, after, HBD_LIST_MAX, &runs, &n, &next,
-                                            &ticket, &err);
-        /* A deferred engine's page: this thread (one of REST's) waits
-           for the database. Scrapes are rare; client calls never wait
-           like this. */
-        if (rc == 0 && hbd_engine_deferred(engine))
-            rc = hbd_engine_wait(engine, ticket);
-        if (rc != 0)
-            return rc;
-        for (size_t i = 0; i < n; i++) {
-            const char *at = runs[i].status[0] != '\0' && runs[i].status[1] == '\0'
-                                 ? strchr(codes, runs[i].status[0])
-                                 : NULL;
-            if (at != NULL)
-                counts[at - codes]++;
-        }
-        free(runs);
-        after = next;
-    } while (after != 0);
+    uint64_t by_index[HBD_ST_COUNT];
+    uint64_t ticket = 0;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    int rc = hbd_engine_count_runs_begin(engine, by_index, &ticket, &err);
+    if (rc == 0 && hbd_engine_deferred(engine))
+        rc = hbd_engine_wait(engine, ticket);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < HBD_ST_COUNT; i++) {
+        const char *at = strchr(codes, hbd_status_token(i)[0]);
+        if (at != NULL)
+            counts[at - codes] += by_index[i];
+    }
     return 0;
 }
 

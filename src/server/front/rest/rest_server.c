@@ -75,6 +75,9 @@ struct hbd_rest {
     hbd_engine *engine;
     size_t max_body;
     unsigned short port;
+    /* One of a pool of threads may wait for the database in a call
+       (hbd_engine_thread_may_wait); a lone thread serves everyone. */
+    int pooled;
 
     pthread_mutex_t mu;
     pthread_cond_t idle;     /* signalled as the counts below drop while stopping */
@@ -433,6 +436,7 @@ static enum MHD_Result on_complete(hbd_rest *rest, struct MHD_Connection *c, con
     } else {
         req->body = cn->body;
         req->body_len = cn->len;
+        hbd_engine_thread_may_wait(rest->pooled);
         hbd_rest_route(rest->engine, req, cn->right, &cn->reply);
         if (cn->reply.wait_durable && wait_durable(rest, c, cn))
             return MHD_YES;
@@ -626,6 +630,7 @@ int hbd_rest_start(hbd_rest **out, hbd_engine *engine, const hbd_rest_options *o
 
     unsigned int idle_s = read_timeout < 1.0 ? 1u : (unsigned int)(read_timeout + 0.999);
     unsigned int threads = opts->threads != 0 ? opts->threads : default_threads();
+    rest->pooled = threads > 1;
     /* The logger goes first so that MHD reports nothing to stderr itself.
        MHD sets SO_REUSEADDR on POSIX by itself (a restart can bind while
        old connections sit in TIME_WAIT); MHD_OPTION_LISTENING_ADDRESS_REUSE

@@ -18,6 +18,8 @@
  *   instances starting together do not race.
  * - A lost connection makes the store "down": new operations fail at once
  *   with HBEAT_EBUSY, queued ones too; each worker reconnects by itself.
+ *   A database that does not answer within the timeout counts as lost,
+ *   so that no thread waits for it for ever.
  * - Every status change is counted in its run's row and announced with
  *   NOTIFY by a trigger; one listening connection per instance
  *   (pg_listen.h) hears them all, once committed, and reports them
@@ -45,6 +47,11 @@ typedef struct hbd_pg_store_options {
     int sync;
     /* Worker connections; 0: 4. */
     unsigned int workers;
+    /* Seconds to wait for the database's answer to a batch or a reaper
+       statement, and for a new connection (unless the connection string
+       sets connect_timeout); past it the calls fail with HBEAT_EBUSY and
+       the connection is replaced. 0: HBD_DEFAULT_DB_TIMEOUT (defaults.h). */
+    double timeout;
     /* The engine's clock now, the reaper's interval and the grace asked
        for (< 0: one full deadline, the longest window of a run the reaper
        could take). */

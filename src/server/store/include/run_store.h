@@ -55,6 +55,7 @@ typedef enum hbd_run_op_kind {
     HBD_OP_SET_STATUS,
     HBD_OP_GET,
     HBD_OP_LIST,
+    HBD_OP_COUNT, /* the runs by status (a gauge: ticket 0 for SQLite) */
     HBD_OP_KINDS
 } hbd_run_op_kind;
 
@@ -88,7 +89,11 @@ typedef struct hbd_run_op {
     hbd_run **list;   /* LIST: malloc'ed page (free()) */
     size_t *count;
     int64_t *next_after_id;
+    uint64_t *counts; /* COUNT: HBD_ST_COUNT counters, by status index */
     hbeat_error *err;
+    /* The caller's thread may wait for the database inside submit
+       (hbd_engine_thread_may_wait in engine.h). */
+    int may_wait;
 } hbd_run_op;
 
 /* A run the reaper moved, for its log line, the metrics and the engine's

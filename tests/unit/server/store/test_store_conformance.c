@@ -4,11 +4,15 @@
  * store is SQLite (":memory:"); with a connection URI (argv[1], given by
  * tests/support/with_pg.sh) it is PostgreSQL, whose tables are emptied
  * before each case. Whatever Jobmon's rules say one store does, the other
- * must do the same.
+ * must do the same. Every case runs twice: with the calls queued for the
+ * store's workers, and with this thread allowed to wait for the database
+ * inside a call (hbd_engine_thread_may_wait), which a deferred store uses
+ * to answer a lone call in the caller's thread.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,6 +260,156 @@ static void test_bad_input_changes_nothing(void **state)
     assert_int_equal(run.beats, 0);
 }
 
+static void test_count_by_status(void **state)
+{
+    (void)state;
+    uint64_t counts[HBD_ST_COUNT], ticket = 0;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    assert_int_equal(hbd_engine_count_runs_begin(e, counts, &ticket, &err), 0);
+    assert_int_equal(hbd_engine_wait_durable(e, ticket), 0);
+    for (int i = 0; i < HBD_ST_COUNT; i++)
+        assert_int_equal(counts[i], 0);
+    for (int i = 0; i < 5; i++)
+        create("R", 30);
+    for (int i = 0; i < 3; i++)
+        create("L", 30);
+    int64_t id = create("R", 30);
+    hbd_run run;
+    assert_int_equal(hbd_engine_update_status(e, id, "D", &run, &err), 0);
+    assert_int_equal(hbd_engine_count_runs_begin(e, counts, &ticket, &err), 0);
+    assert_int_equal(hbd_engine_wait_durable(e, ticket), 0);
+    for (int i = 0; i < HBD_ST_COUNT; i++) {
+        uint64_t want = i == HBD_ST_R ? 5 : i == HBD_ST_L ? 3 : i == HBD_ST_D ? 1 : 0;
+        assert_int_equal(counts[i], want);
+    }
+}
+
+/* More runs than SQLite counts under one hold of its lock. */
+static void test_count_many(void **state)
+{
+    (void)state;
+    enum { MANY = 9000 };
+    for (int i = 0; i < MANY; i++)
+        create(i % 3 == 0 ? "L" : "R", 30);
+    uint64_t counts[HBD_ST_COUNT], ticket = 0;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    assert_int_equal(hbd_engine_count_runs_begin(e, counts, &ticket, &err), 0);
+    assert_int_equal(hbd_engine_wait_durable(e, ticket), 0);
+    assert_int_equal(counts[HBD_ST_L], MANY / 3);
+    assert_int_equal(counts[HBD_ST_R], MANY - MANY / 3);
+}
+
+/* ---- calls answered in the caller's thread (a deferred store only) ---- */
+
+typedef struct answered {
+    hbd_durable w;
+    int done, rc;
+    pthread_t thread;
+} answered;
+
+static void on_answered(void *arg, int rc)
+{
+    answered *a = arg;
+    a->rc = rc;
+    a->thread = pthread_self();
+    a->done = 1;
+}
+
+static void test_lone_call_answered_in_thread(void **state)
+{
+    (void)state;
+    if (!hbd_engine_deferred(e))
+        skip(); /* SQLite answers every call at once */
+    int64_t id = create("R", 30);
+    hbd_engine_thread_may_wait(1);
+    hbd_run run;
+    hbeat_error err = HBEAT_ERROR_INIT;
+    uint64_t ticket = 0;
+    assert_int_equal(hbd_engine_heartbeat_begin(e, id, "R", 60, &run, &ticket, &err), 0);
+    answered a = {.done = 0};
+    hbd_engine_when_durable(e, ticket, &a.w, on_answered, &a);
+    /* Nothing else in flight: the beat went to the database and back in
+       this thread, and its ticket was reported before when_durable
+       returned. */
+    assert_int_equal(a.done, 1);
+    assert_int_equal(a.rc, 0);
+    assert_true(pthread_equal(a.thread, pthread_self()));
+    assert_string_equal(run.status, "R");
+    assert_int_equal(run.beats, 1);
+    /* A plain beat that finds another status is sent again, strictly, in
+       the same thread. */
+    assert_int_equal(hbd_engine_set_status(e, id, "O", 1, &run, &err), 0);
+    assert_int_equal(hbd_engine_heartbeat_begin(e, id, "R", 60, &run, &ticket, &err), 0);
+    a.done = 0;
+    hbd_engine_when_durable(e, ticket, &a.w, on_answered, &a);
+    assert_int_equal(a.done, 1);
+    assert_true(pthread_equal(a.thread, pthread_self()));
+    assert_string_equal(run.status, "R");
+}
+
+#define CALLERS 6
+#define CALLS   300
+
+typedef struct caller {
+    int may_wait;
+    int64_t run;
+    int failed;
+} caller;
+
+static void *beat_many(void *arg)
+{
+    caller *c = arg;
+    hbd_engine_thread_may_wait(c->may_wait);
+    for (int i = 0; i < CALLS; i++) {
+        hbd_run run;
+        hbeat_error err = HBEAT_ERROR_INIT;
+        if (hbd_engine_heartbeat(e, c->run, "R", 60, &run, &err) != 0)
+            c->failed++;
+    }
+    return NULL;
+}
+
+/* Callers that may wait and callers that may not, at once: every call is
+   answered (none waits for a worker that was lent out) and counted. */
+static void test_callers_mixed(void **state)
+{
+    (void)state;
+    int64_t runs[3] = {create("R", 30), create("R", 30), create("R", 30)};
+    caller c[CALLERS];
+    pthread_t t[CALLERS];
+    for (int i = 0; i < CALLERS; i++) {
+        c[i] = (caller){.may_wait = i % 2, .run = runs[i % 3]};
+        assert_int_equal(pthread_create(&t[i], NULL, beat_many, &c[i]), 0);
+    }
+    for (int i = 0; i < CALLERS; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(c[i].failed, 0);
+    }
+    uint64_t beats = 0;
+    for (int i = 0; i < 3; i++) {
+        hbd_run run;
+        hbeat_error err = HBEAT_ERROR_INIT;
+        assert_int_equal(hbd_engine_get_run(e, runs[i], &run, &err), 0);
+        beats += run.beats;
+    }
+    assert_int_equal(beats, CALLERS * CALLS);
+}
+
+/* Group setups: how this thread's calls reach the store (engine.h). */
+static int calls_queued(void **state)
+{
+    (void)state;
+    hbd_engine_thread_may_wait(0);
+    return 0;
+}
+
+static int calls_may_wait(void **state)
+{
+    (void)state;
+    hbd_engine_thread_may_wait(1);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -268,6 +422,15 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_count_by_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_count_many, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest threads[] = {
+        cmocka_unit_test_setup_teardown(test_lone_call_answered_in_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_callers_mixed, setup, teardown),
+    };
+    int failed = cmocka_run_group_tests_name("calls queued", tests, calls_queued, NULL);
+    failed += cmocka_run_group_tests_name("calls that may wait", tests, calls_may_wait, NULL);
+    failed += cmocka_run_group_tests_name("threads", threads, NULL, NULL);
+    return failed;
 }
