@@ -1114,7 +1114,7 @@ static void store_close(void *self)
 static int store_watch(void *self, hbd_store_change_fn fn, void *arg, hbeat_error *err)
 {
     pg_store *s = self;
-    PGconn *c = connect_db(s->conninfo, err);
+    PGconn *c = connect_db(s, err);
     if (c == NULL)
         return err->code;
     return hbd_pg_listen_start(&s->listener, c, s->where, fn, arg, err);
