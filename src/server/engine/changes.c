@@ -4,6 +4,10 @@
  * watcher is never told of a status a crash could take back. The watcher
  * is read when the report fires, under its own lock, so that setting
  * another (or none) takes effect at once for reports still pending.
+ *
+ * A store that watches its own runs (run_store.h, watch: PostgreSQL) is
+ * the feed's only source: it hears every committed change, whichever
+ * instance made it, and says when it may have missed some.
  */
 #include <stdlib.h>
 
@@ -55,6 +59,21 @@ void hbd_engine__report_change(hbd_engine *e, uint64_t ticket, int64_t run_id, i
         fire(r, 0);
     else
         hbd_committer_notify(e->committer, ticket, &r->w, fire, r);
+}
+
+void hbd_engine__store_changed(void *engine, int64_t run_id, int status, uint64_t change)
+{
+    hbd_engine *e = engine;
+    if (run_id != 0) {
+        /* Committed already: the store reports only what it has seen
+           committed. */
+        hbd_engine__report_change(e, 0, run_id, status, change);
+        return;
+    }
+    pthread_mutex_lock(&e->watch_mu);
+    if (e->watch_fn != NULL)
+        e->watch_fn(e->watch_arg, 0, NULL, 0);
+    pthread_mutex_unlock(&e->watch_mu);
 }
 
 void hbd_engine_watch_changes(hbd_engine *e, hbd_change_fn fn, void *arg)

@@ -456,6 +456,7 @@ static const hbd_run_store_ops sqlite_ops = {
     .failed = mem_failed,
     .up = mem_up,
     .close = mem_close,
+    .watch = NULL, /* the engine reports its own changes */
 };
 
 /* ---- the calls: checks, then the store ---- */
@@ -706,6 +707,11 @@ static int open_pg(hbd_engine *e, const hbd_engine_options *opts, const char *co
         return rc;
     }
     e->started = po.now;
+    if (e->ops->version >= 2 && e->ops->watch != NULL) {
+        if ((rc = e->ops->watch(e->ops_self, hbd_engine__store_changed, e, err)) != 0)
+            return rc;
+        e->store_reports = 1;
+    }
     hbd_info("sync %s; reaping starts after %.3g s", hbd_sync_name((hbd_sync)sync), e->grace);
     if (opts->reap_interval > 0)
         rc = hbd_reaper_start(&e->reaper, e, opts->reap_interval, err);

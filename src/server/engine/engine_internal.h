@@ -32,6 +32,9 @@ struct hbd_engine {
     double started;                  /* engine clock at open */
     double grace;                    /* seconds after `started` before the first reap */
     uint64_t changes;                /* status changes since open; atomic */
+    /* The store reports every status change itself (run_store.h, watch),
+       the reaper's moves included. */
+    int store_reports;
     /* The watcher of status changes (hbd_engine_watch_changes). */
     pthread_mutex_t watch_mu;
     hbd_change_fn watch_fn;
@@ -42,6 +45,8 @@ struct hbd_engine {
    `change`, to the watcher once `ticket` is durable. Called without mu. */
 void hbd_engine__report_change(hbd_engine *e, uint64_t ticket, int64_t run_id, int status,
                                uint64_t change);
+/* The store's own report of a committed change (hbd_store_change_fn). */
+void hbd_engine__store_changed(void *engine, int64_t run_id, int status, uint64_t change);
 /* SQLite's reaper pass (reaper.c), for its run_store.h table. */
 int hbd_engine_mem_reap(void *self, double now, int look_only, hbd_reaped_run **out, size_t *count,
                         hbeat_error *err);

@@ -110,6 +110,9 @@ int hbd_engine_reap(hbd_engine *e, size_t *count, hbeat_error *err)
         hbd_info("reaped run %lld: %s -> %s (deadline passed %.3f s ago)", (long long)moved[i].id,
                  hbd_status_token(moved[i].from), hbd_status_token(moved[i].to), moved[i].late);
         hbd_metrics_reaped(hbd_status_token(moved[i].from), hbd_status_token(moved[i].to));
+        /* A store that reports its own changes has reported these. */
+        if (e->store_reports)
+            continue;
         /* Durable by now; a store that does not number its moves leaves
            the number to the engine. */
         uint64_t change = moved[i].change != 0

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "monotonic.h"
+#include "pg_listen.h"
 #include "store.h"
 
 /* Advisory lock keys (any two numbers no other application uses). */
@@ -37,7 +38,9 @@
 /* Seconds between reconnect attempts of a worker that lost its link. */
 #define RECONNECT_S 0.5
 
-#define RUN_COLS "id, workflow_id, status, deadline, last_heartbeat, beats"
+#define RUN_COLS "id, workflow_id, status, deadline, last_heartbeat, beats, changes"
+/* Columns of RUN_COLS; a status change adds one (did it change). */
+#define RUN_NCOLS 7
 
 typedef struct job {
     hbd_run_op op;
@@ -86,7 +89,8 @@ struct pg_store {
     int lent;             /* workers lent to callers (under mu) */
     unsigned int nworkers;
     worker *workers;
-    PGconn *reaper; /* the reaper's own connection (its thread only) */
+    PGconn *reaper;            /* the reaper's own connection (its thread only) */
+    hbd_pg_listener *listener; /* the feed of changes (pg_listen.h), once watched */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -139,6 +143,7 @@ static void read_run(const PGresult *r, int row, hbd_run *out)
     out->deadline = strtod(PQgetvalue(r, row, 3), NULL);
     out->last_heartbeat = strtod(PQgetvalue(r, row, 4), NULL);
     out->beats = strtoull(PQgetvalue(r, row, 5), NULL, 10);
+    out->change = strtoull(PQgetvalue(r, row, 6), NULL, 10);
 }
 
 static int exec_ok(PGconn *c, const char *sql, hbeat_error *err)
@@ -222,6 +227,29 @@ static const char *const migrations[] = {
     "CREATE TABLE hbeat_reaper (one integer PRIMARY KEY CHECK (one = 1),"
     " last_seen double precision NOT NULL, grace_until double precision NOT NULL);"
     "INSERT INTO hbeat_reaper VALUES (1, 0, 0);",
+    /* Every status change, whoever makes it (a call, the reaper, SQL by
+       hand), is counted in its row and announced on HBD_PG_CHANNEL once
+       committed: "id from to changes". hbeatd's statements count their
+       own changes; the trigger counts one made by hand. An AFTER trigger
+       on the status column only: a BEFORE row trigger would lock every
+       row an UPDATE touches first (one more WAL record per plain beat),
+       where this one is not even considered for a plain beat's UPDATE,
+       which does not name the status. */
+    "ALTER TABLE hbeat_runs ADD COLUMN changes bigint NOT NULL DEFAULT 0;"
+    "CREATE OR REPLACE FUNCTION hbeat_runs_status_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " DECLARE n bigint := NEW.changes;"
+    " BEGIN"
+    "  IF n = OLD.changes THEN"
+    "   n := n + 1;"
+    "   UPDATE hbeat_runs SET changes = n WHERE id = NEW.id;"
+    "  END IF;"
+    "  PERFORM pg_notify('" HBD_PG_CHANNEL "',"
+    "   NEW.id || ' ' || OLD.status || ' ' || NEW.status || ' ' || n);"
+    "  RETURN NULL;"
+    " END $$;"
+    "CREATE TRIGGER hbeat_runs_status_changed AFTER UPDATE OF status ON hbeat_runs"
+    " FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)"
+    " EXECUTE FUNCTION hbeat_runs_status_changed();",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -470,9 +498,11 @@ static void param_str(stmt *st, const char *s)
     " WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM u) FOR SHARE)"                                   \
     " SELECT " RUN_COLS ", true FROM u UNION ALL SELECT " RUN_COLS ", false FROM f"
 
+/* A status change counts itself (SET reads the row as it was). */
+#define COUNTED "changes = changes + (status <> $3)::int"
 static const char sql_beat[] =
-    CHANGE("status = $3, deadline = $4, last_heartbeat = $5, beats = beats + 1");
-static const char sql_status[] = CHANGE("status = $3");
+    CHANGE("status = $3, deadline = $4, last_heartbeat = $5, beats = beats + 1, " COUNTED);
+static const char sql_status[] = CHANGE("status = $3, " COUNTED);
 static const char sql_plain[] =
     "UPDATE hbeat_runs SET deadline = $3, last_heartbeat = $4, beats = beats + 1"
     " WHERE id = $1 AND status = $2 RETURNING " RUN_COLS;
@@ -579,7 +609,7 @@ static outcome take_result(pg_store *s, job *j, const PGresult *r, int *rc)
         return DONE;
     }
     read_run(r, 0, op->out);
-    int changed = PQnfields(r) > 6 ? PQgetvalue(r, 0, 6)[0] == 't' : 1;
+    int changed = PQnfields(r) > RUN_NCOLS ? PQgetvalue(r, 0, RUN_NCOLS)[0] == 't' : 1;
     const char *to = status_token(op->status);
     int kept = !changed && strchr(op->keep_ok, op->out->status[0]) != NULL;
     if (!changed && !kept && op->kind == HBD_OP_SET_STATUS)
@@ -965,7 +995,7 @@ static const char sql_reap[] =
     " WHERE status IN ('L', 'R', 'C', 'H') AND deadline > 0 AND deadline < $1"
     " ORDER BY id FOR UPDATE SKIP LOCKED)"
     " UPDATE hbeat_runs r SET status = CASE due.status WHEN 'L' THEN 'A' WHEN 'R' THEN 'E'"
-    " ELSE 'T' END FROM due WHERE r.id = due.id"
+    " ELSE 'T' END, changes = r.changes + 1 FROM due WHERE r.id = due.id"
     " RETURNING r.id, due.status, r.status, due.deadline";
 
 /* The rows sql_reap returned, for the engine. */
@@ -983,7 +1013,7 @@ static int read_reaped(const PGresult *r, double now, hbd_reaped_run **moved, si
         m[i].from = (uint8_t)hbd_status_index(PQgetvalue(r, i, 1));
         m[i].to = (uint8_t)hbd_status_index(PQgetvalue(r, i, 2));
         m[i].late = now - strtod(PQgetvalue(r, i, 3), NULL);
-        m[i].change = 0; /* the engine numbers it */
+        m[i].change = 0; /* reported by the listener (watch) */
     }
     *moved = m;
     *count = (size_t)n;
@@ -1058,6 +1088,7 @@ static void store_close(void *self)
     for (unsigned int i = 0; i < s->nworkers; i++)
         if (s->workers[i].started)
             pthread_join(s->workers[i].thread, NULL);
+    hbd_pg_listen_stop(s->listener);
     /* Workers with no connection left jobs behind. */
     fail_queue(s, HBEAT_ECANCELED, "hbeatd is shutting down");
     for (unsigned int i = 0; i < s->nworkers; i++)
@@ -1080,6 +1111,15 @@ static void store_close(void *self)
     free(s);
 }
 
+static int store_watch(void *self, hbd_store_change_fn fn, void *arg, hbeat_error *err)
+{
+    pg_store *s = self;
+    PGconn *c = connect_db(s, err);
+    if (c == NULL)
+        return err->code;
+    return hbd_pg_listen_start(&s->listener, c, s->where, fn, arg, err);
+}
+
 static const hbd_run_store_ops pg_ops = {
     .version = HBD_RUN_STORE_OPS_VERSION,
     .name = "postgresql",
@@ -1090,6 +1130,7 @@ static const hbd_run_store_ops pg_ops = {
     .failed = store_failed,
     .up = store_up,
     .close = store_close,
+    .watch = store_watch,
 };
 
 static void describe(pg_store *s, PGconn *c)

@@ -46,7 +46,7 @@ def compile_messages(proto_dir, out):
 
 
 class Hbeatd:
-    def __init__(self, path, workdir, extra=()):
+    def __init__(self, path, workdir, extra=(), db=None):
         self.dir = workdir
         tokens = os.path.join(workdir, "tokens")
         with open(tokens, "w") as f:
@@ -55,7 +55,7 @@ class Hbeatd:
         self.log = open(os.path.join(workdir, "hbeatd.log"), "w")
         self.proc = subprocess.Popen(
             [path, "--listen", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0",
-             "--grpc", "127.0.0.1:0", "--db", os.path.join(workdir, "hbeatd.db"),
+             "--grpc", "127.0.0.1:0", "--db", db or os.path.join(workdir, "hbeatd.db"),
              "--token-file", tokens, "--ready-file", self.ready, "--max-request", "4096",
              *extra], stdout=self.log, stderr=subprocess.STDOUT)
         self.urls = {}

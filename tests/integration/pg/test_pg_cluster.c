@@ -7,7 +7,8 @@
  * each due run reaped once; the start-up grace kept by the service, not
  * by each instance; the database restarted under load; the database
  * frozen (no answer: calls fail within --db-timeout); two instances
- * creating the schema at once, a newer schema refused; bad connection
+ * creating the schema at once, a newer schema refused, a version 1
+ * database migrated; bad connection
  * strings and a wrong password.
  */
 #include <inttypes.h>
@@ -608,12 +609,46 @@ static void schema_made_once_and_guarded(void **state)
     char line[1024];
     assert_int_equal(run_hbeatd("", pg_uri(), line, sizeof line), 0); /* tail's status */
     print_message("%s", line);
-    assert_non_null(strstr(line, "the schema is version 99, newer than this hbeatd's 1"));
+    assert_non_null(strstr(line, "the schema is version 99, newer than this hbeatd's 2"));
     snprintf(cmd, sizeof cmd, "'%s' --db '%s' --listen tcp://127.0.0.1:0 --http none 2>/dev/null",
              HBEATD_PATH, pg_uri());
     int st = system(cmd);
     assert_int_equal(WEXITSTATUS(st), 1);
     psql("DELETE FROM hbeat_schema WHERE version = 99");
+}
+
+/* A database of schema version 1 (before runs counted their status
+   changes) is brought to version 2 on start, its runs kept. */
+static void version_1_database_migrates(void **state)
+{
+    (void)state;
+    empty_db();
+    hbd_harness h;
+    static const char *args[] = {"--db", NULL, NULL};
+    args[1] = pg_uri();
+    assert_int_equal(hbd_harness_start(&h, args), 0);
+    hbeat_gateway *gw = itest_open(h.rest_url, TIMEOUT);
+    int64_t id = itest_new_run(gw, "R");
+    hbeat_gateway_free(gw);
+    assert_int_equal(hbd_harness_stop(&h), 0);
+    hbd_harness_cleanup(&h);
+    psql("DROP TRIGGER hbeat_runs_status_changed ON hbeat_runs;"
+         " DROP FUNCTION hbeat_runs_status_changed();"
+         " ALTER TABLE hbeat_runs DROP COLUMN changes; DELETE FROM hbeat_schema WHERE version = 2");
+
+    assert_int_equal(hbd_harness_start(&h, args), 0);
+    int64_t none[1];
+    assert_int_equal(count_lines(h.log_path, "schema migrated to version 2", none, 1), 1);
+    gw = itest_open(h.rest_url, TIMEOUT);
+    hbeat_run_info run = itest_get(gw, id);
+    assert_string_equal(run.status, "R");
+    hbeat_error err = HBEAT_ERROR_INIT;
+    assert_int_equal(hbeat_run_set_status(gw, id, "D", 0, &run, &err), 0);
+    hbeat_gateway_free(gw);
+    assert_int_equal(hbd_harness_stop(&h), 0);
+    hbd_harness_cleanup(&h);
+    psql("DO \\$\\$ BEGIN IF (SELECT changes FROM hbeat_runs WHERE status = 'D') <> 1 THEN"
+         " RAISE 'the status change was not counted'; END IF; END \\$\\$");
 }
 
 static void bad_connections_are_clear_errors(void **state)
@@ -675,6 +710,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(database_frozen, setup_short_timeout, teardown_thawed),
         cmocka_unit_test(grace_belongs_to_the_service),
         cmocka_unit_test(schema_made_once_and_guarded),
+        cmocka_unit_test(version_1_database_migrates),
         cmocka_unit_test(bad_connections_are_clear_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,11 +98,17 @@ void hbd_engine_when_durable(hbd_engine *engine, uint64_t ticket, hbd_durable *w
                              void *arg);
 
 /* A run's status changed: `status` is the new one, `change` numbers the
-   engine's status changes since it opened, so that of two reports about
-   one run the higher is the newer (a get_run's hbd_run.change is on the
-   same count). Called once the change is durable, from the committer's
-   thread or the caller's; it must not block, and must not call back into
-   the engine with the change's own commit pending. */
+   run's status changes, so that of two reports about one run the higher
+   is the newer (a get_run's hbd_run.change is on the same count; SQLite
+   counts every run's changes since the engine opened, PostgreSQL each
+   run's in the database). Called once the change is durable, from the
+   committer's thread, the caller's, or (PostgreSQL, where every change of
+   every hbeatd sharing the database is reported, once committed) the
+   store's listening thread; it must not block, and must not call back
+   into the engine with the change's own commit pending.
+   status NULL (run_id 0): the feed was interrupted (PostgreSQL lost its
+   listening connection, or has just got it back): changes may have been
+   missed, and whoever follows runs must read them again. */
 typedef void (*hbd_change_fn)(void *arg, int64_t run_id, const char *status, uint64_t change);
 /* Sets the one watcher of status changes (fn NULL: none). Once this
    returns, no call to the previous watcher is running or will start. */

@@ -284,10 +284,33 @@ static void read_first(hbd_grpc_watcher *w)
     }
 }
 
+/* Ends every stream UNAVAILABLE once what it has queued is sent. Under
+   watch_mu. */
+static void end_all_locked(hbd_grpc *srv, const char *why)
+{
+    for (hbd_grpc_watcher *w = srv->watchers; w != NULL; w = w->next) {
+        end_locked(w, GRPC_STATUS_UNAVAILABLE, why);
+        kick_locked(w);
+    }
+}
+
 void hbd_grpc_watch_change(void *arg, int64_t run_id, const char *status, uint64_t change)
 {
     hbd_grpc *srv = arg;
     pthread_mutex_lock(&srv->watch_mu);
+    if (status == NULL) {
+        /* Changes may have been missed: a stream that went on would let
+           its client believe a status that is no longer so. Its client
+           watches again, and the new stream starts with every run's
+           current status. */
+        if (srv->watchers != NULL)
+            hbd_warn("grpc WatchRuns: the feed of changes was interrupted; ending %u streams "
+                     "(their clients watch again)",
+                     srv->nwatchers);
+        end_all_locked(srv, "the feed of changes was interrupted; watch again");
+        pthread_mutex_unlock(&srv->watch_mu);
+        return;
+    }
     grpc_byte_buffer *buf = NULL;
     for (hbd_grpc_watcher *w = srv->watchers; w != NULL; w = w->next) {
         if (!watches(w, run_id))
@@ -304,10 +327,7 @@ void hbd_grpc_watch_change(void *arg, int64_t run_id, const char *status, uint64
 void hbd_grpc_watch_end_all(hbd_grpc *srv)
 {
     pthread_mutex_lock(&srv->watch_mu);
-    for (hbd_grpc_watcher *w = srv->watchers; w != NULL; w = w->next) {
-        end_locked(w, GRPC_STATUS_UNAVAILABLE, "hbeatd is stopping");
-        kick_locked(w);
-    }
+    end_all_locked(srv, "hbeatd is stopping");
     pthread_mutex_unlock(&srv->watch_mu);
 }
 

@@ -20,6 +20,10 @@
  *   with HBEAT_EBUSY, queued ones too; each worker reconnects by itself.
  *   A database that does not answer within the timeout counts as lost,
  *   so that no thread waits for it for ever.
+ * - Every status change is counted in its run's row and announced with
+ *   NOTIFY by a trigger; one listening connection per instance
+ *   (pg_listen.h) hears them all, once committed, and reports them
+ *   (run_store.h, watch).
  */
 #ifndef HBD_PG_STORE_H
 #define HBD_PG_STORE_H
@@ -27,8 +31,12 @@
 #include "hbeat/errors.h"
 #include "run_store.h"
 
-/* Schema version this build writes (table hbeat_schema). */
-#define HBD_PG_SCHEMA_VERSION 1
+/* Schema version this build writes (table hbeat_schema). 2: each run
+   counts its status changes (column changes), announced on HBD_PG_CHANNEL. */
+#define HBD_PG_SCHEMA_VERSION 2
+/* The channel of NOTIFY on which every committed status change is
+   announced: "id from to changes" (pg_listen.h). */
+#define HBD_PG_CHANNEL "hbeat_runs"
 /* Operations sent in one round trip and one transaction, at most. */
 #define HBD_PG_BATCH 128
 

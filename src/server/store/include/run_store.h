@@ -40,8 +40,11 @@ typedef struct hbd_run {
     double deadline;
     double last_heartbeat;
     uint64_t beats;
-    /* get_run only: the engine's count of status changes when the run was
-       read (hbd_engine_watch_changes in engine.h); 0 elsewhere. */
+    /* get_run: the count of status changes when the run was read, on the
+       count the feed of changes numbers them with (hbd_engine_watch_changes
+       in engine.h): SQLite's engine counts every run's changes since it
+       opened, PostgreSQL counts each run's in its row. 0 elsewhere on
+       SQLite. */
     uint64_t change;
 } hbd_run;
 
@@ -102,8 +105,16 @@ typedef struct hbd_reaped_run {
     uint64_t change; /* its number among status changes; 0: the engine numbers it */
 } hbd_reaped_run;
 
-/* Current version of hbd_run_store_ops. */
-#define HBD_RUN_STORE_OPS_VERSION 1
+/* A committed status change, reported by a store that watches its own
+   runs (hbd_run_store_ops.watch): run `run_id` is now in `status`
+   (HBD_ST_*), numbered `change` (of two about one run, the higher is the
+   newer). run_id 0 (status -1): changes may have been missed (the store
+   lost its feed, or has just found it again), so whoever follows them
+   must read the runs again. */
+typedef void (*hbd_store_change_fn)(void *arg, int64_t run_id, int status, uint64_t change);
+
+/* Current version of hbd_run_store_ops. Version 2 added `watch`. */
+#define HBD_RUN_STORE_OPS_VERSION 2
 
 typedef struct hbd_run_store_ops {
     /* HBD_RUN_STORE_OPS_VERSION. */
@@ -135,6 +146,13 @@ typedef struct hbd_run_store_ops {
     int (*up)(void *self);
     /* Answers what is in flight, then frees. */
     void (*close)(void *self);
+    /* Version 2; optional (NULL: the engine reports the changes its own
+       calls and reaper make). Starts reporting every committed status
+       change of the store's runs to fn, whoever made it (this instance,
+       another one sharing the store, SQL by hand), from a thread of the
+       store's, until close; the engine then reports none itself. Called
+       at most once, before the first operation. */
+    int (*watch)(void *self, hbd_store_change_fn fn, void *arg, hbeat_error *err);
 } hbd_run_store_ops;
 
 #endif /* HBD_RUN_STORE_H */
