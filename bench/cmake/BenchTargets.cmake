@@ -37,9 +37,11 @@ target_link_libraries(hbeat-bench-client PRIVATE hbeat hbeat_proto hbeat_bench_u
   PkgConfig::BENCH_CURL ${CMAKE_DL_LIBS})
 
 # The driver.
-add_executable(hbeat-bench ${_bench_src}/bench_main.c ${_bench_src}/pyworker.c)
+pkg_check_modules(BENCH_LIBPQ REQUIRED IMPORTED_TARGET libpq)
+add_executable(hbeat-bench ${_bench_src}/bench_main.c ${_bench_src}/pyworker.c
+  ${_bench_src}/pg_floor.c ${_bench_src}/pin.c)
 target_link_libraries(hbeat-bench PRIVATE hbeat hbeat_proto hbeat_bench_util nng::nng
-  PkgConfig::BENCH_CURL Threads::Threads m)
+  PkgConfig::BENCH_CURL PkgConfig::BENCH_LIBPQ Threads::Threads m)
 target_compile_definitions(hbeat-bench PRIVATE
   BENCH_HBEATD="$<TARGET_FILE:hbeatd>"
   BENCH_SERVER="$<TARGET_FILE:hbeat-bench-server>"

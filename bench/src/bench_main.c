@@ -48,6 +48,8 @@
 #include "hbeat/hbeat.h"
 #include "hbeat/v1/hbeat.pb-c.h"
 #include "load.h"
+#include "pg_floor.h"
+#include "pin.h"
 #include "pyworker.h"
 #include "util.h"
 
@@ -489,6 +491,8 @@ struct lcase {
     hbeat_gateway *gw;
     hbeat_service *svc;
     bench_pyworker py;
+    bench_pg_floor *pg;
+    pid_t server, database; /* pinned with the case (case_curl_pinned) */
 };
 
 static lcase lcases[32];
@@ -639,6 +643,61 @@ static lcase *case_curl_raw(const char *key, const char *ref_key, const char *re
     c->once = curl_once;
     c->close = curl_case_close;
     return c;
+}
+
+static int pg_floor_once(lcase *c)
+{
+    return bench_pg_floor_once(c->pg, c->err, sizeof c->err);
+}
+
+static void pg_floor_case_close(lcase *c)
+{
+    bench_pg_floor_close(c->pg);
+}
+
+static lcase *case_pg_floor(const char *key, const char *ref_key, const char *ref_text,
+                            const char *uri, int64_t run, const char *label)
+{
+    lcase *c = new_case(key, ref_key, ref_text, "%s", label);
+    char err[256];
+    c->pg = bench_pg_floor_open(uri, run, err, sizeof err);
+    if (c->pg == NULL)
+        bench_die("%s", err);
+    c->once = pg_floor_once;
+    c->close = pg_floor_case_close;
+    return c;
+}
+
+/* The case's beats with the bench, the server and the database (each
+   thread, each backend) all on CPU 0; every CPU again afterwards. */
+static int pinned_block(lcase *c, int n, int keep)
+{
+    int rc = bench_pin_process(0, 0) == 0 && bench_pin_process(c->server, 0) == 0 &&
+                     bench_pin_family(c->database, 0) == 0
+                 ? 0
+                 : -1;
+    if (rc != 0)
+        snprintf(c->err, sizeof c->err, "cannot pin the processes to CPU 0");
+    for (int k = 0; k < n && rc == 0; k++) {
+        int64_t t0 = bench_now_ns();
+        rc = c->once(c);
+        if (rc == 0 && keep)
+            bench_samples_add(&c->s, bench_now_ns() - t0);
+    }
+    bench_pin_family(c->database, -1);
+    bench_pin_process(c->server, -1);
+    bench_pin_process(0, -1);
+    return rc;
+}
+
+static void case_curl_pinned(const char *key, const char *ref_key, const char *ref_text,
+                             const char *base, int64_t run, pid_t server_pid, pid_t database_pid,
+                             const char *label)
+{
+    lcase *c = case_curl_raw(key, ref_key, ref_text, base, run, label);
+    c->server = server_pid;
+    c->database = database_pid;
+    c->block = pinned_block;
 }
 
 static int service_once(lcase *c)
@@ -1032,6 +1091,19 @@ static void pg_stop(void)
 }
 
 /* psql -At: the first line of the answer as a number (NAN on failure). */
+/* The cluster's postmaster (the first line of postmaster.pid). */
+static pid_t pg_postmaster(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/data/postmaster.pid", pg_dir);
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (f == NULL || fscanf(f, "%ld", &pid) != 1)
+        bench_die("cannot read %s", path);
+    fclose(f);
+    return (pid_t)pid;
+}
+
 static double pg_value(const char *sql)
 {
     char cmd[2048];
@@ -1178,6 +1250,12 @@ static void pg_part(void)
                   "raw libcurl POST, hbeatd SQLite durable (sync changes)");
     case_curl_raw("lat.pg.rest.pg", "lat.pg.rest.sqlite", "SQLite durable", pg.rest_url, run++,
                   "raw libcurl POST, hbeatd PostgreSQL (sync changes)");
+    /* What PostgreSQL alone costs: a plain beat's UPDATE, no hbeatd. */
+    case_pg_floor("lat.pg.libpq", "lat.pg.rest.sqlite", "SQLite durable REST", pg_uri, run++,
+                  "raw libpq: a plain beat's UPDATE, no hbeatd");
+    /* And what crossing between vCPUs costs (pin.h). */
+    case_curl_pinned("lat.pg.rest.pinned", "lat.pg.rest.sqlite", "SQLite durable", pg.rest_url,
+                     run++, pg.pid, pg_postmaster(), "the same POST, all three processes on CPU 0");
     run_latency_cases("postgresql: one beat at a time");
 
     static const unsigned int counts[] = {16, 256};
