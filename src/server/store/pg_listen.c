@@ -18,18 +18,22 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monotonic.h"
 #include "pg_store.h"
 #include "run_status.h"
 
 /* Milliseconds between reconnect attempts, as the workers wait. */
 #define RECONNECT_MS 500
+/* Silence, in store timeouts, after which the connection is probed. */
+#define PROBE_AFTER 2
 
 struct hbd_pg_listener {
     PGconn *conn;
     char where[256];
     hbd_store_change_fn fn;
     void *arg;
-    int wake[2]; /* a byte on wake[1] stops the thread */
+    double timeout; /* seconds for an answer (--db-timeout) */
+    int wake[2];    /* a byte on wake[1] stops the thread */
     pthread_t thread;
     int started;
 };
@@ -52,7 +56,8 @@ static int listen_on(PGconn *c)
 }
 
 /* Waits until `fd` (-1: none) is readable or `timeout_ms` (-1: no limit)
-   has passed; 1 when asked to stop. */
+   has passed: -1 when asked to stop, 1 when readable, 0 when the time
+   ran out. */
 static int wait_for(hbd_pg_listener *l, int fd, int timeout_ms)
 {
     struct pollfd p[2] = {{.fd = l->wake[0], .events = POLLIN}, {.fd = fd, .events = POLLIN}};
@@ -60,7 +65,41 @@ static int wait_for(hbd_pg_listener *l, int fd, int timeout_ms)
     do
         n = poll(p, fd >= 0 ? 2 : 1, timeout_ms);
     while (n < 0 && errno == EINTR);
-    return n > 0 && p[0].revents != 0;
+    if (n > 0 && p[0].revents != 0)
+        return -1;
+    return n > 0;
+}
+
+/* The connection has been silent for a while: a query, so that one a
+   network dropped without a word, or a database that stopped answering,
+   is found out within the store's timeout. 0 when it answered, -1 when
+   it did not, 1 when asked to stop. Notifications that come meanwhile
+   wait in libpq for the loop. */
+static int probe(hbd_pg_listener *l)
+{
+    PGconn *c = l->conn;
+    if (!PQsendQuery(c, "SELECT 1"))
+        return -1;
+    double deadline = hbd_mono_now() + l->timeout;
+    for (;;) {
+        if (!PQconsumeInput(c))
+            return -1;
+        while (!PQisBusy(c)) {
+            PGresult *r = PQgetResult(c);
+            if (r == NULL)
+                return 0;
+            int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+            PQclear(r);
+            if (!ok)
+                return -1;
+        }
+        int left_ms = (int)((deadline - hbd_mono_now()) * 1000.0);
+        if (left_ms <= 0)
+            return -1;
+        int w = wait_for(l, PQsocket(c), left_ms);
+        if (w < 0)
+            return 1;
+    }
 }
 
 /* "id from to changes" (the schema's trigger) to the store's watcher. */
@@ -89,7 +128,7 @@ static void deliver(hbd_pg_listener *l, const PGnotify *n)
 static int reconnect(hbd_pg_listener *l)
 {
     for (;;) {
-        if (wait_for(l, -1, RECONNECT_MS))
+        if (wait_for(l, -1, RECONNECT_MS) < 0)
             return -1;
         PQreset(l->conn);
         if (PQstatus(l->conn) == CONNECTION_OK && listen_on(l->conn)) {
@@ -113,13 +152,25 @@ static void *listen_main(void *arg)
             PQfreemem(n);
         }
         int fd = PQsocket(l->conn);
+        int silent = 0;
         if (fd >= 0 && PQstatus(l->conn) == CONNECTION_OK) {
-            if (wait_for(l, fd, -1))
+            int w = wait_for(l, fd, (int)(PROBE_AFTER * l->timeout * 1000.0));
+            if (w < 0)
                 break;
-            if (PQconsumeInput(l->conn) && PQstatus(l->conn) == CONNECTION_OK)
+            if (w == 0) {
+                int p = probe(l);
+                if (p > 0)
+                    break;
+                silent = p < 0;
+                if (!silent)
+                    continue;
+            } else if (PQconsumeInput(l->conn) && PQstatus(l->conn) == CONNECTION_OK) {
                 continue;
+            }
         }
-        const char *why = PQerrorMessage(l->conn);
+        char timeout[64];
+        snprintf(timeout, sizeof timeout, "the database did not answer within %g s", l->timeout);
+        const char *why = silent ? timeout : PQerrorMessage(l->conn);
         hbd_error("postgresql: the feed of changes lost its connection to %s: %.*s; WatchRuns "
                   "streams end, reconnecting",
                   l->where, message_len(why), why);
@@ -130,7 +181,7 @@ static void *listen_main(void *arg)
     return NULL;
 }
 
-int hbd_pg_listen_start(hbd_pg_listener **out, PGconn *conn, const char *where,
+int hbd_pg_listen_start(hbd_pg_listener **out, PGconn *conn, const char *where, double timeout,
                         hbd_store_change_fn fn, void *arg, hbeat_error *err)
 {
     *out = NULL;
@@ -143,6 +194,7 @@ int hbd_pg_listen_start(hbd_pg_listener **out, PGconn *conn, const char *where,
     snprintf(l->where, sizeof l->where, "%s", where);
     l->fn = fn;
     l->arg = arg;
+    l->timeout = timeout;
     l->wake[0] = l->wake[1] = -1;
     int rc = 0;
     if (!listen_on(conn)) {

@@ -25,8 +25,11 @@ typedef struct hbd_pg_listener hbd_pg_listener;
 
 /* LISTENs on `conn` (connected; owned from now on, even on failure) and
    starts the thread that reports each change to fn. `where` names the
-   database in the log (no password). */
-int hbd_pg_listen_start(hbd_pg_listener **out, PGconn *conn, const char *where,
+   database in the log (no password). After twice `timeout` seconds
+   without a word the connection is probed, and one whose database does
+   not answer within `timeout` counts as lost (a connection a network
+   dropped silently would otherwise listen to nothing for ever). */
+int hbd_pg_listen_start(hbd_pg_listener **out, PGconn *conn, const char *where, double timeout,
                         hbd_store_change_fn fn, void *arg, hbeat_error *err);
 /* Stops the thread (no call to fn runs or starts once this returns),
    closes the connection, frees. NULL is a no-op. */

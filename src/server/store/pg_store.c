@@ -1117,7 +1117,7 @@ static int store_watch(void *self, hbd_store_change_fn fn, void *arg, hbeat_erro
     PGconn *c = connect_db(s, err);
     if (c == NULL)
         return err->code;
-    return hbd_pg_listen_start(&s->listener, c, s->where, fn, arg, err);
+    return hbd_pg_listen_start(&s->listener, c, s->where, s->timeout, fn, arg, err);
 }
 
 static const hbd_run_store_ops pg_ops = {

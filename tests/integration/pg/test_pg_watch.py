@@ -78,7 +78,8 @@ class PgWatch(unittest.TestCase):
             workdir = os.path.join(cls.tmp.name, name)
             os.mkdir(workdir)
             cls.servers.append(Hbeatd(base.ARGS.hbeatd, workdir, db=os.environ["PG_URI"],
-                                      extra=("--reap-interval", interval, "--reap-grace", "0")))
+                                      extra=("--reap-interval", interval, "--reap-grace", "0",
+                                             "--db-timeout", "1")))
         cls.a, cls.b = cls.servers
         cls.channels = {s: grpc.insecure_channel(s.target) for s in cls.servers}
 
@@ -237,6 +238,41 @@ class PgWatch(unittest.TestCase):
         # status and carries what comes after.
         deadline = time.monotonic() + 30
         while "the feed of changes is back" not in self.a.read_log():
+            self.assertLess(time.monotonic(), deadline, self.a.read_log())
+            time.sleep(0.1)
+        stream, n = self.watch(run, "R")
+        self.rest_set_status(self.b, run, "S")
+        self.expect(stream, "S", n)
+        stream.close()
+
+    def test_frozen_database_ends_the_stream(self):
+        # A database that stops answering (SIGSTOP: as a hung host, or a
+        # network dropping every packet, would) leaves the listening
+        # connection open and silent: its probe finds that out within
+        # twice --db-timeout plus one, and the stream ends.
+        run = self.create("R")
+        stream, _ = self.watch(run, "R")
+        with open(os.path.join(os.environ["PG_DIR"], "data", "postmaster.pid")) as f:
+            postmaster = f.readline().strip()
+        freeze = "kill -STOP {0} && pkill -STOP -P {0}".format(postmaster)
+        thaw = "pkill -CONT -P {0}; kill -CONT {0}".format(postmaster)
+        back = self.a.read_log().count("the feed of changes is back")
+        subprocess.run(freeze, shell=True, check=True)
+        try:
+            t0 = time.monotonic()
+            end = stream.next(timeout=30)
+            took = time.monotonic() - t0
+        finally:
+            subprocess.run(thaw, shell=True, check=True)
+        self.assertIsInstance(end, grpc.RpcError, end)
+        self.assertEqual(end.code(), grpc.StatusCode.UNAVAILABLE, end.details())
+        self.assertLess(took, 10, took)
+        stream.close()
+        self.assertIn("the database did not answer within 1 s", self.a.read_log())
+        # Answering again, the feed comes back and a new stream carries
+        # the next change.
+        deadline = time.monotonic() + 30
+        while self.a.read_log().count("the feed of changes is back") <= back:
             self.assertLess(time.monotonic(), deadline, self.a.read_log())
             time.sleep(0.1)
         stream, n = self.watch(run, "R")
