@@ -225,25 +225,30 @@ class PgWatch(unittest.TestCase):
             self.assertTrue(all(m.status in ("R", "D") for m in seen), seen)
             stream.close()
 
-    def test_database_restart_ends_the_stream(self):
-        run = self.create("R")
-        stream, _ = self.watch(run, "R")
-        subprocess.run([os.environ["PG_CLUSTER"], "restart", os.environ["PG_DIR"]],
-                       check=True, stdout=subprocess.DEVNULL)
-        end = stream.next(timeout=30)
-        self.assertIsInstance(end, grpc.RpcError, end)
-        self.assertEqual(end.code(), grpc.StatusCode.UNAVAILABLE, end.details())
-        stream.close()
-        # Once A listens again, a new stream starts from the current
-        # status and carries what comes after.
+    def feed_back_then_next_change(self, run, back):
+        """Once A listens again (its log says so once more than `back`
+        times), a new stream starts from the current status and carries
+        what comes after."""
         deadline = time.monotonic() + 30
-        while "the feed of changes is back" not in self.a.read_log():
+        while self.a.read_log().count("the feed of changes is back") <= back:
             self.assertLess(time.monotonic(), deadline, self.a.read_log())
             time.sleep(0.1)
         stream, n = self.watch(run, "R")
         self.rest_set_status(self.b, run, "S")
         self.expect(stream, "S", n)
         stream.close()
+
+    def test_database_restart_ends_the_stream(self):
+        run = self.create("R")
+        stream, _ = self.watch(run, "R")
+        back = self.a.read_log().count("the feed of changes is back")
+        subprocess.run([os.environ["PG_CLUSTER"], "restart", os.environ["PG_DIR"]],
+                       check=True, stdout=subprocess.DEVNULL)
+        end = stream.next(timeout=30)
+        self.assertIsInstance(end, grpc.RpcError, end)
+        self.assertEqual(end.code(), grpc.StatusCode.UNAVAILABLE, end.details())
+        stream.close()
+        self.feed_back_then_next_change(run, back)
 
     def test_frozen_database_ends_the_stream(self):
         # A database that stops answering (SIGSTOP: as a hung host, or a
@@ -269,16 +274,7 @@ class PgWatch(unittest.TestCase):
         self.assertLess(took, 10, took)
         stream.close()
         self.assertIn("the database did not answer within 1 s", self.a.read_log())
-        # Answering again, the feed comes back and a new stream carries
-        # the next change.
-        deadline = time.monotonic() + 30
-        while self.a.read_log().count("the feed of changes is back") <= back:
-            self.assertLess(time.monotonic(), deadline, self.a.read_log())
-            time.sleep(0.1)
-        stream, n = self.watch(run, "R")
-        self.rest_set_status(self.b, run, "S")
-        self.expect(stream, "S", n)
-        stream.close()
+        self.feed_back_then_next_change(run, back)
 
 
 if __name__ == "__main__":
