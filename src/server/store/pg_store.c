@@ -959,7 +959,11 @@ static int reaper_exec(pg_store *s, const char *sql, const char *param, PGresult
     int late = 0;
     if (PQsendQueryParams(c, sql, param != NULL ? 1 : 0, NULL, p, NULL, NULL, 0)) {
         double deadline = hbd_mono_now() + s->timeout;
-        while (!(late = await_input(c, deadline) != 0)) {
+        while (!late) {
+            if (await_input(c, deadline) != 0) {
+                late = 1;
+                break;
+            }
             PGresult *r = PQgetResult(c);
             if (r == NULL)
                 break;
