@@ -72,7 +72,8 @@ typedef struct hbd_grpc_call {
     grpc_metadata_array metadata;
     grpc_byte_buffer *payload;
     double started;
-    int counted; /* in srv->in_flight */
+    int counted; /* in the metrics */
+    int slot;    /* holds one of srv->in_flight */
     /* The answer: a reply message, or a status with a message. */
     grpc_byte_buffer *reply;
     grpc_status_code status;

@@ -36,8 +36,22 @@ static void fail(hbd_grpc_call *c, grpc_status_code status, const char *fmt, ...
 
 /* Sends the answer the call holds; its completion comes back as
    TAG_ANSWERED. */
+/* The call's place among those in flight, given back. */
+static void release_slot(hbd_grpc_call *c)
+{
+    if (c->slot) {
+        atomic_fetch_sub(&c->srv->in_flight, 1);
+        c->slot = 0;
+    }
+}
+
 static void send_answer(hbd_grpc_call *c)
 {
+    /* Answered: the slot is free before the client can see the answer,
+       so a client calling again at once is never refused for the call it
+       just got back (the batch below completes only once the client has
+       closed its side). */
+    release_slot(c);
     grpc_op ops[4];
     memset(ops, 0, sizeof ops);
     size_t n = 0;
@@ -267,6 +281,7 @@ void hbd_grpc_serve(hbd_grpc_call *c)
     c->started = hbd_mono_now();
     c->status = GRPC_STATUS_OK;
     c->counted = 1;
+    c->slot = 1;
     unsigned int n = atomic_fetch_add(&c->srv->in_flight, 1) + 1;
     if (c->method == HBD_GRPC_UNKNOWN) {
         fail(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method");
@@ -294,9 +309,8 @@ void hbd_grpc_serve(hbd_grpc_call *c)
 
 void hbd_grpc_answered(hbd_grpc_call *c)
 {
-    hbd_grpc *srv = c->srv;
+    release_slot(c);
     if (c->counted) {
-        atomic_fetch_sub(&srv->in_flight, 1);
         if (c->method >= 0 && c->method < HBD_CALL_COUNT) {
             int code = hbeat__grpc_code_from_status(c->status);
             hbd_metrics_request(HBD_PROTO_GRPC, (hbd_route)c->method,
