@@ -113,7 +113,8 @@ typedef struct hbd_reaped_run {
    must read the runs again. */
 typedef void (*hbd_store_change_fn)(void *arg, int64_t run_id, int status, uint64_t change);
 
-/* Current version of hbd_run_store_ops. Version 2 added `watch`. */
+/* Current version of hbd_run_store_ops. Version 2 added `watch` and the
+   COUNT operation. */
 #define HBD_RUN_STORE_OPS_VERSION 2
 
 typedef struct hbd_run_store_ops {
